@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# Installs what building and testing Kefu need, from the package registries only
+# (crates.io, npm, Debian). Idempotent: each step is skipped when already satisfied.
+# Usage: scripts/setup.sh [--browser]   (--browser also installs Chromium + ChromeDriver)
+# Source scripts/env.sh afterwards to put the project-local tools on PATH.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source scripts/env.sh
+
+TRUNK_VERSION=0.21.14
+BINARYEN_VERSION=132.0.0
+# wasm-bindgen-cli must match the wasm-bindgen library the app links (Cargo.lock).
+WASM_BINDGEN_VERSION=$(awk '/^name = "wasm-bindgen"$/ { getline; gsub(/version = |"/, ""); print; exit }' Cargo.lock)
+
+step() { printf '\n== %s\n' "$*"; }
+
+if ! rustup target list --installed | grep -qx wasm32-unknown-unknown; then
+  step "rustup target add wasm32-unknown-unknown"
+  rustup target add wasm32-unknown-unknown
+fi
+
+if [ "$(trunk --version 2>/dev/null || true)" != "trunk $TRUNK_VERSION" ]; then
+  step "cargo install trunk $TRUNK_VERSION (takes several minutes the first time)"
+  cargo install trunk --version "$TRUNK_VERSION" --locked
+fi
+
+if [ "$(wasm-bindgen --version 2>/dev/null || true)" != "wasm-bindgen $WASM_BINDGEN_VERSION" ] ||
+   ! command -v wasm-bindgen-test-runner >/dev/null; then
+  step "cargo install wasm-bindgen-cli $WASM_BINDGEN_VERSION"
+  # Not --locked: one of its locked dependencies is missing from the registry.
+  cargo install wasm-bindgen-cli --version "$WASM_BINDGEN_VERSION" --force
+fi
+
+if ! (wasm-opt --version 2>/dev/null | grep -q "version_${BINARYEN_VERSION%%.*}"); then
+  step "npm binaryen@$BINARYEN_VERSION into .tools/binaryen"
+  mkdir -p .tools/binaryen
+  npm install --no-save --no-audit --no-fund --loglevel=error --prefix .tools/binaryen "binaryen@$BINARYEN_VERSION"
+fi
+
+if [ "${1:-}" = "--browser" ]; then
+  if ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null; then
+    step "apt-get install chromium chromium-driver"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    apt-get install -y -qq chromium chromium-driver >/dev/null
+  fi
+fi

@@ -1,0 +1,19 @@
+//! Kefu reference backend.
+//!
+//! - [`app`]: the HTTP router (static web app with client-route fallback, WebSocket endpoint)
+//!   and the serve loop with graceful shutdown.
+//! - [`hub`]: who is connected, and who receives each message.
+//! - [`session`]: one WebSocket connection, speaking the original wire protocol.
+
+pub mod app;
+pub mod hub;
+pub mod session;
+
+/// Settings of a running server.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Folder of the built web app.
+    pub static_dir: std::path::PathBuf,
+    /// Longest chat text accepted, in UTF-16 units.
+    pub max_text_utf16: usize,
+}

@@ -1,0 +1,85 @@
+//! `kefu-server`: command line of the reference backend.
+//!
+//! Parses the options, sets up logging, binds the socket and prints the URLs to open.
+//! Everything else lives in the library (`kefu_server`).
+
+use clap::Parser;
+use kefu_server::{app, Config};
+use tokio_util::sync::CancellationToken;
+use tracing_subscriber::EnvFilter;
+
+#[derive(Parser, Debug)]
+#[command(name = "kefu-server", version, about = "Kefu reference backend")]
+struct Cli {
+    /// Address to bind.
+    #[arg(long, env = "KEFU_BIND", default_value = "127.0.0.1")]
+    bind: std::net::IpAddr,
+    /// Port to listen on (0 picks a free one; the chosen port is printed).
+    #[arg(long, env = "KEFU_PORT", default_value_t = 8080)]
+    port: u16,
+    /// Folder holding the built web app (`trunk build` output).
+    #[arg(long, env = "KEFU_STATIC_DIR", default_value = "dist")]
+    static_dir: std::path::PathBuf,
+    /// Longest chat text accepted, in UTF-16 units.
+    #[arg(long, env = "KEFU_MAX_TEXT", default_value_t = kefu_protocol::MAX_TEXT_UTF16)]
+    max_text: usize,
+}
+
+#[tokio::main]
+async fn main() -> std::process::ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")))
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    if !cli.static_dir.join("index.html").is_file() {
+        tracing::warn!(
+            dir = %cli.static_dir.display(),
+            "no index.html in the static folder: the WebSocket works, the pages do not (build the app with `trunk build --release`)"
+        );
+    }
+    let listener = match tokio::net::TcpListener::bind((cli.bind, cli.port)).await {
+        Ok(listener) => listener,
+        Err(err) => {
+            eprintln!("kefu-server: cannot listen on {}:{}: {err}", cli.bind, cli.port);
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    let addr = match listener.local_addr() {
+        Ok(addr) => addr,
+        Err(err) => {
+            eprintln!("kefu-server: cannot read the bound address: {err}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    // Tests read this line to learn the port; keep its shape.
+    println!("kefu-server listening on http://{addr}");
+    println!("  user page:     http://{addr}/");
+    println!("  agent console: http://{addr}/agent");
+    println!("  WebSocket:     ws://{addr}/webSocket/{{userId}}");
+
+    let shutdown = CancellationToken::new();
+    tokio::spawn(cancel_on_signal(shutdown.clone()));
+    let config = Config { static_dir: cli.static_dir, max_text_utf16: cli.max_text };
+    match app::serve(listener, config, shutdown).await {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("kefu-server: {err}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+/// Cancels on SIGINT or SIGTERM, which starts the graceful shutdown (close 1001 to all).
+async fn cancel_on_signal(shutdown: CancellationToken) {
+    use tokio::signal::unix::{signal, SignalKind};
+    let (Ok(mut term), Ok(mut int)) = (signal(SignalKind::terminate()), signal(SignalKind::interrupt())) else {
+        tracing::error!("cannot install signal handlers; stop the server with SIGKILL");
+        return;
+    };
+    tokio::select! {
+        _ = term.recv() => tracing::info!("SIGTERM: shutting down"),
+        _ = int.recv() => tracing::info!("SIGINT: shutting down"),
+    }
+    shutdown.cancel();
+}

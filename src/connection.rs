@@ -1,0 +1,439 @@
+//! The connection state machine: when to connect, heartbeat, give up and retry.
+//!
+//! Pure logic with no browser types. The browser adapter ([`crate::link`]) feeds it events
+//! (socket opened, frame received, socket closed, a clock tick, the tab waking up) with the
+//! current time, and carries out the [`Action`]s it returns. Tests drive it with a fake clock.
+//!
+//! Liveness: every frame received counts as a sign of life. A heartbeat is sent every
+//! `heartbeat_ms`; if no frame at all arrives within `heartbeat_timeout_ms` of one, the link
+//! is declared dead. That is the only way to notice a frozen server or a network path that
+//! silently drops packets, since sending on such a socket reports no error.
+
+/// Milliseconds on some monotonic-enough clock.
+pub type Millis = u64;
+
+/// Timing settings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Timing {
+    /// Interval between heartbeats while connected (the original: 2 s).
+    pub heartbeat_ms: Millis,
+    /// How long a heartbeat may go unanswered before the link counts as dead.
+    pub heartbeat_timeout_ms: Millis,
+    /// How long an opening handshake may take.
+    pub connect_timeout_ms: Millis,
+    /// First retry delay after a failure; doubles with each further failure.
+    pub backoff_initial_ms: Millis,
+    /// Upper bound of the retry delay.
+    pub backoff_max_ms: Millis,
+}
+
+impl Default for Timing {
+    fn default() -> Self {
+        Timing {
+            heartbeat_ms: 2_000,
+            heartbeat_timeout_ms: 1_500,
+            connect_timeout_ms: 5_000,
+            backoff_initial_ms: 250,
+            backoff_max_ms: 3_000,
+        }
+    }
+}
+
+/// What the status indicator shows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Status {
+    Online,
+    /// First connection attempt since the link was switched on.
+    Connecting,
+    /// Not connected (switched off, or lost and retrying).
+    Offline,
+}
+
+impl Status {
+    /// The `data-state` value of the status indicator.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Online => "online",
+            Status::Connecting => "connecting",
+            Status::Offline => "offline",
+        }
+    }
+}
+
+/// Something that happened.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Event {
+    /// The person wants to be connected (page load, agent switch on).
+    Enable,
+    /// The person wants to be disconnected (agent switch off).
+    Disable,
+    /// The socket finished its opening handshake.
+    Opened,
+    /// Any frame arrived.
+    FrameReceived,
+    /// The socket closed or failed.
+    Closed,
+    /// The tab became visible or the browser came back online: retry now.
+    Wake,
+    /// Time passed.
+    Tick,
+}
+
+/// What the adapter must do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Action {
+    /// Open a new socket.
+    Open,
+    /// Send a heartbeat frame.
+    SendHeartbeat,
+    /// Drop the current socket (closing it if it is still open).
+    Close,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Phase {
+    Disabled,
+    Connecting { since: Millis },
+    Open { last_heartbeat_at: Millis, awaiting_reply_since: Option<Millis> },
+    Waiting { retry_at: Millis },
+}
+
+/// The state machine. Starts disabled.
+#[derive(Debug, Clone)]
+pub struct Connection {
+    timing: Timing,
+    phase: Phase,
+    /// Failures since the last successful open; drives the backoff.
+    failures: u32,
+    /// Whether the link has been open since it was last enabled.
+    was_online: bool,
+    rng: u64,
+}
+
+impl Connection {
+    /// `seed` feeds the retry jitter (so that many clients do not retry in lockstep).
+    pub fn new(timing: Timing, seed: u64) -> Self {
+        Connection { timing, phase: Phase::Disabled, failures: 0, was_online: false, rng: seed | 1 }
+    }
+
+    pub fn timing(&self) -> Timing {
+        self.timing
+    }
+
+    pub fn status(&self) -> Status {
+        match self.phase {
+            Phase::Open { .. } => Status::Online,
+            Phase::Connecting { .. } if !self.was_online => Status::Connecting,
+            _ => Status::Offline,
+        }
+    }
+
+    /// Whether the link is switched on but not connected (so it is retrying by itself).
+    pub fn is_retrying(&self) -> bool {
+        matches!(self.phase, Phase::Waiting { .. }) || (matches!(self.phase, Phase::Connecting { .. }) && self.was_online)
+    }
+
+    /// Whether the person has switched the link on.
+    pub fn is_enabled(&self) -> bool {
+        self.phase != Phase::Disabled
+    }
+
+    /// When the next retry is due, while waiting for one.
+    pub fn retry_at(&self) -> Option<Millis> {
+        match self.phase {
+            Phase::Waiting { retry_at } => Some(retry_at),
+            _ => None,
+        }
+    }
+
+    /// Applies an event at time `now`; returns what the adapter must do, in order.
+    pub fn handle(&mut self, event: Event, now: Millis) -> Vec<Action> {
+        match (event, self.phase) {
+            (Event::Enable, Phase::Disabled) => {
+                self.failures = 0;
+                self.was_online = false;
+                self.connect(now)
+            }
+            (Event::Disable, Phase::Disabled) => vec![],
+            (Event::Disable, phase) => {
+                self.phase = Phase::Disabled;
+                match phase {
+                    Phase::Connecting { .. } | Phase::Open { .. } => vec![Action::Close],
+                    _ => vec![],
+                }
+            }
+            (Event::Opened, Phase::Connecting { .. }) => {
+                self.failures = 0;
+                self.was_online = true;
+                self.phase = Phase::Open { last_heartbeat_at: now, awaiting_reply_since: Some(now) };
+                vec![Action::SendHeartbeat]
+            }
+            (Event::FrameReceived, Phase::Open { last_heartbeat_at, .. }) => {
+                self.phase = Phase::Open { last_heartbeat_at, awaiting_reply_since: None };
+                vec![]
+            }
+            (Event::Closed, Phase::Connecting { .. } | Phase::Open { .. }) => {
+                self.fail(now);
+                vec![]
+            }
+            (Event::Wake, Phase::Waiting { .. }) => {
+                self.failures = 0;
+                self.connect(now)
+            }
+            // Coming back to a tab: check the link now rather than at the next heartbeat.
+            (Event::Wake, Phase::Open { awaiting_reply_since: None, .. }) => self.heartbeat(now),
+            (Event::Tick, Phase::Connecting { since }) if now >= since + self.timing.connect_timeout_ms => {
+                self.fail(now);
+                vec![Action::Close]
+            }
+            (Event::Tick, Phase::Open { last_heartbeat_at, awaiting_reply_since }) => {
+                match awaiting_reply_since {
+                    Some(since) if now >= since + self.timing.heartbeat_timeout_ms => {
+                        self.fail(now);
+                        vec![Action::Close]
+                    }
+                    _ if now >= last_heartbeat_at + self.timing.heartbeat_ms => self.heartbeat(now),
+                    _ => vec![],
+                }
+            }
+            (Event::Tick, Phase::Waiting { retry_at }) if now >= retry_at => self.connect(now),
+            // Anything else (a late frame from a dropped socket, a tick with nothing due...)
+            // changes nothing.
+            _ => vec![],
+        }
+    }
+
+    fn connect(&mut self, now: Millis) -> Vec<Action> {
+        self.phase = Phase::Connecting { since: now };
+        vec![Action::Open]
+    }
+
+    fn heartbeat(&mut self, now: Millis) -> Vec<Action> {
+        if let Phase::Open { awaiting_reply_since, .. } = self.phase {
+            self.phase = Phase::Open {
+                last_heartbeat_at: now,
+                awaiting_reply_since: Some(awaiting_reply_since.unwrap_or(now)),
+            };
+        }
+        vec![Action::SendHeartbeat]
+    }
+
+    fn fail(&mut self, now: Millis) {
+        self.failures = self.failures.saturating_add(1);
+        let delay = self.backoff_delay();
+        self.phase = Phase::Waiting { retry_at: now + delay };
+    }
+
+    /// Capped exponential backoff with jitter: a delay in [d/2, d], d = initial * 2^(n-1).
+    fn backoff_delay(&mut self) -> Millis {
+        let exponent = self.failures.saturating_sub(1).min(16);
+        let ceiling = self.timing.backoff_initial_ms.saturating_mul(1 << exponent).min(self.timing.backoff_max_ms);
+        let half = ceiling / 2;
+        half + self.next_random() % (ceiling - half + 1)
+    }
+
+    /// xorshift64: enough to spread retries; not for anything secret.
+    fn next_random(&mut self) -> u64 {
+        let mut x = self.rng;
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        self.rng = x;
+        x
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A connection plus a fake clock.
+    struct Harness {
+        connection: Connection,
+        now: Millis,
+    }
+
+    impl Harness {
+        fn new() -> Self {
+            Harness { connection: Connection::new(Timing::default(), 42), now: 1_000 }
+        }
+
+        fn at(&mut self, event: Event) -> Vec<Action> {
+            self.connection.handle(event, self.now)
+        }
+
+        /// Advances the clock in 100 ms ticks (as the adapter does), collecting actions.
+        fn advance(&mut self, ms: Millis) -> Vec<Action> {
+            let end = self.now + ms;
+            let mut actions = vec![];
+            while self.now < end {
+                self.now = (self.now + 100).min(end);
+                actions.extend(self.at(Event::Tick));
+            }
+            actions
+        }
+
+        fn online() -> Self {
+            let mut h = Harness::new();
+            assert_eq!(h.at(Event::Enable), vec![Action::Open]);
+            assert_eq!(h.at(Event::Opened), vec![Action::SendHeartbeat]);
+            h.at(Event::FrameReceived);
+            h
+        }
+    }
+
+    #[test]
+    fn starts_disabled_and_offline() {
+        let h = Harness::new();
+        assert_eq!(h.connection.status(), Status::Offline);
+        assert!(!h.connection.is_enabled());
+    }
+
+    #[test]
+    fn enable_connects_and_open_goes_online() {
+        let mut h = Harness::new();
+        assert_eq!(h.at(Event::Enable), vec![Action::Open]);
+        assert_eq!(h.connection.status(), Status::Connecting);
+        assert_eq!(h.at(Event::Opened), vec![Action::SendHeartbeat]);
+        assert_eq!(h.connection.status(), Status::Online);
+    }
+
+    #[test]
+    fn heartbeats_every_interval_while_answered() {
+        let mut h = Harness::online();
+        let mut sent = 0;
+        for _ in 0..5 {
+            let actions = h.advance(2_000);
+            assert_eq!(actions, vec![Action::SendHeartbeat]);
+            sent += 1;
+            h.at(Event::FrameReceived);
+        }
+        assert_eq!(sent, 5);
+        assert_eq!(h.connection.status(), Status::Online);
+    }
+
+    #[test]
+    fn close_goes_offline_at_once_and_retries_soon() {
+        let mut h = Harness::online();
+        assert_eq!(h.at(Event::Closed), vec![]);
+        assert_eq!(h.connection.status(), Status::Offline);
+        assert!(h.connection.is_retrying());
+        let retry_at = h.connection.retry_at().expect("a retry is scheduled");
+        let delay = retry_at - h.now;
+        assert!((125..=250).contains(&delay), "first retry after {delay} ms");
+        assert_eq!(h.advance(delay), vec![Action::Open]);
+        // A reconnect attempt after a loss reads as offline, not as a first connection.
+        assert_eq!(h.connection.status(), Status::Offline);
+        h.at(Event::Opened);
+        assert_eq!(h.connection.status(), Status::Online);
+    }
+
+    #[test]
+    fn unanswered_heartbeat_means_dead_within_interval_plus_timeout() {
+        let mut h = Harness::online();
+        let frozen_at = h.now;
+        // The server freezes: frames stop. Tick until the machine gives up.
+        let mut gave_up_at = None;
+        for _ in 0..100 {
+            if h.advance(100).contains(&Action::Close) {
+                gave_up_at = Some(h.now);
+                break;
+            }
+        }
+        let gave_up_at = gave_up_at.expect("the watchdog fired");
+        let timing = Timing::default();
+        assert!(gave_up_at - frozen_at <= timing.heartbeat_ms + timing.heartbeat_timeout_ms + 100);
+        assert!(gave_up_at - frozen_at >= timing.heartbeat_ms + timing.heartbeat_timeout_ms - 100);
+        assert_eq!(h.connection.status(), Status::Offline);
+    }
+
+    #[test]
+    fn a_late_reply_before_the_timeout_keeps_the_link() {
+        let mut h = Harness::online();
+        assert_eq!(h.advance(2_000), vec![Action::SendHeartbeat]);
+        assert_eq!(h.advance(1_400), vec![]);
+        h.at(Event::FrameReceived);
+        assert_eq!(h.advance(500), vec![]);
+        assert_eq!(h.connection.status(), Status::Online);
+    }
+
+    #[test]
+    fn backoff_grows_is_capped_and_jittered() {
+        let mut h = Harness::online();
+        h.at(Event::Closed);
+        let mut delays = vec![];
+        for _ in 0..10 {
+            let delay = h.connection.retry_at().expect("waiting") - h.now;
+            delays.push(delay);
+            assert_eq!(h.advance(delay), vec![Action::Open]);
+            h.at(Event::Closed);
+        }
+        let timing = Timing::default();
+        assert!(delays.iter().all(|&d| d <= timing.backoff_max_ms), "{delays:?}");
+        assert!(delays[3] > delays[0], "{delays:?}");
+        assert!(delays[9] >= timing.backoff_max_ms / 2, "{delays:?}");
+        // Two clients with different seeds do not retry in lockstep.
+        let mut other = Connection::new(timing, 7);
+        other.handle(Event::Enable, 0);
+        other.handle(Event::Closed, 0);
+        let mut this = Connection::new(timing, 8);
+        this.handle(Event::Enable, 0);
+        this.handle(Event::Closed, 0);
+        let mut a = vec![];
+        let mut b = vec![];
+        for n in 0..6 {
+            a.push(other.retry_at());
+            b.push(this.retry_at());
+            other.handle(Event::Tick, 10_000 * (n + 1));
+            other.handle(Event::Closed, 10_000 * (n + 1));
+            this.handle(Event::Tick, 10_000 * (n + 1));
+            this.handle(Event::Closed, 10_000 * (n + 1));
+        }
+        assert_ne!(a, b);
+    }
+
+    #[test]
+    fn a_stuck_handshake_times_out() {
+        let mut h = Harness::new();
+        h.at(Event::Enable);
+        let actions = h.advance(Timing::default().connect_timeout_ms);
+        assert_eq!(actions, vec![Action::Close]);
+        assert_eq!(h.connection.status(), Status::Offline);
+        assert!(h.connection.retry_at().is_some());
+    }
+
+    #[test]
+    fn wake_retries_at_once_and_probes_an_open_link() {
+        let mut h = Harness::online();
+        h.at(Event::Closed);
+        assert_eq!(h.at(Event::Wake), vec![Action::Open]);
+        h.at(Event::Opened);
+        h.at(Event::FrameReceived);
+        assert_eq!(h.at(Event::Wake), vec![Action::SendHeartbeat]);
+        // While a probe is outstanding, waking again sends nothing more.
+        assert_eq!(h.at(Event::Wake), vec![]);
+    }
+
+    #[test]
+    fn disable_closes_and_stays_off() {
+        let mut h = Harness::online();
+        assert_eq!(h.at(Event::Disable), vec![Action::Close]);
+        assert_eq!(h.connection.status(), Status::Offline);
+        assert!(!h.connection.is_retrying());
+        assert_eq!(h.advance(60_000), vec![]);
+        assert_eq!(h.at(Event::Wake), vec![]);
+        // A close event from the socket just dropped changes nothing.
+        assert_eq!(h.at(Event::Closed), vec![]);
+        assert_eq!(h.at(Event::Enable), vec![Action::Open]);
+        assert_eq!(h.connection.status(), Status::Connecting);
+    }
+
+    #[test]
+    fn stray_events_are_ignored() {
+        let mut h = Harness::new();
+        assert_eq!(h.at(Event::Opened), vec![]);
+        assert_eq!(h.at(Event::FrameReceived), vec![]);
+        assert_eq!(h.at(Event::Closed), vec![]);
+        assert_eq!(h.connection.status(), Status::Offline);
+    }
+}

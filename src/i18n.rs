@@ -1,0 +1,116 @@
+//! UI text in Chinese and English, chosen from the browser language.
+
+/// Every piece of UI text.
+#[derive(Debug)]
+pub struct Texts {
+    pub lang: &'static str,
+    pub title: &'static str,
+    pub agent_title: &'static str,
+    pub online: &'static str,
+    pub connecting: &'static str,
+    pub offline: &'static str,
+    pub reconnecting: &'static str,
+    pub switched_off: &'static str,
+    pub placeholder: &'static str,
+    pub message_label: &'static str,
+    pub send: &'static str,
+    pub emoji: &'static str,
+    pub empty_error: &'static str,
+    pub offline_error: &'static str,
+    pub sending: &'static str,
+    pub failed: &'static str,
+    pub retry: &'static str,
+    pub messages_label: &'static str,
+    pub connect: &'static str,
+    pub disconnect: &'static str,
+    pub conversations: &'static str,
+    pub no_conversations: &'static str,
+    pub pick_conversation: &'static str,
+    pub broadcast_warning: &'static str,
+    pub closed_by_server: &'static str,
+    pub config_error: &'static str,
+    pub agent_name: &'static str,
+}
+
+pub const ZH: Texts = Texts {
+    lang: "zh",
+    title: "在线客服",
+    agent_title: "人工客服控制台",
+    online: "在线",
+    connecting: "连接中…",
+    offline: "离线",
+    reconnecting: "离线，正在重连…",
+    switched_off: "已断开",
+    placeholder: "请输入消息...",
+    message_label: "消息",
+    send: "发送",
+    emoji: "表情",
+    empty_error: "发送消息不能为空!",
+    offline_error: "未连接，消息未发送",
+    sending: "发送中…",
+    failed: "未发送",
+    retry: "重试",
+    messages_label: "聊天记录",
+    connect: "连接",
+    disconnect: "断开",
+    conversations: "用户",
+    no_conversations: "还没有用户发来消息",
+    pick_conversation: "请选择左侧的用户",
+    broadcast_warning: "注意：当前协议的回复没有收件人，会发给所有在线用户。",
+    closed_by_server: "连接被服务器关闭",
+    config_error: "地址参数有误",
+    agent_name: "人工客服",
+};
+
+pub const EN: Texts = Texts {
+    lang: "en",
+    title: "Customer service",
+    agent_title: "Agent console",
+    online: "Online",
+    connecting: "Connecting…",
+    offline: "Offline",
+    reconnecting: "Offline, reconnecting…",
+    switched_off: "Disconnected",
+    placeholder: "Type a message...",
+    message_label: "Message",
+    send: "Send",
+    emoji: "Emoji",
+    empty_error: "Message must not be empty!",
+    offline_error: "Not connected: message not sent",
+    sending: "Sending…",
+    failed: "Not sent",
+    retry: "Retry",
+    messages_label: "Messages",
+    connect: "Connect",
+    disconnect: "Disconnect",
+    conversations: "Users",
+    no_conversations: "No user has written yet",
+    pick_conversation: "Pick a user on the left",
+    broadcast_warning: "Note: with this protocol a reply has no addressee; it reaches every connected user.",
+    closed_by_server: "Connection closed by the server",
+    config_error: "Bad URL parameter",
+    agent_name: "Customer service",
+};
+
+/// Chinese for any `zh*` language tag, English otherwise.
+pub fn for_language(tag: &str) -> &'static Texts {
+    if tag.to_ascii_lowercase().starts_with("zh") {
+        &ZH
+    } else {
+        &EN
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn picks_by_language_tag() {
+        assert_eq!(for_language("zh-CN").lang, "zh");
+        assert_eq!(for_language("ZH-tw").lang, "zh");
+        assert_eq!(for_language("en-US").lang, "en");
+        assert_eq!(for_language("").lang, "en");
+        assert_eq!(ZH.empty_error, "发送消息不能为空!");
+    }
+}

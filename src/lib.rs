@@ -1,0 +1,66 @@
+//! Kefu web app: the user page and the agent console, compiled to WebAssembly.
+//!
+//! Pure logic (tested natively): [`connection`] (the connection state machine),
+//! [`timeline`] and [`inbox`] (what the pages show), [`config`] (URL settings), [`i18n`].
+//! Browser side: [`link`] (WebSocket adapter), [`ui`] (shared components) and the two pages.
+
+pub mod agent_page;
+pub mod config;
+pub mod connection;
+pub mod i18n;
+pub mod inbox;
+pub mod link;
+pub mod timeline;
+pub mod ui;
+pub mod user_page;
+
+use leptos::prelude::*;
+
+/// Storage key of the guest user id that lets the backend recognise a returning visitor.
+const GUEST_UID_KEY: &str = "kefu.guest_uid";
+
+/// Mounts the page the URL asks for: `/agent` → the console, anything else → the user page.
+pub fn start() {
+    let Some(window) = web_sys::window() else { return };
+    let location = window.location();
+    let texts = i18n::for_language(&window.navigator().language().unwrap_or_default());
+    let path = location.pathname().unwrap_or_default();
+    let config = config::parse(
+        &location.protocol().unwrap_or_default(),
+        &location.host().unwrap_or_default(),
+        &location.search().unwrap_or_default(),
+    );
+    if let Some(root) = window.document().and_then(|d| d.document_element()) {
+        let _ = root.set_attribute("lang", texts.lang);
+    }
+    let agent = path.trim_end_matches('/') == "/agent";
+    document().set_title(if agent { texts.agent_title } else { texts.title });
+    mount_to_body(move || match config {
+        Err(message) => view! {
+            <p class="config-error" role="alert">{texts.config_error}": "{message}</p>
+        }
+        .into_any(),
+        Ok(config) if agent => view! { <agent_page::AgentPage config texts /> }.into_any(),
+        Ok(config) => {
+            let uid = config.uid.unwrap_or_else(guest_uid);
+            view! { <user_page::UserPage config uid texts /> }.into_any()
+        }
+    });
+}
+
+/// The visitor's guest id, kept in local storage so that a reload is the same visitor.
+fn guest_uid() -> i64 {
+    let storage = web_sys::window().and_then(|w| w.local_storage().ok().flatten());
+    if let Some(uid) = storage
+        .as_ref()
+        .and_then(|s| s.get_item(GUEST_UID_KEY).ok().flatten())
+        .and_then(|stored| config::parse_guest_uid(&stored))
+    {
+        return uid;
+    }
+    let uid = config::guest_uid(js_sys::Math::random());
+    if let Some(storage) = storage {
+        let _ = storage.set_item(GUEST_UID_KEY, &uid.to_string());
+    }
+    uid
+}

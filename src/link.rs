@@ -1,0 +1,234 @@
+//! The browser adapter of the connection: a gloo-net WebSocket, a ticking clock and the
+//! page's visibility/online events, driving the pure [`Connection`] state machine.
+//!
+//! It owns the socket; the page talks to it through a [`Link`] handle and hears back through
+//! one callback of [`LinkEvent`]s.
+
+use std::future::poll_fn;
+use std::rc::Rc;
+use std::task::Poll;
+
+use futures::channel::mpsc;
+use futures::{SinkExt, StreamExt};
+use gloo_net::websocket::{futures::WebSocket, Message, State, WebSocketError};
+use gloo_timers::future::IntervalStream;
+use kefu_protocol::{ClientFrame, ServerFrame};
+use wasm_bindgen::closure::Closure;
+use wasm_bindgen::JsCast;
+
+use crate::connection::{Action, Connection, Event, Status, Timing};
+
+/// How often the state machine's clock ticks: the resolution of timeouts and retries.
+const TICK_MS: u32 = 100;
+
+/// What the page hears from the link.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LinkEvent {
+    /// The status changed; `retrying` tells whether it is retrying by itself.
+    Status { status: Status, retrying: bool },
+    /// A frame arrived.
+    Frame(ServerFrame),
+    /// The link was lost (or a send found no open link): unconfirmed messages may be lost.
+    Lost,
+    /// The server closed the connection and said why.
+    ClosedByServer { code: u16, reason: String },
+}
+
+enum Command {
+    Enable,
+    Disable,
+    Send(String),
+    Wake,
+}
+
+/// Handle to a running link. Cheap to clone; the link stops when every handle is dropped.
+#[derive(Clone)]
+pub struct Link {
+    commands: mpsc::UnboundedSender<Command>,
+}
+
+impl Link {
+    /// Starts a link to `url` (switched on) and reports to `on_event`.
+    pub fn start(url: String, timing: Timing, on_event: impl Fn(LinkEvent) + 'static) -> Link {
+        let (commands, receiver) = mpsc::unbounded();
+        let link = Link { commands };
+        listen_for_wake_ups(link.clone());
+        leptos::task::spawn_local(drive(url, timing, receiver, Rc::new(on_event)));
+        link.enable();
+        link
+    }
+
+    pub fn enable(&self) {
+        self.command(Command::Enable);
+    }
+
+    pub fn disable(&self) {
+        self.command(Command::Disable);
+    }
+
+    /// Sends a chat text. If the link is not open this reports [`LinkEvent::Lost`].
+    pub fn send(&self, text: String) {
+        self.command(Command::Send(text));
+    }
+
+    fn wake(&self) {
+        self.command(Command::Wake);
+    }
+
+    fn command(&self, command: Command) {
+        // Fails only once the driver has stopped, and then there is nothing to tell.
+        let _ = self.commands.unbounded_send(command);
+    }
+}
+
+/// Retry at once when the tab becomes visible again or the browser comes back online.
+fn listen_for_wake_ups(link: Link) {
+    let Some(window) = web_sys::window() else { return };
+    let on_online = {
+        let link = link.clone();
+        Closure::<dyn Fn()>::new(move || link.wake())
+    };
+    let _ = window.add_event_listener_with_callback("online", on_online.as_ref().unchecked_ref());
+    on_online.forget();
+    if let Some(document) = window.document() {
+        let doc = document.clone();
+        let on_visible = Closure::<dyn Fn()>::new(move || {
+            if doc.visibility_state() == web_sys::VisibilityState::Visible {
+                link.wake();
+            }
+        });
+        let _ = document.add_event_listener_with_callback("visibilitychange", on_visible.as_ref().unchecked_ref());
+        on_visible.forget();
+    }
+}
+
+fn now() -> u64 {
+    js_sys::Date::now() as u64
+}
+
+enum Input {
+    Command(Option<Command>),
+    /// The socket left the connecting state; `true` if it is open.
+    Settled(bool),
+    Socket(Option<Result<Message, WebSocketError>>),
+    Tick,
+}
+
+async fn drive(
+    url: String,
+    timing: Timing,
+    mut commands: mpsc::UnboundedReceiver<Command>,
+    emit: Rc<dyn Fn(LinkEvent)>,
+) {
+    let seed = (js_sys::Math::random() * u64::MAX as f64) as u64;
+    let mut machine = Connection::new(timing, seed);
+    let mut socket: Option<WebSocket> = None;
+    let mut settled = false;
+    let mut ticker = IntervalStream::new(TICK_MS);
+    let mut shown = (machine.status(), machine.is_retrying());
+    emit(LinkEvent::Status { status: shown.0, retrying: shown.1 });
+
+    loop {
+        let input = poll_fn(|cx| {
+            if let Poll::Ready(command) = commands.poll_next_unpin(cx) {
+                return Poll::Ready(Input::Command(command));
+            }
+            if let Some(ws) = socket.as_mut() {
+                if !settled {
+                    // gloo-net's sink is ready once the socket is no longer connecting.
+                    if let Poll::Ready(_) = ws.poll_ready_unpin(cx) {
+                        return Poll::Ready(Input::Settled(matches!(ws.state(), State::Open)));
+                    }
+                }
+                if let Poll::Ready(message) = ws.poll_next_unpin(cx) {
+                    return Poll::Ready(Input::Socket(message));
+                }
+            }
+            if let Poll::Ready(_) = ticker.poll_next_unpin(cx) {
+                return Poll::Ready(Input::Tick);
+            }
+            Poll::Pending
+        })
+        .await;
+
+        let actions = match input {
+            Input::Command(None) => break,
+            Input::Command(Some(Command::Enable)) => machine.handle(Event::Enable, now()),
+            Input::Command(Some(Command::Disable)) => machine.handle(Event::Disable, now()),
+            Input::Command(Some(Command::Wake)) => machine.handle(Event::Wake, now()),
+            Input::Command(Some(Command::Send(text))) => {
+                let sent = match (machine.status(), socket.as_mut()) {
+                    (Status::Online, Some(ws)) => ws.send(Message::Text(ClientFrame::Chat(text).encode())).await.is_ok(),
+                    _ => false,
+                };
+                if !sent {
+                    emit(LinkEvent::Lost);
+                }
+                vec![]
+            }
+            Input::Settled(open) => {
+                settled = true;
+                if open {
+                    machine.handle(Event::Opened, now())
+                } else {
+                    socket = None;
+                    machine.handle(Event::Closed, now())
+                }
+            }
+            Input::Socket(Some(Ok(message))) => {
+                let actions = machine.handle(Event::FrameReceived, now());
+                let text = match message {
+                    Message::Text(text) => text,
+                    Message::Bytes(bytes) => format!("(binary frame of {} bytes ignored)", bytes.len()),
+                };
+                match ServerFrame::decode(&text) {
+                    ServerFrame::HeartbeatAck => {}
+                    frame => emit(LinkEvent::Frame(frame)),
+                }
+                actions
+            }
+            Input::Socket(Some(Err(WebSocketError::ConnectionClose(close)))) => {
+                socket = None;
+                if !close.reason.is_empty() {
+                    emit(LinkEvent::ClosedByServer { code: close.code, reason: close.reason });
+                }
+                machine.handle(Event::Closed, now())
+            }
+            Input::Socket(Some(Err(_)) | None) => {
+                socket = None;
+                machine.handle(Event::Closed, now())
+            }
+            Input::Tick => machine.handle(Event::Tick, now()),
+        };
+
+        for action in actions {
+            match action {
+                Action::Open => {
+                    settled = false;
+                    socket = WebSocket::open(&url).ok();
+                    if socket.is_none() {
+                        let reason = format!("cannot open a WebSocket to {url}");
+                        emit(LinkEvent::ClosedByServer { code: 0, reason });
+                        machine.handle(Event::Closed, now());
+                    }
+                }
+                Action::SendHeartbeat => {
+                    if let Some(ws) = socket.as_mut() {
+                        // A dead socket reports no error here; the watchdog finds it.
+                        let _ = ws.send(Message::Text(ClientFrame::Heartbeat.encode())).await;
+                    }
+                }
+                Action::Close => socket = None,
+            }
+        }
+
+        let now_shown = (machine.status(), machine.is_retrying());
+        if now_shown != shown {
+            if shown.0 == Status::Online {
+                emit(LinkEvent::Lost);
+            }
+            shown = now_shown;
+            emit(LinkEvent::Status { status: shown.0, retrying: shown.1 });
+        }
+    }
+}

@@ -1,0 +1,202 @@
+//! Small components shared by both pages: status indicator, message list, composer, emoji.
+//! Text is always inserted as text nodes; nothing here sets inner HTML.
+
+use leptos::ev::SubmitEvent;
+use leptos::html::Ol;
+use leptos::prelude::*;
+
+use crate::connection::Status;
+use crate::i18n::Texts;
+use crate::timeline::{Delivery, Entry, From};
+
+/// Local wall-clock time in the backend's `createTime` layout.
+pub fn local_time() -> String {
+    chrono::Local::now().format(kefu_protocol::CREATE_TIME_FORMAT).to_string()
+}
+
+/// The label for a status, so that the state is never shown by colour alone.
+pub fn status_label(texts: &'static Texts, status: Status, retrying: bool) -> &'static str {
+    match status {
+        Status::Online => texts.online,
+        Status::Connecting => texts.connecting,
+        Status::Offline if retrying => texts.reconnecting,
+        Status::Offline => texts.offline,
+    }
+}
+
+/// Green/grey dot with a text label; `role="status"` and `data-state` for tests and AT.
+#[component]
+pub fn StatusIndicator(status: Signal<Status>, label: Signal<&'static str>) -> impl IntoView {
+    view! {
+        <span class="status" role="status" data-state=move || status.get().as_str()>
+            <span class="status-dot" aria-hidden="true"></span>
+            <span class="status-label">{move || label.get()}</span>
+        </span>
+    }
+}
+
+/// A scrolling log of messages that keeps the newest in view.
+#[component]
+pub fn MessageList(
+    entries: Signal<Vec<Entry>>,
+    texts: &'static Texts,
+    on_retry: Callback<u64>,
+) -> impl IntoView {
+    let list: NodeRef<Ol> = NodeRef::new();
+    Effect::new(move |_| {
+        entries.track();
+        if let Some(element) = list.get() {
+            request_animation_frame(move || element.set_scroll_top(element.scroll_height()));
+        }
+    });
+    view! {
+        <ol class="messages" role="log" aria-live="polite" aria-label=texts.messages_label node_ref=list>
+            <For
+                each=move || entries.get()
+                key=|entry| entry.render_key()
+                children=move |entry| view! { <MessageItem entry texts on_retry /> }
+            />
+        </ol>
+    }
+}
+
+#[component]
+fn MessageItem(entry: Entry, texts: &'static Texts, on_retry: Callback<u64>) -> impl IntoView {
+    let id = entry.id;
+    let avatar = matches!(entry.from, From::Agent | From::User)
+        .then(|| view! { <Avatar url=entry.avatar.clone() name=entry.username.clone() /> });
+    let state = match entry.delivery {
+        Delivery::Sending => Some(view! { <div class="msg-state">{texts.sending}</div> }.into_any()),
+        Delivery::Failed => Some(
+            view! {
+                <div class="msg-state msg-failed">
+                    <span>{texts.failed}</span>
+                    <button type="button" class="retry" on:click=move |_| on_retry.run(id)>
+                        {texts.retry}
+                    </button>
+                </div>
+            }
+            .into_any(),
+        ),
+        Delivery::Sent => None,
+    };
+    view! {
+        <li
+            class=format!("msg msg-{}", entry.from.as_str())
+            data-from=entry.from.as_str()
+            data-delivery=entry.delivery.as_str()
+        >
+            <div class="msg-time">{entry.time}</div>
+            <div class="msg-row">
+                {avatar}
+                <div class="bubble">{entry.text}</div>
+            </div>
+            {state}
+        </li>
+    }
+}
+
+/// An avatar image, or the first letter of the name when there is no image.
+#[component]
+pub fn Avatar(url: String, name: String) -> impl IntoView {
+    if url.is_empty() {
+        let initial: String = name.chars().next().map(String::from).unwrap_or_default();
+        view! { <span class="avatar avatar-initial" aria-hidden="true">{initial}</span> }.into_any()
+    } else {
+        view! { <img class="avatar" src=url alt=name /> }.into_any()
+    }
+}
+
+/// Basic emoji offered by the picker.
+pub const EMOJI: [&str; 24] = [
+    "😀", "😂", "😊", "😍", "🤔", "😢", "😡", "😴", "👍", "👎", "🙏", "👏", "👋", "🤝", "🎉", "❤️", "💔",
+    "🔥", "✅", "❌", "⭐", "🌹", "☕", "🍵",
+];
+
+/// Text input, emoji picker and send button. `on_send` returns the error to show, if any;
+/// the input clears only when the message was accepted.
+#[component]
+pub fn Composer(
+    texts: &'static Texts,
+    can_send: Signal<bool>,
+    on_send: Callback<String, Result<(), String>>,
+) -> impl IntoView {
+    let draft = RwSignal::new(String::new());
+    let error = RwSignal::new(None::<String>);
+    let picker_open = RwSignal::new(false);
+    let submit = move |ev: SubmitEvent| {
+        ev.prevent_default();
+        match on_send.run(draft.get_untracked()) {
+            Ok(()) => {
+                draft.set(String::new());
+                error.set(None);
+                picker_open.set(false);
+            }
+            Err(message) => error.set(Some(message)),
+        }
+    };
+    let pick = Callback::new(move |emoji: &'static str| draft.update(|text| text.push_str(emoji)));
+    view! {
+        <form class="composer" on:submit=submit>
+            {move || error.get().map(|message| view! { <p class="composer-error" role="alert">{message}</p> })}
+            <Show when=move || picker_open.get()>
+                <EmojiPicker texts on_pick=pick />
+            </Show>
+            <div class="composer-row">
+                <button
+                    type="button"
+                    class="emoji-toggle"
+                    aria-label=texts.emoji
+                    aria-expanded=move || picker_open.get().to_string()
+                    on:click=move |_| picker_open.update(|open| *open = !*open)
+                >
+                    "😀"
+                </button>
+                <input
+                    class="composer-input"
+                    type="text"
+                    aria-label=texts.message_label
+                    placeholder=texts.placeholder
+                    autocomplete="off"
+                    enterkeyhint="send"
+                    prop:value=move || draft.get()
+                    on:input=move |ev| {
+                        draft.set(event_target_value(&ev));
+                        error.set(None);
+                    }
+                />
+                <button type="submit" class="send" aria-label=texts.send disabled=move || !can_send.get()>
+                    {texts.send}
+                </button>
+            </div>
+        </form>
+    }
+}
+
+#[component]
+fn EmojiPicker(texts: &'static Texts, on_pick: Callback<&'static str>) -> impl IntoView {
+    view! {
+        <div class="emoji-picker" role="group" aria-label=texts.emoji>
+            {EMOJI
+                .iter()
+                .map(|&emoji| {
+                    view! {
+                        <button type="button" class="emoji" aria-label=emoji on:click=move |_| on_pick.run(emoji)>
+                            {emoji}
+                        </button>
+                    }
+                })
+                .collect_view()}
+        </div>
+    }
+}
+
+/// Checks a text before it is sent; the error is in the page's language.
+pub fn check_text(texts: &'static Texts, text: &str) -> Result<(), String> {
+    use kefu_protocol::TextError;
+    match kefu_protocol::validate_text(text, kefu_protocol::MAX_TEXT_UTF16) {
+        Ok(()) => Ok(()),
+        Err(TextError::Empty) => Err(texts.empty_error.to_owned()),
+        Err(err) => Err(err.to_string()),
+    }
+}
