@@ -8,9 +8,10 @@ scripts/setup.sh --browser
 source scripts/env.sh
 scripts/build.sh
 
-echo "== native tests (protocol, server, app logic)"
+echo "== native tests (protocol, server and app logic; server over real WebSockets)"
 cargo test --workspace --exclude kefu
-cargo test -p kefu --lib
+KEFU_SERVER_BIN="$PWD/target/release/kefu-server" KEFU_DIST="$PWD/dist" \
+  cargo test -p kefu --lib --test server_ws
 
 echo "== wasm component tests (headless Chromium)"
 CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER=wasm-bindgen-test-runner \

@@ -101,14 +101,17 @@ impl Timeline {
         id
     }
 
-    /// Marks the oldest *sending* message with this text as *sent*, taking the backend's time.
+    /// Marks the oldest *sending* message with this text as *sent*, taking the backend's time;
+    /// failing that, the oldest *failed* one (its echo came late, after the link dropped).
     /// Returns false when there is none (the message came from another tab).
     pub fn confirm(&mut self, message: &ChatMessage) -> bool {
-        let pending = self
-            .entries
-            .iter_mut()
-            .find(|e| e.delivery == Delivery::Sending && e.from == From::Me && e.text == message.text);
-        match pending {
+        let position = |delivery: Delivery| {
+            self.entries
+                .iter()
+                .position(|e| e.delivery == delivery && e.from == From::Me && e.text == message.text)
+        };
+        let pending = position(Delivery::Sending).or_else(|| position(Delivery::Failed));
+        match pending.map(|index| &mut self.entries[index]) {
             Some(entry) => {
                 entry.delivery = Delivery::Sent;
                 entry.time = message.create_time.clone();
@@ -278,6 +281,16 @@ mod tests {
         // Only failed messages can be retried.
         assert_eq!(timeline.retry(first), None);
         assert_eq!(timeline.retry(999), None);
+    }
+
+    #[test]
+    fn a_late_echo_confirms_a_failed_message() {
+        let mut ids = Ids::default();
+        let mut timeline = Timeline::default();
+        timeline.push_sending(&mut ids, 5, "late", "t".into());
+        timeline.fail_pending();
+        assert!(timeline.confirm(&message(5, "late")));
+        assert_eq!(timeline.entries[0].delivery, Delivery::Sent);
     }
 
     #[test]

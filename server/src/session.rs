@@ -22,6 +22,10 @@ use crate::hub::{Hub, OUTBOX_CAPACITY};
 pub const CLOSE_GOING_AWAY: u16 = 1001;
 /// Close code for a connection whose path does not name a valid user id.
 pub const CLOSE_POLICY: u16 = 1008;
+/// Close code for a frame far over the text limit.
+pub const CLOSE_TOO_BIG: u16 = 1009;
+/// Close code for a frame that breaks the WebSocket protocol.
+pub const CLOSE_PROTOCOL: u16 = 1002;
 /// Close code for a client that does not read its frames fast enough.
 pub const CLOSE_TRY_AGAIN_LATER: u16 = 1013;
 
@@ -75,7 +79,7 @@ pub async fn run(socket: WebSocket, uid: i64, shared: Arc<Shared>) {
                 Some(Ok(Message::Close(_))) | None => break None,
                 Some(Err(err)) => {
                     tracing::info!(connection = id, uid, %err, "connection error");
-                    break None;
+                    break close_for_error(err);
                 }
             },
         }
@@ -85,6 +89,16 @@ pub async fn run(socket: WebSocket, uid: i64, shared: Arc<Shared>) {
         let _ = sink.send(Message::Close(Some(CloseFrame { code, reason: reason.into() }))).await;
     }
     tracing::info!(connection = id, uid, "disconnected");
+}
+
+/// The close frame owed for a read error: 1009 for an oversize frame (as the original),
+/// none when the connection is already gone.
+fn close_for_error(err: axum::Error) -> Option<(u16, &'static str)> {
+    match err.into_inner().downcast_ref::<tungstenite::Error>() {
+        Some(tungstenite::Error::Capacity(_)) => Some((CLOSE_TOO_BIG, "message too big")),
+        Some(tungstenite::Error::Protocol(_)) => Some((CLOSE_PROTOCOL, "protocol error")),
+        _ => None,
+    }
 }
 
 /// Handles one text frame; returns the reply for this connection only, if any.

@@ -1,0 +1,105 @@
+//! Component tests in headless Chromium (wasm-bindgen-test): the stable hooks that tests and
+//! assistive technology rely on, and text rendered as text.
+#![cfg(target_arch = "wasm32")]
+
+use kefu::connection::Status;
+use kefu::i18n::EN;
+use kefu::timeline::{Delivery, Entry, From};
+use kefu::ui::{status_label, MessageList, StatusIndicator};
+use leptos::prelude::*;
+use wasm_bindgen::JsCast;
+use wasm_bindgen_test::*;
+
+wasm_bindgen_test_configure!(run_in_browser);
+
+fn container() -> web_sys::HtmlElement {
+    let document = document();
+    let element = document.create_element("div").expect("create div");
+    document.body().expect("body").append_child(&element).expect("append");
+    element.unchecked_into()
+}
+
+/// Lets effects and DOM updates run.
+async fn settle() {
+    gloo_timers::future::TimeoutFuture::new(20).await;
+}
+
+fn entry(id: u64, from: From, text: &str, delivery: Delivery) -> Entry {
+    Entry {
+        id,
+        from,
+        uid: 5,
+        username: "user5".into(),
+        avatar: String::new(),
+        time: "2026-11-26 10:00:00".into(),
+        text: text.into(),
+        delivery,
+    }
+}
+
+#[wasm_bindgen_test]
+async fn status_indicator_has_role_state_and_a_text_label() {
+    let root = container();
+    let state = RwSignal::new((Status::Connecting, false));
+    leptos::mount::mount_to(root.clone(), move || {
+        view! {
+            <StatusIndicator
+                status=Signal::derive(move || state.get().0)
+                label=Signal::derive(move || { let (s, r) = state.get(); status_label(&EN, s, r) })
+            />
+        }
+    })
+    .forget();
+    settle().await;
+    let status = root.query_selector("[role=status]").expect("query").expect("status element");
+    assert_eq!(status.get_attribute("data-state").as_deref(), Some("connecting"));
+    assert_eq!(status.text_content().as_deref(), Some(EN.connecting));
+
+    state.set((Status::Online, false));
+    settle().await;
+    assert_eq!(status.get_attribute("data-state").as_deref(), Some("online"));
+    assert_eq!(status.text_content().as_deref(), Some(EN.online));
+
+    state.set((Status::Offline, true));
+    settle().await;
+    assert_eq!(status.get_attribute("data-state").as_deref(), Some("offline"));
+    assert_eq!(status.text_content().as_deref(), Some(EN.reconnecting));
+}
+
+#[wasm_bindgen_test]
+async fn message_list_marks_senders_and_delivery_and_renders_markup_as_text() {
+    let root = container();
+    let entries = RwSignal::new(vec![
+        entry(1, From::Agent, "hello", Delivery::Sent),
+        entry(2, From::Me, "<b>not bold</b><script>window.__x=1</script>", Delivery::Sending),
+        entry(3, From::System, "用户信息不存在!", Delivery::Sent),
+    ]);
+    let retried = RwSignal::new(None::<u64>);
+    leptos::mount::mount_to(root.clone(), move || {
+        view! {
+            <MessageList entries=entries.into() texts=&EN on_retry=Callback::new(move |id| retried.set(Some(id))) />
+        }
+    })
+    .forget();
+    settle().await;
+    let log = root.query_selector("[role=log]").expect("query").expect("log element");
+    let items = log.query_selector_all("li").expect("items");
+    assert_eq!(items.length(), 3);
+    let attrs = |index: u32, name: &str| {
+        items.item(index).expect("item").unchecked_into::<web_sys::Element>().get_attribute(name)
+    };
+    assert_eq!(attrs(0, "data-from").as_deref(), Some("agent"));
+    assert_eq!(attrs(1, "data-from").as_deref(), Some("me"));
+    assert_eq!(attrs(1, "data-delivery").as_deref(), Some("sending"));
+    assert_eq!(attrs(2, "data-from").as_deref(), Some("system"));
+    assert!(log.query_selector("b, script").expect("query").is_none(), "markup not interpreted");
+    let bubble = log.query_selector("[data-from=me] .bubble").expect("query").expect("bubble");
+    assert_eq!(bubble.text_content().as_deref(), Some("<b>not bold</b><script>window.__x=1</script>"));
+
+    // A failed message offers a retry that reports its id.
+    entries.update(|list| list[1].delivery = Delivery::Failed);
+    settle().await;
+    let retry = log.query_selector("[data-delivery=failed] button.retry").expect("query").expect("retry button");
+    retry.unchecked_into::<web_sys::HtmlElement>().click();
+    assert_eq!(retried.get_untracked(), Some(2));
+}

@@ -1,0 +1,280 @@
+//! End to end: the real reference server and real headless Chromium through WebDriver.
+#![cfg(not(target_arch = "wasm32"))]
+
+mod support;
+
+use std::time::{Duration, Instant};
+
+use fantoccini::{Client, Locator};
+use support::page::{self, LOAD};
+use support::{eventually, with_browsers, Server};
+
+/// Opens the agent console and the conversation of the user whose message arrived.
+async fn agent_opens_conversation(agent: &Client, uid: i64) {
+    let selector = format!("button.conversation-item[data-uid='{uid}']");
+    let item = agent.wait().at_most(LOAD).for_element(Locator::Css(&selector)).await.expect("conversation listed");
+    item.click().await.expect("open conversation");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn user_and_agent_exchange_messages_both_ways() {
+    let server = Server::start();
+    let (user_url, agent_url) = (server.url("/?uid=5"), server.url("/agent"));
+    with_browsers(2, move |browsers| async move {
+        let (user, agent) = (&browsers[0], &browsers[1]);
+        agent.goto(&agent_url).await.expect("open agent console");
+        user.goto(&user_url).await.expect("open user page");
+        page::wait_status(agent, "online", LOAD).await;
+        page::wait_status(user, "online", LOAD).await;
+
+        page::type_and_send(user, "你好，我的订单没到").await;
+        page::wait_message(user, "me", "你好，我的订单没到", "sent").await;
+        assert_eq!(page::input_value(user).await, "", "input clears after send");
+
+        // The console lists the user with one unread message.
+        let unread = agent
+            .wait()
+            .at_most(LOAD)
+            .for_element(Locator::Css("button.conversation-item[data-uid='5'] .unread"))
+            .await
+            .expect("unread badge");
+        assert_eq!(unread.text().await.expect("badge text"), "1");
+        agent_opens_conversation(agent, 5).await;
+        page::wait_message(agent, "user", "你好，我的订单没到", "sent").await;
+        let title = agent.title().await.expect("title");
+        assert!(!title.starts_with('('), "no unread left in the title: {title}");
+
+        page::type_and_send(agent, "您好，我来查一下").await;
+        page::wait_message(agent, "me", "您好，我来查一下", "sent").await;
+        page::wait_message(user, "agent", "您好，我来查一下", "sent").await;
+
+        // Markup is shown as text, never interpreted.
+        let markup = "<script>window.__pwned = 1</script><b>bold</b><img src=x onerror=\"window.__pwned=2\">";
+        page::type_and_send(user, markup).await;
+        page::wait_message(user, "me", markup, "sent").await;
+        page::wait_message(agent, "user", markup, "sent").await;
+        for client in [user, agent] {
+            let injected = client
+                .execute(
+                    "return [window.__pwned === undefined, \
+                     document.querySelectorAll('[role=log] b, [role=log] img:not(.avatar), [role=log] script').length];",
+                    vec![],
+                )
+                .await
+                .expect("inspect DOM");
+            assert_eq!(injected, serde_json::json!([true, 0]), "markup was not interpreted");
+        }
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_tabs_of_the_same_visitor_both_keep_working_and_reload_keeps_the_identity() {
+    let server = Server::start();
+    let url = server.url("/");
+    with_browsers(1, move |browsers| async move {
+        let browser = &browsers[0];
+        browser.goto(&url).await.expect("open tab one");
+        page::wait_status(browser, "online", LOAD).await;
+        let tab_one = browser.window().await.expect("tab one handle");
+        let tab_two = browser.new_window(true).await.expect("open tab two").handle;
+        browser.switch_to_window(tab_two.clone()).await.expect("switch");
+        browser.goto(&url).await.expect("load tab two");
+        page::wait_status(browser, "online", LOAD).await;
+
+        page::type_and_send(browser, "sent from tab two").await;
+        page::wait_message(browser, "me", "sent from tab two", "sent").await;
+        browser.switch_to_window(tab_one.clone()).await.expect("switch back");
+        // Tab one is the same visitor (same guest id from storage), so it sees the message
+        // as its own, and its connection was not broken by tab two's.
+        page::wait_message(browser, "me", "sent from tab two", "sent").await;
+        page::wait_status(browser, "online", LOAD).await;
+        page::type_and_send(browser, "sent from tab one").await;
+        page::wait_message(browser, "me", "sent from tab one", "sent").await;
+
+        browser.refresh().await.expect("reload tab one");
+        page::wait_status(browser, "online", LOAD).await;
+        page::type_and_send(browser, "after reload").await;
+        page::wait_message(browser, "me", "after reload", "sent").await;
+        browser.switch_to_window(tab_two).await.expect("switch to tab two");
+        page::wait_message(browser, "me", "sent from tab one", "sent").await;
+        page::wait_message(browser, "me", "after reload", "sent").await;
+    })
+    .await;
+}
+
+/// Time from `since` until the page shows `state`, polled through WebDriver.
+async fn time_until(client: &Client, state: &str, since: Instant, timeout: Duration) -> Duration {
+    page::wait_status(client, state, timeout).await;
+    since.elapsed()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn status_follows_the_server_stop_kill_freeze_and_return() {
+    let mut server = Server::start();
+    let url = server.url("/?uid=21");
+    let (server_tx, mut server_rx) = tokio::sync::mpsc::unbounded_channel::<(&'static str, tokio::sync::oneshot::Sender<Instant>)>();
+    // The server lives on this task; the scenario asks it to signal and restart.
+    let control = tokio::spawn(async move {
+        while let Some((what, done)) = server_rx.recv().await {
+            let at = Instant::now();
+            match what {
+                "term" => {
+                    server.signal(libc::SIGTERM);
+                    server.wait();
+                }
+                "kill" => {
+                    server.signal(libc::SIGKILL);
+                    server.wait();
+                }
+                "stop" => server.signal(libc::SIGSTOP),
+                "cont" => server.signal(libc::SIGCONT),
+                "start" => server.restart(),
+                other => panic!("unknown command {other}"),
+            }
+            let _ = done.send(at);
+        }
+        drop(server);
+    });
+    let ask = move |what: &'static str| {
+        let server_tx = server_tx.clone();
+        async move {
+            let (done, at) = tokio::sync::oneshot::channel();
+            server_tx.send((what, done)).expect("server control alive");
+            at.await.expect("server control answered")
+        }
+    };
+    with_browsers(1, move |browsers| async move {
+        let user = &browsers[0];
+        user.goto(&url).await.expect("open user page");
+        page::wait_status(user, "online", LOAD).await;
+        let timing = kefu::connection::Timing::default();
+        let mut figures = vec![];
+
+        let at = ask("term").await;
+        let graceful = time_until(user, "offline", at, Duration::from_secs(1)).await;
+        figures.push(("graceful stop (SIGTERM) -> offline", graceful));
+        let label = user
+            .find(Locator::Css("[role=status] .status-label"))
+            .await
+            .expect("label")
+            .text()
+            .await
+            .expect("label text");
+        assert!(!label.is_empty(), "the state is said in words, not colour alone");
+        let at = ask("start").await;
+        figures.push(("server back -> online", time_until(user, "online", at, Duration::from_secs(10)).await));
+
+        let at = ask("kill").await;
+        figures.push(("killed (SIGKILL) -> offline", time_until(user, "offline", at, Duration::from_secs(1)).await));
+        let at = ask("start").await;
+        figures.push(("server back -> online", time_until(user, "online", at, Duration::from_secs(10)).await));
+
+        let limit = Duration::from_millis(timing.heartbeat_ms + timing.heartbeat_timeout_ms + 500);
+        let at = ask("stop").await;
+        figures.push(("frozen (SIGSTOP) -> offline", time_until(user, "offline", at, limit).await));
+        let at = ask("cont").await;
+        figures.push(("thawed (SIGCONT) -> online", time_until(user, "online", at, Duration::from_secs(10)).await));
+
+        for (what, took) in &figures {
+            println!("STATUS LATENCY {what}: {} ms", took.as_millis());
+        }
+    })
+    .await;
+    control.abort();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unconfirmed_message_shows_failed_and_retry_delivers_it() {
+    let server = Server::start();
+    let url = server.url("/?uid=31");
+    let agent_url = server.url("/agent");
+    let pid = server.pid();
+    with_browsers(2, move |browsers| async move {
+        let (user, agent) = (&browsers[0], &browsers[1]);
+        agent.goto(&agent_url).await.expect("open agent");
+        user.goto(&url).await.expect("open user page");
+        page::wait_status(user, "online", LOAD).await;
+        page::wait_status(agent, "online", LOAD).await;
+        // Freeze the server: the link is half-open, sending reports no error.
+        unsafe { libc::kill(pid, libc::SIGSTOP) };
+        page::type_and_send(user, "sent into the void").await;
+        page::wait_message(user, "me", "sent into the void", "sending").await;
+        // The watchdog notices, and the message is marked failed, not silently lost.
+        page::wait_message(user, "me", "sent into the void", "failed").await;
+        unsafe { libc::kill(pid, libc::SIGCONT) };
+        page::wait_status(user, "online", LOAD).await;
+        // Once thawed, the server may still deliver the frame it had buffered, and its late
+        // echo confirms the message; otherwise the person retries.
+        if let Ok(retry) = user.find(Locator::Css("[data-delivery=failed] button.retry")).await {
+            let _ = retry.click().await;
+        }
+        page::wait_message(user, "me", "sent into the void", "sent").await;
+        agent_opens_conversation(agent, 31).await;
+        page::wait_message(agent, "user", "sent into the void", "sent").await;
+    })
+    .await;
+    server.signal(libc::SIGCONT);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn composer_refuses_empty_and_shows_server_notices() {
+    // A small server-side limit makes the server answer with a plain-text notice.
+    let server = Server::start_with(0, &["--max-text", "10"]);
+    let url = server.url("/?uid=41");
+    with_browsers(1, move |browsers| async move {
+        let user = &browsers[0];
+        user.goto(&url).await.expect("open user page");
+        page::wait_status(user, "online", LOAD).await;
+
+        page::click_send(user).await;
+        let alert = eventually("empty-message alert", LOAD, || async { page::alert_text(user).await }).await;
+        assert_eq!(alert, "Message must not be empty!");
+        assert!(page::messages(user).await.is_empty());
+
+        page::type_and_send(user, "this text is over ten units").await;
+        eventually("server notice shown", LOAD, || async {
+            page::messages(user).await.iter().any(|(from, text, _)| from == "system" && text.contains("too long")).then_some(())
+        })
+        .await;
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn agent_switch_disconnects_and_reconnects_on_demand() {
+    let server = Server::start();
+    let url = server.url("/agent");
+    with_browsers(1, move |browsers| async move {
+        let agent = &browsers[0];
+        agent.goto(&url).await.expect("open agent console");
+        page::wait_status(agent, "online", LOAD).await;
+        let switch = agent.find(Locator::Css("button[role=switch]")).await.expect("switch");
+        assert_eq!(switch.attr("aria-checked").await.expect("attr").as_deref(), Some("true"));
+        switch.click().await.expect("disconnect");
+        page::wait_status(agent, "offline", Duration::from_secs(2)).await;
+        assert_eq!(switch.attr("aria-checked").await.expect("attr").as_deref(), Some("false"));
+        // It stays off: no automatic reconnect.
+        let off_since = Instant::now();
+        while off_since.elapsed() < Duration::from_millis(1_500) {
+            assert_eq!(page::status(agent).await, "offline");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        switch.click().await.expect("connect");
+        page::wait_status(agent, "online", Duration::from_secs(5)).await;
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bad_url_parameter_is_reported() {
+    let server = Server::start();
+    let url = server.url("/?uid=abc");
+    with_browsers(1, move |browsers| async move {
+        let user = &browsers[0];
+        user.goto(&url).await.expect("open");
+        let alert = eventually("config error", LOAD, || async { page::alert_text(user).await }).await;
+        assert!(alert.contains("uid"), "{alert}");
+    })
+    .await;
+}

@@ -1,0 +1,235 @@
+//! The reference server's wire behaviour, from plain WebSocket clients against the real
+//! server process: the original protocol, private routing, bad input, graceful shutdown.
+#![cfg(not(target_arch = "wasm32"))]
+
+mod support;
+
+use std::time::Duration;
+
+use futures_util::{SinkExt, StreamExt};
+use kefu_protocol::{ChatMessage, Role, ServerFrame, AGENT_NAME, AGENT_UID};
+use support::Server;
+use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+use tokio_tungstenite::tungstenite::Message;
+
+type Socket = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+const WAIT: Duration = Duration::from_secs(5);
+
+async fn connect(server: &Server, uid: &str) -> Socket {
+    let (socket, _) = tokio_tungstenite::connect_async(server.ws_url(uid)).await.expect("connect");
+    socket
+}
+
+async fn send(socket: &mut Socket, text: &str) {
+    socket.send(Message::text(text)).await.expect("send");
+}
+
+/// The next text frame, decoded.
+async fn next_frame(socket: &mut Socket) -> ServerFrame {
+    loop {
+        let message = tokio::time::timeout(WAIT, socket.next())
+            .await
+            .expect("a frame within the deadline")
+            .expect("connection open")
+            .expect("no error");
+        match message {
+            Message::Text(text) => return ServerFrame::decode(text.as_str()),
+            Message::Ping(_) | Message::Pong(_) => continue,
+            other => panic!("unexpected frame {other:?}"),
+        }
+    }
+}
+
+async fn next_chat(socket: &mut Socket) -> ChatMessage {
+    match next_frame(socket).await {
+        ServerFrame::Chat(message) => message,
+        other => panic!("expected a chat message, got {other:?}"),
+    }
+}
+
+/// Proves nothing else was queued for `socket`: the heartbeat reply must come next.
+async fn assert_nothing_pending(socket: &mut Socket) {
+    send(socket, "heartbeat").await;
+    assert_eq!(next_frame(socket).await, ServerFrame::HeartbeatAck);
+}
+
+/// The close frame that ends the connection.
+async fn close_code(socket: &mut Socket) -> Option<CloseCode> {
+    loop {
+        match tokio::time::timeout(WAIT, socket.next()).await.expect("close within the deadline") {
+            Some(Ok(Message::Close(frame))) => return frame.map(|f| f.code),
+            Some(Ok(_)) => continue,
+            Some(Err(_)) | None => return None,
+        }
+    }
+}
+
+#[tokio::test]
+async fn heartbeat_is_answered_to_the_sender_only() {
+    let server = Server::start();
+    let mut a = connect(&server, "1").await;
+    let mut b = connect(&server, "2").await;
+    send(&mut a, "heartbeat").await;
+    assert_eq!(next_frame(&mut a).await, ServerFrame::HeartbeatAck);
+    assert_nothing_pending(&mut b).await;
+}
+
+#[tokio::test]
+async fn a_users_message_reaches_that_user_and_the_agent_but_no_other_user() {
+    let server = Server::start();
+    let mut agent = connect(&server, "-1").await;
+    let mut five = connect(&server, "5").await;
+    let mut six = connect(&server, "6").await;
+
+    send(&mut five, "hello <script>alert(1)</script>").await;
+    let echo = next_chat(&mut five).await;
+    let at_agent = next_chat(&mut agent).await;
+    assert_eq!(echo, at_agent);
+    assert_eq!(echo.uid, 5);
+    assert_eq!(echo.role, Role::User);
+    assert_eq!(echo.username, "user5");
+    assert_eq!(echo.text, "hello <script>alert(1)</script>", "text travels verbatim");
+    assert!(
+        chrono::NaiveDateTime::parse_from_str(&echo.create_time, kefu_protocol::CREATE_TIME_FORMAT).is_ok(),
+        "createTime {:?}",
+        echo.create_time
+    );
+    assert_nothing_pending(&mut six).await;
+}
+
+#[tokio::test]
+async fn an_agents_message_reaches_every_user() {
+    let server = Server::start();
+    let mut agent = connect(&server, "-1").await;
+    let mut five = connect(&server, "5").await;
+    let mut six = connect(&server, "6").await;
+    send(&mut agent, "欢迎").await;
+    for socket in [&mut agent, &mut five, &mut six] {
+        let message = next_chat(socket).await;
+        assert_eq!((message.uid, message.role, message.username.as_str()), (AGENT_UID, Role::Agent, AGENT_NAME));
+        assert_eq!(message.text, "欢迎");
+    }
+}
+
+#[tokio::test]
+async fn a_second_connection_of_the_same_user_does_not_break_the_first() {
+    let server = Server::start();
+    let mut first = connect(&server, "7").await;
+    let mut second = connect(&server, "7").await;
+    assert_nothing_pending(&mut first).await;
+    send(&mut second, "from tab two").await;
+    assert_eq!(next_chat(&mut first).await.text, "from tab two");
+    assert_eq!(next_chat(&mut second).await.text, "from tab two");
+    send(&mut first, "from tab one").await;
+    assert_eq!(next_chat(&mut second).await.text, "from tab one");
+    assert_eq!(next_chat(&mut first).await.text, "from tab one");
+}
+
+#[tokio::test]
+async fn a_non_numeric_user_id_is_refused_with_a_reason() {
+    let server = Server::start();
+    let mut socket = connect(&server, "abc").await;
+    let frame = loop {
+        match tokio::time::timeout(WAIT, socket.next()).await.expect("a close frame") {
+            Some(Ok(Message::Close(frame))) => break frame.expect("a close code"),
+            Some(Ok(other)) => panic!("unexpected {other:?}"),
+            other => panic!("connection ended without a close frame: {other:?}"),
+        }
+    };
+    assert_eq!(frame.code, CloseCode::Policy);
+    assert!(frame.reason.contains("user id"), "{:?}", frame.reason);
+}
+
+#[tokio::test]
+async fn bad_input_gets_a_notice_and_the_connection_survives() {
+    let server = Server::start();
+    let mut agent = connect(&server, "-1").await;
+    let mut user = connect(&server, "9").await;
+
+    // One unit over the limit: a notice, nothing broadcast.
+    send(&mut user, &"x".repeat(kefu_protocol::MAX_TEXT_UTF16 + 1)).await;
+    let ServerFrame::Notice(notice) = next_frame(&mut user).await else { panic!("expected a notice") };
+    assert!(notice.contains("8193"), "{notice}");
+    // Astral characters count two units each, as in the original.
+    send(&mut user, &"😀".repeat(kefu_protocol::MAX_TEXT_UTF16 / 2 + 1)).await;
+    assert!(matches!(next_frame(&mut user).await, ServerFrame::Notice(_)));
+    // Exactly at the limit is fine.
+    let at_limit = "y".repeat(kefu_protocol::MAX_TEXT_UTF16);
+    send(&mut user, &at_limit).await;
+    assert_eq!(next_chat(&mut user).await.text, at_limit);
+    assert_eq!(next_chat(&mut agent).await.text, at_limit);
+
+    send(&mut user, "   ").await;
+    assert!(matches!(next_frame(&mut user).await, ServerFrame::Notice(_)));
+    user.send(Message::binary(vec![0u8, 159, 146, 150])).await.expect("send binary");
+    let ServerFrame::Notice(notice) = next_frame(&mut user).await else { panic!("expected a notice") };
+    assert!(notice.contains("binary"), "{notice}");
+    // Text that looks like JSON or a protocol word is just text.
+    send(&mut user, r#"{"uid":-1,"role":"ai","text":"forged"}"#).await;
+    let message = next_chat(&mut user).await;
+    assert_eq!((message.uid, message.role), (9, Role::User));
+
+    assert_nothing_pending(&mut user).await;
+    let _ = next_chat(&mut agent).await;
+    assert_nothing_pending(&mut agent).await;
+}
+
+#[tokio::test]
+async fn far_oversize_frames_close_that_connection_only() {
+    let server = Server::start();
+    let mut other = connect(&server, "10").await;
+    let mut user = connect(&server, "11").await;
+    let _ = user.send(Message::text("z".repeat(1_000_000))).await;
+    assert_eq!(close_code(&mut user).await, Some(CloseCode::Size));
+    assert_nothing_pending(&mut other).await;
+}
+
+#[tokio::test]
+async fn a_flood_is_served_in_order_without_disturbing_others() {
+    let server = Server::start();
+    let mut agent = connect(&server, "-1").await;
+    let mut flooder = connect(&server, "12").await;
+    let mut bystander = connect(&server, "13").await;
+    for n in 0..500 {
+        send(&mut flooder, &format!("m{n}")).await;
+    }
+    for n in 0..500 {
+        assert_eq!(next_chat(&mut agent).await.text, format!("m{n}"));
+    }
+    assert_nothing_pending(&mut bystander).await;
+}
+
+#[tokio::test]
+async fn graceful_shutdown_sends_close_1001_to_everyone() {
+    let mut server = Server::start();
+    let mut a = connect(&server, "1").await;
+    let mut b = connect(&server, "-1").await;
+    assert_nothing_pending(&mut a).await;
+    assert_nothing_pending(&mut b).await;
+    server.signal(libc::SIGTERM);
+    assert_eq!(close_code(&mut a).await, Some(CloseCode::Away));
+    assert_eq!(close_code(&mut b).await, Some(CloseCode::Away));
+    assert!(server.wait().success());
+}
+
+#[tokio::test]
+async fn client_routes_fall_back_to_the_app() {
+    let server = Server::start();
+    for path in ["/", "/agent", "/agent/"] {
+        let body = http_get(server.port, path).await;
+        assert!(body.starts_with("HTTP/1.1 200"), "{path}: {body}");
+        assert!(body.contains("data-trunk") || body.contains("<script"), "{path} serves index.html");
+    }
+}
+
+/// A minimal HTTP/1.1 GET, enough to check status and body.
+async fn http_get(port: u16, path: &str) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = tokio::net::TcpStream::connect(("127.0.0.1", port)).await.expect("connect");
+    let request = format!("GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n");
+    stream.write_all(request.as_bytes()).await.expect("write");
+    let mut response = String::new();
+    stream.read_to_string(&mut response).await.expect("read");
+    response
+}

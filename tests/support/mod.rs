@@ -1,0 +1,320 @@
+//! Test harness: the real reference server as a child process, and real headless Chromium
+//! sessions through ChromeDriver. Every process started here is killed by PID (ChromeDriver
+//! by process group, so the Chromium it started goes too) when its guard drops.
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// Polls `check` every 10 ms until it returns `Some`, or panics with `what` at the deadline.
+pub async fn eventually<T, F, Fut>(what: &str, timeout: Duration, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let deadline = Instant::now() + timeout;
+    loop {
+        if let Some(value) = check().await {
+            return value;
+        }
+        if Instant::now() >= deadline {
+            panic!("timed out after {timeout:?} waiting for: {what}");
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+fn repo_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn server_bin() -> PathBuf {
+    let bin = std::env::var_os("KEFU_SERVER_BIN")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| repo_root().join("target/release/kefu-server"));
+    assert!(bin.is_file(), "no server binary at {} (run scripts/build.sh first)", bin.display());
+    bin
+}
+
+fn dist_dir() -> PathBuf {
+    std::env::var_os("KEFU_DIST").map(PathBuf::from).unwrap_or_else(|| repo_root().join("dist"))
+}
+
+/// Spawns the server and reads the port from its first line ("... listening on http://ADDR").
+fn spawn_server(port: u16, extra_args: &[String]) -> Result<(Child, u16), String> {
+    let mut child = Command::new(server_bin())
+        .args(["--bind", "127.0.0.1", "--port", &port.to_string(), "--static-dir"])
+        .arg(dist_dir())
+        .args(extra_args)
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .map_err(|err| format!("cannot start kefu-server: {err}"))?;
+    let stdout = child.stdout.take().ok_or("no stdout")?;
+    let mut reader = BufReader::new(stdout);
+    let mut first_line = String::new();
+    let _ = reader.read_line(&mut first_line);
+    // Keep draining so that a later print never meets a closed pipe.
+    std::thread::spawn(move || std::io::copy(&mut reader, &mut std::io::sink()));
+    let bound = first_line.trim().rsplit(':').next().and_then(|p| p.parse::<u16>().ok());
+    match bound {
+        Some(port) => Ok((child, port)),
+        None => {
+            let _ = child.kill();
+            let _ = child.wait();
+            Err(format!("kefu-server did not start: first line {first_line:?}"))
+        }
+    }
+}
+
+/// A running reference server.
+pub struct Server {
+    child: Child,
+    pub port: u16,
+    extra_args: Vec<String>,
+}
+
+impl Server {
+    /// Starts a server on a free port.
+    pub fn start() -> Server {
+        Server::start_with(0, &[])
+    }
+
+    /// Starts a server on `port` (0: any free port) with extra command-line options.
+    pub fn start_with(port: u16, extra_args: &[&str]) -> Server {
+        let extra_args: Vec<String> = extra_args.iter().map(|s| s.to_string()).collect();
+        let (child, port) = spawn_server(port, &extra_args).unwrap_or_else(|err| panic!("{err}"));
+        Server { child, port, extra_args }
+    }
+
+    /// Starts the server again on the same port after it stopped.
+    pub fn restart(&mut self) {
+        let _ = self.child.wait();
+        // The port may stay busy for a moment after a kill; retry briefly.
+        let deadline = Instant::now() + Duration::from_secs(5);
+        loop {
+            match spawn_server(self.port, &self.extra_args) {
+                Ok((child, _)) => {
+                    self.child = child;
+                    return;
+                }
+                Err(err) if Instant::now() >= deadline => panic!("{err}"),
+                Err(_) => std::thread::sleep(Duration::from_millis(50)),
+            }
+        }
+    }
+
+    pub fn pid(&self) -> i32 {
+        self.child.id() as i32
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://127.0.0.1:{}{path}", self.port)
+    }
+
+    pub fn ws_url(&self, uid: &str) -> String {
+        format!("ws://127.0.0.1:{}/webSocket/{uid}", self.port)
+    }
+
+    pub fn signal(&self, signal: i32) {
+        // SAFETY: kill(2) on our own child's PID.
+        let rc = unsafe { libc::kill(self.pid(), signal) };
+        assert_eq!(rc, 0, "kill({}, {signal}) failed", self.pid());
+    }
+
+    /// Waits for the process to exit after a signal.
+    pub fn wait(&mut self) -> std::process::ExitStatus {
+        self.child.wait().expect("wait for kefu-server")
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        // SIGCONT first in case a test left it stopped; SIGKILL does not need it but is tidy.
+        unsafe {
+            libc::kill(self.pid(), libc::SIGCONT);
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A ChromeDriver process (in its own process group) for one test.
+pub struct Driver {
+    child: Child,
+    pub port: u16,
+    profiles: Vec<PathBuf>,
+}
+
+impl Driver {
+    pub fn start() -> Driver {
+        use std::os::unix::process::CommandExt;
+        let port = free_port();
+        let child = Command::new("chromedriver")
+            .arg(format!("--port={port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .process_group(0)
+            .spawn()
+            .expect("start chromedriver (install chromium-driver: scripts/setup.sh --browser)");
+        let driver = Driver { child, port, profiles: vec![] };
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(Instant::now() < deadline, "chromedriver did not start listening");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        driver
+    }
+
+    /// Opens a new headless Chromium session with a fresh profile.
+    pub async fn browser(&mut self) -> fantoccini::Client {
+        let profile = std::env::temp_dir().join(format!("kefu-chromium-{}-{}", std::process::id(), free_port()));
+        std::fs::create_dir_all(&profile).expect("create profile dir");
+        self.profiles.push(profile.clone());
+        let mut caps = serde_json::Map::new();
+        caps.insert(
+            "goog:chromeOptions".into(),
+            serde_json::json!({
+                "binary": "/usr/bin/chromium",
+                "args": [
+                    "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                    "--disable-quic", "--no-first-run", "--disable-background-networking",
+                    "--disable-component-update", "--disable-sync", "--lang=en-US",
+                    "--window-size=420,860",
+                    format!("--user-data-dir={}", profile.display()),
+                ]
+            }),
+        );
+        let connector = hyper_util::client::legacy::connect::HttpConnector::new();
+        fantoccini::ClientBuilder::new(connector)
+            .capabilities(caps)
+            .connect(&format!("http://127.0.0.1:{}", self.port))
+            .await
+            .expect("open a Chromium session")
+    }
+}
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        // SAFETY: kill(2) on the process group we created for chromedriver and its browsers.
+        unsafe {
+            libc::kill(-(self.child.id() as i32), libc::SIGKILL);
+        }
+        let _ = self.child.wait();
+        for profile in &self.profiles {
+            let _ = std::fs::remove_dir_all(profile);
+        }
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("find a free port")
+}
+
+/// Runs a browser scenario so that the sessions are always closed, even when it panics,
+/// and then re-raises the panic.
+pub async fn with_browsers<F, Fut>(count: usize, scenario: F)
+where
+    F: FnOnce(Vec<fantoccini::Client>) -> Fut,
+    Fut: std::future::Future<Output = ()> + Send + 'static,
+{
+    let mut driver = Driver::start();
+    let mut clients = Vec::with_capacity(count);
+    for _ in 0..count {
+        clients.push(driver.browser().await);
+    }
+    let handles = clients.clone();
+    let outcome = tokio::spawn(scenario(clients)).await;
+    for client in handles {
+        let _ = client.close().await;
+    }
+    drop(driver);
+    if let Err(err) = outcome {
+        if err.is_panic() {
+            std::panic::resume_unwind(err.into_panic());
+        }
+        panic!("scenario task failed: {err}");
+    }
+}
+
+/// Page helpers over WebDriver, reading the stable test hooks (`role`, `data-*`).
+pub mod page {
+    use super::eventually;
+    use fantoccini::{Client, Locator};
+    use std::time::Duration;
+
+    pub const LOAD: Duration = Duration::from_secs(20);
+
+    /// `data-state` of the status indicator, or "" before the app has mounted.
+    pub async fn status(client: &Client) -> String {
+        let value = client
+            .execute(
+                "const s = document.querySelector('[role=status]'); return s ? s.dataset.state : '';",
+                vec![],
+            )
+            .await
+            .expect("read status");
+        value.as_str().unwrap_or_default().to_owned()
+    }
+
+    pub async fn wait_status(client: &Client, state: &str, timeout: Duration) {
+        eventually(&format!("status {state}"), timeout, || async {
+            (status(client).await == state).then_some(())
+        })
+        .await
+    }
+
+    /// The messages in the log: (data-from, text, data-delivery).
+    pub async fn messages(client: &Client) -> Vec<(String, String, String)> {
+        let value = client
+            .execute(
+                "return [...document.querySelectorAll('[role=log] > li')].map(li => \
+                 [li.dataset.from, li.querySelector('.bubble').textContent, li.dataset.delivery]);",
+                vec![],
+            )
+            .await
+            .expect("read messages");
+        serde_json::from_value(value).expect("messages as triples")
+    }
+
+    /// Waits until a message with this text and sender shows with the given delivery.
+    pub async fn wait_message(client: &Client, from: &str, text: &str, delivery: &str) {
+        eventually(&format!("{from} message {text:?} ({delivery})"), LOAD, || async {
+            messages(client)
+                .await
+                .iter()
+                .any(|(f, t, d)| f == from && t == text && d == delivery)
+                .then_some(())
+        })
+        .await
+    }
+
+    pub async fn type_and_send(client: &Client, text: &str) {
+        let input = client.wait().at_most(LOAD).for_element(Locator::Css("input[aria-label]")).await.expect("input");
+        input.send_keys(text).await.expect("type");
+        click_send(client).await;
+    }
+
+    pub async fn click_send(client: &Client) {
+        client.find(Locator::Css("button.send")).await.expect("send button").click().await.expect("click send");
+    }
+
+    pub async fn input_value(client: &Client) -> String {
+        let input = client.find(Locator::Css("input[aria-label]")).await.expect("input");
+        input.prop("value").await.expect("value").unwrap_or_default()
+    }
+
+    pub async fn alert_text(client: &Client) -> Option<String> {
+        let value = client
+            .execute("const a = document.querySelector('[role=alert]'); return a ? a.textContent : null;", vec![])
+            .await
+            .expect("read alert");
+        value.as_str().map(str::to_owned)
+    }
+}
