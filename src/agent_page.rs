@@ -16,18 +16,21 @@ pub fn AgentPage(config: PageConfig, texts: &'static Texts) -> impl IntoView {
     let inbox = RwSignal::new(Inbox::default());
     let link_state = RwSignal::new((Status::Connecting, false));
     let switched_on = RwSignal::new(true);
-    let link = Link::start(endpoint_url(&config.server, AGENT_UID), config.timing, move |event| match event {
-        LinkEvent::Status { status, retrying } => link_state.set((status, retrying)),
-        LinkEvent::Frame(ServerFrame::Chat(message)) => inbox.update(|inbox| inbox.receive(&message)),
-        LinkEvent::Frame(ServerFrame::Notice(text)) => inbox.update(|inbox| inbox.push_notice(&text, local_time())),
-        LinkEvent::Frame(ServerFrame::HeartbeatAck) => {}
-        LinkEvent::Lost => inbox.update(|inbox| {
-            inbox.fail_pending();
-        }),
-        LinkEvent::ClosedByServer { code, reason } => inbox.update(|inbox| {
-            inbox.push_notice(&format!("{} ({code}): {reason}", texts.closed_by_server), local_time())
-        }),
-    });
+    let link =
+        Link::start(endpoint_url(&config.server, AGENT_UID), config.timing, move |event| match event {
+            LinkEvent::Status { status, retrying } => link_state.set((status, retrying)),
+            LinkEvent::Frame(ServerFrame::Chat(message)) => inbox.update(|inbox| inbox.receive(&message)),
+            LinkEvent::Frame(ServerFrame::Notice(text)) => {
+                inbox.update(|inbox| inbox.push_notice(&text, local_time()))
+            }
+            LinkEvent::Frame(ServerFrame::HeartbeatAck) => {}
+            LinkEvent::Lost => inbox.update(|inbox| {
+                inbox.fail_pending();
+            }),
+            LinkEvent::ClosedByServer { code, reason } => inbox.update(|inbox| {
+                inbox.push_notice(&format!("{} ({code}): {reason}", texts.closed_by_server), local_time())
+            }),
+        });
     let link = StoredValue::new(link);
 
     let toggle = move |_| {
@@ -56,7 +59,11 @@ pub fn AgentPage(config: PageConfig, texts: &'static Texts) -> impl IntoView {
     });
     Effect::new(move |_| {
         let unread = inbox.with(|inbox| inbox.unread());
-        let title = if unread > 0 { format!("({unread}) {}", texts.agent_title) } else { texts.agent_title.to_owned() };
+        let title = if unread > 0 {
+            format!("({unread}) {}", texts.agent_title)
+        } else {
+            texts.agent_title.to_owned()
+        };
         document().set_title(&title);
     });
 

@@ -51,11 +51,9 @@ pub fn parse(protocol: &str, host: &str, search: &str) -> Result<PageConfig, Str
 }
 
 fn millis(key: &str, value: &str) -> Result<u64, String> {
-    value
-        .parse::<u64>()
-        .ok()
-        .filter(|ms| (100..=600_000).contains(ms))
-        .ok_or_else(|| format!("{key} must be a number of milliseconds between 100 and 600000, got {value:?}"))
+    value.parse::<u64>().ok().filter(|ms| (100..=600_000).contains(ms)).ok_or_else(|| {
+        format!("{key} must be a number of milliseconds between 100 and 600000, got {value:?}")
+    })
 }
 
 /// Range of the user ids this app makes up for guests, above any real app's ids and below

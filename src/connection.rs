@@ -130,7 +130,8 @@ impl Connection {
 
     /// Whether the link is switched on but not connected (so it is retrying by itself).
     pub fn is_retrying(&self) -> bool {
-        matches!(self.phase, Phase::Waiting { .. }) || (matches!(self.phase, Phase::Connecting { .. }) && self.was_online)
+        matches!(self.phase, Phase::Waiting { .. })
+            || (matches!(self.phase, Phase::Connecting { .. }) && self.was_online)
     }
 
     /// Whether the person has switched the link on.
@@ -227,7 +228,8 @@ impl Connection {
     /// Capped exponential backoff with jitter: a delay in [d/2, d], d = initial * 2^(n-1).
     fn backoff_delay(&mut self) -> Millis {
         let exponent = self.failures.saturating_sub(1).min(16);
-        let ceiling = self.timing.backoff_initial_ms.saturating_mul(1 << exponent).min(self.timing.backoff_max_ms);
+        let ceiling =
+            self.timing.backoff_initial_ms.saturating_mul(1 << exponent).min(self.timing.backoff_max_ms);
         let half = ceiling / 2;
         half + self.next_random() % (ceiling - half + 1)
     }

@@ -42,7 +42,7 @@ impl Inbox {
     /// Conversations, most recent activity first.
     pub fn conversations(&self) -> Vec<&Conversation> {
         let mut list: Vec<&Conversation> = self.conversations.iter().collect();
-        list.sort_by(|a, b| b.activity.cmp(&a.activity));
+        list.sort_by_key(|c| std::cmp::Reverse(c.activity));
         list
     }
 

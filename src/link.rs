@@ -97,7 +97,8 @@ fn listen_for_wake_ups(link: Link) {
                 link.wake();
             }
         });
-        let _ = document.add_event_listener_with_callback("visibilitychange", on_visible.as_ref().unchecked_ref());
+        let _ = document
+            .add_event_listener_with_callback("visibilitychange", on_visible.as_ref().unchecked_ref());
         on_visible.forget();
     }
 }
@@ -136,7 +137,7 @@ async fn drive(
             if let Some(ws) = socket.as_mut() {
                 if !settled {
                     // gloo-net's sink is ready once the socket is no longer connecting.
-                    if let Poll::Ready(_) = ws.poll_ready_unpin(cx) {
+                    if ws.poll_ready_unpin(cx).is_ready() {
                         return Poll::Ready(Input::Settled(matches!(ws.state(), State::Open)));
                     }
                 }
@@ -144,7 +145,7 @@ async fn drive(
                     return Poll::Ready(Input::Socket(message));
                 }
             }
-            if let Poll::Ready(_) = ticker.poll_next_unpin(cx) {
+            if ticker.poll_next_unpin(cx).is_ready() {
                 return Poll::Ready(Input::Tick);
             }
             Poll::Pending
@@ -158,7 +159,9 @@ async fn drive(
             Input::Command(Some(Command::Wake)) => machine.handle(Event::Wake, now()),
             Input::Command(Some(Command::Send(text))) => {
                 let sent = match (machine.status(), socket.as_mut()) {
-                    (Status::Online, Some(ws)) => ws.send(Message::Text(ClientFrame::Chat(text).encode())).await.is_ok(),
+                    (Status::Online, Some(ws)) => {
+                        ws.send(Message::Text(ClientFrame::Chat(text).encode())).await.is_ok()
+                    }
                     _ => false,
                 };
                 if !sent {

@@ -72,7 +72,7 @@ impl Entry {
 pub struct Ids(u64);
 
 impl Ids {
-    pub fn next(&mut self) -> u64 {
+    pub fn next_id(&mut self) -> u64 {
         self.0 += 1;
         self.0
     }
@@ -87,7 +87,7 @@ pub struct Timeline {
 impl Timeline {
     /// Adds the viewer's own message as *sending*; returns its id.
     pub fn push_sending(&mut self, ids: &mut Ids, uid: i64, text: &str, local_time: String) -> u64 {
-        let id = ids.next();
+        let id = ids.next_id();
         self.entries.push(Entry {
             id,
             from: From::Me,
@@ -126,7 +126,7 @@ impl Timeline {
     /// Adds a message received from the backend.
     pub fn push_received(&mut self, ids: &mut Ids, from: From, message: &ChatMessage) {
         self.entries.push(Entry {
-            id: ids.next(),
+            id: ids.next_id(),
             from,
             uid: message.uid,
             username: message.username.clone(),
@@ -140,7 +140,7 @@ impl Timeline {
     /// Adds a system notice (a backend reply that is not a chat message, a close reason...).
     pub fn push_notice(&mut self, ids: &mut Ids, text: &str, local_time: String) {
         self.entries.push(Entry {
-            id: ids.next(),
+            id: ids.next_id(),
             from: From::System,
             uid: 0,
             username: String::new(),
@@ -250,7 +250,10 @@ mod tests {
         assert!(timeline.has_pending());
         assert!(timeline.confirm(&message(5, "hi")));
         let entry = &timeline.entries[0];
-        assert_eq!((entry.id, entry.delivery, entry.time.as_str()), (id, Delivery::Sent, "2026-11-26 10:00:00"));
+        assert_eq!(
+            (entry.id, entry.delivery, entry.time.as_str()),
+            (id, Delivery::Sent, "2026-11-26 10:00:00")
+        );
         assert!(!timeline.has_pending());
         // The echo of a message typed in another tab has nothing to confirm.
         assert!(!timeline.confirm(&message(5, "hi")));

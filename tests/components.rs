@@ -99,7 +99,8 @@ async fn message_list_marks_senders_and_delivery_and_renders_markup_as_text() {
     // A failed message offers a retry that reports its id.
     entries.update(|list| list[1].delivery = Delivery::Failed);
     settle().await;
-    let retry = log.query_selector("[data-delivery=failed] button.retry").expect("query").expect("retry button");
+    let retry =
+        log.query_selector("[data-delivery=failed] button.retry").expect("query").expect("retry button");
     retry.unchecked_into::<web_sys::HtmlElement>().click();
     assert_eq!(retried.get_untracked(), Some(2));
 }

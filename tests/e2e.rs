@@ -12,7 +12,8 @@ use support::{eventually, with_browsers, Server};
 /// Opens the agent console and the conversation of the user whose message arrived.
 async fn agent_opens_conversation(agent: &Client, uid: i64) {
     let selector = format!("button.conversation-item[data-uid='{uid}']");
-    let item = agent.wait().at_most(LOAD).for_element(Locator::Css(&selector)).await.expect("conversation listed");
+    let item =
+        agent.wait().at_most(LOAD).for_element(Locator::Css(&selector)).await.expect("conversation listed");
     item.click().await.expect("open conversation");
 }
 
@@ -113,7 +114,8 @@ async fn time_until(client: &Client, state: &str, since: Instant, timeout: Durat
 async fn status_follows_the_server_stop_kill_freeze_and_return() {
     let mut server = Server::start();
     let url = server.url("/?uid=21");
-    let (server_tx, mut server_rx) = tokio::sync::mpsc::unbounded_channel::<(&'static str, tokio::sync::oneshot::Sender<Instant>)>();
+    let (server_tx, mut server_rx) =
+        tokio::sync::mpsc::unbounded_channel::<(&'static str, tokio::sync::oneshot::Sender<Instant>)>();
     // The server lives on this task; the scenario asks it to signal and restart.
     let control = tokio::spawn(async move {
         while let Some((what, done)) = server_rx.recv().await {
@@ -163,18 +165,26 @@ async fn status_follows_the_server_stop_kill_freeze_and_return() {
             .expect("label text");
         assert!(!label.is_empty(), "the state is said in words, not colour alone");
         let at = ask("start").await;
-        figures.push(("server back -> online", time_until(user, "online", at, Duration::from_secs(10)).await));
+        figures
+            .push(("server back -> online", time_until(user, "online", at, Duration::from_secs(10)).await));
 
         let at = ask("kill").await;
-        figures.push(("killed (SIGKILL) -> offline", time_until(user, "offline", at, Duration::from_secs(1)).await));
+        figures.push((
+            "killed (SIGKILL) -> offline",
+            time_until(user, "offline", at, Duration::from_secs(1)).await,
+        ));
         let at = ask("start").await;
-        figures.push(("server back -> online", time_until(user, "online", at, Duration::from_secs(10)).await));
+        figures
+            .push(("server back -> online", time_until(user, "online", at, Duration::from_secs(10)).await));
 
         let limit = Duration::from_millis(timing.heartbeat_ms + timing.heartbeat_timeout_ms + 500);
         let at = ask("stop").await;
         figures.push(("frozen (SIGSTOP) -> offline", time_until(user, "offline", at, limit).await));
         let at = ask("cont").await;
-        figures.push(("thawed (SIGCONT) -> online", time_until(user, "online", at, Duration::from_secs(10)).await));
+        figures.push((
+            "thawed (SIGCONT) -> online",
+            time_until(user, "online", at, Duration::from_secs(10)).await,
+        ));
 
         for (what, took) in &figures {
             println!("STATUS LATENCY {what}: {} ms", took.as_millis());
@@ -234,7 +244,11 @@ async fn composer_refuses_empty_and_shows_server_notices() {
 
         page::type_and_send(user, "this text is over ten units").await;
         eventually("server notice shown", LOAD, || async {
-            page::messages(user).await.iter().any(|(from, text, _)| from == "system" && text.contains("too long")).then_some(())
+            page::messages(user)
+                .await
+                .iter()
+                .any(|(from, text, _)| from == "system" && text.contains("too long"))
+                .then_some(())
         })
         .await;
     })

@@ -107,7 +107,10 @@ async fn an_agents_message_reaches_every_user() {
     send(&mut agent, "欢迎").await;
     for socket in [&mut agent, &mut five, &mut six] {
         let message = next_chat(socket).await;
-        assert_eq!((message.uid, message.role, message.username.as_str()), (AGENT_UID, Role::Agent, AGENT_NAME));
+        assert_eq!(
+            (message.uid, message.role, message.username.as_str()),
+            (AGENT_UID, Role::Agent, AGENT_NAME)
+        );
         assert_eq!(message.text, "欢迎");
     }
 }
@@ -130,12 +133,9 @@ async fn a_second_connection_of_the_same_user_does_not_break_the_first() {
 async fn a_non_numeric_user_id_is_refused_with_a_reason() {
     let server = Server::start();
     let mut socket = connect(&server, "abc").await;
-    let frame = loop {
-        match tokio::time::timeout(WAIT, socket.next()).await.expect("a close frame") {
-            Some(Ok(Message::Close(frame))) => break frame.expect("a close code"),
-            Some(Ok(other)) => panic!("unexpected {other:?}"),
-            other => panic!("connection ended without a close frame: {other:?}"),
-        }
+    let frame = match tokio::time::timeout(WAIT, socket.next()).await.expect("a close frame") {
+        Some(Ok(Message::Close(frame))) => frame.expect("a close code"),
+        other => panic!("expected a close frame, got {other:?}"),
     };
     assert_eq!(frame.code, CloseCode::Policy);
     assert!(frame.reason.contains("user id"), "{:?}", frame.reason);

@@ -87,9 +87,7 @@ impl ServerFrame {
     /// Encodes the frame as a backend sends it.
     pub fn encode(&self) -> String {
         match self {
-            ServerFrame::Chat(message) => {
-                serde_json::to_string(message).unwrap_or_else(|_| String::new())
-            }
+            ServerFrame::Chat(message) => serde_json::to_string(message).unwrap_or_else(|_| String::new()),
             ServerFrame::HeartbeatAck => HEARTBEAT_ACK.to_owned(),
             ServerFrame::Notice(text) => text.clone(),
         }
@@ -242,10 +240,7 @@ mod tests {
             assert_eq!(ServerFrame::decode(text), ServerFrame::Notice(text.to_owned()));
         }
         // JSON that is not a chat message is shown as a notice too, never dropped.
-        assert_eq!(
-            ServerFrame::decode(r#"{"uid":"x"}"#),
-            ServerFrame::Notice(r#"{"uid":"x"}"#.to_owned())
-        );
+        assert_eq!(ServerFrame::decode(r#"{"uid":"x"}"#), ServerFrame::Notice(r#"{"uid":"x"}"#.to_owned()));
     }
 
     #[test]

@@ -37,7 +37,11 @@ fn router(config: &Config, state: AppState) -> Router {
         .layer(CompressionLayer::new())
 }
 
-async fn upgrade(Path(user_id): Path<String>, State(state): State<AppState>, ws: WebSocketUpgrade) -> Response {
+async fn upgrade(
+    Path(user_id): Path<String>,
+    State(state): State<AppState>,
+    ws: WebSocketUpgrade,
+) -> Response {
     // Frames a little over the text limit still get a readable notice; far over it, the
     // WebSocket layer closes with 1009 as the original did. UTF-8 needs at most 3 bytes per
     // UTF-16 unit.
@@ -57,7 +61,11 @@ async fn upgrade(Path(user_id): Path<String>, State(state): State<AppState>, ws:
 }
 
 /// Serves until `shutdown` is cancelled, then closes every WebSocket with 1001.
-pub async fn serve(listener: TcpListener, config: Config, shutdown: CancellationToken) -> std::io::Result<()> {
+pub async fn serve(
+    listener: TcpListener,
+    config: Config,
+    shutdown: CancellationToken,
+) -> std::io::Result<()> {
     let shared = Arc::new(Shared {
         hub: Hub::default(),
         max_text_utf16: config.max_text_utf16,

@@ -73,7 +73,8 @@ async fn main() -> std::process::ExitCode {
 /// Cancels on SIGINT or SIGTERM, which starts the graceful shutdown (close 1001 to all).
 async fn cancel_on_signal(shutdown: CancellationToken) {
     use tokio::signal::unix::{signal, SignalKind};
-    let (Ok(mut term), Ok(mut int)) = (signal(SignalKind::terminate()), signal(SignalKind::interrupt())) else {
+    let (Ok(mut term), Ok(mut int)) = (signal(SignalKind::terminate()), signal(SignalKind::interrupt()))
+    else {
         tracing::error!("cannot install signal handlers; stop the server with SIGKILL");
         return;
     };

@@ -171,7 +171,8 @@ impl Driver {
 
     /// Opens a new headless Chromium session with a fresh profile.
     pub async fn browser(&mut self) -> fantoccini::Client {
-        let profile = std::env::temp_dir().join(format!("kefu-chromium-{}-{}", std::process::id(), free_port()));
+        let profile =
+            std::env::temp_dir().join(format!("kefu-chromium-{}-{}", std::process::id(), free_port()));
         std::fs::create_dir_all(&profile).expect("create profile dir");
         self.profiles.push(profile.clone());
         let mut caps = serde_json::Map::new();
@@ -296,13 +297,20 @@ pub mod page {
     }
 
     pub async fn type_and_send(client: &Client, text: &str) {
-        let input = client.wait().at_most(LOAD).for_element(Locator::Css("input[aria-label]")).await.expect("input");
+        let input =
+            client.wait().at_most(LOAD).for_element(Locator::Css("input[aria-label]")).await.expect("input");
         input.send_keys(text).await.expect("type");
         click_send(client).await;
     }
 
     pub async fn click_send(client: &Client) {
-        client.find(Locator::Css("button.send")).await.expect("send button").click().await.expect("click send");
+        client
+            .find(Locator::Css("button.send"))
+            .await
+            .expect("send button")
+            .click()
+            .await
+            .expect("click send");
     }
 
     pub async fn input_value(client: &Client) -> String {
@@ -312,7 +320,10 @@ pub mod page {
 
     pub async fn alert_text(client: &Client) -> Option<String> {
         let value = client
-            .execute("const a = document.querySelector('[role=alert]'); return a ? a.textContent : null;", vec![])
+            .execute(
+                "const a = document.querySelector('[role=alert]'); return a ? a.textContent : null;",
+                vec![],
+            )
             .await
             .expect("read alert");
         value.as_str().map(str::to_owned)
