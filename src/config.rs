@@ -5,6 +5,7 @@
 //!   origin (`ws(s)://<host>/webSocket/`).
 //! - `?uid=N`: the user id, for backends that identify users by id in the path.
 //! - `?heartbeat_ms=N`, `?heartbeat_timeout_ms=N`: heartbeat interval and timeout.
+//! - `?lang=zh|en`: UI language; else the browser's.
 
 use crate::connection::Timing;
 
@@ -15,6 +16,8 @@ pub struct PageConfig {
     /// Explicit user id from the URL, if any.
     pub uid: Option<i64>,
     pub timing: Timing,
+    /// UI language asked for in the URL, if any.
+    pub lang: Option<&'static str>,
 }
 
 /// Reads the settings from the page's `location.protocol` (`http:`/`https:`), `location.host`
@@ -26,6 +29,7 @@ pub fn parse(protocol: &str, host: &str, search: &str) -> Result<PageConfig, Str
         server: format!("{scheme}://{host}{}", kefu_protocol::ENDPOINT_PREFIX),
         uid: None,
         timing: Timing::default(),
+        lang: None,
     };
     let query = search.strip_prefix('?').unwrap_or(search);
     for (key, value) in form_urlencoded::parse(query.as_bytes()) {
@@ -41,6 +45,13 @@ pub fn parse(protocol: &str, host: &str, search: &str) -> Result<PageConfig, Str
                     .filter(|uid| *uid > 0)
                     .ok_or_else(|| format!("uid must be a positive integer, got {value:?}"))?;
                 config.uid = Some(uid);
+            }
+            "lang" => {
+                config.lang = Some(match value.as_ref() {
+                    "zh" => "zh",
+                    "en" => "en",
+                    other => return Err(format!("lang must be zh or en, got {other:?}")),
+                })
             }
             "heartbeat_ms" => config.timing.heartbeat_ms = millis(&key, &value)?,
             "heartbeat_timeout_ms" => config.timing.heartbeat_timeout_ms = millis(&key, &value)?,
@@ -98,6 +109,7 @@ mod tests {
         assert_eq!((config.timing.heartbeat_ms, config.timing.heartbeat_timeout_ms), (500, 700));
         let raw = parse("http:", "h", "server=ws://h:1/webSocket/").expect("valid");
         assert_eq!(raw.server, "ws://h:1/webSocket/");
+        assert_eq!(parse("http:", "h", "?lang=zh").expect("valid").lang, Some("zh"));
     }
 
     #[test]
@@ -106,6 +118,7 @@ mod tests {
         assert!(parse("http:", "h", "?uid=-1").is_err(), "-1 is the agent");
         assert!(parse("http:", "h", "?server=http://h/").is_err());
         assert!(parse("http:", "h", "?heartbeat_ms=5").is_err());
+        assert!(parse("http:", "h", "?lang=fr").is_err());
     }
 
     #[test]

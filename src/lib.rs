@@ -23,13 +23,15 @@ const GUEST_UID_KEY: &str = "kefu.guest_uid";
 pub fn start() {
     let Some(window) = web_sys::window() else { return };
     let location = window.location();
-    let texts = i18n::for_language(&window.navigator().language().unwrap_or_default());
     let path = location.pathname().unwrap_or_default();
     let config = config::parse(
         &location.protocol().unwrap_or_default(),
         &location.host().unwrap_or_default(),
         &location.search().unwrap_or_default(),
     );
+    let browser_lang = window.navigator().language().unwrap_or_default();
+    let lang = config.as_ref().ok().and_then(|c| c.lang).unwrap_or(&browser_lang);
+    let texts = i18n::for_language(lang);
     if let Some(root) = window.document().and_then(|d| d.document_element()) {
         let _ = root.set_attribute("lang", texts.lang);
     }

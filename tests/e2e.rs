@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use fantoccini::{Client, Locator};
 use support::page::{self, LOAD};
-use support::{eventually, with_browsers, Server};
+use support::{eventually, with_browsers, with_sessions, Server};
 
 /// Opens the agent console and the conversation of the user whose message arrived.
 async fn agent_opens_conversation(agent: &Client, uid: i64) {
@@ -165,8 +165,10 @@ async fn status_follows_the_server_stop_kill_freeze_and_return() {
             .expect("label text");
         assert!(!label.is_empty(), "the state is said in words, not colour alone");
         let at = ask("start").await;
-        figures
-            .push(("server back -> online", time_until(user, "online", at, Duration::from_secs(10)).await));
+        figures.push((
+            "restarted after SIGTERM -> online",
+            time_until(user, "online", at, Duration::from_secs(10)).await,
+        ));
 
         let at = ask("kill").await;
         figures.push((
@@ -174,8 +176,10 @@ async fn status_follows_the_server_stop_kill_freeze_and_return() {
             time_until(user, "offline", at, Duration::from_secs(1)).await,
         ));
         let at = ask("start").await;
-        figures
-            .push(("server back -> online", time_until(user, "online", at, Duration::from_secs(10)).await));
+        figures.push((
+            "restarted after SIGKILL -> online",
+            time_until(user, "online", at, Duration::from_secs(10)).await,
+        ));
 
         let limit = Duration::from_millis(timing.heartbeat_ms + timing.heartbeat_timeout_ms + 500);
         let at = ask("stop").await;
@@ -289,6 +293,39 @@ async fn a_bad_url_parameter_is_reported() {
         user.goto(&url).await.expect("open");
         let alert = eventually("config error", LOAD, || async { page::alert_text(user).await }).await;
         assert!(alert.contains("uid"), "{alert}");
+    })
+    .await;
+}
+
+/// Not a check run in CI: stages a conversation and saves the README screenshots.
+/// `cargo test -p kefu --test e2e readme_screenshots -- --ignored` (after scripts/build.sh).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore]
+async fn readme_screenshots() {
+    let server = Server::start();
+    let (user_url, other_url, agent_url) =
+        (server.url("/?uid=5&lang=zh"), server.url("/?uid=6&lang=zh"), server.url("/agent?lang=zh"));
+    let sessions = [("zh-CN", (390, 720)), ("zh-CN", (390, 720)), ("zh-CN", (1100, 640))];
+    with_sessions(&sessions, move |browsers| async move {
+        let (user, other, agent) = (&browsers[0], &browsers[1], &browsers[2]);
+        agent.goto(&agent_url).await.expect("agent");
+        user.goto(&user_url).await.expect("user");
+        other.goto(&other_url).await.expect("other user");
+        for client in [agent, user, other] {
+            page::wait_status(client, "online", LOAD).await;
+        }
+        page::type_and_send(user, "你好，我的订单三天了还没发货").await;
+        page::type_and_send(other, "请问可以开发票吗？").await;
+        agent_opens_conversation(agent, 5).await;
+        page::type_and_send(agent, "您好！我帮您查一下，请稍等 🙏").await;
+        page::wait_message(user, "agent", "您好！我帮您查一下，请稍等 🙏", "sent").await;
+        page::type_and_send(user, "好的，谢谢 👍").await;
+        page::wait_message(agent, "user", "好的，谢谢 👍", "sent").await;
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/img");
+        std::fs::create_dir_all(&dir).expect("docs/img");
+        std::fs::write(dir.join("user-page.png"), user.screenshot().await.expect("shot")).expect("write");
+        std::fs::write(dir.join("agent-console.png"), agent.screenshot().await.expect("shot"))
+            .expect("write");
     })
     .await;
 }

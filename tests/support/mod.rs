@@ -169,8 +169,8 @@ impl Driver {
         driver
     }
 
-    /// Opens a new headless Chromium session with a fresh profile.
-    pub async fn browser(&mut self) -> fantoccini::Client {
+    /// Opens a session with the given UI language and window size.
+    pub async fn browser_with(&mut self, lang: &str, (width, height): (u32, u32)) -> fantoccini::Client {
         let profile =
             std::env::temp_dir().join(format!("kefu-chromium-{}-{}", std::process::id(), free_port()));
         std::fs::create_dir_all(&profile).expect("create profile dir");
@@ -183,8 +183,9 @@ impl Driver {
                 "args": [
                     "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
                     "--disable-quic", "--no-first-run", "--disable-background-networking",
-                    "--disable-component-update", "--disable-sync", "--lang=en-US",
-                    "--window-size=420,860",
+                    "--disable-component-update", "--disable-sync",
+                    format!("--lang={lang}"),
+                    format!("--window-size={width},{height}"),
                     format!("--user-data-dir={}", profile.display()),
                 ]
             }),
@@ -219,16 +220,25 @@ fn free_port() -> u16 {
 }
 
 /// Runs a browser scenario so that the sessions are always closed, even when it panics,
-/// and then re-raises the panic.
+/// and then re-raises the panic. Sessions are English and phone-sized.
 pub async fn with_browsers<F, Fut>(count: usize, scenario: F)
 where
     F: FnOnce(Vec<fantoccini::Client>) -> Fut,
     Fut: std::future::Future<Output = ()> + Send + 'static,
 {
+    with_sessions(&vec![("en-US", (420, 860)); count], scenario).await
+}
+
+/// [`with_browsers`] with a language and window size for each session.
+pub async fn with_sessions<F, Fut>(specs: &[(&str, (u32, u32))], scenario: F)
+where
+    F: FnOnce(Vec<fantoccini::Client>) -> Fut,
+    Fut: std::future::Future<Output = ()> + Send + 'static,
+{
     let mut driver = Driver::start();
-    let mut clients = Vec::with_capacity(count);
-    for _ in 0..count {
-        clients.push(driver.browser().await);
+    let mut clients = Vec::with_capacity(specs.len());
+    for (lang, size) in specs {
+        clients.push(driver.browser_with(lang, *size).await);
     }
     let handles = clients.clone();
     let outcome = tokio::spawn(scenario(clients)).await;
