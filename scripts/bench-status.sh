@@ -15,7 +15,10 @@ for round in $(seq "$rounds"); do
   echo "round $round done" >&2
 done
 echo "status latency over $rounds rounds (ms): min / median / max"
-sed -E 's/^STATUS LATENCY (.*): ([0-9]+) ms$/\2\t\1/' "$out" |
-  awk -F'\t' '{ v[$2] = v[$2] " " $1; if (!($2 in seen)) { seen[$2] = 1; order[++n] = $2 } }
-    END { for (i = 1; i <= n; i++) { k = order[i]; m = split(v[k], a, " "); asort(a);
-          printf "  %-40s %6d / %6d / %6d\n", k, a[1], a[int((m + 1) / 2)], a[m] } }'
+rows=$(sed -E 's/^STATUS LATENCY (.*): ([0-9]+) ms$/\1\t\2/' "$out")
+cut -f1 <<<"$rows" | awk '!seen[$0]++' | while IFS= read -r key; do
+  values=$(awk -F'\t' -v k="$key" '$1 == k { print $2 }' <<<"$rows" | sort -n)
+  count=$(wc -l <<<"$values")
+  printf '  %-40s %6d / %6d / %6d\n' "$key" "$(head -n1 <<<"$values")" \
+    "$(sed -n "$(((count + 1) / 2))p" <<<"$values")" "$(tail -n1 <<<"$values")"
+done

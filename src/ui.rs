@@ -9,9 +9,19 @@ use crate::connection::Status;
 use crate::i18n::Texts;
 use crate::timeline::{Delivery, Entry, From};
 
-/// Local wall-clock time in the backend's `createTime` layout.
+/// Local wall-clock time in the backend's `createTime` layout (`yyyy-MM-dd HH:mm:ss`).
+/// Read from the browser's `Date` rather than a date library: it is all the page needs.
 pub fn local_time() -> String {
-    chrono::Local::now().format(kefu_protocol::CREATE_TIME_FORMAT).to_string()
+    let now = js_sys::Date::new_0();
+    format!(
+        "{:04}-{:02}-{:02} {:02}:{:02}:{:02}",
+        now.get_full_year(),
+        now.get_month() + 1,
+        now.get_date(),
+        now.get_hours(),
+        now.get_minutes(),
+        now.get_seconds()
+    )
 }
 
 /// The label for a status, so that the state is never shown by colour alone.
