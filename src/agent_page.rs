@@ -27,6 +27,9 @@ pub fn AgentPage(config: PageConfig, texts: &'static Texts) -> impl IntoView {
             LinkEvent::Lost => inbox.update(|inbox| {
                 inbox.fail_pending();
             }),
+            LinkEvent::Processed(ids) => inbox.update(|inbox| {
+                inbox.fail_unechoed(&ids);
+            }),
             LinkEvent::ClosedByServer { code, reason } => inbox.update(|inbox| {
                 inbox.push_notice(&format!("{} ({code}): {reason}", texts.closed_by_server), local_time())
             }),
@@ -45,16 +48,15 @@ pub fn AgentPage(config: PageConfig, texts: &'static Texts) -> impl IntoView {
         if !online.get_untracked() {
             return Err(texts.offline_error.to_owned());
         }
-        let queued = inbox.try_update(|inbox| inbox.send_local(&text, local_time())).flatten();
-        if queued.is_none() {
+        let Some(id) = inbox.try_update(|inbox| inbox.send_local(&text, local_time())).flatten() else {
             return Err(texts.pick_conversation.to_owned());
-        }
-        link.with_value(|link| link.send(text));
+        };
+        link.with_value(|link| link.send(id, text));
         Ok(())
     });
     let retry = Callback::new(move |id: u64| {
         if let Some(text) = inbox.try_update(|inbox| inbox.retry(id)).flatten() {
-            link.with_value(|link| link.send(text));
+            link.with_value(|link| link.send(id, text));
         }
     });
     Effect::new(move |_| {

@@ -75,6 +75,10 @@ pub enum Event {
     Closed,
     /// The tab became visible or the browser came back online: retry now.
     Wake,
+    /// A chat message was sent: probe the link at once, so that a message sent into a dead
+    /// link is noticed within the heartbeat timeout, and a message the backend refused
+    /// is known as soon as the probe's answer arrives without its echo.
+    MessageSent,
     /// Time passed.
     Tick,
 }
@@ -183,6 +187,7 @@ impl Connection {
             }
             // Coming back to a tab: check the link now rather than at the next heartbeat.
             (Event::Wake, Phase::Open { awaiting_reply_since: None, .. }) => self.heartbeat(now),
+            (Event::MessageSent, Phase::Open { .. }) => self.heartbeat(now),
             (Event::Tick, Phase::Connecting { since }) if now >= since + self.timing.connect_timeout_ms => {
                 self.fail(now);
                 vec![Action::Close]
@@ -414,6 +419,27 @@ mod tests {
         assert_eq!(h.at(Event::Wake), vec![Action::SendHeartbeat]);
         // While a probe is outstanding, waking again sends nothing more.
         assert_eq!(h.at(Event::Wake), vec![]);
+    }
+
+    #[test]
+    fn a_sent_message_is_followed_by_a_probe_and_a_dead_link_is_found_within_the_timeout() {
+        let mut h = Harness::online();
+        h.advance(500);
+        assert_eq!(h.at(Event::MessageSent), vec![Action::SendHeartbeat]);
+        let sent_at = h.now;
+        // No answer: the link is declared dead one timeout after the message, not after the
+        // next periodic heartbeat.
+        let mut closed_at = None;
+        for _ in 0..40 {
+            if h.advance(100).contains(&Action::Close) {
+                closed_at = Some(h.now);
+                break;
+            }
+        }
+        let waited = closed_at.expect("watchdog fired") - sent_at;
+        assert!(waited <= Timing::default().heartbeat_timeout_ms + 100, "{waited} ms");
+        // While not open, a sent message asks for nothing.
+        assert_eq!(h.at(Event::MessageSent), vec![]);
     }
 
     #[test]

@@ -133,6 +133,11 @@ impl Inbox {
         self.conversations.iter_mut().find_map(|c| c.timeline.retry(id))
     }
 
+    /// The backend processed these replies; any not echoed was refused.
+    pub fn fail_unechoed(&mut self, ids: &[u64]) -> usize {
+        self.conversations.iter_mut().map(|c| c.timeline.fail_unechoed(ids)).sum()
+    }
+
     /// The link dropped; returns how many replies were marked failed.
     pub fn fail_pending(&mut self) -> usize {
         self.conversations.iter_mut().map(|c| c.timeline.fail_pending()).sum()

@@ -4,6 +4,7 @@
 //! It owns the socket; the page talks to it through a [`Link`] handle and hears back through
 //! one callback of [`LinkEvent`]s.
 
+use std::collections::VecDeque;
 use std::future::poll_fn;
 use std::rc::Rc;
 use std::task::Poll;
@@ -30,6 +31,9 @@ pub enum LinkEvent {
     Frame(ServerFrame),
     /// The link was lost (or a send found no open link): unconfirmed messages may be lost.
     Lost,
+    /// The backend has processed these messages (a heartbeat sent after them was answered):
+    /// any of them not echoed by now was refused.
+    Processed(Vec<u64>),
     /// The server closed the connection and said why.
     ClosedByServer { code: u16, reason: String },
 }
@@ -37,7 +41,7 @@ pub enum LinkEvent {
 enum Command {
     Enable,
     Disable,
-    Send(String),
+    Send(u64, String),
     Wake,
 }
 
@@ -66,9 +70,10 @@ impl Link {
         self.command(Command::Disable);
     }
 
-    /// Sends a chat text. If the link is not open this reports [`LinkEvent::Lost`].
-    pub fn send(&self, text: String) {
-        self.command(Command::Send(text));
+    /// Sends the chat text of the page's message `id`. If the link is not open this reports
+    /// [`LinkEvent::Lost`]; once the backend has processed it, [`LinkEvent::Processed`].
+    pub fn send(&self, id: u64, text: String) {
+        self.command(Command::Send(id, text));
     }
 
     fn wake(&self) {
@@ -126,6 +131,10 @@ async fn drive(
     let mut socket: Option<WebSocket> = None;
     let mut settled = false;
     let mut ticker = IntervalStream::new(TICK_MS);
+    // Messages sent since the last heartbeat, and for each heartbeat awaiting its answer the
+    // messages sent before it. Backends answer a connection's frames in order.
+    let mut unprobed: Vec<u64> = vec![];
+    let mut probes: VecDeque<Vec<u64>> = VecDeque::new();
     let mut shown = (machine.status(), machine.is_retrying());
     emit(LinkEvent::Status { status: shown.0, retrying: shown.1 });
 
@@ -157,17 +166,20 @@ async fn drive(
             Input::Command(Some(Command::Enable)) => machine.handle(Event::Enable, now()),
             Input::Command(Some(Command::Disable)) => machine.handle(Event::Disable, now()),
             Input::Command(Some(Command::Wake)) => machine.handle(Event::Wake, now()),
-            Input::Command(Some(Command::Send(text))) => {
+            Input::Command(Some(Command::Send(id, text))) => {
                 let sent = match (machine.status(), socket.as_mut()) {
                     (Status::Online, Some(ws)) => {
                         ws.send(Message::Text(ClientFrame::Chat(text).encode())).await.is_ok()
                     }
                     _ => false,
                 };
-                if !sent {
+                if sent {
+                    unprobed.push(id);
+                    machine.handle(Event::MessageSent, now())
+                } else {
                     emit(LinkEvent::Lost);
+                    vec![]
                 }
-                vec![]
             }
             Input::Settled(open) => {
                 settled = true;
@@ -185,7 +197,11 @@ async fn drive(
                     Message::Bytes(bytes) => format!("(binary frame of {} bytes ignored)", bytes.len()),
                 };
                 match ServerFrame::decode(&text) {
-                    ServerFrame::HeartbeatAck => {}
+                    ServerFrame::HeartbeatAck => {
+                        if let Some(ids) = probes.pop_front().filter(|ids| !ids.is_empty()) {
+                            emit(LinkEvent::Processed(ids));
+                        }
+                    }
                     frame => emit(LinkEvent::Frame(frame)),
                 }
                 actions
@@ -208,6 +224,8 @@ async fn drive(
             match action {
                 Action::Open => {
                     settled = false;
+                    unprobed.clear();
+                    probes.clear();
                     socket = WebSocket::open(&url).ok();
                     if socket.is_none() {
                         let reason = format!("cannot open a WebSocket to {url}");
@@ -219,6 +237,7 @@ async fn drive(
                     if let Some(ws) = socket.as_mut() {
                         // A dead socket reports no error here; the watchdog finds it.
                         let _ = ws.send(Message::Text(ClientFrame::Heartbeat.encode())).await;
+                        probes.push_back(std::mem::take(&mut unprobed));
                     }
                 }
                 Action::Close => socket = None,

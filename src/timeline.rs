@@ -162,6 +162,18 @@ impl Timeline {
         failed
     }
 
+    /// The backend has processed these messages: any still *sending* was refused (it would
+    /// have been echoed). Returns how many were marked *failed*.
+    pub fn fail_unechoed(&mut self, ids: &[u64]) -> usize {
+        let mut failed = 0;
+        let refused = |e: &&mut Entry| e.delivery == Delivery::Sending && ids.contains(&e.id);
+        for entry in self.entries.iter_mut().filter(refused) {
+            entry.delivery = Delivery::Failed;
+            failed += 1;
+        }
+        failed
+    }
+
     /// Puts a *failed* message back to *sending*; returns its text to send again.
     pub fn retry(&mut self, id: u64) -> Option<String> {
         let entry = self.entries.iter_mut().find(|e| e.id == id && e.delivery == Delivery::Failed)?;
@@ -284,6 +296,19 @@ mod tests {
         // Only failed messages can be retried.
         assert_eq!(timeline.retry(first), None);
         assert_eq!(timeline.retry(999), None);
+    }
+
+    #[test]
+    fn processed_but_not_echoed_means_refused() {
+        let mut ids = Ids::default();
+        let mut timeline = Timeline::default();
+        let echoed = timeline.push_sending(&mut ids, 5, "ok", "t".into());
+        let refused = timeline.push_sending(&mut ids, 5, "too long", "t".into());
+        timeline.push_sending(&mut ids, 5, "sent after the probe", "t".into());
+        timeline.confirm(&message(5, "ok"));
+        assert_eq!(timeline.fail_unechoed(&[echoed, refused]), 1);
+        let states: Vec<_> = timeline.entries.iter().map(|e| e.delivery).collect();
+        assert_eq!(states, vec![Delivery::Sent, Delivery::Failed, Delivery::Sending]);
     }
 
     #[test]

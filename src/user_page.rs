@@ -24,6 +24,9 @@ pub fn UserPage(config: PageConfig, uid: i64, texts: &'static Texts) -> impl Int
         LinkEvent::Lost => chat.update(|chat| {
             chat.timeline.fail_pending();
         }),
+        LinkEvent::Processed(ids) => chat.update(|chat| {
+            chat.timeline.fail_unechoed(&ids);
+        }),
         LinkEvent::ClosedByServer { code, reason } => chat.update(|chat| {
             chat.notice(&format!("{} ({code}): {reason}", texts.closed_by_server), local_time())
         }),
@@ -36,15 +39,14 @@ pub fn UserPage(config: PageConfig, uid: i64, texts: &'static Texts) -> impl Int
         if !online.get_untracked() {
             return Err(texts.offline_error.to_owned());
         }
-        chat.update(|chat| {
-            chat.send_local(&text, local_time());
-        });
-        link.with_value(|link| link.send(text));
+        if let Some(id) = chat.try_update(|chat| chat.send_local(&text, local_time())) {
+            link.with_value(|link| link.send(id, text));
+        }
         Ok(())
     });
     let retry = Callback::new(move |id: u64| {
         if let Some(text) = chat.try_update(|chat| chat.timeline.retry(id)).flatten() {
-            link.with_value(|link| link.send(text));
+            link.with_value(|link| link.send(id, text));
         }
     });
 

@@ -232,29 +232,50 @@ async fn an_unconfirmed_message_shows_failed_and_retry_delivers_it() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn composer_refuses_empty_and_shows_server_notices() {
-    // A small server-side limit makes the server answer with a plain-text notice.
+async fn empty_is_refused_and_a_server_refusal_shows_as_notice_and_failed_on_both_pages() {
+    // A small server-side limit makes the server refuse with a plain-text notice.
     let server = Server::start_with(0, &["--max-text", "10"]);
-    let url = server.url("/?uid=41");
-    with_browsers(1, move |browsers| async move {
-        let user = &browsers[0];
+    let (url, agent_url) = (server.url("/?uid=41"), server.url("/agent"));
+    with_browsers(2, move |browsers| async move {
+        let (user, agent) = (&browsers[0], &browsers[1]);
+        agent.goto(&agent_url).await.expect("open agent console");
         user.goto(&url).await.expect("open user page");
         page::wait_status(user, "online", LOAD).await;
+        page::wait_status(agent, "online", LOAD).await;
 
         page::click_send(user).await;
         let alert = eventually("empty-message alert", LOAD, || async { page::alert_text(user).await }).await;
         assert_eq!(alert, "Message must not be empty!");
         assert!(page::messages(user).await.is_empty());
 
-        page::type_and_send(user, "this text is over ten units").await;
-        eventually("server notice shown", LOAD, || async {
-            page::messages(user)
-                .await
-                .iter()
-                .any(|(from, text, _)| from == "system" && text.contains("too long"))
-                .then_some(())
+        let long = "this text is over ten units";
+        page::type_and_send(user, long).await;
+        eventually("server notice shown on the user page", LOAD, || async {
+            let messages = page::messages(user).await;
+            messages.iter().any(|(from, text, _)| from == "system" && text.contains("too long")).then_some(())
         })
         .await;
+        // The refused message is not left "sending": it failed, and says so.
+        page::wait_message(user, "me", long, "failed").await;
+
+        page::type_and_send(user, "hi").await;
+        page::wait_message(user, "me", "hi", "sent").await;
+        agent_opens_conversation(agent, 41).await;
+        page::wait_message(agent, "user", "hi", "sent").await;
+        page::type_and_send(agent, "a reply over ten units").await;
+        eventually("server notice shown on the agent console", LOAD, || async {
+            let notices = agent
+                .execute(
+                    "return [...document.querySelectorAll('.notices [data-from=system]')].map(n => n.textContent);",
+                    vec![],
+                )
+                .await
+                .expect("read notices");
+            let notices: Vec<String> = serde_json::from_value(notices).expect("strings");
+            notices.iter().any(|n| n.contains("too long")).then_some(())
+        })
+        .await;
+        page::wait_message(agent, "me", "a reply over ten units", "failed").await;
     })
     .await;
 }
