@@ -10,6 +10,8 @@
 
 use serde::{Deserialize, Serialize};
 
+pub mod v1;
+
 /// Path prefix of the WebSocket endpoint; the user id follows it: `/webSocket/{userId}`.
 pub const ENDPOINT_PREFIX: &str = "/webSocket/";
 /// The frame a client sends to keep its connection alive.

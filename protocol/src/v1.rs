@@ -1,0 +1,319 @@
+//! Protocol v1: ids, sequence numbers, acknowledgements, replay, history pages, addressed
+//! replies and error frames. Negotiated with the WebSocket subprotocol [`SUBPROTOCOL`]; a
+//! backend that does not select it speaks v0 (the crate root).
+//!
+//! Every frame is a JSON object with a `type`, except the heartbeat, which stays the plain
+//! text `heartbeat` answered by `success` as in v0.
+
+use serde::{Deserialize, Serialize};
+
+use crate::{ChatMessage, Role};
+
+/// The WebSocket subprotocol that selects v1.
+pub const SUBPROTOCOL: &str = "kefu.v1";
+/// Longest client-made message id.
+pub const MAX_ID_LEN: usize = 64;
+/// Default and largest number of messages in one history page.
+pub const DEFAULT_PAGE: u32 = 50;
+pub const MAX_PAGE: u32 = 200;
+
+/// A conversation is identified by the user id of the user it is with.
+pub type ConversationId = i64;
+/// Position of a message in its conversation: 1, 2, 3… with no gaps.
+pub type Seq = u64;
+
+/// Frames a client sends.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ClientMessage {
+    /// First frame on every connection: the last sequence number seen per conversation.
+    /// The server replays everything after each, in order, then sends [`ServerMessage::Ready`].
+    Resume {
+        #[serde(default)]
+        after: Vec<Position>,
+    },
+    /// A chat message. `id` is made by the client, unique per message, kept across retries.
+    /// `conversation` is required from an agent; a user may omit it (its own).
+    Send {
+        id: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        conversation: Option<ConversationId>,
+        text: String,
+    },
+    /// Asks for the page of messages just before `before` (0: the latest page).
+    History {
+        conversation: ConversationId,
+        #[serde(default)]
+        before: Seq,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        limit: Option<u32>,
+    },
+}
+
+/// The last sequence number a client has seen in a conversation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Position {
+    pub conversation: ConversationId,
+    pub seq: Seq,
+}
+
+/// A stored chat message as v1 carries it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Message {
+    pub conversation: ConversationId,
+    pub seq: Seq,
+    pub id: String,
+    pub uid: i64,
+    pub role: Role,
+    pub username: String,
+    pub avatar: String,
+    #[serde(rename = "createTime")]
+    pub create_time: String,
+    pub text: String,
+}
+
+impl Message {
+    /// The same message as a v0 client receives it.
+    pub fn to_v0(&self) -> ChatMessage {
+        ChatMessage {
+            uid: self.uid,
+            role: self.role,
+            username: self.username.clone(),
+            avatar: self.avatar.clone(),
+            create_time: self.create_time.clone(),
+            text: self.text.clone(),
+        }
+    }
+}
+
+/// Machine-readable error codes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorCode {
+    /// Not JSON, or JSON missing required fields.
+    Malformed,
+    /// A JSON frame whose `type` this server does not know.
+    UnknownType,
+    /// Binary frames are not part of the protocol.
+    Binary,
+    /// Text over the length limit.
+    Oversize,
+    /// Text of only white space.
+    EmptyText,
+    /// A message id that is empty, too long, or not `[A-Za-z0-9_-]`.
+    BadId,
+    /// A conversation this connection may not use, or that does not exist.
+    UnknownConversation,
+    /// More frames per second than allowed; the frame was dropped.
+    RateLimited,
+    /// The server could not store the message; retry later.
+    Unavailable,
+}
+
+/// Frames a server sends.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ServerMessage {
+    /// A chat message, live or replayed.
+    Message(Message),
+    /// The sender's message `id` is stored as `seq` of `conversation` (sent again for a repeat).
+    Ack { id: String, conversation: ConversationId, seq: Seq },
+    /// The replay after [`ClientMessage::Resume`] is complete; live traffic follows.
+    Ready,
+    /// A page of older messages, oldest first.
+    History { conversation: ConversationId, messages: Vec<Message>, has_more: bool },
+    /// A frame was refused; the connection stays open. `id` names the refused message.
+    Error {
+        code: ErrorCode,
+        message: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        id: Option<String>,
+    },
+}
+
+/// Why a client frame could not be read, with the error frame to answer it with.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DecodeError {
+    pub code: ErrorCode,
+    pub message: String,
+}
+
+impl ClientMessage {
+    pub fn encode(&self) -> String {
+        serde_json::to_string(self).unwrap_or_default()
+    }
+
+    /// Reads a client frame, telling apart JSON that is broken from a type that is unknown.
+    pub fn decode(text: &str) -> Result<ClientMessage, DecodeError> {
+        let value: serde_json::Value = serde_json::from_str(text)
+            .map_err(|err| DecodeError { code: ErrorCode::Malformed, message: format!("not JSON: {err}") })?;
+        let kind = value.get("type").and_then(|t| t.as_str()).map(str::to_owned);
+        match kind.as_deref() {
+            None => Err(DecodeError {
+                code: ErrorCode::Malformed,
+                message: "a frame must be a JSON object with a string \"type\"".into(),
+            }),
+            Some("resume" | "send" | "history") => serde_json::from_str(text)
+                .map_err(|err| DecodeError { code: ErrorCode::Malformed, message: err.to_string() }),
+            Some(other) => {
+                Err(DecodeError { code: ErrorCode::UnknownType, message: format!("unknown type {other:?}") })
+            }
+        }
+    }
+}
+
+impl ServerMessage {
+    pub fn encode(&self) -> String {
+        serde_json::to_string(self).unwrap_or_default()
+    }
+
+    pub fn decode(text: &str) -> Result<ServerMessage, String> {
+        serde_json::from_str(text).map_err(|err| err.to_string())
+    }
+
+    pub fn error(code: ErrorCode, message: impl Into<String>, id: Option<String>) -> ServerMessage {
+        ServerMessage::Error { code, message: message.into(), id }
+    }
+}
+
+/// Whether a client-made message id is acceptable.
+pub fn valid_id(id: &str) -> bool {
+    !id.is_empty()
+        && id.len() <= MAX_ID_LEN
+        && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn message() -> Message {
+        Message {
+            conversation: 5,
+            seq: 3,
+            id: "a1".into(),
+            uid: 5,
+            role: Role::User,
+            username: "user5".into(),
+            avatar: String::new(),
+            create_time: "2026-11-26 10:00:00".into(),
+            text: "hi".into(),
+        }
+    }
+
+    #[test]
+    fn frames_have_the_documented_shape() {
+        let send = ClientMessage::Send { id: "x1".into(), conversation: None, text: "hi".into() };
+        assert_eq!(send.encode(), r#"{"type":"send","id":"x1","text":"hi"}"#);
+        let resume = ClientMessage::Resume { after: vec![Position { conversation: 5, seq: 12 }] };
+        assert_eq!(resume.encode(), r#"{"type":"resume","after":[{"conversation":5,"seq":12}]}"#);
+        let ack = ServerMessage::Ack { id: "x1".into(), conversation: 5, seq: 9 };
+        assert_eq!(ack.encode(), r#"{"type":"ack","id":"x1","conversation":5,"seq":9}"#);
+        let value: serde_json::Value =
+            serde_json::from_str(&ServerMessage::Message(message()).encode()).expect("JSON");
+        assert_eq!(value["type"], "message");
+        assert_eq!(value["createTime"], "2026-11-26 10:00:00");
+        assert_eq!(value["seq"], 3);
+        let error = ServerMessage::error(ErrorCode::RateLimited, "slow down", Some("x1".into()));
+        assert_eq!(
+            error.encode(),
+            r#"{"type":"error","code":"rate_limited","message":"slow down","id":"x1"}"#
+        );
+        assert_eq!(ServerMessage::Ready.encode(), r#"{"type":"ready"}"#);
+    }
+
+    #[test]
+    fn decode_tells_malformed_from_unknown() {
+        assert_eq!(ClientMessage::decode("nope").map_err(|e| e.code), Err(ErrorCode::Malformed));
+        assert_eq!(ClientMessage::decode("[1]").map_err(|e| e.code), Err(ErrorCode::Malformed));
+        assert_eq!(
+            ClientMessage::decode(r#"{"type":"send"}"#).map_err(|e| e.code),
+            Err(ErrorCode::Malformed)
+        );
+        assert_eq!(
+            ClientMessage::decode(r#"{"type":"dance"}"#).map_err(|e| e.code),
+            Err(ErrorCode::UnknownType)
+        );
+        assert_eq!(
+            ClientMessage::decode(r#"{"type":"history","conversation":5}"#),
+            Ok(ClientMessage::History { conversation: 5, before: 0, limit: None })
+        );
+        assert_eq!(
+            ClientMessage::decode(r#"{"type":"resume"}"#),
+            Ok(ClientMessage::Resume { after: vec![] })
+        );
+    }
+
+    #[test]
+    fn ids() {
+        assert!(valid_id("m-1_AZ"));
+        assert!(!valid_id(""));
+        assert!(!valid_id("has space"));
+        assert!(!valid_id(&"a".repeat(MAX_ID_LEN + 1)));
+    }
+
+    #[test]
+    fn v0_view_of_a_message() {
+        let v0 = message().to_v0();
+        assert_eq!((v0.uid, v0.text.as_str(), v0.create_time.as_str()), (5, "hi", "2026-11-26 10:00:00"));
+    }
+
+    fn arb_message() -> impl Strategy<Value = Message> {
+        (any::<i64>(), any::<u64>(), "[a-z0-9-]{1,64}", any::<i64>(), any::<bool>(), ".*", ".*", ".*", ".*")
+            .prop_map(|(conversation, seq, id, uid, agent, username, avatar, create_time, text)| Message {
+                conversation,
+                seq,
+                id,
+                uid,
+                role: if agent { Role::Agent } else { Role::User },
+                username,
+                avatar,
+                create_time,
+                text,
+            })
+    }
+
+    proptest! {
+        #[test]
+        fn server_frames_round_trip(message in arb_message(), has_more in any::<bool>(), seq in any::<u64>()) {
+            let frames = [
+                ServerMessage::Message(message.clone()),
+                ServerMessage::Ack { id: message.id.clone(), conversation: message.conversation, seq },
+                ServerMessage::History { conversation: message.conversation, messages: vec![message.clone()], has_more },
+                ServerMessage::Ready,
+                ServerMessage::error(ErrorCode::Oversize, message.text.clone(), Some(message.id.clone())),
+            ];
+            for frame in frames {
+                prop_assert_eq!(ServerMessage::decode(&frame.encode()), Ok(frame));
+            }
+        }
+
+        #[test]
+        fn client_frames_round_trip(id in "[a-zA-Z0-9_-]{1,64}", conversation in proptest::option::of(any::<i64>()), text in ".*", after in proptest::collection::vec((any::<i64>(), any::<u64>()), 0..8)) {
+            let after = after.into_iter().map(|(conversation, seq)| Position { conversation, seq }).collect();
+            let frames = [
+                ClientMessage::Send { id, conversation, text },
+                ClientMessage::Resume { after },
+                ClientMessage::History { conversation: conversation.unwrap_or(1), before: 7, limit: Some(20) },
+            ];
+            for frame in frames {
+                prop_assert_eq!(ClientMessage::decode(&frame.encode()), Ok(frame));
+            }
+        }
+
+        #[test]
+        fn arbitrary_text_never_panics(text in ".*") {
+            let _ = ClientMessage::decode(&text);
+            let _ = ServerMessage::decode(&text);
+        }
+
+        #[test]
+        fn arbitrary_bytes_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..256)) {
+            let text = String::from_utf8_lossy(&bytes);
+            let _ = ClientMessage::decode(&text);
+            let _ = ServerMessage::decode(&text);
+            let _ = crate::ServerFrame::decode(&text);
+        }
+    }
+}
