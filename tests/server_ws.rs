@@ -104,6 +104,10 @@ async fn an_agents_message_reaches_every_user() {
     let mut agent = connect(&server, "-1").await;
     let mut five = connect(&server, "5").await;
     let mut six = connect(&server, "6").await;
+    // A heartbeat answer proves the server has registered each connection.
+    for socket in [&mut agent, &mut five, &mut six] {
+        assert_nothing_pending(socket).await;
+    }
     send(&mut agent, "欢迎").await;
     for socket in [&mut agent, &mut five, &mut six] {
         let message = next_chat(socket).await;
@@ -186,18 +190,35 @@ async fn far_oversize_frames_close_that_connection_only() {
 }
 
 #[tokio::test]
-async fn a_flood_is_served_in_order_without_disturbing_others() {
+async fn a_flood_is_rate_limited_with_notices_in_order_without_disturbing_others() {
     let server = Server::start();
     let mut agent = connect(&server, "-1").await;
     let mut flooder = connect(&server, "12").await;
     let mut bystander = connect(&server, "13").await;
-    for n in 0..500 {
+    for n in 0..200 {
         send(&mut flooder, &format!("m{n}")).await;
     }
-    for n in 0..500 {
-        assert_eq!(next_chat(&mut agent).await.text, format!("m{n}"));
+    // Every frame is answered: its echo, or a notice that it was not sent.
+    let (mut echoed, mut refused) = (vec![], 0);
+    for _ in 0..200 {
+        match next_frame(&mut flooder).await {
+            ServerFrame::Chat(message) => echoed.push(message.text),
+            ServerFrame::Notice(notice) => {
+                assert!(notice.contains("too many"), "{notice}");
+                refused += 1;
+            }
+            other => panic!("unexpected {other:?}"),
+        }
     }
+    assert!(refused > 0, "a flood of 200 frames must hit the limit");
+    assert!(!echoed.is_empty());
+    // The agent got exactly the accepted ones, in order.
+    for text in &echoed {
+        assert_eq!(&next_chat(&mut agent).await.text, text);
+    }
+    assert_nothing_pending(&mut agent).await;
     assert_nothing_pending(&mut bystander).await;
+    assert_nothing_pending(&mut flooder).await;
 }
 
 #[tokio::test]

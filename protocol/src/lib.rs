@@ -186,6 +186,18 @@ pub mod notice {
     pub fn binary_not_supported() -> String {
         "不支持二进制消息 (binary frames are not supported)".to_owned()
     }
+
+    pub fn rate_limited() -> String {
+        "发送太频繁，消息未发送 (too many messages, not sent)".to_owned()
+    }
+
+    pub fn nobody_online() -> String {
+        "没有在线用户，消息未发送 (no user online, not sent)".to_owned()
+    }
+
+    pub fn unavailable() -> String {
+        "服务器暂时无法保存消息 (the message could not be stored, not sent)".to_owned()
+    }
 }
 
 /// The user id in an endpoint path segment, as the original parses it (signed 64-bit).

@@ -13,8 +13,11 @@ use tokio_util::task::TaskTracker;
 use tower_http::compression::CompressionLayer;
 use tower_http::services::{ServeDir, ServeFile};
 
+use kefu_protocol::v1::SUBPROTOCOL;
+
 use crate::hub::Hub;
 use crate::session::{self, Shared};
+use crate::store::Store;
 use crate::Config;
 
 /// How long shutdown waits for sessions to send their close frames.
@@ -46,14 +49,15 @@ async fn upgrade(
     // WebSocket layer closes with 1009 as the original did. UTF-8 needs at most 3 bytes per
     // UTF-16 unit.
     let max_bytes = state.shared.max_text_utf16 * 3 + 1024;
-    let ws = ws.max_message_size(max_bytes).max_frame_size(max_bytes);
+    let ws = ws.max_message_size(max_bytes).max_frame_size(max_bytes).protocols([SUBPROTOCOL]);
     let uid = kefu_protocol::parse_user_id(&user_id);
     let sessions = state.sessions.clone();
     let shared = state.shared.clone();
     ws.on_upgrade(move |socket| {
+        let v1 = socket.protocol().is_some_and(|p| p.as_bytes() == SUBPROTOCOL.as_bytes());
         sessions.track_future(async move {
             match uid {
-                Some(uid) => session::run(socket, uid, shared).await,
+                Some(uid) => session::run(socket, uid, v1, shared).await,
                 None => session::refuse(socket, "user id must be a signed 64-bit integer").await,
             }
         })
@@ -64,11 +68,14 @@ async fn upgrade(
 pub async fn serve(
     listener: TcpListener,
     config: Config,
+    store: Store,
     shutdown: CancellationToken,
 ) -> std::io::Result<()> {
     let shared = Arc::new(Shared {
         hub: Hub::default(),
+        store,
         max_text_utf16: config.max_text_utf16,
+        max_frames_per_second: config.max_frames_per_second,
         shutdown: shutdown.clone(),
     });
     let sessions = TaskTracker::new();

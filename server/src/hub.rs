@@ -1,13 +1,15 @@
 //! Who is connected, and who receives each chat message.
 //!
-//! The original backend broadcast every message to every client. Here a user's message goes to
-//! that user's own connections (all tabs) and to the agents; an agent's message has no
-//! addressee in the original protocol, so it still reaches everyone.
+//! A conversation is between one user and customer service: its messages go to that user's
+//! connections (all tabs) and to the agents, never to other users. The original backend
+//! broadcast everything to everyone; the only broadcast left is a v0 agent reply, which has
+//! no addressee and is stored as one copy per online user's conversation.
 
-use std::collections::HashMap;
-use std::sync::Mutex;
+use std::collections::{BTreeSet, HashMap};
+use std::sync::{Arc, Mutex};
 
 use axum::extract::ws::Utf8Bytes;
+use kefu_protocol::v1::{ConversationId, Message};
 use kefu_protocol::AGENT_UID;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
@@ -18,14 +20,22 @@ pub type ConnectionId = u64;
 /// Frames waiting for one connection's writer; bounded so a stalled client cannot grow memory.
 pub const OUTBOX_CAPACITY: usize = 1024;
 
-/// Whether a connection of `recipient_uid` receives a chat message sent by `sender_uid`.
-pub fn receives(recipient_uid: i64, sender_uid: i64) -> bool {
-    sender_uid == AGENT_UID || recipient_uid == sender_uid || recipient_uid == AGENT_UID
+/// What a session's writer receives; each session encodes messages for its protocol.
+#[derive(Debug, Clone)]
+pub enum Outgoing {
+    Text(Utf8Bytes),
+    Message(Arc<Message>),
+}
+
+/// Whether a connection of `recipient_uid` receives messages of `conversation`.
+pub fn receives(recipient_uid: i64, conversation: ConversationId) -> bool {
+    recipient_uid == AGENT_UID || recipient_uid == conversation
 }
 
 struct Peer {
     uid: i64,
-    outbox: mpsc::Sender<Utf8Bytes>,
+    v1: bool,
+    outbox: mpsc::Sender<Outgoing>,
     /// Cancelled when the peer cannot keep up; its session then closes the connection.
     kick: CancellationToken,
 }
@@ -44,11 +54,17 @@ struct Inner {
 
 impl Hub {
     /// Registers a connection; frames for it arrive on `outbox`.
-    pub fn join(&self, uid: i64, outbox: mpsc::Sender<Utf8Bytes>, kick: CancellationToken) -> ConnectionId {
+    pub fn join(
+        &self,
+        uid: i64,
+        v1: bool,
+        outbox: mpsc::Sender<Outgoing>,
+        kick: CancellationToken,
+    ) -> ConnectionId {
         let mut inner = self.lock();
         inner.next_id += 1;
         let id = inner.next_id;
-        inner.peers.insert(id, Peer { uid, outbox, kick });
+        inner.peers.insert(id, Peer { uid, v1, outbox, kick });
         id
     }
 
@@ -65,13 +81,26 @@ impl Hub {
         self.len() == 0
     }
 
-    /// Queues a chat frame from `sender_uid` for every connection that [`receives`] it.
-    /// Returns how many connections it was queued for.
-    pub fn deliver(&self, sender_uid: i64, frame: Utf8Bytes) -> usize {
+    /// Users (not agents) with at least one live connection.
+    pub fn online_users(&self) -> BTreeSet<i64> {
+        self.lock().peers.values().map(|p| p.uid).filter(|uid| *uid != AGENT_UID).collect()
+    }
+
+    pub fn is_online(&self, uid: i64) -> bool {
+        self.lock().peers.values().any(|p| p.uid == uid)
+    }
+
+    /// Queues a stored message for every connection that [`receives`] it. v0 agents see one
+    /// conversation-less stream, so for the extra copies of a broadcast they are skipped
+    /// (`to_v0_agents = false`). Returns how many connections it was queued for.
+    pub fn deliver(&self, message: &Arc<Message>, to_v0_agents: bool) -> usize {
         let inner = self.lock();
         let mut delivered = 0;
-        for (id, peer) in inner.peers.iter().filter(|(_, peer)| receives(peer.uid, sender_uid)) {
-            match peer.outbox.try_send(frame.clone()) {
+        let recipients = inner.peers.iter().filter(|(_, peer)| {
+            receives(peer.uid, message.conversation) && (to_v0_agents || peer.v1 || peer.uid != AGENT_UID)
+        });
+        for (id, peer) in recipients {
+            match peer.outbox.try_send(Outgoing::Message(message.clone())) {
                 Ok(()) => delivered += 1,
                 Err(mpsc::error::TrySendError::Full(_)) => {
                     tracing::warn!(connection = id, uid = peer.uid, "client too slow: disconnecting it");
@@ -93,44 +122,68 @@ impl Hub {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use kefu_protocol::Role;
+
+    fn message(conversation: i64, text: &str) -> Arc<Message> {
+        Arc::new(Message {
+            conversation,
+            seq: 1,
+            id: text.into(),
+            uid: conversation,
+            role: Role::User,
+            username: String::new(),
+            avatar: String::new(),
+            create_time: String::new(),
+            text: text.into(),
+        })
+    }
+
+    fn text_of(outgoing: Option<Outgoing>) -> Option<String> {
+        match outgoing {
+            Some(Outgoing::Message(m)) => Some(m.text.clone()),
+            _ => None,
+        }
+    }
 
     #[test]
-    fn a_users_message_reaches_that_user_and_the_agents_only() {
+    fn a_conversation_reaches_its_user_and_the_agents_only() {
         assert!(receives(5, 5));
         assert!(receives(AGENT_UID, 5));
         assert!(!receives(6, 5));
     }
 
-    #[test]
-    fn an_agents_message_reaches_everyone() {
-        assert!(receives(5, AGENT_UID));
-        assert!(receives(6, AGENT_UID));
-        assert!(receives(AGENT_UID, AGENT_UID));
-    }
-
     #[tokio::test]
-    async fn deliver_routes_and_kicks_a_stalled_peer() {
+    async fn deliver_routes_skips_v0_agents_for_copies_and_kicks_a_stalled_peer() {
         let hub = Hub::default();
         let (tx5, mut rx5) = mpsc::channel(OUTBOX_CAPACITY);
         let (tx6, mut rx6) = mpsc::channel(OUTBOX_CAPACITY);
+        let (tx_v0_agent, mut rx_v0_agent) = mpsc::channel(OUTBOX_CAPACITY);
         let (tx_agent, mut rx_agent) = mpsc::channel(1);
         let agent_kick = CancellationToken::new();
-        hub.join(5, tx5, CancellationToken::new());
-        let six = hub.join(6, tx6, CancellationToken::new());
-        hub.join(AGENT_UID, tx_agent, agent_kick.clone());
+        hub.join(5, false, tx5, CancellationToken::new());
+        let six = hub.join(6, true, tx6, CancellationToken::new());
+        hub.join(AGENT_UID, false, tx_v0_agent, CancellationToken::new());
+        hub.join(AGENT_UID, true, tx_agent, agent_kick.clone());
+        assert_eq!(hub.online_users(), BTreeSet::from([5, 6]));
 
-        assert_eq!(hub.deliver(5, "a".into()), 2);
-        assert_eq!(rx5.recv().await.as_deref(), Some("a"));
-        assert_eq!(rx_agent.recv().await.as_deref(), Some("a"));
+        assert_eq!(hub.deliver(&message(5, "a"), true), 3);
+        assert_eq!(text_of(rx5.recv().await).as_deref(), Some("a"));
+        assert_eq!(text_of(rx_agent.recv().await).as_deref(), Some("a"));
+        assert_eq!(text_of(rx_v0_agent.recv().await).as_deref(), Some("a"));
         assert!(rx6.try_recv().is_err());
 
-        // The agent's outbox holds one frame: the second overflows and kicks it.
-        hub.deliver(5, "b".into());
+        // A broadcast copy skips the v0 agent, still reaches the v1 agent and the user.
+        assert_eq!(hub.deliver(&message(6, "copy"), false), 2);
+        assert_eq!(text_of(rx6.recv().await).as_deref(), Some("copy"));
+        assert!(rx_v0_agent.try_recv().is_err());
+
+        // The v1 agent's outbox now holds one frame: the next overflows and kicks it.
         assert!(!agent_kick.is_cancelled());
-        hub.deliver(5, "c".into());
+        hub.deliver(&message(5, "c"), true);
         assert!(agent_kick.is_cancelled());
 
         hub.leave(six);
-        assert_eq!(hub.len(), 2);
+        assert_eq!(hub.len(), 3);
+        assert!(!hub.is_online(6));
     }
 }

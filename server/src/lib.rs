@@ -3,11 +3,13 @@
 //! - [`app`]: the HTTP router (static web app with client-route fallback, WebSocket endpoint)
 //!   and the serve loop with graceful shutdown.
 //! - [`hub`]: who is connected, and who receives each message.
-//! - [`session`]: one WebSocket connection, speaking the original wire protocol.
+//! - [`session`]: one WebSocket connection, speaking v0 (the original protocol) or v1.
+//! - [`store`]: the messages, in SQLite.
 
 pub mod app;
 pub mod hub;
 pub mod session;
+pub mod store;
 
 /// Settings of a running server.
 #[derive(Debug, Clone)]
@@ -16,4 +18,6 @@ pub struct Config {
     pub static_dir: std::path::PathBuf,
     /// Longest chat text accepted, in UTF-16 units.
     pub max_text_utf16: usize,
+    /// Frames per second accepted from one connection (heartbeats not counted).
+    pub max_frames_per_second: u32,
 }

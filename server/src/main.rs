@@ -23,6 +23,13 @@ struct Cli {
     /// Longest chat text accepted, in UTF-16 units.
     #[arg(long, env = "KEFU_MAX_TEXT", default_value_t = kefu_protocol::MAX_TEXT_UTF16)]
     max_text: usize,
+    /// SQLite database file (created if missing; WAL mode).
+    #[arg(long, env = "KEFU_DATABASE", default_value = "kefu.db")]
+    database: std::path::PathBuf,
+    /// Frames per second accepted from one connection, bursts up to twice that
+    /// (heartbeats not counted).
+    #[arg(long, env = "KEFU_MAX_FRAMES_PER_SECOND", default_value_t = 20)]
+    max_frames_per_second: u32,
 }
 
 #[tokio::main]
@@ -38,6 +45,13 @@ async fn main() -> std::process::ExitCode {
             "no index.html in the static folder: the WebSocket works, the pages do not (build the app with `trunk build --release`)"
         );
     }
+    let store = match kefu_server::store::Store::open(&cli.database).await {
+        Ok(store) => store,
+        Err(err) => {
+            eprintln!("kefu-server: cannot open the database {}: {err}", cli.database.display());
+            return std::process::ExitCode::FAILURE;
+        }
+    };
     let listener = match tokio::net::TcpListener::bind((cli.bind, cli.port)).await {
         Ok(listener) => listener,
         Err(err) => {
@@ -60,8 +74,12 @@ async fn main() -> std::process::ExitCode {
 
     let shutdown = CancellationToken::new();
     tokio::spawn(cancel_on_signal(shutdown.clone()));
-    let config = Config { static_dir: cli.static_dir, max_text_utf16: cli.max_text };
-    match app::serve(listener, config, shutdown).await {
+    let config = Config {
+        static_dir: cli.static_dir,
+        max_text_utf16: cli.max_text,
+        max_frames_per_second: cli.max_frames_per_second,
+    };
+    match app::serve(listener, config, store, shutdown).await {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(err) => {
             eprintln!("kefu-server: {err}");

@@ -4,8 +4,9 @@
 #![allow(dead_code)]
 
 use std::io::{BufRead, BufReader};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
 /// Polls `check` every 10 ms until it returns `Some`, or panics with `what` at the deadline.
@@ -43,10 +44,12 @@ fn dist_dir() -> PathBuf {
 }
 
 /// Spawns the server and reads the port from its first line ("... listening on http://ADDR").
-fn spawn_server(port: u16, extra_args: &[String]) -> Result<(Child, u16), String> {
+fn spawn_server(port: u16, database: &Path, extra_args: &[String]) -> Result<(Child, u16), String> {
     let mut child = Command::new(server_bin())
         .args(["--bind", "127.0.0.1", "--port", &port.to_string(), "--static-dir"])
         .arg(dist_dir())
+        .arg("--database")
+        .arg(database)
         .args(extra_args)
         .env("RUST_LOG", "warn")
         .stdout(Stdio::piped())
@@ -70,10 +73,26 @@ fn spawn_server(port: u16, extra_args: &[String]) -> Result<(Child, u16), String
     }
 }
 
-/// A running reference server.
+/// A fresh database file path for one test server.
+fn fresh_database() -> PathBuf {
+    static COUNTER: AtomicU32 = AtomicU32::new(0);
+    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+    let path = std::env::temp_dir().join(format!("kefu-test-{}-{n}.db", std::process::id()));
+    remove_database(&path);
+    path
+}
+
+fn remove_database(path: &Path) {
+    for suffix in ["", "-wal", "-shm"] {
+        let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
+    }
+}
+
+/// A running reference server with its own SQLite file (kept across restarts).
 pub struct Server {
     child: Child,
     pub port: u16,
+    pub database: PathBuf,
     extra_args: Vec<String>,
 }
 
@@ -86,8 +105,9 @@ impl Server {
     /// Starts a server on `port` (0: any free port) with extra command-line options.
     pub fn start_with(port: u16, extra_args: &[&str]) -> Server {
         let extra_args: Vec<String> = extra_args.iter().map(|s| s.to_string()).collect();
-        let (child, port) = spawn_server(port, &extra_args).unwrap_or_else(|err| panic!("{err}"));
-        Server { child, port, extra_args }
+        let database = fresh_database();
+        let (child, port) = spawn_server(port, &database, &extra_args).unwrap_or_else(|err| panic!("{err}"));
+        Server { child, port, database, extra_args }
     }
 
     /// Starts the server again on the same port after it stopped.
@@ -96,7 +116,7 @@ impl Server {
         // The port may stay busy for a moment after a kill; retry briefly.
         let deadline = Instant::now() + Duration::from_secs(5);
         loop {
-            match spawn_server(self.port, &self.extra_args) {
+            match spawn_server(self.port, &self.database, &self.extra_args) {
                 Ok((child, _)) => {
                     self.child = child;
                     return;
@@ -139,6 +159,7 @@ impl Drop for Server {
         }
         let _ = self.child.kill();
         let _ = self.child.wait();
+        remove_database(&self.database);
     }
 }
 

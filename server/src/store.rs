@@ -1,0 +1,293 @@
+//! Message storage: an SQLite file in WAL mode through sqlx, schema managed by sqlx
+//! migrations (`server/migrations/`).
+//!
+//! A message is numbered and written before anyone hears of it, under one write lock that
+//! also covers its delivery, so every connection sees each conversation in sequence order and
+//! an acknowledged message is on disk. `synchronous = NORMAL` in WAL mode keeps committed
+//! transactions across a killed process (not across a power cut: use FULL for that).
+
+use std::path::Path;
+use std::str::FromStr;
+use std::time::Duration;
+
+use kefu_protocol::v1::{ConversationId, Message, Seq};
+use kefu_protocol::Role;
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::SqlitePool;
+use tokio::sync::{Mutex, MutexGuard};
+
+/// Storage errors, said plainly.
+#[derive(Debug)]
+pub struct StoreError(pub String);
+
+impl std::fmt::Display for StoreError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for StoreError {}
+
+impl From<sqlx::Error> for StoreError {
+    fn from(err: sqlx::Error) -> Self {
+        StoreError(err.to_string())
+    }
+}
+
+impl From<sqlx::migrate::MigrateError> for StoreError {
+    fn from(err: sqlx::migrate::MigrateError) -> Self {
+        StoreError(format!("database migration failed: {err}"))
+    }
+}
+
+/// A message to store; the store gives it its sequence number.
+#[derive(Debug, Clone)]
+pub struct NewMessage {
+    pub conversation: ConversationId,
+    pub id: String,
+    pub uid: i64,
+    pub role: Role,
+    pub username: String,
+    pub avatar: String,
+    pub create_time: String,
+    pub text: String,
+}
+
+/// What [`Store::append`] did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Appended {
+    /// Stored now.
+    New(Message),
+    /// Stored before under the same id: not stored or delivered again.
+    Repeat(Message),
+}
+
+pub struct Store {
+    pool: SqlitePool,
+    write: Mutex<()>,
+}
+
+#[derive(sqlx::FromRow)]
+struct Row {
+    conversation: i64,
+    seq: i64,
+    client_id: String,
+    uid: i64,
+    role: String,
+    username: String,
+    avatar: String,
+    create_time: String,
+    text: String,
+}
+
+impl From<Row> for Message {
+    fn from(row: Row) -> Self {
+        Message {
+            conversation: row.conversation,
+            seq: row.seq.max(0) as Seq,
+            id: row.client_id,
+            uid: row.uid,
+            role: if row.role == "ai" { Role::Agent } else { Role::User },
+            username: row.username,
+            avatar: row.avatar,
+            create_time: row.create_time,
+            text: row.text,
+        }
+    }
+}
+
+const COLUMNS: &str = "conversation, seq, client_id, uid, role, username, avatar, create_time, text";
+
+impl Store {
+    /// Opens (creating if needed) the database file and brings its schema up to date.
+    pub async fn open(path: &Path) -> Result<Store, StoreError> {
+        let url = format!("sqlite://{}", path.display());
+        let options = SqliteConnectOptions::from_str(&url)?
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Normal)
+            .busy_timeout(Duration::from_secs(5));
+        let pool = SqlitePoolOptions::new().max_connections(4).connect_with(options).await?;
+        sqlx::migrate!("./migrations").run(&pool).await?;
+        Ok(Store { pool, write: Mutex::new(()) })
+    }
+
+    /// Holds back writes (and so deliveries) while a connection joins, so that it either finds
+    /// a message in the store or receives it live.
+    pub async fn hold_writes(&self) -> MutexGuard<'_, ()> {
+        self.write.lock().await
+    }
+
+    /// Stores `new` unless its id is already in the conversation. `deliver` runs under the
+    /// write lock right after the commit, so deliveries happen in sequence order.
+    pub async fn append(
+        &self,
+        new: NewMessage,
+        deliver: impl FnOnce(&Message),
+    ) -> Result<Appended, StoreError> {
+        let _writing = self.write.lock().await;
+        let existing = sqlx::query_as::<_, Row>(&format!(
+            "SELECT {COLUMNS} FROM messages WHERE conversation = ? AND client_id = ?"
+        ))
+        .bind(new.conversation)
+        .bind(&new.id)
+        .fetch_optional(&self.pool)
+        .await?;
+        if let Some(row) = existing {
+            return Ok(Appended::Repeat(row.into()));
+        }
+        let mut tx = self.pool.begin().await?;
+        let (seq,): (i64,) =
+            sqlx::query_as("SELECT COALESCE(MAX(seq), 0) + 1 FROM messages WHERE conversation = ?")
+                .bind(new.conversation)
+                .fetch_one(&mut *tx)
+                .await?;
+        sqlx::query(&format!("INSERT INTO messages ({COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"))
+            .bind(new.conversation)
+            .bind(seq)
+            .bind(&new.id)
+            .bind(new.uid)
+            .bind(if new.role == Role::Agent { "ai" } else { "user" })
+            .bind(&new.username)
+            .bind(&new.avatar)
+            .bind(&new.create_time)
+            .bind(&new.text)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        let message = Message {
+            conversation: new.conversation,
+            seq: seq.max(0) as Seq,
+            id: new.id,
+            uid: new.uid,
+            role: new.role,
+            username: new.username,
+            avatar: new.avatar,
+            create_time: new.create_time,
+            text: new.text,
+        };
+        deliver(&message);
+        Ok(Appended::New(message))
+    }
+
+    /// Every message of a conversation after `seq`, in order.
+    pub async fn after(&self, conversation: ConversationId, seq: Seq) -> Result<Vec<Message>, StoreError> {
+        let rows = sqlx::query_as::<_, Row>(&format!(
+            "SELECT {COLUMNS} FROM messages WHERE conversation = ? AND seq > ? ORDER BY seq"
+        ))
+        .bind(conversation)
+        .bind(seq as i64)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows.into_iter().map(Message::from).collect())
+    }
+
+    /// Up to `limit` messages just before `before` (0: the latest), oldest first, and whether
+    /// older ones exist.
+    pub async fn page(
+        &self,
+        conversation: ConversationId,
+        before: Seq,
+        limit: u32,
+    ) -> Result<(Vec<Message>, bool), StoreError> {
+        let before = if before == 0 { i64::MAX } else { before.min(i64::MAX as u64) as i64 };
+        let mut rows = sqlx::query_as::<_, Row>(&format!(
+            "SELECT {COLUMNS} FROM messages WHERE conversation = ? AND seq < ? ORDER BY seq DESC LIMIT ?"
+        ))
+        .bind(conversation)
+        .bind(before)
+        .bind(i64::from(limit) + 1)
+        .fetch_all(&self.pool)
+        .await?;
+        let has_more = rows.len() > limit as usize;
+        rows.truncate(limit as usize);
+        rows.reverse();
+        Ok((rows.into_iter().map(Message::from).collect(), has_more))
+    }
+
+    /// Every conversation that has messages.
+    pub async fn conversations(&self) -> Result<Vec<ConversationId>, StoreError> {
+        let rows: Vec<(i64,)> =
+            sqlx::query_as("SELECT DISTINCT conversation FROM messages ORDER BY conversation")
+                .fetch_all(&self.pool)
+                .await?;
+        Ok(rows.into_iter().map(|(c,)| c).collect())
+    }
+
+    pub async fn has_conversation(&self, conversation: ConversationId) -> Result<bool, StoreError> {
+        let row: Option<(i64,)> = sqlx::query_as("SELECT 1 FROM messages WHERE conversation = ? LIMIT 1")
+            .bind(conversation)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.is_some())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn new(conversation: i64, id: &str, text: &str) -> NewMessage {
+        NewMessage {
+            conversation,
+            id: id.into(),
+            uid: conversation,
+            role: Role::User,
+            username: format!("user{conversation}"),
+            avatar: String::new(),
+            create_time: "2026-11-26 10:00:00".into(),
+            text: text.into(),
+        }
+    }
+
+    fn temp_db(name: &str) -> std::path::PathBuf {
+        let path = std::env::temp_dir().join(format!("kefu-store-{}-{name}.db", std::process::id()));
+        for suffix in ["", "-wal", "-shm"] {
+            let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
+        }
+        path
+    }
+
+    #[tokio::test]
+    async fn numbers_per_conversation_dedupes_and_survives_reopen() {
+        let path = temp_db("basic");
+        {
+            let store = Store::open(&path).await.expect("open");
+            let mut delivered = vec![];
+            for (conversation, id) in [(5, "a"), (5, "b"), (6, "a"), (5, "a")] {
+                let result = store
+                    .append(new(conversation, id, id), |m| delivered.push((m.conversation, m.seq)))
+                    .await
+                    .expect("append");
+                if (conversation, id) == (5, "a") && delivered.len() == 3 {
+                    assert!(matches!(result, Appended::Repeat(ref m) if m.seq == 1), "{result:?}");
+                }
+            }
+            assert_eq!(delivered, vec![(5, 1), (5, 2), (6, 1)], "a repeat is not delivered again");
+        }
+        let store = Store::open(&path).await.expect("reopen");
+        let seqs: Vec<u64> = store.after(5, 0).await.expect("after").iter().map(|m| m.seq).collect();
+        assert_eq!(seqs, vec![1, 2]);
+        assert_eq!(store.conversations().await.expect("list"), vec![5, 6]);
+        assert!(store.has_conversation(6).await.expect("has"));
+        assert!(!store.has_conversation(7).await.expect("has"));
+    }
+
+    #[tokio::test]
+    async fn pages_go_backwards() {
+        let store = Store::open(&temp_db("pages")).await.expect("open");
+        for n in 1..=7 {
+            store.append(new(9, &format!("m{n}"), &format!("t{n}")), |_| {}).await.expect("append");
+        }
+        let (latest, more) = store.page(9, 0, 3).await.expect("page");
+        assert_eq!(latest.iter().map(|m| m.seq).collect::<Vec<_>>(), vec![5, 6, 7]);
+        assert!(more);
+        let (older, more) = store.page(9, 5, 3).await.expect("page");
+        assert_eq!(older.iter().map(|m| m.seq).collect::<Vec<_>>(), vec![2, 3, 4]);
+        assert!(more);
+        let (oldest, more) = store.page(9, 2, 3).await.expect("page");
+        assert_eq!(oldest.iter().map(|m| m.seq).collect::<Vec<_>>(), vec![1]);
+        assert!(!more);
+        assert_eq!(store.after(9, 5).await.expect("after").len(), 2);
+    }
+}

@@ -1,0 +1,308 @@
+//! Protocol v1 against the real server process, from plain WebSocket clients: negotiation,
+//! acknowledgement and dedupe, replay, history pages, error frames, durability across
+//! `kill -9`, and interplay with v0 clients.
+#![cfg(not(target_arch = "wasm32"))]
+
+mod support;
+
+use std::time::Duration;
+
+use futures_util::{SinkExt, StreamExt};
+use kefu_protocol::v1::{ClientMessage, ErrorCode, Message, Position, ServerMessage, SUBPROTOCOL};
+use kefu_protocol::{ServerFrame, AGENT_UID};
+use support::Server;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::Message as Ws;
+
+type Socket = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+const WAIT: Duration = Duration::from_secs(5);
+
+/// Connects asking for v1 and checks that the server selected it.
+async fn connect(server: &Server, uid: i64) -> Socket {
+    let mut request = server.ws_url(&uid.to_string()).into_client_request().expect("request");
+    request.headers_mut().insert("Sec-WebSocket-Protocol", SUBPROTOCOL.parse().expect("header"));
+    let (socket, response) = tokio_tungstenite::connect_async(request).await.expect("connect");
+    let selected = response.headers().get("Sec-WebSocket-Protocol").and_then(|v| v.to_str().ok());
+    assert_eq!(selected, Some(SUBPROTOCOL), "server selects kefu.v1");
+    socket
+}
+
+/// Connects, resumes from `after`, and returns the frames of the replay up to `ready`.
+async fn connect_resumed(server: &Server, uid: i64, after: Vec<Position>) -> (Socket, Vec<ServerMessage>) {
+    let mut socket = connect(server, uid).await;
+    send(&mut socket, ClientMessage::Resume { after }).await;
+    let mut replay = vec![];
+    loop {
+        match next(&mut socket).await {
+            ServerMessage::Ready => return (socket, replay),
+            frame => replay.push(frame),
+        }
+    }
+}
+
+async fn v0(server: &Server, uid: i64) -> Socket {
+    tokio_tungstenite::connect_async(server.ws_url(&uid.to_string())).await.expect("connect v0").0
+}
+
+async fn send(socket: &mut Socket, message: ClientMessage) {
+    socket.send(Ws::text(message.encode())).await.expect("send");
+}
+
+async fn send_text(socket: &mut Socket, id: &str, conversation: Option<i64>, text: &str) {
+    send(socket, ClientMessage::Send { id: id.into(), conversation, text: text.into() }).await;
+}
+
+async fn next_text(socket: &mut Socket) -> String {
+    loop {
+        let frame = tokio::time::timeout(WAIT, socket.next())
+            .await
+            .expect("a frame within the deadline")
+            .expect("connection open")
+            .expect("no error");
+        match frame {
+            Ws::Text(text) => return text.as_str().to_owned(),
+            Ws::Ping(_) | Ws::Pong(_) => continue,
+            other => panic!("unexpected frame {other:?}"),
+        }
+    }
+}
+
+async fn next(socket: &mut Socket) -> ServerMessage {
+    let text = next_text(socket).await;
+    ServerMessage::decode(&text).unwrap_or_else(|err| panic!("not a v1 frame: {text:?}: {err}"))
+}
+
+async fn next_message(socket: &mut Socket) -> Message {
+    match next(socket).await {
+        ServerMessage::Message(message) => message,
+        other => panic!("expected a message, got {other:?}"),
+    }
+}
+
+async fn next_error(socket: &mut Socket) -> (ErrorCode, Option<String>) {
+    match next(socket).await {
+        ServerMessage::Error { code, id, .. } => (code, id),
+        other => panic!("expected an error, got {other:?}"),
+    }
+}
+
+/// Proves nothing else is queued for `socket`: the heartbeat answer comes next.
+async fn assert_nothing_pending(socket: &mut Socket) {
+    socket.send(Ws::text("heartbeat")).await.expect("send heartbeat");
+    assert_eq!(next_text(socket).await, "success");
+}
+
+#[tokio::test]
+async fn a_message_is_stored_delivered_and_acknowledged_once_even_when_repeated() {
+    let server = Server::start();
+    let (mut agent, _) = connect_resumed(&server, AGENT_UID, vec![]).await;
+    let (mut user, _) = connect_resumed(&server, 5, vec![]).await;
+    let (mut other, _) = connect_resumed(&server, 6, vec![]).await;
+
+    send_text(&mut user, "m-1", None, "hello").await;
+    let echo = next_message(&mut user).await;
+    assert_eq!((echo.conversation, echo.seq, echo.id.as_str(), echo.text.as_str()), (5, 1, "m-1", "hello"));
+    assert_eq!(next(&mut user).await, ServerMessage::Ack { id: "m-1".into(), conversation: 5, seq: 1 });
+    assert_eq!(next_message(&mut agent).await, echo);
+
+    // The same id again (a retry after a lost ack): acknowledged again, not stored or sent twice.
+    send_text(&mut user, "m-1", None, "hello").await;
+    assert_eq!(next(&mut user).await, ServerMessage::Ack { id: "m-1".into(), conversation: 5, seq: 1 });
+    assert_nothing_pending(&mut agent).await;
+    assert_nothing_pending(&mut other).await;
+
+    // The agent answers into the conversation: only that user (and agents) get it.
+    send_text(&mut agent, "r-1", Some(5), "hi, how can I help?").await;
+    let reply = next_message(&mut user).await;
+    assert_eq!((reply.seq, reply.uid, reply.text.as_str()), (2, AGENT_UID, "hi, how can I help?"));
+    assert_eq!(next_message(&mut agent).await, reply);
+    assert_eq!(next(&mut agent).await, ServerMessage::Ack { id: "r-1".into(), conversation: 5, seq: 2 });
+    assert_nothing_pending(&mut other).await;
+}
+
+#[tokio::test]
+async fn resume_replays_what_was_missed_in_order_before_live_traffic() {
+    let server = Server::start();
+    let (mut user, replay) = connect_resumed(&server, 5, vec![]).await;
+    assert_eq!(replay, vec![ServerMessage::History { conversation: 5, messages: vec![], has_more: false }]);
+    for n in 1..=4 {
+        send_text(&mut user, &format!("m{n}"), None, &format!("text {n}")).await;
+        next_message(&mut user).await;
+        next(&mut user).await;
+    }
+    drop(user);
+
+    // Back after seeing seq 1: seqs 2, 3, 4 come, in order, then ready.
+    let (mut user, replay) = connect_resumed(&server, 5, vec![Position { conversation: 5, seq: 1 }]).await;
+    let seqs: Vec<u64> = replay
+        .iter()
+        .map(|frame| match frame {
+            ServerMessage::Message(m) => m.seq,
+            other => panic!("unexpected {other:?}"),
+        })
+        .collect();
+    assert_eq!(seqs, vec![2, 3, 4]);
+    send_text(&mut user, "m5", None, "live").await;
+    assert_eq!(next_message(&mut user).await.seq, 5);
+
+    // A fresh page (no position): the latest page as history.
+    let (_, replay) = connect_resumed(&server, 5, vec![]).await;
+    match &replay[..] {
+        [ServerMessage::History { conversation: 5, messages, has_more: false }] => {
+            assert_eq!(messages.iter().map(|m| m.seq).collect::<Vec<_>>(), vec![1, 2, 3, 4, 5]);
+        }
+        other => panic!("unexpected replay {other:?}"),
+    }
+
+    // An agent that has seen nothing gets each conversation's latest page.
+    let (_, replay) = connect_resumed(&server, AGENT_UID, vec![]).await;
+    assert!(matches!(&replay[..], [ServerMessage::History { conversation: 5, .. }]), "{replay:?}");
+}
+
+#[tokio::test]
+async fn history_pages_go_back_to_the_first_message() {
+    let server = Server::start_with(0, &["--max-frames-per-second", "1000"]);
+    let (mut user, _) = connect_resumed(&server, 8, vec![]).await;
+    for n in 1..=120 {
+        send_text(&mut user, &format!("m{n}"), None, &format!("{n}")).await;
+    }
+    for _ in 0..240 {
+        next(&mut user).await;
+    }
+    let mut before = 0;
+    let mut seen = vec![];
+    loop {
+        send(&mut user, ClientMessage::History { conversation: 8, before, limit: Some(50) }).await;
+        let ServerMessage::History { messages, has_more, .. } = next(&mut user).await else {
+            panic!("history")
+        };
+        let mut seqs: Vec<u64> = messages.iter().map(|m| m.seq).collect();
+        before = seqs[0];
+        seqs.extend(seen);
+        seen = seqs;
+        if !has_more {
+            break;
+        }
+    }
+    assert_eq!(seen, (1..=120).collect::<Vec<u64>>());
+}
+
+#[tokio::test]
+async fn bad_frames_get_error_frames_and_the_connection_survives() {
+    let server = Server::start();
+    let (mut agent, _) = connect_resumed(&server, AGENT_UID, vec![]).await;
+    let (mut user, _) = connect_resumed(&server, 9, vec![]).await;
+    let (mut bystander, _) = connect_resumed(&server, 10, vec![]).await;
+
+    user.send(Ws::text("{not json")).await.expect("send");
+    assert_eq!(next_error(&mut user).await, (ErrorCode::Malformed, None));
+    user.send(Ws::text(r#"{"type":"send","text":"no id"}"#)).await.expect("send");
+    assert_eq!(next_error(&mut user).await, (ErrorCode::Malformed, None));
+    user.send(Ws::text(r#"{"type":"teleport"}"#)).await.expect("send");
+    assert_eq!(next_error(&mut user).await, (ErrorCode::UnknownType, None));
+    user.send(Ws::binary(vec![1u8, 2, 3])).await.expect("send");
+    assert_eq!(next_error(&mut user).await, (ErrorCode::Binary, None));
+    send_text(&mut user, "bad id!", None, "x").await;
+    assert_eq!(next_error(&mut user).await, (ErrorCode::BadId, None));
+    send_text(&mut user, "long", None, &"x".repeat(kefu_protocol::MAX_TEXT_UTF16 + 1)).await;
+    assert_eq!(next_error(&mut user).await, (ErrorCode::Oversize, Some("long".into())));
+    send_text(&mut user, "blank", None, " \n ").await;
+    assert_eq!(next_error(&mut user).await, (ErrorCode::EmptyText, Some("blank".into())));
+    // Writing into another user's conversation, or reading it.
+    send_text(&mut user, "sneak", Some(10), "psst").await;
+    assert_eq!(next_error(&mut user).await, (ErrorCode::UnknownConversation, Some("sneak".into())));
+    send(&mut user, ClientMessage::History { conversation: 10, before: 0, limit: None }).await;
+    assert_eq!(next_error(&mut user).await, (ErrorCode::UnknownConversation, None));
+    // An agent must name an existing conversation.
+    send_text(&mut agent, "a1", None, "to whom?").await;
+    assert_eq!(next_error(&mut agent).await, (ErrorCode::UnknownConversation, Some("a1".into())));
+    send_text(&mut agent, "a2", Some(424242), "nobody").await;
+    assert_eq!(next_error(&mut agent).await, (ErrorCode::UnknownConversation, Some("a2".into())));
+
+    // Nothing reached anyone, and every connection still works.
+    assert_nothing_pending(&mut agent).await;
+    assert_nothing_pending(&mut bystander).await;
+    send_text(&mut user, "ok", None, "still here").await;
+    assert_eq!(next_message(&mut user).await.text, "still here");
+    assert_eq!(next_message(&mut agent).await.text, "still here");
+}
+
+#[tokio::test]
+async fn a_flood_is_refused_with_rate_limited_errors_naming_each_message() {
+    let server = Server::start();
+    let (mut agent, _) = connect_resumed(&server, AGENT_UID, vec![]).await;
+    let (mut flooder, _) = connect_resumed(&server, 11, vec![]).await;
+    let (mut bystander, _) = connect_resumed(&server, 12, vec![]).await;
+    for n in 0..150 {
+        send_text(&mut flooder, &format!("f{n}"), None, "spam").await;
+    }
+    let (mut acked, mut limited) = (0, 0);
+    while acked + limited < 150 {
+        match next(&mut flooder).await {
+            ServerMessage::Message(_) => {}
+            ServerMessage::Ack { .. } => acked += 1,
+            ServerMessage::Error { code: ErrorCode::RateLimited, id: Some(_), .. } => limited += 1,
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    assert!(limited > 0 && acked > 0, "acked {acked}, limited {limited}");
+    for _ in 0..acked {
+        next_message(&mut agent).await;
+    }
+    assert_nothing_pending(&mut agent).await;
+    assert_nothing_pending(&mut bystander).await;
+}
+
+#[tokio::test]
+async fn an_acknowledged_message_survives_kill_9() {
+    let mut server = Server::start();
+    let (mut user, _) = connect_resumed(&server, 13, vec![]).await;
+    send_text(&mut user, "durable", None, "keep me").await;
+    next_message(&mut user).await;
+    assert_eq!(next(&mut user).await, ServerMessage::Ack { id: "durable".into(), conversation: 13, seq: 1 });
+    server.signal(libc::SIGKILL);
+    server.wait();
+    server.restart();
+    let (_, replay) = connect_resumed(&server, 13, vec![Position { conversation: 13, seq: 0 }]).await;
+    match &replay[..] {
+        [ServerMessage::Message(message)] => assert_eq!((message.seq, message.text.as_str()), (1, "keep me")),
+        other => panic!("unexpected replay {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn v0_and_v1_clients_talk_to_each_other() {
+    let server = Server::start();
+    let (mut agent, _) = connect_resumed(&server, AGENT_UID, vec![]).await;
+    let mut old_app = v0(&server, 20).await;
+    let mut other_old_app = v0(&server, 21).await;
+    for socket in [&mut old_app, &mut other_old_app] {
+        socket.send(Ws::text("heartbeat")).await.expect("send");
+        assert_eq!(next_text(socket).await, "success");
+    }
+    old_app.send(Ws::text("from the old app")).await.expect("send");
+    let ServerFrame::Chat(echo) = ServerFrame::decode(&next_text(&mut old_app).await) else {
+        panic!("v0 echo")
+    };
+    assert_eq!(echo.text, "from the old app");
+    let at_agent = next_message(&mut agent).await;
+    assert_eq!((at_agent.conversation, at_agent.seq, at_agent.text.as_str()), (20, 1, "from the old app"));
+
+    send_text(&mut agent, "r", Some(20), "answer for 20 only").await;
+    let ServerFrame::Chat(reply) = ServerFrame::decode(&next_text(&mut old_app).await) else {
+        panic!("v0 reply")
+    };
+    assert_eq!((reply.uid, reply.text.as_str()), (AGENT_UID, "answer for 20 only"));
+    other_old_app.send(Ws::text("heartbeat")).await.expect("send");
+    assert_eq!(next_text(&mut other_old_app).await, "success", "user 21 got nothing");
+}
+
+#[tokio::test]
+async fn a_v0_agent_reply_with_nobody_online_says_so() {
+    let server = Server::start();
+    let mut agent = v0(&server, AGENT_UID).await;
+    agent.send(Ws::text("anyone?")).await.expect("send");
+    let frame = ServerFrame::decode(&next_text(&mut agent).await);
+    assert!(matches!(&frame, ServerFrame::Notice(n) if n.contains("no user online")), "{frame:?}");
+}
