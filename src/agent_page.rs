@@ -1,62 +1,46 @@
 //! The agent console (`/agent`): conversations grouped by user, replies, and a
 //! connect/disconnect switch.
 
-use kefu_protocol::{endpoint_url, ServerFrame, AGENT_UID};
+use kefu_protocol::{endpoint_url, AGENT_UID};
 use leptos::prelude::*;
 
+use crate::chat::Chat;
 use crate::config::PageConfig;
-use crate::connection::Status;
+use crate::courier::Protocol;
 use crate::i18n::Texts;
 use crate::inbox::Inbox;
-use crate::link::{Link, LinkEvent};
-use crate::ui::{check_text, local_time, status_label, Avatar, Composer, MessageList, StatusIndicator};
+use crate::ui::{Avatar, Composer, MessageList, StatusIndicator};
 
 #[component]
 pub fn AgentPage(config: PageConfig, texts: &'static Texts) -> impl IntoView {
-    let inbox = RwSignal::new(Inbox::default());
-    let link_state = RwSignal::new((Status::Connecting, false));
+    let storage_key = format!("kefu.outbox.{}.agent", config.server);
+    let url = endpoint_url(&config.server, AGENT_UID);
+    let chat = Chat::start(url, config.timing, storage_key, Inbox::default(), texts);
+    let inbox = chat.model;
     let switched_on = RwSignal::new(true);
-    let link =
-        Link::start(endpoint_url(&config.server, AGENT_UID), config.timing, move |event| match event {
-            LinkEvent::Status { status, retrying } => link_state.set((status, retrying)),
-            LinkEvent::Frame(ServerFrame::Chat(message)) => inbox.update(|inbox| inbox.receive(&message)),
-            LinkEvent::Frame(ServerFrame::Notice(text)) => {
-                inbox.update(|inbox| inbox.push_notice(&text, local_time()))
-            }
-            LinkEvent::Frame(ServerFrame::HeartbeatAck) => {}
-            LinkEvent::Lost => inbox.update(|inbox| {
-                inbox.fail_pending();
-            }),
-            LinkEvent::Processed(ids) => inbox.update(|inbox| {
-                inbox.fail_unechoed(&ids);
-            }),
-            LinkEvent::ClosedByServer { code, reason } => inbox.update(|inbox| {
-                inbox.push_notice(&format!("{} ({code}): {reason}", texts.closed_by_server), local_time())
-            }),
-        });
-    let link = StoredValue::new(link);
 
     let toggle = move |_| {
         let on = !switched_on.get_untracked();
         switched_on.set(on);
-        link.with_value(|link| if on { link.enable() } else { link.disable() });
+        if let Some(link) = chat.link() {
+            if on {
+                link.enable()
+            } else {
+                link.disable()
+            }
+        }
     };
-    let online = Signal::derive(move || link_state.get().0 == Status::Online);
     let has_selection = Signal::derive(move || inbox.with(|inbox| inbox.selected().is_some()));
     let send = Callback::new(move |text: String| {
-        check_text(texts, &text)?;
-        if !online.get_untracked() {
-            return Err(texts.offline_error.to_owned());
-        }
-        let Some(id) = inbox.try_update(|inbox| inbox.send_local(&text, local_time())).flatten() else {
+        let Some(conversation) = inbox.with_untracked(Inbox::selected_id) else {
             return Err(texts.pick_conversation.to_owned());
         };
-        link.with_value(|link| link.send(id, text));
-        Ok(())
+        chat.compose(Some(conversation), text)
     });
-    let retry = Callback::new(move |id: u64| {
-        if let Some(text) = inbox.try_update(|inbox| inbox.retry(id)).flatten() {
-            link.with_value(|link| link.send(id, text));
+    let retry = Callback::new(move |entry: u64| chat.retry(entry));
+    let older = Callback::new(move |()| {
+        if let Some(conversation) = inbox.with_untracked(Inbox::selected_id) {
+            chat.older(conversation);
         }
     });
     Effect::new(move |_| {
@@ -74,10 +58,9 @@ pub fn AgentPage(config: PageConfig, texts: &'static Texts) -> impl IntoView {
             <header class="bar">
                 <h1 class="title">{texts.agent_title}</h1>
                 <StatusIndicator
-                    status=Signal::derive(move || link_state.get().0)
+                    status=Signal::derive(move || chat.link_state.get().0)
                     label=Signal::derive(move || {
-                        let (status, retrying) = link_state.get();
-                        if switched_on.get() { status_label(texts, status, retrying) } else { texts.switched_off }
+                        if switched_on.get() { chat.status_label() } else { texts.switched_off.to_owned() }
                     })
                 />
                 <button
@@ -90,7 +73,9 @@ pub fn AgentPage(config: PageConfig, texts: &'static Texts) -> impl IntoView {
                     {move || if switched_on.get() { texts.disconnect } else { texts.connect }}
                 </button>
             </header>
-            <p class="banner" role="note">{texts.broadcast_warning}</p>
+            <Show when=move || chat.protocol() == Protocol::V0>
+                <p class="banner" role="note">{texts.broadcast_warning}</p>
+            </Show>
             <ul class="notices" aria-label="notices">
                 <For
                     each=move || inbox.with(|inbox| inbox.notices.entries.clone())
@@ -107,12 +92,16 @@ pub fn AgentPage(config: PageConfig, texts: &'static Texts) -> impl IntoView {
                     >
                         <MessageList
                             entries=Signal::derive(move || {
-                                inbox.with(|inbox| inbox.selected().map(|c| c.timeline.entries.clone()).unwrap_or_default())
+                                inbox
+                                    .with(|inbox| {
+                                        inbox.selected().map(|c| c.timeline.entries.clone()).unwrap_or_default()
+                                    })
                             })
                             texts
                             on_retry=retry
+                            on_top=older
                         />
-                        <Composer texts can_send=online on_send=send />
+                        <Composer texts on_send=send />
                     </Show>
                 </section>
             </div>

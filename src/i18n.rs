@@ -30,6 +30,10 @@ pub struct Texts {
     pub closed_by_server: &'static str,
     pub config_error: &'static str,
     pub agent_name: &'static str,
+    pub queued: &'static str,
+    pub outbox_unreadable: &'static str,
+    pub outbox_not_saved: &'static str,
+    pub older: &'static str,
 }
 
 pub const ZH: Texts = Texts {
@@ -60,6 +64,10 @@ pub const ZH: Texts = Texts {
     closed_by_server: "连接被服务器关闭",
     config_error: "地址参数有误",
     agent_name: "人工客服",
+    queued: "条消息待发送",
+    outbox_unreadable: "本地保存的待发送消息无法读取",
+    outbox_not_saved: "无法在本机保存待发送消息，刷新页面会丢失它们",
+    older: "更早的消息",
 };
 
 pub const EN: Texts = Texts {
@@ -90,6 +98,10 @@ pub const EN: Texts = Texts {
     closed_by_server: "Connection closed by the server",
     config_error: "Bad URL parameter",
     agent_name: "Customer service",
+    queued: "queued",
+    outbox_unreadable: "Messages saved in this browser could not be read",
+    outbox_not_saved: "Cannot keep unsent messages in this browser: a reload would lose them",
+    older: "Older messages",
 };
 
 /// Chinese for any `zh*` language tag, English otherwise.

@@ -1,37 +1,54 @@
-//! The agent console's model: incoming messages grouped into one conversation per user.
-//! Pure data, no browser types.
+//! The agent console's model: one conversation per user, with unread counts, most recent
+//! first. Pure data, no browser types.
 //!
-//! The original protocol gives an agent's reply no addressee: it reaches every user. The
-//! console still files a reply under the conversation it was typed in (matched by its echo);
-//! a reply from another agent, which cannot be matched, is filed under every conversation,
-//! since every user received it.
+//! - v1: messages carry their conversation; every agent reply is shown on the agent side
+//!   (`me`), whoever on the team wrote it.
+//! - v0: a reply has no addressee and reaches every user. The console files a reply under the
+//!   conversation it was typed in (matched by its echo); a reply from another agent, which
+//!   cannot be matched, is filed under every conversation, since every user received it.
 
+use kefu_protocol::v1::{ConversationId, Message, Position, Seq};
 use kefu_protocol::{ChatMessage, AGENT_UID};
 
-use crate::timeline::{Entry, From, Ids, Timeline};
+use crate::timeline::{Delivery, Entry, From, Ids, Timeline};
 
 /// One user's conversation with customer service.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Conversation {
-    pub uid: i64,
+    pub uid: ConversationId,
     pub username: String,
     pub avatar: String,
     pub timeline: Timeline,
     pub unread: usize,
-    /// Order of the latest activity; larger is more recent.
+    /// Whether older messages exist on the server (v1).
+    pub has_more: bool,
+    /// Order of the latest activity on this page; larger is more recent.
     pub activity: u64,
 }
 
 impl Conversation {
     pub fn preview(&self) -> Option<&Entry> {
-        self.timeline.last()
+        self.timeline.entries.iter().rev().find(|e| e.from != From::System)
     }
+
+    /// What orders the list: the latest message's time, then activity on this page.
+    fn recency(&self) -> (String, u64) {
+        (self.preview().map(|e| e.time.clone()).unwrap_or_default(), self.activity)
+    }
+}
+
+/// What a retried reply needs to be sent again.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Retry {
+    pub conversation: ConversationId,
+    pub message_id: Option<String>,
+    pub text: String,
 }
 
 #[derive(Debug, Default, Clone)]
 pub struct Inbox {
     conversations: Vec<Conversation>,
-    selected: Option<i64>,
+    selected: Option<ConversationId>,
     /// Backend notices and connection events, not tied to a conversation.
     pub notices: Timeline,
     ids: Ids,
@@ -39,10 +56,10 @@ pub struct Inbox {
 }
 
 impl Inbox {
-    /// Conversations, most recent activity first.
+    /// Conversations, most recent first.
     pub fn conversations(&self) -> Vec<&Conversation> {
         let mut list: Vec<&Conversation> = self.conversations.iter().collect();
-        list.sort_by_key(|c| std::cmp::Reverse(c.activity));
+        list.sort_by_key(|c| std::cmp::Reverse(c.recency()));
         list
     }
 
@@ -52,7 +69,7 @@ impl Inbox {
     }
 
     /// Opens a conversation and marks it read. Returns false for an unknown user.
-    pub fn select(&mut self, uid: i64) -> bool {
+    pub fn select(&mut self, uid: ConversationId) -> bool {
         match self.conversations.iter_mut().find(|c| c.uid == uid) {
             Some(conversation) => {
                 conversation.unread = 0;
@@ -68,28 +85,34 @@ impl Inbox {
         self.conversations.iter().map(|c| c.unread).sum()
     }
 
-    /// Files a message from the backend.
-    pub fn receive(&mut self, message: &ChatMessage) {
+    /// v1: where to resume: the last sequence number of every conversation shown.
+    pub fn positions(&self) -> Vec<Position> {
+        self.conversations
+            .iter()
+            .filter_map(|c| c.timeline.last_seq().map(|seq| Position { conversation: c.uid, seq }))
+            .collect()
+    }
+
+    /// v0: files a message from the backend; returns the own reply it confirmed, if any.
+    pub fn receive(&mut self, message: &ChatMessage) -> Option<String> {
         self.activity += 1;
         if message.uid == AGENT_UID {
-            self.receive_agent_reply(message);
-            return;
+            return self.receive_v0_reply(message);
         }
         let activity = self.activity;
-        let selected = self.selected == Some(message.uid);
-        let conversation = self.conversation_mut(message.uid);
+        let unread = self.selected != Some(message.uid);
+        let conversation = conversation_in(&mut self.conversations, message.uid);
         conversation.username = message.username.clone();
         conversation.avatar = message.avatar.clone();
         conversation.activity = activity;
-        if !selected {
+        if unread {
             conversation.unread += 1;
         }
-        let mut ids = std::mem::take(&mut self.ids);
-        self.conversation_mut(message.uid).timeline.push_received(&mut ids, From::User, message);
-        self.ids = ids;
+        conversation.timeline.push_received(&mut self.ids, From::User, message);
+        None
     }
 
-    fn receive_agent_reply(&mut self, message: &ChatMessage) {
+    fn receive_v0_reply(&mut self, message: &ChatMessage) -> Option<String> {
         // The echo of our own reply: the conversation holding the oldest matching pending one.
         let own = self
             .conversations
@@ -98,78 +121,130 @@ impl Inbox {
                 c.timeline
                     .entries
                     .iter()
-                    .find(|e| e.delivery == crate::timeline::Delivery::Sending && e.text == message.text)
+                    .find(|e| e.delivery == Delivery::Sending && e.text == message.text)
                     .map(|e| (e.id, c.uid))
             })
             .min();
         let activity = self.activity;
         if let Some((_, uid)) = own {
-            let conversation = self.conversation_mut(uid);
-            conversation.timeline.confirm(message);
+            let conversation = conversation_in(&mut self.conversations, uid);
             conversation.activity = activity;
-            return;
+            return conversation.timeline.confirm(message).and_then(|e| e.message_id.clone());
         }
         for conversation in &mut self.conversations {
             conversation.timeline.push_received(&mut self.ids, From::Agent, message);
         }
+        None
     }
 
-    /// Adds the agent's reply to the selected conversation as *sending*; returns its id,
-    /// or `None` when no conversation is selected.
-    pub fn send_local(&mut self, text: &str, local_time: String) -> Option<u64> {
-        let uid = self.selected?;
+    /// v1: files a stored message. `live` messages from users count as unread unless their
+    /// conversation is open.
+    pub fn receive_v1(&mut self, message: &Message, live: bool) {
         self.activity += 1;
         let activity = self.activity;
-        let mut ids = std::mem::take(&mut self.ids);
-        let conversation = self.conversation_mut(uid);
+        let unread = live && self.selected != Some(message.conversation) && message.uid != AGENT_UID;
+        let conversation = conversation_in(&mut self.conversations, message.conversation);
+        let from = if message.uid == AGENT_UID { From::Me } else { From::User };
+        if message.uid != AGENT_UID {
+            conversation.username = message.username.clone();
+            conversation.avatar = message.avatar.clone();
+        }
+        if conversation.timeline.upsert(&mut self.ids, from, message) {
+            conversation.activity = activity;
+            if unread {
+                conversation.unread += 1;
+            }
+        }
+    }
+
+    /// v1: a page of a conversation's messages (older ones, or the latest on connecting).
+    pub fn history(&mut self, conversation: ConversationId, messages: &[Message], has_more: bool) {
+        for message in messages {
+            self.receive_v1(message, false);
+        }
+        conversation_in(&mut self.conversations, conversation).has_more = has_more;
+    }
+
+    /// The open conversation's id.
+    pub fn selected_id(&self) -> Option<ConversationId> {
+        self.selected
+    }
+
+    /// Shows the agent's reply in `conversation` as *sending*; returns its entry id.
+    pub fn show_reply(
+        &mut self,
+        conversation: ConversationId,
+        message_id: String,
+        text: &str,
+        local_time: String,
+    ) -> Option<u64> {
+        self.activity += 1;
+        let activity = self.activity;
+        let conversation = conversation_in(&mut self.conversations, conversation);
         conversation.activity = activity;
-        let id = conversation.timeline.push_sending(&mut ids, AGENT_UID, text, local_time);
-        self.ids = ids;
-        Some(id)
+        Some(conversation.timeline.push_sending(&mut self.ids, AGENT_UID, Some(message_id), text, local_time))
     }
 
-    /// Puts a failed reply back to *sending*; returns its text.
-    pub fn retry(&mut self, id: u64) -> Option<String> {
-        self.conversations.iter_mut().find_map(|c| c.timeline.retry(id))
+    /// v1: own reply `message_id` was stored as `seq`.
+    pub fn ack(&mut self, message_id: &str, seq: Seq) -> bool {
+        self.conversations.iter_mut().any(|c| c.timeline.ack(message_id, seq))
     }
 
-    /// The backend processed these replies; any not echoed was refused.
-    pub fn fail_unechoed(&mut self, ids: &[u64]) -> usize {
-        self.conversations.iter_mut().map(|c| c.timeline.fail_unechoed(ids)).sum()
+    /// v1: own reply `message_id` was refused.
+    pub fn fail(&mut self, message_id: &str, reason: &str) -> bool {
+        self.conversations.iter_mut().any(|c| c.timeline.fail(message_id, reason))
     }
 
-    /// The link dropped; returns how many replies were marked failed.
-    pub fn fail_pending(&mut self) -> usize {
-        self.conversations.iter_mut().map(|c| c.timeline.fail_pending()).sum()
+    /// Puts a failed reply back to *sending*.
+    pub fn retry(&mut self, id: u64) -> Option<Retry> {
+        self.conversations.iter_mut().find_map(|c| {
+            let conversation = c.uid;
+            c.timeline.retry(id).map(|e| Retry {
+                conversation,
+                message_id: e.message_id.clone(),
+                text: e.text.clone(),
+            })
+        })
+    }
+
+    /// v0: the link dropped; returns the message ids of replies marked failed.
+    pub fn fail_pending(&mut self) -> Vec<String> {
+        self.conversations.iter_mut().flat_map(|c| c.timeline.fail_pending()).collect()
+    }
+
+    /// v0: the backend processed these replies; any not echoed was refused.
+    pub fn fail_unechoed(&mut self, ids: &[u64]) -> Vec<String> {
+        self.conversations.iter_mut().flat_map(|c| c.timeline.fail_unechoed(ids)).collect()
     }
 
     pub fn push_notice(&mut self, text: &str, local_time: String) {
         self.notices.push_notice(&mut self.ids, text, local_time);
     }
+}
 
-    fn conversation_mut(&mut self, uid: i64) -> &mut Conversation {
-        let index = match self.conversations.iter().position(|c| c.uid == uid) {
-            Some(index) => index,
-            None => {
-                self.conversations.push(Conversation {
-                    uid,
-                    username: format!("user{uid}"),
-                    avatar: String::new(),
-                    timeline: Timeline::default(),
-                    unread: 0,
-                    activity: 0,
-                });
-                self.conversations.len() - 1
-            }
-        };
-        &mut self.conversations[index]
-    }
+/// The conversation with user `uid`, created empty if new.
+fn conversation_in(conversations: &mut Vec<Conversation>, uid: ConversationId) -> &mut Conversation {
+    let index = match conversations.iter().position(|c| c.uid == uid) {
+        Some(index) => index,
+        None => {
+            conversations.push(Conversation {
+                uid,
+                username: format!("user{uid}"),
+                avatar: String::new(),
+                timeline: Timeline::default(),
+                unread: 0,
+                has_more: false,
+                activity: 0,
+            });
+            conversations.len() - 1
+        }
+    };
+    &mut conversations[index]
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::timeline::Delivery;
     use kefu_protocol::Role;
 
     fn message(uid: i64, text: &str) -> ChatMessage {
@@ -180,6 +255,20 @@ mod tests {
             avatar: String::new(),
             create_time: "2026-11-26 10:00:00".into(),
             text: text.into(),
+        }
+    }
+
+    fn stored(conversation: i64, seq: Seq, uid: i64, time: &str) -> Message {
+        Message {
+            conversation,
+            seq,
+            id: format!("{conversation}-{seq}"),
+            uid,
+            role: if uid == AGENT_UID { Role::Agent } else { Role::User },
+            username: format!("user{uid}"),
+            avatar: String::new(),
+            create_time: time.into(),
+            text: format!("{conversation}/{seq}"),
         }
     }
 
@@ -200,14 +289,14 @@ mod tests {
     }
 
     #[test]
-    fn own_reply_is_filed_under_its_conversation_and_confirmed() {
+    fn own_v0_reply_is_filed_under_its_conversation_and_confirmed() {
         let mut inbox = Inbox::default();
-        assert_eq!(inbox.send_local("x", "t".into()), None, "no conversation selected");
+        assert_eq!(inbox.selected_id(), None);
         inbox.receive(&message(5, "hello"));
         inbox.receive(&message(6, "hi"));
         inbox.select(6);
-        inbox.send_local("welcome", "t".into()).expect("selected");
-        inbox.receive(&message(AGENT_UID, "welcome"));
+        inbox.show_reply(6, "w".into(), "welcome", "t".into()).expect("shown");
+        assert_eq!(inbox.receive(&message(AGENT_UID, "welcome")), Some("w".into()));
         let six = inbox.selected().expect("selected");
         let last = six.preview().expect("has messages");
         assert_eq!((last.from, last.delivery, last.text.as_str()), (From::Me, Delivery::Sent, "welcome"));
@@ -216,7 +305,7 @@ mod tests {
     }
 
     #[test]
-    fn another_agents_reply_shows_in_every_conversation() {
+    fn another_agents_v0_reply_shows_in_every_conversation() {
         let mut inbox = Inbox::default();
         inbox.receive(&message(5, "hello"));
         inbox.receive(&message(6, "hi"));
@@ -232,9 +321,46 @@ mod tests {
         let mut inbox = Inbox::default();
         inbox.receive(&message(5, "hello"));
         inbox.select(5);
-        let id = inbox.send_local("r", "t".into()).expect("selected");
-        assert_eq!(inbox.fail_pending(), 1);
-        assert_eq!(inbox.retry(id), Some("r".into()));
+        let id = inbox.show_reply(5, "r".into(), "r", "t".into()).expect("shown");
+        assert_eq!(inbox.fail_pending(), vec!["r".to_owned()]);
+        let retry = inbox.retry(id).expect("retry");
+        assert_eq!(
+            (retry.conversation, retry.message_id.as_deref(), retry.text.as_str()),
+            (5, Some("r"), "r")
+        );
         assert_eq!(inbox.retry(id), None);
+    }
+
+    #[test]
+    fn v1_files_by_conversation_counts_live_unread_and_resumes_from_last_seq() {
+        let mut inbox = Inbox::default();
+        inbox.history(
+            5,
+            &[stored(5, 1, 5, "2026-11-26 09:00:00"), stored(5, 2, AGENT_UID, "2026-11-26 09:01:00")],
+            true,
+        );
+        inbox.history(6, &[stored(6, 1, 6, "2026-11-26 09:30:00")], false);
+        assert_eq!(inbox.unread(), 0, "history is not unread");
+        let order: Vec<i64> = inbox.conversations().iter().map(|c| c.uid).collect();
+        assert_eq!(order, vec![6, 5], "most recent message first");
+        inbox.receive_v1(&stored(5, 3, 5, "2026-11-26 10:00:00"), true);
+        inbox.receive_v1(&stored(5, 3, 5, "2026-11-26 10:00:00"), true);
+        assert_eq!(inbox.unread(), 1, "a repeat is not counted twice");
+        assert_eq!(inbox.conversations()[0].uid, 5);
+        assert!(!inbox.conversations()[1].has_more && inbox.conversations()[0].has_more);
+        let mut positions = inbox.positions();
+        positions.sort_by_key(|p| p.conversation);
+        assert_eq!(
+            positions,
+            vec![Position { conversation: 5, seq: 3 }, Position { conversation: 6, seq: 1 }]
+        );
+        // Own reply: acked into place; agent replies are on our side.
+        inbox.select(6);
+        inbox.show_reply(6, "mine".into(), "answer", "t".into()).expect("shown");
+        assert!(inbox.ack("mine", 2));
+        let six = inbox.selected().expect("selected");
+        assert_eq!(six.timeline.last_seq(), Some(2));
+        assert!(!inbox.fail("mine", "late"), "a stored reply cannot fail");
+        assert!(!inbox.ack("nobody", 9));
     }
 }

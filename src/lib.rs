@@ -5,11 +5,15 @@
 //! Browser side: [`link`] (WebSocket adapter), [`ui`] (shared components) and the two pages.
 
 pub mod agent_page;
+pub mod chat;
 pub mod config;
 pub mod connection;
+pub mod courier;
 pub mod i18n;
 pub mod inbox;
 pub mod link;
+pub mod negotiation;
+pub mod outbox;
 pub mod timeline;
 pub mod ui;
 pub mod user_page;

@@ -13,11 +13,13 @@ use futures::channel::mpsc;
 use futures::{SinkExt, StreamExt};
 use gloo_net::websocket::{futures::WebSocket, Message, State, WebSocketError};
 use gloo_timers::future::IntervalStream;
+use kefu_protocol::v1::{ClientMessage, ServerMessage, SUBPROTOCOL};
 use kefu_protocol::{ClientFrame, ServerFrame};
 use wasm_bindgen::closure::Closure;
 use wasm_bindgen::JsCast;
 
 use crate::connection::{Action, Connection, Event, Status, Timing};
+use crate::negotiation::{Negotiation, Opened};
 
 /// How often the state machine's clock ticks: the resolution of timeouts and retries.
 const TICK_MS: u32 = 100;
@@ -31,9 +33,13 @@ pub enum LinkEvent {
     Frame(ServerFrame),
     /// The link was lost (or a send found no open link): unconfirmed messages may be lost.
     Lost,
-    /// The backend has processed these messages (a heartbeat sent after them was answered):
-    /// any of them not echoed by now was refused.
+    /// v0: the backend has processed these messages (a heartbeat sent after them was
+    /// answered): any of them not echoed by now was refused.
     Processed(Vec<u64>),
+    /// The socket opened; `v1` if the backend selected the `kefu.v1` subprotocol.
+    Opened { v1: bool },
+    /// A v1 frame arrived.
+    V1(ServerMessage),
     /// The server closed the connection and said why.
     ClosedByServer { code: u16, reason: String },
 }
@@ -42,6 +48,7 @@ enum Command {
     Enable,
     Disable,
     Send(u64, String),
+    SendV1(ClientMessage),
     Wake,
 }
 
@@ -74,6 +81,12 @@ impl Link {
     /// [`LinkEvent::Lost`]; once the backend has processed it, [`LinkEvent::Processed`].
     pub fn send(&self, id: u64, text: String) {
         self.command(Command::Send(id, text));
+    }
+
+    /// Sends a v1 frame. Nothing is reported if the link is not open: v1 messages stay in the
+    /// outbox until acknowledged.
+    pub fn send_v1(&self, frame: ClientMessage) {
+        self.command(Command::SendV1(frame));
     }
 
     fn wake(&self) {
@@ -120,6 +133,20 @@ enum Input {
     Tick,
 }
 
+/// The connection attempt under way: what it offered, and whether it ever opened.
+#[derive(Clone, Copy)]
+struct Attempt {
+    offered_v1: bool,
+    opened: bool,
+}
+
+/// Drops the socket; one that never opened tells the negotiation its offer failed.
+fn gone(socket: &mut Option<WebSocket>, attempt: &Attempt, negotiation: &mut Negotiation) {
+    if socket.take().is_some() && !attempt.opened {
+        negotiation.failed(attempt.offered_v1);
+    }
+}
+
 async fn drive(
     url: String,
     timing: Timing,
@@ -135,6 +162,9 @@ async fn drive(
     // messages sent before it. Backends answer a connection's frames in order.
     let mut unprobed: Vec<u64> = vec![];
     let mut probes: VecDeque<Vec<u64>> = VecDeque::new();
+    let mut v1 = false;
+    let mut negotiation = Negotiation::default();
+    let mut attempt = Attempt { offered_v1: true, opened: false };
     let mut shown = (machine.status(), machine.is_retrying());
     emit(LinkEvent::Status { status: shown.0, retrying: shown.1 });
 
@@ -181,13 +211,39 @@ async fn drive(
                     vec![]
                 }
             }
+            Input::Command(Some(Command::SendV1(frame))) => {
+                let is_message = matches!(frame, ClientMessage::Send { .. });
+                let sent = match (machine.status(), socket.as_mut()) {
+                    (Status::Online, Some(ws)) => ws.send(Message::Text(frame.encode())).await.is_ok(),
+                    _ => false,
+                };
+                if sent && is_message {
+                    machine.handle(Event::MessageSent, now())
+                } else {
+                    vec![]
+                }
+            }
             Input::Settled(open) => {
                 settled = true;
-                if open {
-                    machine.handle(Event::Opened, now())
-                } else {
-                    socket = None;
-                    machine.handle(Event::Closed, now())
+                let selected_v1 = socket.as_ref().is_some_and(|ws| ws.protocol() == SUBPROTOCOL);
+                let verdict = open.then(|| negotiation.opened(attempt.offered_v1, selected_v1));
+                match verdict {
+                    Some(Opened::Use { v1: speaks_v1 }) => {
+                        attempt.opened = true;
+                        v1 = speaks_v1;
+                        emit(LinkEvent::Opened { v1 });
+                        machine.handle(Event::Opened, now())
+                    }
+                    Some(Opened::ProbeV1) => {
+                        // Up over v0 after a failed v1 offer: ask for v1 once more, at once.
+                        socket = None;
+                        machine.handle(Event::Closed, now());
+                        machine.handle(Event::Wake, now())
+                    }
+                    None => {
+                        gone(&mut socket, &attempt, &mut negotiation);
+                        machine.handle(Event::Closed, now())
+                    }
                 }
             }
             Input::Socket(Some(Ok(message))) => {
@@ -202,19 +258,23 @@ async fn drive(
                             emit(LinkEvent::Processed(ids));
                         }
                     }
+                    _ if v1 => match ServerMessage::decode(&text) {
+                        Ok(frame) => emit(LinkEvent::V1(frame)),
+                        Err(_) => emit(LinkEvent::Frame(ServerFrame::Notice(text))),
+                    },
                     frame => emit(LinkEvent::Frame(frame)),
                 }
                 actions
             }
             Input::Socket(Some(Err(WebSocketError::ConnectionClose(close)))) => {
-                socket = None;
+                gone(&mut socket, &attempt, &mut negotiation);
                 if !close.reason.is_empty() {
                     emit(LinkEvent::ClosedByServer { code: close.code, reason: close.reason });
                 }
                 machine.handle(Event::Closed, now())
             }
             Input::Socket(Some(Err(_)) | None) => {
-                socket = None;
+                gone(&mut socket, &attempt, &mut negotiation);
                 machine.handle(Event::Closed, now())
             }
             Input::Tick => machine.handle(Event::Tick, now()),
@@ -226,7 +286,12 @@ async fn drive(
                     settled = false;
                     unprobed.clear();
                     probes.clear();
-                    socket = WebSocket::open(&url).ok();
+                    attempt = Attempt { offered_v1: negotiation.offer_v1(), opened: false };
+                    socket = if attempt.offered_v1 {
+                        WebSocket::open_with_protocol(&url, SUBPROTOCOL).ok()
+                    } else {
+                        WebSocket::open(&url).ok()
+                    };
                     if socket.is_none() {
                         let reason = format!("cannot open a WebSocket to {url}");
                         emit(LinkEvent::ClosedByServer { code: 0, reason });
@@ -240,7 +305,7 @@ async fn drive(
                         probes.push_back(std::mem::take(&mut unprobed));
                     }
                 }
-                Action::Close => socket = None,
+                Action::Close => gone(&mut socket, &attempt, &mut negotiation),
             }
         }
 

@@ -1,18 +1,22 @@
 //! What a page shows of a conversation: messages in order, each with its sender and delivery
 //! state. Pure data, no browser types; both pages build on it.
 //!
-//! A message the person sends is shown at once as *sending*; the backend's echo of it (the
-//! original protocol echoes every message to its sender) marks it *sent*. If the link drops
-//! before the echo arrives the message is *failed*, with a retry, so nothing is lost silently.
+//! A message the person sends is shown at once as *sending*.
+//! - v1: the server's acknowledgement marks it *sent* and gives it its sequence number;
+//!   messages merge by id and sort by sequence number, so a replay never shows a duplicate.
+//! - v0: the backend's echo (it echoes every message to its sender) marks it *sent*, matched
+//!   by text. If the link drops first the message is *failed*, with a retry.
 
-use kefu_protocol::{ChatMessage, AGENT_UID};
+use kefu_protocol::v1::{Message, Seq};
+use kefu_protocol::{ChatMessage, Role, AGENT_UID};
 
 /// Who a message is from, from the viewer's side; the `data-from` value.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum From {
     Me,
     Agent,
     User,
+    #[default]
     System,
 }
 
@@ -28,9 +32,10 @@ impl From {
 }
 
 /// Delivery of the viewer's own messages; the `data-delivery` value.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub enum Delivery {
     Sending,
+    #[default]
     Sent,
     Failed,
 }
@@ -46,24 +51,30 @@ impl Delivery {
 }
 
 /// One line of a timeline.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Entry {
     /// Unique within the page; stable across delivery changes.
     pub id: u64,
+    /// The message id on the wire (v1), or the outbox id of an own message.
+    pub message_id: Option<String>,
+    /// Position in the conversation, once the server has stored it (v1).
+    pub seq: Option<Seq>,
     pub from: From,
     pub uid: i64,
     pub username: String,
     pub avatar: String,
-    /// As the backend wrote it, or the local time for a message not yet echoed.
+    /// As the backend wrote it, or the local time for a message not yet stored.
     pub time: String,
     pub text: String,
     pub delivery: Delivery,
+    /// Why a failed message failed.
+    pub reason: Option<String>,
 }
 
 impl Entry {
     /// Key for keyed list rendering: changes whenever what is shown changes.
-    pub fn render_key(&self) -> (u64, Delivery, String) {
-        (self.id, self.delivery, self.time.clone())
+    pub fn render_key(&self) -> (u64, Delivery, String, Option<String>) {
+        (self.id, self.delivery, self.time.clone(), self.reason.clone())
     }
 }
 
@@ -78,52 +89,57 @@ impl Ids {
     }
 }
 
-/// An ordered list of entries.
+/// An ordered list of entries: stored messages by sequence number, then own messages not
+/// yet stored, in the order they were written. Notices stay where they were added.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct Timeline {
     pub entries: Vec<Entry>,
 }
 
 impl Timeline {
-    /// Adds the viewer's own message as *sending*; returns its id.
-    pub fn push_sending(&mut self, ids: &mut Ids, uid: i64, text: &str, local_time: String) -> u64 {
+    /// Adds the viewer's own message as *sending*; returns its entry id.
+    pub fn push_sending(
+        &mut self,
+        ids: &mut Ids,
+        uid: i64,
+        message_id: Option<String>,
+        text: &str,
+        local_time: String,
+    ) -> u64 {
         let id = ids.next_id();
         self.entries.push(Entry {
             id,
+            message_id,
             from: From::Me,
             uid,
-            username: String::new(),
-            avatar: String::new(),
             time: local_time,
             text: text.to_owned(),
             delivery: Delivery::Sending,
+            ..Entry::default()
         });
         id
     }
 
-    /// Marks the oldest *sending* message with this text as *sent*, taking the backend's time;
-    /// failing that, the oldest *failed* one (its echo came late, after the link dropped).
-    /// Returns false when there is none (the message came from another tab).
-    pub fn confirm(&mut self, message: &ChatMessage) -> bool {
+    /// v0: marks the oldest *sending* own message with this text as *sent*, taking the
+    /// backend's time; failing that, the oldest *failed* one (its echo came late). Returns the
+    /// entry, or `None` when there is none (the message came from another tab).
+    pub fn confirm(&mut self, message: &ChatMessage) -> Option<&Entry> {
         let position = |delivery: Delivery| {
             self.entries
                 .iter()
                 .position(|e| e.delivery == delivery && e.from == From::Me && e.text == message.text)
         };
-        let pending = position(Delivery::Sending).or_else(|| position(Delivery::Failed));
-        match pending.map(|index| &mut self.entries[index]) {
-            Some(entry) => {
-                entry.delivery = Delivery::Sent;
-                entry.time = message.create_time.clone();
-                entry.username = message.username.clone();
-                entry.avatar = message.avatar.clone();
-                true
-            }
-            None => false,
-        }
+        let index = position(Delivery::Sending).or_else(|| position(Delivery::Failed))?;
+        let entry = &mut self.entries[index];
+        entry.delivery = Delivery::Sent;
+        entry.reason = None;
+        entry.time = message.create_time.clone();
+        entry.username = message.username.clone();
+        entry.avatar = message.avatar.clone();
+        Some(entry)
     }
 
-    /// Adds a message received from the backend.
+    /// v0: adds a message received from the backend.
     pub fn push_received(&mut self, ids: &mut Ids, from: From, message: &ChatMessage) {
         self.entries.push(Entry {
             id: ids.next_id(),
@@ -133,8 +149,85 @@ impl Timeline {
             avatar: message.avatar.clone(),
             time: message.create_time.clone(),
             text: message.text.clone(),
-            delivery: Delivery::Sent,
+            ..Entry::default()
         });
+    }
+
+    /// v1: adds a stored message, or updates the entry with the same id (an own message, or
+    /// one seen before in a replay). Returns true if it was new.
+    pub fn upsert(&mut self, ids: &mut Ids, from: From, message: &Message) -> bool {
+        if let Some(index) = self.entries.iter().position(|e| e.message_id.as_deref() == Some(&message.id)) {
+            let mut entry = self.entries.remove(index);
+            entry.seq = Some(message.seq);
+            entry.time = message.create_time.clone();
+            entry.username = message.username.clone();
+            entry.avatar = message.avatar.clone();
+            entry.delivery = Delivery::Sent;
+            entry.reason = None;
+            self.place(entry);
+            return false;
+        }
+        let entry = Entry {
+            id: ids.next_id(),
+            message_id: Some(message.id.clone()),
+            seq: Some(message.seq),
+            from,
+            uid: message.uid,
+            username: message.username.clone(),
+            avatar: message.avatar.clone(),
+            time: message.create_time.clone(),
+            text: message.text.clone(),
+            delivery: Delivery::Sent,
+            reason: None,
+        };
+        self.place(entry);
+        true
+    }
+
+    /// Inserts a stored entry before the first stored entry with a larger sequence number,
+    /// else before the own messages still waiting, else at the end.
+    fn place(&mut self, entry: Entry) {
+        let seq = entry.seq;
+        let index = self
+            .entries
+            .iter()
+            .position(|e| match (e.seq, seq) {
+                (Some(theirs), Some(ours)) => theirs > ours,
+                (None, _) => e.from == From::Me && e.delivery != Delivery::Sent,
+                _ => false,
+            })
+            .unwrap_or(self.entries.len());
+        self.entries.insert(index, entry);
+    }
+
+    /// v1: the server stored own message `message_id` as `seq`.
+    pub fn ack(&mut self, message_id: &str, seq: Seq) -> bool {
+        let Some(index) = self.entries.iter().position(|e| e.message_id.as_deref() == Some(message_id))
+        else {
+            return false;
+        };
+        let mut entry = self.entries.remove(index);
+        entry.seq = Some(seq);
+        entry.delivery = Delivery::Sent;
+        entry.reason = None;
+        self.place(entry);
+        true
+    }
+
+    /// v1: the server refused own message `message_id`.
+    pub fn fail(&mut self, message_id: &str, reason: &str) -> bool {
+        let entry = self
+            .entries
+            .iter_mut()
+            .find(|e| e.message_id.as_deref() == Some(message_id) && e.delivery != Delivery::Sent);
+        match entry {
+            Some(entry) => {
+                entry.delivery = Delivery::Failed;
+                entry.reason = Some(reason.to_owned());
+                true
+            }
+            None => false,
+        }
     }
 
     /// Adds a system notice (a backend reply that is not a chat message, a close reason...).
@@ -142,43 +235,46 @@ impl Timeline {
         self.entries.push(Entry {
             id: ids.next_id(),
             from: From::System,
-            uid: 0,
-            username: String::new(),
-            avatar: String::new(),
             time: local_time,
             text: text.to_owned(),
-            delivery: Delivery::Sent,
+            ..Entry::default()
         });
     }
 
-    /// The link dropped: every message still *sending* may not have arrived.
-    /// Returns how many were marked *failed*.
-    pub fn fail_pending(&mut self) -> usize {
-        let mut failed = 0;
+    /// v0: the link dropped, so every message still *sending* may not have arrived.
+    /// Returns the message ids of those marked *failed*.
+    pub fn fail_pending(&mut self) -> Vec<String> {
+        let mut failed = vec![];
         for entry in self.entries.iter_mut().filter(|e| e.delivery == Delivery::Sending) {
             entry.delivery = Delivery::Failed;
-            failed += 1;
+            failed.extend(entry.message_id.clone());
         }
         failed
     }
 
-    /// The backend has processed these messages: any still *sending* was refused (it would
-    /// have been echoed). Returns how many were marked *failed*.
-    pub fn fail_unechoed(&mut self, ids: &[u64]) -> usize {
-        let mut failed = 0;
+    /// v0: the backend has processed these messages (entry ids): any still *sending* was
+    /// refused (it would have been echoed). Returns the message ids of those marked *failed*.
+    pub fn fail_unechoed(&mut self, ids: &[u64]) -> Vec<String> {
+        let mut failed = vec![];
         let refused = |e: &&mut Entry| e.delivery == Delivery::Sending && ids.contains(&e.id);
         for entry in self.entries.iter_mut().filter(refused) {
             entry.delivery = Delivery::Failed;
-            failed += 1;
+            failed.extend(entry.message_id.clone());
         }
         failed
     }
 
-    /// Puts a *failed* message back to *sending*; returns its text to send again.
-    pub fn retry(&mut self, id: u64) -> Option<String> {
+    /// Puts a *failed* message back to *sending*; returns the entry to send again.
+    pub fn retry(&mut self, id: u64) -> Option<&Entry> {
         let entry = self.entries.iter_mut().find(|e| e.id == id && e.delivery == Delivery::Failed)?;
         entry.delivery = Delivery::Sending;
-        Some(entry.text.clone())
+        entry.reason = None;
+        Some(entry)
+    }
+
+    /// The entry showing own message `message_id`.
+    pub fn by_message_id(&self, message_id: &str) -> Option<&Entry> {
+        self.entries.iter().find(|e| e.message_id.as_deref() == Some(message_id))
     }
 
     /// Whether any own message is still waiting for its echo.
@@ -189,35 +285,72 @@ impl Timeline {
     pub fn last(&self) -> Option<&Entry> {
         self.entries.last()
     }
+
+    /// Highest sequence number shown (what to resume after).
+    pub fn last_seq(&self) -> Option<Seq> {
+        self.entries.iter().filter_map(|e| e.seq).max()
+    }
+
+    /// Lowest sequence number shown (what to page back from).
+    pub fn first_seq(&self) -> Option<Seq> {
+        self.entries.iter().filter_map(|e| e.seq).min()
+    }
 }
 
-/// The user page's model: one timeline seen by user `uid`.
+/// The user page's model: one conversation seen by user `uid`.
 #[derive(Debug, Clone)]
 pub struct UserChat {
     pub uid: i64,
     pub timeline: Timeline,
+    /// Whether older messages than the first shown exist on the server (v1).
+    pub has_more: bool,
     ids: Ids,
 }
 
 impl UserChat {
     pub fn new(uid: i64) -> Self {
-        UserChat { uid, timeline: Timeline::default(), ids: Ids::default() }
+        UserChat { uid, timeline: Timeline::default(), has_more: false, ids: Ids::default() }
     }
 
-    pub fn send_local(&mut self, text: &str, local_time: String) -> u64 {
-        self.timeline.push_sending(&mut self.ids, self.uid, text, local_time)
+    pub fn send_local(&mut self, message_id: Option<String>, text: &str, local_time: String) -> u64 {
+        self.timeline.push_sending(&mut self.ids, self.uid, message_id, text, local_time)
     }
 
-    /// Files a chat message from the backend; returns false if it is not for this user.
-    pub fn receive(&mut self, message: &ChatMessage) -> bool {
-        match from_for_user(self.uid, message) {
-            Some(From::Me) if self.timeline.confirm(message) => true,
+    /// v0: files a chat message from the backend; returns the own message it confirmed, if
+    /// any, or false in `.1` if the message is not for this user.
+    pub fn receive(&mut self, message: &ChatMessage) -> (Option<String>, bool) {
+        match from_for_user(self.uid, message.uid, message.role) {
+            Some(From::Me) => match self.timeline.confirm(message) {
+                Some(entry) => (entry.message_id.clone(), true),
+                None => {
+                    self.timeline.push_received(&mut self.ids, From::Me, message);
+                    (None, true)
+                }
+            },
             Some(from) => {
                 self.timeline.push_received(&mut self.ids, from, message);
-                true
+                (None, true)
             }
-            None => false,
+            None => (None, false),
         }
+    }
+
+    /// v1: files a stored message of this user's conversation.
+    pub fn receive_v1(&mut self, message: &Message) -> bool {
+        match from_for_user(self.uid, message.uid, message.role) {
+            Some(from) if message.conversation == self.uid => {
+                self.timeline.upsert(&mut self.ids, from, message)
+            }
+            _ => false,
+        }
+    }
+
+    /// v1: a page of older (or, on a fresh page, the latest) messages.
+    pub fn history(&mut self, messages: &[Message], has_more: bool) {
+        for message in messages {
+            self.receive_v1(message);
+        }
+        self.has_more = has_more;
     }
 
     pub fn notice(&mut self, text: &str, local_time: String) {
@@ -225,13 +358,13 @@ impl UserChat {
     }
 }
 
-/// Where a received chat message belongs on the user page of user `my_uid`.
+/// Where a chat message from `sender` belongs on the user page of user `my_uid`.
 /// `None` means it is not for this user: a backend that broadcasts (the original) hands every
 /// user the other users' messages, which must not be shown.
-pub fn from_for_user(my_uid: i64, message: &ChatMessage) -> Option<From> {
-    if message.uid == my_uid {
+pub fn from_for_user(my_uid: i64, sender: i64, role: Role) -> Option<From> {
+    if sender == my_uid {
         Some(From::Me)
-    } else if message.uid == AGENT_UID || message.role == kefu_protocol::Role::Agent {
+    } else if sender == AGENT_UID || role == Role::Agent {
         Some(From::Agent)
     } else {
         None
@@ -241,7 +374,6 @@ pub fn from_for_user(my_uid: i64, message: &ChatMessage) -> Option<From> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use kefu_protocol::Role;
 
     fn message(uid: i64, text: &str) -> ChatMessage {
         ChatMessage {
@@ -254,13 +386,32 @@ mod tests {
         }
     }
 
+    fn stored(conversation: i64, seq: Seq, id: &str, uid: i64) -> Message {
+        Message {
+            conversation,
+            seq,
+            id: id.into(),
+            uid,
+            role: if uid == AGENT_UID { Role::Agent } else { Role::User },
+            username: format!("user{uid}"),
+            avatar: String::new(),
+            create_time: format!("2026-11-26 10:00:{seq:02}"),
+            text: format!("text {id}"),
+        }
+    }
+
+    fn shown(timeline: &Timeline) -> Vec<(Option<Seq>, String, Delivery)> {
+        timeline.entries.iter().map(|e| (e.seq, e.text.clone(), e.delivery)).collect()
+    }
+
     #[test]
     fn own_message_goes_sending_then_sent_on_echo() {
         let mut ids = Ids::default();
         let mut timeline = Timeline::default();
-        let id = timeline.push_sending(&mut ids, 5, "hi", "local".into());
+        let id = timeline.push_sending(&mut ids, 5, Some("m1".into()), "hi", "local".into());
         assert!(timeline.has_pending());
-        assert!(timeline.confirm(&message(5, "hi")));
+        let confirmed = timeline.confirm(&message(5, "hi")).map(|e| e.message_id.clone());
+        assert_eq!(confirmed, Some(Some("m1".into())));
         let entry = &timeline.entries[0];
         assert_eq!(
             (entry.id, entry.delivery, entry.time.as_str()),
@@ -268,16 +419,16 @@ mod tests {
         );
         assert!(!timeline.has_pending());
         // The echo of a message typed in another tab has nothing to confirm.
-        assert!(!timeline.confirm(&message(5, "hi")));
+        assert!(timeline.confirm(&message(5, "hi")).is_none());
     }
 
     #[test]
     fn identical_texts_confirm_in_order() {
         let mut ids = Ids::default();
         let mut timeline = Timeline::default();
-        timeline.push_sending(&mut ids, 5, "ok", "t".into());
-        timeline.push_sending(&mut ids, 5, "ok", "t".into());
-        assert!(timeline.confirm(&message(5, "ok")));
+        timeline.push_sending(&mut ids, 5, None, "ok", "t".into());
+        timeline.push_sending(&mut ids, 5, None, "ok", "t".into());
+        assert!(timeline.confirm(&message(5, "ok")).is_some());
         let states: Vec<_> = timeline.entries.iter().map(|e| e.delivery).collect();
         assert_eq!(states, vec![Delivery::Sent, Delivery::Sending]);
     }
@@ -286,27 +437,27 @@ mod tests {
     fn a_lost_link_fails_pending_messages_and_retry_resends() {
         let mut ids = Ids::default();
         let mut timeline = Timeline::default();
-        let first = timeline.push_sending(&mut ids, 5, "a", "t".into());
-        timeline.push_sending(&mut ids, 5, "b", "t".into());
+        let first = timeline.push_sending(&mut ids, 5, Some("a".into()), "a", "t".into());
+        timeline.push_sending(&mut ids, 5, Some("b".into()), "b", "t".into());
         timeline.confirm(&message(5, "b"));
-        assert_eq!(timeline.fail_pending(), 1);
+        assert_eq!(timeline.fail_pending(), vec!["a".to_owned()]);
         assert_eq!(timeline.entries[0].delivery, Delivery::Failed);
-        assert_eq!(timeline.retry(first), Some("a".to_owned()));
+        assert_eq!(timeline.retry(first).map(|e| e.text.clone()), Some("a".to_owned()));
         assert_eq!(timeline.entries[0].delivery, Delivery::Sending);
         // Only failed messages can be retried.
-        assert_eq!(timeline.retry(first), None);
-        assert_eq!(timeline.retry(999), None);
+        assert!(timeline.retry(first).is_none());
+        assert!(timeline.retry(999).is_none());
     }
 
     #[test]
     fn processed_but_not_echoed_means_refused() {
         let mut ids = Ids::default();
         let mut timeline = Timeline::default();
-        let echoed = timeline.push_sending(&mut ids, 5, "ok", "t".into());
-        let refused = timeline.push_sending(&mut ids, 5, "too long", "t".into());
-        timeline.push_sending(&mut ids, 5, "sent after the probe", "t".into());
+        let echoed = timeline.push_sending(&mut ids, 5, None, "ok", "t".into());
+        let refused = timeline.push_sending(&mut ids, 5, Some("r".into()), "too long", "t".into());
+        timeline.push_sending(&mut ids, 5, None, "sent after the probe", "t".into());
         timeline.confirm(&message(5, "ok"));
-        assert_eq!(timeline.fail_unechoed(&[echoed, refused]), 1);
+        assert_eq!(timeline.fail_unechoed(&[echoed, refused]), vec!["r".to_owned()]);
         let states: Vec<_> = timeline.entries.iter().map(|e| e.delivery).collect();
         assert_eq!(states, vec![Delivery::Sent, Delivery::Failed, Delivery::Sending]);
     }
@@ -315,27 +466,63 @@ mod tests {
     fn a_late_echo_confirms_a_failed_message() {
         let mut ids = Ids::default();
         let mut timeline = Timeline::default();
-        timeline.push_sending(&mut ids, 5, "late", "t".into());
+        timeline.push_sending(&mut ids, 5, None, "late", "t".into());
         timeline.fail_pending();
-        assert!(timeline.confirm(&message(5, "late")));
+        assert!(timeline.confirm(&message(5, "late")).is_some());
         assert_eq!(timeline.entries[0].delivery, Delivery::Sent);
     }
 
     #[test]
-    fn user_page_shows_own_and_agent_messages_only() {
-        assert_eq!(from_for_user(5, &message(5, "x")), Some(From::Me));
-        assert_eq!(from_for_user(5, &message(AGENT_UID, "x")), Some(From::Agent));
-        assert_eq!(from_for_user(5, &message(6, "x")), None);
+    fn v1_merges_by_id_and_sorts_by_seq_whatever_the_arrival_order() {
+        let mut ids = Ids::default();
+        let mut timeline = Timeline::default();
+        timeline.push_sending(&mut ids, 5, Some("mine".into()), "text mine", "t".into());
+        // A replay arrives out of order and with repeats; the own message is acked as seq 2.
+        for seq in [3, 1, 3, 1] {
+            timeline.upsert(&mut ids, From::Agent, &stored(5, seq, &format!("a{seq}"), AGENT_UID));
+        }
+        assert!(timeline.ack("mine", 2));
+        // The echo of the own message merges with it.
+        assert!(!timeline.upsert(&mut ids, From::Me, &stored(5, 2, "mine", 5)));
+        timeline.push_sending(&mut ids, 5, Some("next".into()), "text next", "t".into());
+        assert_eq!(
+            shown(&timeline),
+            vec![
+                (Some(1), "text a1".into(), Delivery::Sent),
+                (Some(2), "text mine".into(), Delivery::Sent),
+                (Some(3), "text a3".into(), Delivery::Sent),
+                (None, "text next".into(), Delivery::Sending),
+            ]
+        );
+        // A live message lands before the pending own one.
+        timeline.upsert(&mut ids, From::Agent, &stored(5, 4, "a4", AGENT_UID));
+        assert_eq!(timeline.entries[3].seq, Some(4));
+        assert_eq!(timeline.entries[4].text, "text next");
+        assert_eq!((timeline.first_seq(), timeline.last_seq()), (Some(1), Some(4)));
+    }
+
+    #[test]
+    fn v1_refusal_fails_with_reason_and_ack_is_idempotent() {
+        let mut ids = Ids::default();
+        let mut timeline = Timeline::default();
+        timeline.push_sending(&mut ids, 5, Some("x".into()), "x", "t".into());
+        assert!(timeline.fail("x", "too long"));
+        assert_eq!(timeline.entries[0].reason.as_deref(), Some("too long"));
+        assert!(!timeline.ack("unknown", 1));
+        assert!(timeline.ack("x", 1));
+        assert!(timeline.ack("x", 1));
+        assert!(!timeline.fail("x", "late error"), "a stored message cannot fail");
+        assert_eq!(timeline.entries.len(), 1);
     }
 
     #[test]
     fn user_chat_confirms_own_files_agent_and_hides_others() {
         let mut chat = UserChat::new(5);
-        chat.send_local("hi", "t".into());
-        assert!(chat.receive(&message(5, "hi")));
-        assert!(chat.receive(&message(5, "from my other tab")));
-        assert!(chat.receive(&message(AGENT_UID, "hello")));
-        assert!(!chat.receive(&message(6, "someone else's secret")));
+        chat.send_local(None, "hi", "t".into());
+        assert!(chat.receive(&message(5, "hi")).1);
+        assert!(chat.receive(&message(5, "from my other tab")).1);
+        assert!(chat.receive(&message(AGENT_UID, "hello")).1);
+        assert!(!chat.receive(&message(6, "someone else's secret")).1);
         chat.notice("用户信息不存在!", "t".into());
         let shown: Vec<(From, Delivery, &str)> =
             chat.timeline.entries.iter().map(|e| (e.from, e.delivery, e.text.as_str())).collect();
@@ -348,6 +535,11 @@ mod tests {
                 (From::System, Delivery::Sent, "用户信息不存在!"),
             ]
         );
+        // v1: only this user's conversation.
+        assert!(chat.receive_v1(&stored(5, 1, "s1", AGENT_UID)));
+        assert!(!chat.receive_v1(&stored(6, 1, "s2", 6)));
+        chat.history(&[stored(5, 1, "s1", AGENT_UID)], true);
+        assert!(chat.has_more);
     }
 
     #[test]

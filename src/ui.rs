@@ -36,7 +36,7 @@ pub fn status_label(texts: &'static Texts, status: Status, retrying: bool) -> &'
 
 /// Green/grey dot with a text label; `role="status"` and `data-state` for tests and AT.
 #[component]
-pub fn StatusIndicator(status: Signal<Status>, label: Signal<&'static str>) -> impl IntoView {
+pub fn StatusIndicator(status: Signal<Status>, label: Signal<String>) -> impl IntoView {
     view! {
         <span class="status" role="status" data-state=move || status.get().as_str()>
             <span class="status-dot" aria-hidden="true"></span>
@@ -45,22 +45,54 @@ pub fn StatusIndicator(status: Signal<Status>, label: Signal<&'static str>) -> i
     }
 }
 
-/// A scrolling log of messages that keeps the newest in view.
+/// A scrolling log of messages that keeps the newest in view, keeps its place when older
+/// messages are added above, and calls `on_top` when scrolled to the top.
 #[component]
 pub fn MessageList(
     entries: Signal<Vec<Entry>>,
     texts: &'static Texts,
     on_retry: Callback<u64>,
+    #[prop(optional)] on_top: Option<Callback<()>>,
 ) -> impl IntoView {
     let list: NodeRef<Ol> = NodeRef::new();
+    let last_shown = StoredValue::new(None::<(u64, Delivery, String, Option<String>)>);
+    let height = StoredValue::new(0);
     Effect::new(move |_| {
-        entries.track();
+        let last = entries.with(|entries| entries.last().map(Entry::render_key));
+        let newest_changed = last_shown.with_value(|shown| *shown != last);
+        last_shown.set_value(last);
         if let Some(element) = list.get() {
-            request_animation_frame(move || element.set_scroll_top(element.scroll_height()));
+            request_animation_frame(move || {
+                if newest_changed {
+                    element.set_scroll_top(element.scroll_height());
+                } else {
+                    // Older messages came in above: keep what the person was reading in place.
+                    let grown = element.scroll_height() - height.get_value();
+                    element.set_scroll_top(element.scroll_top() + grown);
+                }
+                height.set_value(element.scroll_height());
+            });
         }
     });
+    let on_scroll = move |_| {
+        if let Some(element) = list.get() {
+            height.set_value(element.scroll_height());
+            if element.scroll_top() < 40 {
+                if let Some(on_top) = on_top {
+                    on_top.run(());
+                }
+            }
+        }
+    };
     view! {
-        <ol class="messages" role="log" aria-live="polite" aria-label=texts.messages_label node_ref=list>
+        <ol
+            class="messages"
+            role="log"
+            aria-live="polite"
+            aria-label=texts.messages_label
+            node_ref=list
+            on:scroll=on_scroll
+        >
             <For
                 each=move || entries.get()
                 key=|entry| entry.render_key()
@@ -81,6 +113,7 @@ fn MessageItem(entry: Entry, texts: &'static Texts, on_retry: Callback<u64>) -> 
             view! {
                 <div class="msg-state msg-failed">
                     <span>{texts.failed}</span>
+                    {entry.reason.clone().map(|reason| view! { <span class="msg-reason">{reason}</span> })}
                     <button type="button" class="retry" on:click=move |_| on_retry.run(id)>
                         {texts.retry}
                     </button>
@@ -123,14 +156,11 @@ pub const EMOJI: [&str; 24] = [
     "🔥", "✅", "❌", "⭐", "🌹", "☕", "🍵",
 ];
 
-/// Text input, emoji picker and send button. `on_send` returns the error to show, if any;
-/// the input clears only when the message was accepted.
+/// Text input, emoji picker and send button, usable offline too (messages queue).
+/// `on_send` returns the error to show, if any; the input clears only when the message was
+/// accepted.
 #[component]
-pub fn Composer(
-    texts: &'static Texts,
-    can_send: Signal<bool>,
-    on_send: Callback<String, Result<(), String>>,
-) -> impl IntoView {
+pub fn Composer(texts: &'static Texts, on_send: Callback<String, Result<(), String>>) -> impl IntoView {
     let draft = RwSignal::new(String::new());
     let error = RwSignal::new(None::<String>);
     let picker_open = RwSignal::new(false);
@@ -175,7 +205,7 @@ pub fn Composer(
                         error.set(None);
                     }
                 />
-                <button type="submit" class="send" aria-label=texts.send disabled=move || !can_send.get()>
+                <button type="submit" class="send" aria-label=texts.send>
                     {texts.send}
                 </button>
             </div>

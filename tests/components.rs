@@ -34,6 +34,7 @@ fn entry(id: u64, from: From, text: &str, delivery: Delivery) -> Entry {
         time: "2026-11-26 10:00:00".into(),
         text: text.into(),
         delivery,
+        ..Entry::default()
     }
 }
 
@@ -45,7 +46,7 @@ async fn status_indicator_has_role_state_and_a_text_label() {
         view! {
             <StatusIndicator
                 status=Signal::derive(move || state.get().0)
-                label=Signal::derive(move || { let (s, r) = state.get(); status_label(&EN, s, r) })
+                label=Signal::derive(move || { let (s, r) = state.get(); status_label(&EN, s, r).to_owned() })
             />
         }
     })

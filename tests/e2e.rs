@@ -110,17 +110,28 @@ async fn time_until(client: &Client, state: &str, since: Instant, timeout: Durat
     since.elapsed()
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn status_follows_the_server_stop_kill_freeze_and_return() {
-    let mut server = Server::start();
-    let url = server.url("/?uid=21");
-    let (server_tx, mut server_rx) =
+/// Signals and restarts the server on request from inside a browser scenario.
+#[derive(Clone)]
+struct Control(tokio::sync::mpsc::UnboundedSender<(&'static str, tokio::sync::oneshot::Sender<Instant>)>);
+
+impl Control {
+    /// Carries out `what` (term, kill, stop, cont, start); returns when it was asked.
+    async fn ask(&self, what: &'static str) -> Instant {
+        let (done, at) = tokio::sync::oneshot::channel();
+        self.0.send((what, done)).expect("server control alive");
+        at.await.expect("server control answered")
+    }
+}
+
+/// Hands the server to a task that obeys [`Control`]; abort the task to stop it (the server is
+/// then dropped, which kills it).
+fn server_control(mut server: Server) -> (tokio::task::JoinHandle<()>, Control) {
+    let (tx, mut rx) =
         tokio::sync::mpsc::unbounded_channel::<(&'static str, tokio::sync::oneshot::Sender<Instant>)>();
-    // The server lives on this task; the scenario asks it to signal and restart.
-    let control = tokio::spawn(async move {
-        while let Some((what, done)) = server_rx.recv().await {
+    let task = tokio::spawn(async move {
+        while let Some((what, done)) = rx.recv().await {
             let at = Instant::now();
-            match what {
+            tokio::task::block_in_place(|| match what {
                 "term" => {
                     server.signal(libc::SIGTERM);
                     server.wait();
@@ -133,18 +144,21 @@ async fn status_follows_the_server_stop_kill_freeze_and_return() {
                 "cont" => server.signal(libc::SIGCONT),
                 "start" => server.restart(),
                 other => panic!("unknown command {other}"),
-            }
+            });
             let _ = done.send(at);
         }
-        drop(server);
     });
+    (task, Control(tx))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn status_follows_the_server_stop_kill_freeze_and_return() {
+    let server = Server::start();
+    let url = server.url("/?uid=21");
+    let (control_task, control) = server_control(server);
     let ask = move |what: &'static str| {
-        let server_tx = server_tx.clone();
-        async move {
-            let (done, at) = tokio::sync::oneshot::channel();
-            server_tx.send((what, done)).expect("server control alive");
-            at.await.expect("server control answered")
-        }
+        let control = control.clone();
+        async move { control.ask(what).await }
     };
     with_browsers(1, move |browsers| async move {
         let user = &browsers[0];
@@ -195,12 +209,13 @@ async fn status_follows_the_server_stop_kill_freeze_and_return() {
         }
     })
     .await;
-    control.abort();
+    control_task.abort();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn an_unconfirmed_message_shows_failed_and_retry_delivers_it() {
-    let server = Server::start();
+async fn v0_backend_unconfirmed_message_shows_failed_and_retry_delivers_it() {
+    // A backend that speaks only the original protocol, as the original does.
+    let server = Server::start_with(0, &["--v0-only"]);
     let url = server.url("/?uid=31");
     let agent_url = server.url("/agent");
     let pid = server.pid();
@@ -210,6 +225,8 @@ async fn an_unconfirmed_message_shows_failed_and_retry_delivers_it() {
         user.goto(&url).await.expect("open user page");
         page::wait_status(user, "online", LOAD).await;
         page::wait_status(agent, "online", LOAD).await;
+        // v0 has no addressee for replies, and the console says so.
+        agent.wait().at_most(LOAD).for_element(Locator::Css(".banner")).await.expect("broadcast warning");
         // Freeze the server: the link is half-open, sending reports no error.
         unsafe { libc::kill(pid, libc::SIGSTOP) };
         page::type_and_send(user, "sent into the void").await;
@@ -232,9 +249,72 @@ async fn an_unconfirmed_message_shows_failed_and_retry_delivers_it() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn empty_is_refused_and_a_server_refusal_shows_as_notice_and_failed_on_both_pages() {
-    // A small server-side limit makes the server refuse with a plain-text notice.
-    let server = Server::start_with(0, &["--max-text", "10"]);
+async fn v1_message_sent_into_a_frozen_server_arrives_once_after_it_thaws() {
+    let server = Server::start();
+    let url = server.url("/?uid=32");
+    let agent_url = server.url("/agent");
+    let pid = server.pid();
+    with_browsers(2, move |browsers| async move {
+        let (user, agent) = (&browsers[0], &browsers[1]);
+        agent.goto(&agent_url).await.expect("open agent");
+        user.goto(&url).await.expect("open user page");
+        page::wait_status(user, "online", LOAD).await;
+        page::type_and_send(user, "before").await;
+        page::wait_message(user, "me", "before", "sent").await;
+        unsafe { libc::kill(pid, libc::SIGSTOP) };
+        page::type_and_send(user, "sent into the void").await;
+        // The watchdog finds the dead link; the message stays queued, not failed.
+        page::wait_status(user, "offline", LOAD).await;
+        page::wait_message(user, "me", "sent into the void", "sending").await;
+        unsafe { libc::kill(pid, libc::SIGCONT) };
+        // The frozen server may deliver its buffered copy, and the page re-sends its own:
+        // either way it is stored and shown once.
+        page::wait_message(user, "me", "sent into the void", "sent").await;
+        agent_opens_conversation(agent, 32).await;
+        page::wait_message(agent, "user", "sent into the void", "sent").await;
+        for client in [user, agent] {
+            let texts: Vec<String> =
+                page::messages(client).await.into_iter().map(|(_, text, _)| text).collect();
+            assert_eq!(texts, vec!["before", "sent into the void"]);
+        }
+    })
+    .await;
+    server.signal(libc::SIGCONT);
+}
+
+/// Reads the failure reason shown under a failed message.
+async fn failure_reason(client: &Client, text: &str) -> Option<String> {
+    let value = client
+        .execute(
+            "const li = [...document.querySelectorAll('[role=log] > li[data-delivery=failed]')]\
+             .find(li => li.querySelector('.bubble').textContent === arguments[0]); \
+             const r = li && li.querySelector('.msg-reason'); return r ? r.textContent : null;",
+            vec![serde_json::json!(text)],
+        )
+        .await
+        .expect("read reason");
+    value.as_str().map(str::to_owned)
+}
+
+async fn agent_notices(agent: &Client) -> Vec<String> {
+    let notices = agent
+        .execute(
+            "return [...document.querySelectorAll('.notices [data-from=system]')].map(n => n.textContent);",
+            vec![],
+        )
+        .await
+        .expect("read notices");
+    serde_json::from_value(notices).expect("strings")
+}
+
+/// Empty messages are refused in the page; a message the server refuses (over a small
+/// limit) ends *failed* on both pages, with the server's reason (v1) or notice (v0).
+async fn refusals(v1: bool) {
+    let mut args = vec!["--max-text", "10"];
+    if !v1 {
+        args.push("--v0-only");
+    }
+    let server = Server::start_with(0, &args);
     let (url, agent_url) = (server.url("/?uid=41"), server.url("/agent"));
     with_browsers(2, move |browsers| async move {
         let (user, agent) = (&browsers[0], &browsers[1]);
@@ -250,34 +330,93 @@ async fn empty_is_refused_and_a_server_refusal_shows_as_notice_and_failed_on_bot
 
         let long = "this text is over ten units";
         page::type_and_send(user, long).await;
-        eventually("server notice shown on the user page", LOAD, || async {
-            let messages = page::messages(user).await;
-            messages.iter().any(|(from, text, _)| from == "system" && text.contains("too long")).then_some(())
-        })
-        .await;
-        // The refused message is not left "sending": it failed, and says so.
+        // The refused message is not left "sending": it failed, and says why.
         page::wait_message(user, "me", long, "failed").await;
+        if v1 {
+            let reason =
+                eventually("reason shown", LOAD, || async { failure_reason(user, long).await }).await;
+            assert!(reason.contains("too long"), "{reason}");
+        } else {
+            let notices = page::messages(user).await;
+            assert!(
+                notices.iter().any(|(from, text, _)| from == "system" && text.contains("too long")),
+                "{notices:?}"
+            );
+        }
 
         page::type_and_send(user, "hi").await;
         page::wait_message(user, "me", "hi", "sent").await;
         agent_opens_conversation(agent, 41).await;
         page::wait_message(agent, "user", "hi", "sent").await;
-        page::type_and_send(agent, "a reply over ten units").await;
-        eventually("server notice shown on the agent console", LOAD, || async {
-            let notices = agent
-                .execute(
-                    "return [...document.querySelectorAll('.notices [data-from=system]')].map(n => n.textContent);",
-                    vec![],
-                )
-                .await
-                .expect("read notices");
-            let notices: Vec<String> = serde_json::from_value(notices).expect("strings");
-            notices.iter().any(|n| n.contains("too long")).then_some(())
-        })
-        .await;
-        page::wait_message(agent, "me", "a reply over ten units", "failed").await;
+        let reply = "a reply over ten units";
+        page::type_and_send(agent, reply).await;
+        page::wait_message(agent, "me", reply, "failed").await;
+        if v1 {
+            let reason =
+                eventually("reason shown", LOAD, || async { failure_reason(agent, reply).await }).await;
+            assert!(reason.contains("too long"), "{reason}");
+        } else {
+            let notices = agent_notices(agent).await;
+            assert!(notices.iter().any(|n| n.contains("too long")), "{notices:?}");
+        }
     })
     .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refusals_v1() {
+    refusals(true).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refusals_v0_backend() {
+    refusals(false).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn messages_written_offline_survive_a_reload_and_are_sent_once_when_back() {
+    // The pages come from one server (still there when the chat server is down, as a CDN
+    // would be); the chat goes to another, which is killed.
+    let pages = Server::start();
+    let server = Server::start();
+    let backend = format!("server=ws://127.0.0.1:{}/webSocket/", server.port);
+    let (url, agent_url) =
+        (pages.url(&format!("/?uid=51&{backend}")), pages.url(&format!("/agent?{backend}")));
+    let (control_task, control) = server_control(server);
+    with_browsers(2, move |browsers| async move {
+        let (user, agent) = (&browsers[0], &browsers[1]);
+        user.goto(&url).await.expect("open user page");
+        page::wait_status(user, "online", LOAD).await;
+        page::type_and_send(user, "first").await;
+        page::wait_message(user, "me", "first", "sent").await;
+        control.ask("kill").await;
+        page::wait_status(user, "offline", LOAD).await;
+        // The composer stays usable; the status says messages are queued.
+        page::type_and_send(user, "written offline 1").await;
+        page::type_and_send(user, "written offline 2").await;
+        page::wait_message(user, "me", "written offline 2", "sending").await;
+        let label =
+            user.find(Locator::Css("[role=status]")).await.expect("status").text().await.expect("text");
+        assert!(label.contains("2 queued"), "{label}");
+        user.refresh().await.expect("reload");
+        page::wait_message(user, "me", "written offline 1", "sending").await;
+        page::wait_message(user, "me", "written offline 2", "sending").await;
+        control.ask("start").await;
+        page::wait_message(user, "me", "written offline 2", "sent").await;
+        page::wait_message(user, "me", "written offline 1", "sent").await;
+        agent.goto(&agent_url).await.expect("open agent console");
+        agent_opens_conversation(agent, 51).await;
+        page::wait_message(agent, "user", "written offline 2", "sent").await;
+        let expected = vec!["first", "written offline 1", "written offline 2"];
+        for client in [user, agent] {
+            let texts: Vec<String> =
+                page::messages(client).await.into_iter().map(|(_, text, _)| text).collect();
+            assert_eq!(texts, expected);
+        }
+    })
+    .await;
+    control_task.abort();
+    drop(pages);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -119,7 +119,7 @@ impl std::fmt::Display for TextError {
         match self {
             TextError::Empty => write!(f, "message is empty"),
             TextError::TooLong(len) => {
-                write!(f, "message is {len} UTF-16 units long; the limit is {MAX_TEXT_UTF16}")
+                write!(f, "message too long: {len} UTF-16 units, the limit is {MAX_TEXT_UTF16}")
             }
             TextError::Reserved => write!(f, "the text `{HEARTBEAT}` is reserved by the protocol"),
         }

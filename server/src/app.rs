@@ -27,6 +27,7 @@ const SHUTDOWN_GRACE: Duration = Duration::from_secs(2);
 struct AppState {
     shared: Arc<Shared>,
     sessions: TaskTracker,
+    v1: bool,
 }
 
 /// The router: `/webSocket/{userId}`, then the web app, with `index.html` for client routes.
@@ -49,7 +50,8 @@ async fn upgrade(
     // WebSocket layer closes with 1009 as the original did. UTF-8 needs at most 3 bytes per
     // UTF-16 unit.
     let max_bytes = state.shared.max_text_utf16 * 3 + 1024;
-    let ws = ws.max_message_size(max_bytes).max_frame_size(max_bytes).protocols([SUBPROTOCOL]);
+    let ws = ws.max_message_size(max_bytes).max_frame_size(max_bytes);
+    let ws = if state.v1 { ws.protocols([SUBPROTOCOL]) } else { ws };
     let uid = kefu_protocol::parse_user_id(&user_id);
     let sessions = state.sessions.clone();
     let shared = state.shared.clone();
@@ -79,7 +81,7 @@ pub async fn serve(
         shutdown: shutdown.clone(),
     });
     let sessions = TaskTracker::new();
-    let app = router(&config, AppState { shared, sessions: sessions.clone() });
+    let app = router(&config, AppState { shared, sessions: sessions.clone(), v1: config.v1 });
     axum::serve(listener, app).with_graceful_shutdown(shutdown.cancelled_owned()).await?;
     sessions.close();
     if tokio::time::timeout(SHUTDOWN_GRACE, sessions.wait()).await.is_err() {

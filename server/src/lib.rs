@@ -20,4 +20,6 @@ pub struct Config {
     pub max_text_utf16: usize,
     /// Frames per second accepted from one connection (heartbeats not counted).
     pub max_frames_per_second: u32,
+    /// Whether protocol v1 is offered (else every connection speaks v0).
+    pub v1: bool,
 }

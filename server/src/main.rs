@@ -30,6 +30,9 @@ struct Cli {
     /// (heartbeats not counted).
     #[arg(long, env = "KEFU_MAX_FRAMES_PER_SECOND", default_value_t = 20)]
     max_frames_per_second: u32,
+    /// Speak only the original protocol (never select `kefu.v1`), like the original backend.
+    #[arg(long, env = "KEFU_V0_ONLY")]
+    v0_only: bool,
 }
 
 #[tokio::main]
@@ -78,6 +81,7 @@ async fn main() -> std::process::ExitCode {
         static_dir: cli.static_dir,
         max_text_utf16: cli.max_text,
         max_frames_per_second: cli.max_frames_per_second,
+        v1: !cli.v0_only,
     };
     match app::serve(listener, config, store, shutdown).await {
         Ok(()) => std::process::ExitCode::SUCCESS,

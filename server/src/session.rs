@@ -403,8 +403,10 @@ impl Session {
         match validate_text(&text, self.shared.max_text_utf16) {
             Ok(()) | Err(TextError::Reserved) => {}
             Err(TextError::Empty) => return self.error(ErrorCode::EmptyText, "message is empty", Some(id)),
-            Err(err @ TextError::TooLong(_)) => {
-                return self.error(ErrorCode::Oversize, err.to_string(), Some(id))
+            Err(TextError::TooLong(len)) => {
+                let limit = self.shared.max_text_utf16;
+                let message = format!("message too long: {len} UTF-16 units, the limit is {limit}");
+                return self.error(ErrorCode::Oversize, message, Some(id));
             }
         }
         if !self.rate.allow() {

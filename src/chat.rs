@@ -1,0 +1,175 @@
+//! Browser glue for a page's conversation(s): a [`Link`], the page model in a signal, and the
+//! [`Courier`] with its outbox kept in `localStorage`. Both pages use it; the decisions are
+//! all in the pure [`crate::courier`].
+
+use kefu_protocol::v1::ConversationId;
+use kefu_protocol::ServerFrame;
+use leptos::prelude::*;
+
+use crate::connection::{Status, Timing};
+use crate::courier::{Courier, Effect, Model, Protocol};
+use crate::i18n::Texts;
+use crate::link::{Link, LinkEvent};
+use crate::outbox::{new_message_id, Outbox};
+use crate::ui::{check_text, local_time};
+
+/// A page's chat state. Copy: every field is a reactive handle.
+pub struct Chat<M: Send + Sync + 'static> {
+    pub model: RwSignal<M>,
+    /// Status and whether the link is retrying by itself.
+    pub link_state: RwSignal<(Status, bool)>,
+    /// Own messages waiting for the server.
+    pub queued: RwSignal<usize>,
+    protocol: RwSignal<Protocol>,
+    courier: StoredValue<Courier>,
+    link: StoredValue<Option<Link>>,
+    storage_key: StoredValue<String>,
+    texts: &'static Texts,
+}
+
+impl<M: Send + Sync + 'static> Clone for Chat<M> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+
+impl<M: Send + Sync + 'static> Copy for Chat<M> {}
+
+fn storage() -> Option<web_sys::Storage> {
+    web_sys::window().and_then(|w| w.local_storage().ok().flatten())
+}
+
+impl<M: Model + Send + Sync + 'static> Chat<M> {
+    /// Restores the outbox kept under `storage_key`, shows it in `model`, and connects.
+    pub fn start(
+        url: String,
+        timing: Timing,
+        storage_key: String,
+        mut model: M,
+        texts: &'static Texts,
+    ) -> Chat<M> {
+        let stored = storage().and_then(|s| s.get_item(&storage_key).ok().flatten());
+        let outbox = match stored.as_deref().map(Outbox::from_json) {
+            None => Outbox::default(),
+            Some(Ok(outbox)) => outbox,
+            Some(Err(err)) => {
+                model.notice(&format!("{}: {err}", texts.outbox_unreadable), local_time());
+                Outbox::default()
+            }
+        };
+        let courier = Courier::new(outbox, &mut model);
+        let chat = Chat {
+            model: RwSignal::new(model),
+            link_state: RwSignal::new((Status::Connecting, false)),
+            queued: RwSignal::new(courier.queued()),
+            protocol: RwSignal::new(Protocol::Unknown),
+            courier: StoredValue::new(courier),
+            link: StoredValue::new(None),
+            storage_key: StoredValue::new(storage_key),
+            texts,
+        };
+        let link = Link::start(url, timing, move |event| chat.on_event(event));
+        chat.link.set_value(Some(link));
+        chat
+    }
+
+    pub fn link(&self) -> Option<Link> {
+        self.link.get_value()
+    }
+
+    fn on_event(self, event: LinkEvent) {
+        match event {
+            LinkEvent::Status { status, retrying } => self.link_state.set((status, retrying)),
+            LinkEvent::Opened { v1 } => self.apply(|model, courier| courier.opened(v1, model)),
+            LinkEvent::V1(frame) => self.apply(|model, courier| courier.on_v1(model, frame, local_time())),
+            LinkEvent::Frame(ServerFrame::Chat(message)) => {
+                self.apply(|model, courier| courier.on_v0_chat(model, &message))
+            }
+            LinkEvent::Frame(ServerFrame::Notice(text)) => {
+                self.model.update(|m| m.notice(&text, local_time()))
+            }
+            LinkEvent::Frame(ServerFrame::HeartbeatAck) => {}
+            LinkEvent::Lost => self.apply(|model, courier| courier.lost(model)),
+            LinkEvent::Processed(entries) => self.apply(|model, courier| courier.processed(model, &entries)),
+            LinkEvent::ClosedByServer { code, reason } => {
+                let text = format!("{} ({code}): {reason}", self.texts.closed_by_server);
+                self.model.update(|m| m.notice(&text, local_time()));
+            }
+        }
+    }
+
+    fn apply(self, step: impl FnOnce(&mut M, &mut Courier) -> Vec<Effect>) {
+        let effects = self
+            .model
+            .try_update(|model| self.courier.try_update_value(|courier| step(model, courier)))
+            .flatten()
+            .unwrap_or_default();
+        self.run(effects);
+    }
+
+    fn run(self, effects: Vec<Effect>) {
+        let link = self.link.get_value();
+        for effect in effects {
+            match (effect, link.as_ref()) {
+                (Effect::SendV0 { entry, text }, Some(link)) => link.send(entry, text),
+                (Effect::SendV1(frame), Some(link)) => link.send_v1(frame),
+                (Effect::Save, _) => self.save(),
+                // Before the link exists nothing can be sent; the outbox keeps it.
+                (_, None) => {}
+            }
+        }
+        self.queued.set(self.courier.with_value(Courier::queued));
+        let protocol = self.courier.with_value(|c| c.protocol);
+        if self.protocol.get_untracked() != protocol {
+            self.protocol.set(protocol);
+        }
+    }
+
+    fn save(self) {
+        let json = self.courier.with_value(|c| c.outbox.to_json());
+        let saved =
+            storage().is_some_and(|s| self.storage_key.with_value(|key| s.set_item(key, &json).is_ok()));
+        if !saved {
+            self.model.update(|m| m.notice(self.texts.outbox_not_saved, local_time()));
+        }
+    }
+
+    /// The person sends `text` (into `conversation`, for agents). The error is for the composer.
+    pub fn compose(self, conversation: Option<ConversationId>, text: String) -> Result<(), String> {
+        check_text(self.texts, &text)?;
+        let id = new_message_id(js_sys::Date::now(), js_sys::Math::random(), js_sys::Math::random());
+        self.apply(|model, courier| courier.compose(model, id, conversation, &text, local_time()));
+        Ok(())
+    }
+
+    pub fn retry(self, entry: u64) {
+        self.apply(|model, courier| courier.retry(model, entry));
+    }
+
+    /// The person scrolled to the top of `conversation`: fetch older messages.
+    pub fn older(self, conversation: ConversationId) {
+        let effects = self
+            .model
+            .with_untracked(|model| {
+                self.courier.try_update_value(|courier| courier.older(model, conversation))
+            })
+            .unwrap_or_default();
+        self.run(effects);
+    }
+
+    /// The protocol of the current (or last) connection.
+    pub fn protocol(self) -> Protocol {
+        self.protocol.get()
+    }
+
+    /// Status label: the state in words, and how many messages wait while offline.
+    pub fn status_label(self) -> String {
+        let (status, retrying) = self.link_state.get();
+        let label = crate::ui::status_label(self.texts, status, retrying);
+        match self.queued.get() {
+            0 => label.to_owned(),
+            n if status != Status::Online => format!("{label} · {n} {}", self.texts.queued),
+            _ => label.to_owned(),
+        }
+    }
+}

@@ -1,0 +1,529 @@
+//! The courier: gets each own message to the server exactly once, or shows plainly that it
+//! did not. Pure logic, no browser types: it updates a page model and returns [`Effect`]s
+//! (frames to send, "save the outbox") for the browser side to carry out. Both pages use it.
+//!
+//! - v1 (the server selected `kefu.v1`): on every connect the courier resumes from the last
+//!   sequence number seen, then re-sends the whole outbox; acks and refusals settle each
+//!   message by id.
+//! - v0: a message is sent once; an echo confirms it, a heartbeat answered before its echo
+//!   means refused, a dropped link means unknown (failed, for the person to retry).
+
+use kefu_protocol::v1::{ClientMessage, ConversationId, Message, Position, Seq, ServerMessage, DEFAULT_PAGE};
+use kefu_protocol::ChatMessage;
+
+use crate::inbox::Inbox;
+use crate::outbox::{Outbox, Pending};
+use crate::timeline::UserChat;
+
+/// What a page shows, as the courier needs it.
+pub trait Model {
+    /// Shows an outbox message (restored after a reload, or just written) as *sending*;
+    /// returns its entry id.
+    fn show_pending(&mut self, pending: &Pending) -> Option<u64>;
+    fn entry_of(&self, message_id: &str) -> Option<u64>;
+    /// Puts a failed entry back to sending; returns its message id.
+    fn retry(&mut self, entry: u64) -> Option<String>;
+    fn ack(&mut self, message_id: &str, seq: Seq);
+    fn fail(&mut self, message_id: &str, reason: &str);
+    fn receive_v1(&mut self, message: &Message, live: bool);
+    fn history(&mut self, conversation: ConversationId, messages: &[Message], has_more: bool);
+    /// v0 echo or message; returns the own message id it confirmed.
+    fn receive_v0(&mut self, message: &ChatMessage) -> Option<String>;
+    fn notice(&mut self, text: &str, local_time: String);
+    /// v0: entries the backend processed without echoing them failed; returns their message ids.
+    fn fail_unechoed(&mut self, entries: &[u64]) -> Vec<String>;
+    fn positions(&self) -> Vec<Position>;
+    /// The first sequence number shown in `conversation`, and whether older ones exist.
+    fn oldest(&self, conversation: ConversationId) -> (Option<Seq>, bool);
+}
+
+/// Something the browser side must do.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Effect {
+    /// v0: send this text for entry `entry` (the link probes it).
+    SendV0 {
+        entry: u64,
+        text: String,
+    },
+    SendV1(ClientMessage),
+    /// Write the outbox to browser storage.
+    Save,
+}
+
+/// Which protocol the current (or last) connection speaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Protocol {
+    Unknown,
+    V0,
+    V1,
+}
+
+/// Reason shown for a v0 message whose fate is unknown.
+pub const UNCONFIRMED: &str = "not confirmed by the server";
+
+#[derive(Debug, Clone)]
+pub struct Courier {
+    pub outbox: Outbox,
+    pub protocol: Protocol,
+    /// Whether frames can be sent now (v1: after the replay).
+    ready: bool,
+    /// Conversations with a history request on the way.
+    loading: Vec<ConversationId>,
+}
+
+impl Courier {
+    /// A courier for a page, with the outbox read from storage shown in the model.
+    pub fn new(outbox: Outbox, model: &mut impl Model) -> Courier {
+        for pending in &outbox.items {
+            model.show_pending(pending);
+            if let Some(reason) = &pending.failed {
+                model.fail(&pending.id, reason);
+            }
+        }
+        Courier { outbox, protocol: Protocol::Unknown, ready: false, loading: vec![] }
+    }
+
+    /// Messages waiting for the server (shown by the status while offline).
+    pub fn queued(&self) -> usize {
+        self.outbox.items.iter().filter(|p| p.failed.is_none()).count()
+    }
+
+    /// The socket opened, speaking v1 or v0.
+    pub fn opened(&mut self, v1: bool, model: &mut impl Model) -> Vec<Effect> {
+        self.loading.clear();
+        if v1 {
+            self.protocol = Protocol::V1;
+            self.ready = false;
+            return vec![Effect::SendV1(ClientMessage::Resume { after: model.positions() })];
+        }
+        self.protocol = Protocol::V0;
+        self.ready = true;
+        // Sent on an earlier v0 link (maybe before a reload) and never confirmed: unknown.
+        for id in self.outbox.fail_sent_v0(UNCONFIRMED) {
+            model.fail(&id, UNCONFIRMED);
+        }
+        let mut effects = self.flush_v0(model);
+        effects.push(Effect::Save);
+        effects
+    }
+
+    /// The link dropped.
+    pub fn lost(&mut self, model: &mut impl Model) -> Vec<Effect> {
+        self.ready = false;
+        self.loading.clear();
+        if self.protocol != Protocol::V0 {
+            // v1: the outbox is sent again on reconnect; the server drops repeats.
+            return vec![];
+        }
+        for id in self.outbox.fail_sent_v0(UNCONFIRMED) {
+            model.fail(&id, UNCONFIRMED);
+        }
+        vec![Effect::Save]
+    }
+
+    /// The person wrote a message: show it, keep it, and send it if the link is ready.
+    pub fn compose(
+        &mut self,
+        model: &mut impl Model,
+        id: String,
+        conversation: Option<ConversationId>,
+        text: &str,
+        local_time: String,
+    ) -> Vec<Effect> {
+        let pending =
+            Pending { id, conversation, text: text.to_owned(), time: local_time, sent: false, failed: None };
+        model.show_pending(&pending);
+        self.outbox.add(pending.clone());
+        let mut effects = vec![Effect::Save];
+        effects.extend(self.send_now(model, &pending));
+        effects
+    }
+
+    /// The person retries a failed message.
+    pub fn retry(&mut self, model: &mut impl Model, entry: u64) -> Vec<Effect> {
+        let Some(message_id) = model.retry(entry) else { return vec![] };
+        let Some(pending) = self.outbox.retry(&message_id) else { return vec![] };
+        let mut effects = vec![Effect::Save];
+        effects.extend(self.send_now(model, &pending));
+        effects
+    }
+
+    fn send_now(&mut self, model: &mut impl Model, pending: &Pending) -> Vec<Effect> {
+        match (self.protocol, self.ready) {
+            (Protocol::V1, true) => vec![send_frame(pending)],
+            (Protocol::V0, true) => self.flush_v0(model),
+            _ => vec![],
+        }
+    }
+
+    fn flush_v0(&mut self, model: &mut impl Model) -> Vec<Effect> {
+        let mut effects = vec![];
+        for pending in self.outbox.take_due_v0() {
+            if let Some(entry) = model.entry_of(&pending.id) {
+                effects.push(Effect::SendV0 { entry, text: pending.text });
+            }
+        }
+        if !effects.is_empty() {
+            effects.push(Effect::Save);
+        }
+        effects
+    }
+
+    /// Asks for older messages of a conversation, unless they are all shown or on the way.
+    pub fn older(&mut self, model: &impl Model, conversation: ConversationId) -> Vec<Effect> {
+        let (first, has_more) = model.oldest(conversation);
+        if self.protocol != Protocol::V1 || !self.ready || !has_more || self.loading.contains(&conversation) {
+            return vec![];
+        }
+        self.loading.push(conversation);
+        vec![Effect::SendV1(ClientMessage::History {
+            conversation,
+            before: first.unwrap_or(0),
+            limit: Some(DEFAULT_PAGE),
+        })]
+    }
+
+    /// A v1 frame arrived.
+    pub fn on_v1(&mut self, model: &mut impl Model, frame: ServerMessage, local_time: String) -> Vec<Effect> {
+        match frame {
+            ServerMessage::Message(message) => {
+                model.receive_v1(&message, self.ready);
+                // Seeing our own message stored settles it even if its ack was lost.
+                if self.outbox.remove(&message.id) {
+                    model.ack(&message.id, message.seq);
+                    return vec![Effect::Save];
+                }
+                vec![]
+            }
+            ServerMessage::Ack { id, seq, .. } => {
+                model.ack(&id, seq);
+                if self.outbox.remove(&id) {
+                    vec![Effect::Save]
+                } else {
+                    vec![]
+                }
+            }
+            ServerMessage::Ready => {
+                self.ready = true;
+                self.outbox.due_v1().iter().map(send_frame).collect()
+            }
+            ServerMessage::History { conversation, messages, has_more } => {
+                self.loading.retain(|c| *c != conversation);
+                model.history(conversation, &messages, has_more);
+                vec![]
+            }
+            ServerMessage::Error { message, id: Some(id), .. }
+                if self.outbox.items.iter().any(|p| p.id == id) =>
+            {
+                self.outbox.fail(&id, &message);
+                model.fail(&id, &message);
+                vec![Effect::Save]
+            }
+            ServerMessage::Error { code, message, .. } => {
+                model.notice(
+                    &format!("{message} ({})", serde_json::to_string(&code).unwrap_or_default()),
+                    local_time,
+                );
+                vec![]
+            }
+        }
+    }
+
+    /// A v0 chat message arrived.
+    pub fn on_v0_chat(&mut self, model: &mut impl Model, message: &ChatMessage) -> Vec<Effect> {
+        match model.receive_v0(message) {
+            Some(id) if self.outbox.remove(&id) => vec![Effect::Save],
+            _ => vec![],
+        }
+    }
+
+    /// v0: the backend answered a heartbeat sent after these entries; unechoed ones were refused.
+    pub fn processed(&mut self, model: &mut impl Model, entries: &[u64]) -> Vec<Effect> {
+        let failed_ids = model.fail_unechoed(entries);
+        for id in &failed_ids {
+            self.outbox.fail(id, "refused by the server");
+        }
+        if failed_ids.is_empty() {
+            vec![]
+        } else {
+            vec![Effect::Save]
+        }
+    }
+}
+
+fn send_frame(pending: &Pending) -> Effect {
+    Effect::SendV1(ClientMessage::Send {
+        id: pending.id.clone(),
+        conversation: pending.conversation,
+        text: pending.text.clone(),
+    })
+}
+
+impl Model for UserChat {
+    fn show_pending(&mut self, pending: &Pending) -> Option<u64> {
+        Some(self.send_local(Some(pending.id.clone()), &pending.text, pending.time.clone()))
+    }
+
+    fn entry_of(&self, message_id: &str) -> Option<u64> {
+        self.timeline.by_message_id(message_id).map(|e| e.id)
+    }
+
+    fn retry(&mut self, entry: u64) -> Option<String> {
+        self.timeline.retry(entry).and_then(|e| e.message_id.clone())
+    }
+
+    fn ack(&mut self, message_id: &str, seq: Seq) {
+        self.timeline.ack(message_id, seq);
+    }
+
+    fn fail(&mut self, message_id: &str, reason: &str) {
+        self.timeline.fail(message_id, reason);
+    }
+
+    fn receive_v1(&mut self, message: &Message, _live: bool) {
+        UserChat::receive_v1(self, message);
+    }
+
+    fn history(&mut self, _conversation: ConversationId, messages: &[Message], has_more: bool) {
+        UserChat::history(self, messages, has_more);
+    }
+
+    fn receive_v0(&mut self, message: &ChatMessage) -> Option<String> {
+        self.receive(message).0
+    }
+
+    fn notice(&mut self, text: &str, local_time: String) {
+        UserChat::notice(self, text, local_time);
+    }
+
+    fn fail_unechoed(&mut self, entries: &[u64]) -> Vec<String> {
+        self.timeline.fail_unechoed(entries)
+    }
+
+    fn positions(&self) -> Vec<Position> {
+        self.timeline.last_seq().map(|seq| Position { conversation: self.uid, seq }).into_iter().collect()
+    }
+
+    fn oldest(&self, _conversation: ConversationId) -> (Option<Seq>, bool) {
+        (self.timeline.first_seq(), self.has_more)
+    }
+}
+
+impl Model for Inbox {
+    fn show_pending(&mut self, pending: &Pending) -> Option<u64> {
+        let conversation = pending.conversation?;
+        self.show_reply(conversation, pending.id.clone(), &pending.text, pending.time.clone())
+    }
+
+    fn entry_of(&self, message_id: &str) -> Option<u64> {
+        self.conversations().iter().find_map(|c| c.timeline.by_message_id(message_id).map(|e| e.id))
+    }
+
+    fn retry(&mut self, entry: u64) -> Option<String> {
+        Inbox::retry(self, entry).and_then(|r| r.message_id)
+    }
+
+    fn ack(&mut self, message_id: &str, seq: Seq) {
+        Inbox::ack(self, message_id, seq);
+    }
+
+    fn fail(&mut self, message_id: &str, reason: &str) {
+        Inbox::fail(self, message_id, reason);
+    }
+
+    fn receive_v1(&mut self, message: &Message, live: bool) {
+        Inbox::receive_v1(self, message, live);
+    }
+
+    fn history(&mut self, conversation: ConversationId, messages: &[Message], has_more: bool) {
+        Inbox::history(self, conversation, messages, has_more);
+    }
+
+    fn receive_v0(&mut self, message: &ChatMessage) -> Option<String> {
+        self.receive(message)
+    }
+
+    fn notice(&mut self, text: &str, local_time: String) {
+        self.push_notice(text, local_time);
+    }
+
+    fn fail_unechoed(&mut self, entries: &[u64]) -> Vec<String> {
+        Inbox::fail_unechoed(self, entries)
+    }
+
+    fn positions(&self) -> Vec<Position> {
+        Inbox::positions(self)
+    }
+
+    fn oldest(&self, conversation: ConversationId) -> (Option<Seq>, bool) {
+        self.conversations()
+            .into_iter()
+            .find(|c| c.uid == conversation)
+            .map(|c| (c.timeline.first_seq(), c.has_more))
+            .unwrap_or((None, false))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::timeline::{Delivery, From};
+    use kefu_protocol::v1::ErrorCode;
+    use kefu_protocol::{Role, AGENT_UID};
+
+    fn stored(seq: Seq, id: &str, uid: i64) -> Message {
+        Message {
+            conversation: 5,
+            seq,
+            id: id.into(),
+            uid,
+            role: if uid == AGENT_UID { Role::Agent } else { Role::User },
+            username: String::new(),
+            avatar: String::new(),
+            create_time: format!("t{seq}"),
+            text: format!("text {id}"),
+        }
+    }
+
+    fn states(chat: &UserChat) -> Vec<(String, Delivery)> {
+        chat.timeline.entries.iter().map(|e| (e.text.clone(), e.delivery)).collect()
+    }
+
+    fn sends(effects: &[Effect]) -> Vec<String> {
+        effects
+            .iter()
+            .filter_map(|e| match e {
+                Effect::SendV1(ClientMessage::Send { id, .. }) => Some(id.clone()),
+                Effect::SendV0 { text, .. } => Some(text.clone()),
+                _ => None,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn v1_queues_offline_resumes_then_resends_until_acked_exactly_once() {
+        let mut chat = UserChat::new(5);
+        let mut courier = Courier::new(Outbox::default(), &mut chat);
+        // Written while offline: shown as sending, queued, nothing sent yet.
+        let effects = courier.compose(&mut chat, "a".into(), None, "text a", "t".into());
+        assert_eq!(effects, vec![Effect::Save]);
+        assert_eq!(courier.queued(), 1);
+        // Connect: resume first (nothing seen yet), the outbox after the replay.
+        let effects = courier.opened(true, &mut chat);
+        assert_eq!(effects, vec![Effect::SendV1(ClientMessage::Resume { after: vec![] })]);
+        courier.on_v1(
+            &mut chat,
+            ServerMessage::History {
+                conversation: 5,
+                messages: vec![stored(1, "x", AGENT_UID)],
+                has_more: false,
+            },
+            "t".into(),
+        );
+        assert_eq!(sends(&courier.on_v1(&mut chat, ServerMessage::Ready, "t".into())), vec!["a"]);
+        // The link drops before the ack: still sending, and sent again after reconnecting.
+        assert!(courier.lost(&mut chat).is_empty());
+        assert_eq!(chat.timeline.entries[1].delivery, Delivery::Sending);
+        let effects = courier.opened(true, &mut chat);
+        assert_eq!(
+            effects,
+            vec![Effect::SendV1(ClientMessage::Resume { after: vec![Position { conversation: 5, seq: 1 }] })]
+        );
+        assert_eq!(sends(&courier.on_v1(&mut chat, ServerMessage::Ready, "t".into())), vec!["a"]);
+        // Both copies reached the server; it stored one and acks twice. The page shows one.
+        courier.on_v1(&mut chat, ServerMessage::Message(stored(2, "a", 5)), "t".into());
+        courier.on_v1(&mut chat, ServerMessage::Ack { id: "a".into(), conversation: 5, seq: 2 }, "t".into());
+        courier.on_v1(&mut chat, ServerMessage::Ack { id: "a".into(), conversation: 5, seq: 2 }, "t".into());
+        assert_eq!(states(&chat), vec![("text x".into(), Delivery::Sent), ("text a".into(), Delivery::Sent)]);
+        assert_eq!(courier.queued(), 0);
+    }
+
+    #[test]
+    fn a_reload_restores_the_outbox_and_a_refusal_fails_with_its_reason() {
+        let mut outbox = Outbox::default();
+        outbox.add(Pending {
+            id: "p".into(),
+            conversation: None,
+            text: "too long".into(),
+            time: "t".into(),
+            sent: false,
+            failed: None,
+        });
+        let mut chat = UserChat::new(5);
+        let mut courier = Courier::new(outbox, &mut chat);
+        assert_eq!(states(&chat), vec![("too long".into(), Delivery::Sending)]);
+        courier.opened(true, &mut chat);
+        assert_eq!(sends(&courier.on_v1(&mut chat, ServerMessage::Ready, "t".into())), vec!["p"]);
+        let error = ServerMessage::error(ErrorCode::Oversize, "message is too long", Some("p".into()));
+        assert_eq!(courier.on_v1(&mut chat, error, "t".into()), vec![Effect::Save]);
+        assert_eq!(chat.timeline.entries[0].delivery, Delivery::Failed);
+        assert_eq!(chat.timeline.entries[0].reason.as_deref(), Some("message is too long"));
+        assert_eq!(courier.queued(), 0, "a failed message waits for the person");
+        // Retry sends it again at once while ready.
+        let entry = chat.timeline.entries[0].id;
+        assert_eq!(sends(&courier.retry(&mut chat, entry)), vec!["p"]);
+        // An error about no message of ours is a notice.
+        courier.on_v1(&mut chat, ServerMessage::error(ErrorCode::RateLimited, "slow down", None), "t".into());
+        assert_eq!(chat.timeline.entries.last().map(|e| e.from), Some(From::System));
+    }
+
+    #[test]
+    fn v0_sends_once_and_fails_what_a_drop_leaves_unknown() {
+        let mut chat = UserChat::new(5);
+        let mut courier = Courier::new(Outbox::default(), &mut chat);
+        courier.compose(&mut chat, "q".into(), None, "queued offline", "t".into());
+        let effects = courier.opened(false, &mut chat);
+        assert_eq!(sends(&effects), vec!["queued offline"]);
+        assert_eq!(sends(&courier.compose(&mut chat, "n".into(), None, "now", "t".into())), vec!["now"]);
+        // The echo of the first confirms it; the link drops before the second's echo.
+        let echo = ChatMessage {
+            uid: 5,
+            role: Role::User,
+            username: String::new(),
+            avatar: String::new(),
+            create_time: "t".into(),
+            text: "queued offline".into(),
+        };
+        assert_eq!(courier.on_v0_chat(&mut chat, &echo), vec![Effect::Save]);
+        courier.lost(&mut chat);
+        assert_eq!(
+            states(&chat),
+            vec![("queued offline".into(), Delivery::Sent), ("now".into(), Delivery::Failed)]
+        );
+        // Reconnecting does not resend it by itself (it may have arrived); retry does.
+        assert!(sends(&courier.opened(false, &mut chat)).is_empty());
+        let entry = chat.timeline.entries[1].id;
+        assert_eq!(sends(&courier.retry(&mut chat, entry)), vec!["now"]);
+    }
+
+    #[test]
+    fn older_pages_are_asked_once_and_only_when_they_exist() {
+        let mut chat = UserChat::new(5);
+        let mut courier = Courier::new(Outbox::default(), &mut chat);
+        assert!(courier.older(&chat, 5).is_empty(), "not connected");
+        courier.opened(true, &mut chat);
+        courier.on_v1(
+            &mut chat,
+            ServerMessage::History { conversation: 5, messages: vec![stored(51, "m51", 5)], has_more: true },
+            "t".into(),
+        );
+        courier.on_v1(&mut chat, ServerMessage::Ready, "t".into());
+        let ask = courier.older(&chat, 5);
+        assert_eq!(
+            ask,
+            vec![Effect::SendV1(ClientMessage::History {
+                conversation: 5,
+                before: 51,
+                limit: Some(DEFAULT_PAGE)
+            })]
+        );
+        assert!(courier.older(&chat, 5).is_empty(), "already on the way");
+        courier.on_v1(
+            &mut chat,
+            ServerMessage::History { conversation: 5, messages: vec![stored(1, "m1", 5)], has_more: false },
+            "t".into(),
+        );
+        assert!(courier.older(&chat, 5).is_empty(), "nothing older");
+        assert_eq!(chat.timeline.first_seq(), Some(1));
+    }
+}

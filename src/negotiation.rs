@@ -1,0 +1,136 @@
+//! Which protocol to offer when connecting. Pure logic, no browser types.
+//!
+//! v1 is offered as the WebSocket subprotocol `kefu.v1`. Chromium fails the handshake when a
+//! subprotocol was offered and the server selects none, which is what the original backend
+//! does; from the page that failure looks exactly like a server that is down. So a failed v1
+//! offer is followed by a plain (v0) attempt; if that one opens, the server is up, and one
+//! more v1 offer settles it: if it fails too, the backend speaks only v0. A backend that
+//! selected v1 once is never downgraded.
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Negotiation {
+    /// What the backend speaks, once known: `Some(true)` for v1.
+    known: Option<bool>,
+    /// A v1 offer failed and the server's state is not known.
+    v1_failed: bool,
+    /// A v0 connection opened after a failed v1 offer: the next v1 offer is the deciding one.
+    deciding: bool,
+}
+
+/// What to do with a connection that just opened.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Opened {
+    /// Use it, speaking v1 or v0.
+    Use { v1: bool },
+    /// Drop it and connect again at once, offering v1: the server is up, so this tells whether
+    /// the earlier v1 failure was the protocol or an outage.
+    ProbeV1,
+}
+
+impl Negotiation {
+    /// Whether the next connection should offer v1.
+    pub fn offer_v1(&self) -> bool {
+        match self.known {
+            Some(v1) => v1,
+            None => self.deciding || !self.v1_failed,
+        }
+    }
+
+    /// A connection offering `offered_v1` failed before it opened.
+    pub fn failed(&mut self, offered_v1: bool) {
+        if self.known.is_some() {
+            return;
+        }
+        if offered_v1 && self.deciding {
+            // Up a moment ago over v0, refusing v1 now: it speaks only v0.
+            self.known = Some(false);
+        } else if offered_v1 {
+            self.v1_failed = true;
+        } else {
+            // Down over v0 too: an outage, not a protocol question. Start over.
+            self.v1_failed = false;
+        }
+        self.deciding = false;
+    }
+
+    /// A connection offering `offered_v1` opened; `selected_v1` if the server chose v1.
+    pub fn opened(&mut self, offered_v1: bool, selected_v1: bool) -> Opened {
+        if selected_v1 {
+            self.known = Some(true);
+            return Opened::Use { v1: true };
+        }
+        match self.known {
+            Some(_) => Opened::Use { v1: false },
+            None if offered_v1 => {
+                // Opened without selecting an offered subprotocol (browsers that allow it).
+                self.known = Some(false);
+                Opened::Use { v1: false }
+            }
+            None => {
+                self.deciding = true;
+                Opened::ProbeV1
+            }
+        }
+    }
+
+    pub fn known(&self) -> Option<bool> {
+        self.known
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_v1_server_is_used_at_once_and_never_downgraded() {
+        let mut n = Negotiation::default();
+        assert!(n.offer_v1());
+        assert_eq!(n.opened(true, true), Opened::Use { v1: true });
+        n.failed(true);
+        n.failed(true);
+        assert!(n.offer_v1(), "outages do not downgrade");
+    }
+
+    #[test]
+    fn an_original_backend_is_found_with_one_probe() {
+        let mut n = Negotiation::default();
+        n.failed(true); // v1 handshake refused
+        assert!(!n.offer_v1());
+        assert_eq!(n.opened(false, false), Opened::ProbeV1);
+        assert!(n.offer_v1());
+        n.failed(true); // refused again while the server is up
+        assert_eq!(n.known(), Some(false));
+        assert!(!n.offer_v1());
+        assert_eq!(n.opened(false, false), Opened::Use { v1: false });
+    }
+
+    #[test]
+    fn an_outage_does_not_pass_for_a_v0_backend() {
+        let mut n = Negotiation::default();
+        // The reference server is down: v1 and v0 attempts both fail, over and over.
+        for _ in 0..5 {
+            let offered = n.offer_v1();
+            n.failed(offered);
+        }
+        assert_eq!(n.known(), None);
+        // It comes back while a v0 attempt is due: that one opens, the probe settles on v1.
+        if !n.offer_v1() {
+            assert_eq!(n.opened(false, false), Opened::ProbeV1);
+        }
+        assert!(n.offer_v1());
+        assert_eq!(n.opened(true, true), Opened::Use { v1: true });
+        assert_eq!(n.known(), Some(true));
+    }
+
+    #[test]
+    fn a_server_dying_during_the_probe_passes_for_v0_the_one_blind_spot() {
+        let mut n = Negotiation::default();
+        n.failed(true);
+        assert_eq!(n.opened(false, false), Opened::ProbeV1);
+        // The probe fails... but so does the v0 attempt after it: an outage after all? The
+        // probe already concluded v0; that is the one case this cannot tell apart.
+        n.failed(true);
+        assert_eq!(n.known(), Some(false));
+    }
+}

@@ -1,0 +1,169 @@
+//! The outbox: own messages not yet stored by the server. Pure data, no browser types; the
+//! page keeps it in browser storage so that it survives a reload.
+//!
+//! - v1: everything in it is sent again on every (re)connect until acknowledged; the server
+//!   recognises a repeated id, so nothing is stored twice.
+//! - v0 (no ids on the wire): a message is sent once. One sent on a link that then dropped
+//!   may or may not have arrived, so it becomes *failed* for the person to retry, rather than
+//!   risk a duplicate.
+
+use serde::{Deserialize, Serialize};
+
+/// One message waiting to be stored.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Pending {
+    /// The message id (also the dedupe key on the server).
+    pub id: String,
+    /// The conversation (agents); `None` for a user's own.
+    #[serde(default)]
+    pub conversation: Option<i64>,
+    pub text: String,
+    /// Local time it was written.
+    pub time: String,
+    /// v0: already sent once.
+    #[serde(default)]
+    pub sent: bool,
+    /// Why it failed; a failed message waits for the person's retry.
+    #[serde(default)]
+    pub failed: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Outbox {
+    pub items: Vec<Pending>,
+}
+
+impl Outbox {
+    /// Reads a stored outbox. Stored data that cannot be read is an error, not an empty box.
+    pub fn from_json(json: &str) -> Result<Outbox, String> {
+        serde_json::from_str(json).map(|items| Outbox { items }).map_err(|err| err.to_string())
+    }
+
+    pub fn to_json(&self) -> String {
+        serde_json::to_string(&self.items).unwrap_or_else(|_| "[]".to_owned())
+    }
+
+    pub fn add(&mut self, pending: Pending) {
+        self.items.push(pending);
+    }
+
+    /// The message is stored: forget it.
+    pub fn remove(&mut self, id: &str) -> bool {
+        let before = self.items.len();
+        self.items.retain(|p| p.id != id);
+        self.items.len() != before
+    }
+
+    pub fn fail(&mut self, id: &str, reason: &str) {
+        if let Some(pending) = self.items.iter_mut().find(|p| p.id == id) {
+            pending.failed = Some(reason.to_owned());
+        }
+    }
+
+    /// The person retries a failed message: it is due to be sent again.
+    pub fn retry(&mut self, id: &str) -> Option<Pending> {
+        let pending = self.items.iter_mut().find(|p| p.id == id)?;
+        pending.failed = None;
+        pending.sent = false;
+        Some(pending.clone())
+    }
+
+    /// v1: what to send after (re)connecting: everything not failed, oldest first.
+    pub fn due_v1(&self) -> Vec<Pending> {
+        self.items.iter().filter(|p| p.failed.is_none()).cloned().collect()
+    }
+
+    /// v0: what to send now: not failed and never sent. Marks them sent.
+    pub fn take_due_v0(&mut self) -> Vec<Pending> {
+        let mut due = vec![];
+        for pending in self.items.iter_mut().filter(|p| p.failed.is_none() && !p.sent) {
+            pending.sent = true;
+            due.push(pending.clone());
+        }
+        due
+    }
+
+    /// v0: the link dropped; messages sent on it and not confirmed fail. Returns their ids.
+    pub fn fail_sent_v0(&mut self, reason: &str) -> Vec<String> {
+        let mut failed = vec![];
+        for pending in self.items.iter_mut().filter(|p| p.sent && p.failed.is_none()) {
+            pending.failed = Some(reason.to_owned());
+            failed.push(pending.id.clone());
+        }
+        failed
+    }
+}
+
+/// A message id from the time and two random numbers in [0, 1): unique enough across tabs
+/// and reloads, and within the wire format's `[A-Za-z0-9_-]{1,64}`.
+pub fn new_message_id(now_ms: f64, random_a: f64, random_b: f64) -> String {
+    let scale = (1u64 << 52) as f64;
+    format!("{:x}-{:x}{:x}", now_ms.max(0.0) as u64, (random_a * scale) as u64, (random_b * scale) as u64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pending(id: &str) -> Pending {
+        Pending {
+            id: id.into(),
+            conversation: None,
+            text: id.into(),
+            time: "t".into(),
+            sent: false,
+            failed: None,
+        }
+    }
+
+    #[test]
+    fn survives_a_round_trip_through_storage() {
+        let mut outbox = Outbox::default();
+        outbox.add(pending("a"));
+        outbox.add(Pending { conversation: Some(5), ..pending("b") });
+        let restored = Outbox::from_json(&outbox.to_json()).expect("readable");
+        assert_eq!(restored, outbox);
+        assert!(Outbox::from_json("{broken").is_err());
+        assert_eq!(Outbox::from_json("[]").expect("empty"), Outbox::default());
+    }
+
+    #[test]
+    fn v1_resends_everything_until_removed_except_failed() {
+        let mut outbox = Outbox::default();
+        outbox.add(pending("a"));
+        outbox.add(pending("b"));
+        outbox.add(pending("c"));
+        outbox.fail("b", "too long");
+        let due: Vec<String> = outbox.due_v1().into_iter().map(|p| p.id).collect();
+        assert_eq!(due, vec!["a", "c"]);
+        assert_eq!(outbox.due_v1().len(), 2, "still due until acknowledged");
+        assert!(outbox.remove("a"));
+        assert!(!outbox.remove("a"));
+        assert_eq!(outbox.retry("b").map(|p| p.failed), Some(None));
+        let due: Vec<String> = outbox.due_v1().into_iter().map(|p| p.id).collect();
+        assert_eq!(due, vec!["b", "c"]);
+    }
+
+    #[test]
+    fn v0_sends_once_and_fails_what_a_dropped_link_may_have_lost() {
+        let mut outbox = Outbox::default();
+        outbox.add(pending("a"));
+        assert_eq!(outbox.take_due_v0().len(), 1);
+        assert!(outbox.take_due_v0().is_empty(), "never sent twice by itself");
+        outbox.add(pending("queued while offline"));
+        assert_eq!(outbox.fail_sent_v0("link lost"), vec!["a".to_owned()]);
+        let due: Vec<String> = outbox.take_due_v0().into_iter().map(|p| p.id).collect();
+        assert_eq!(due, vec!["queued while offline"]);
+        outbox.retry("a");
+        assert_eq!(outbox.take_due_v0().len(), 1);
+    }
+
+    #[test]
+    fn message_ids_fit_the_wire_format_and_differ() {
+        let a = new_message_id(1_764_000_000_000.0, 0.123, 0.456);
+        let b = new_message_id(1_764_000_000_000.0, 0.124, 0.456);
+        assert!(kefu_protocol::v1::valid_id(&a), "{a}");
+        assert_ne!(a, b);
+        assert!(kefu_protocol::v1::valid_id(&new_message_id(0.0, 0.999_999, 0.999_999)));
+    }
+}
