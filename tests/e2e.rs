@@ -427,7 +427,8 @@ async fn fault_run_every_message_exactly_once_in_the_same_order_on_both_sides() 
     let pages = Server::start();
     let server = Server::start();
     let backend = format!("server=ws://127.0.0.1:{}/webSocket/", server.port);
-    let (url, agent_url) = (pages.url(&format!("/?uid=61&{backend}")), pages.url(&format!("/agent?{backend}")));
+    let (url, agent_url) =
+        (pages.url(&format!("/?uid=61&{backend}")), pages.url(&format!("/agent?{backend}")));
     let (control_task, control) = server_control(server);
     with_browsers(2, move |browsers| async move {
         let (user, agent) = (&browsers[0], &browsers[1]);

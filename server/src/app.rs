@@ -50,7 +50,13 @@ async fn upgrade(
     // WebSocket layer closes with 1009 as the original did. UTF-8 needs at most 3 bytes per
     // UTF-16 unit.
     let max_bytes = state.shared.max_text_utf16 * 3 + 1024;
-    let ws = ws.max_message_size(max_bytes).max_frame_size(max_bytes);
+    // Small buffers, grown on demand: most frames are heartbeats, and the default 128 KiB read
+    // buffer per connection would cost over a gigabyte at 10,000 connections.
+    let ws = ws
+        .max_message_size(max_bytes)
+        .max_frame_size(max_bytes)
+        .read_buffer_size(4 * 1024)
+        .write_buffer_size(4 * 1024);
     let ws = if state.v1 { ws.protocols([SUBPROTOCOL]) } else { ws };
     let uid = kefu_protocol::parse_user_id(&user_id);
     let sessions = state.sessions.clone();

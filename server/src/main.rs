@@ -42,6 +42,10 @@ async fn main() -> std::process::ExitCode {
         .with_writer(std::io::stderr)
         .init();
     let cli = Cli::parse();
+    // Every connection is a file descriptor: allow as many as the system lets this process have.
+    if let Err(err) = rlimit::increase_nofile_limit(u64::MAX) {
+        tracing::warn!(%err, "cannot raise the open-file limit");
+    }
     if !cli.static_dir.join("index.html").is_file() {
         tracing::warn!(
             dir = %cli.static_dir.display(),

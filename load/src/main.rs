@@ -1,0 +1,255 @@
+//! `kefu-load`: opens many v1 clients against a Kefu backend and measures it.
+//!
+//! - N user connections, each sending `heartbeat` every interval (first one at a random
+//!   offset) and timing the `success` answer: the heartbeat round trip.
+//! - One agent connection; users send chat messages at a fixed total rate, and the agent
+//!   times each from send to arrival: user→agent delivery latency.
+//!
+//! Every loop is bounded by `--duration`; it targets only the URL given (use loopback).
+//! Prints p50/p99/max and throughput.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use clap::Parser;
+use futures_util::{SinkExt, StreamExt};
+use kefu_protocol::v1::{ClientMessage, ServerMessage, SUBPROTOCOL};
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::Message;
+
+#[derive(Parser, Debug, Clone)]
+#[command(about = "Kefu load generator")]
+struct Args {
+    /// WebSocket base, e.g. ws://127.0.0.1:8080/webSocket/
+    #[arg(long)]
+    url: String,
+    /// Number of user connections.
+    #[arg(long, default_value_t = 1000)]
+    clients: u32,
+    /// Heartbeat interval per client, in milliseconds.
+    #[arg(long, default_value_t = 2000)]
+    heartbeat_ms: u64,
+    /// Chat messages per second, in total, from random users to the agent (0: none).
+    #[arg(long, default_value_t = 0)]
+    rate: u32,
+    /// How long to measure, in seconds, once every client is connected.
+    #[arg(long, default_value_t = 20)]
+    duration: u64,
+    /// First user id.
+    #[arg(long, default_value_t = 1_000_000)]
+    first_uid: i64,
+    /// Connections opened in parallel while ramping up.
+    #[arg(long, default_value_t = 200)]
+    connect_parallelism: usize,
+}
+
+type Socket = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+async fn connect(base: &str, uid: i64) -> Result<Socket, String> {
+    let url = kefu_protocol::endpoint_url(base, uid);
+    let mut request = url.as_str().into_client_request().map_err(|e| e.to_string())?;
+    request.headers_mut().insert("Sec-WebSocket-Protocol", SUBPROTOCOL.parse().map_err(|_| "header")?);
+    let (mut socket, _) = tokio_tungstenite::connect_async(request).await.map_err(|e| e.to_string())?;
+    let resume = ClientMessage::Resume { after: vec![] }.encode();
+    socket.send(Message::text(resume)).await.map_err(|e| e.to_string())?;
+    // Wait for the end of the replay so that measurements see live traffic only.
+    loop {
+        match socket.next().await {
+            Some(Ok(Message::Text(text)))
+                if ServerMessage::decode(text.as_str()) == Ok(ServerMessage::Ready) =>
+            {
+                return Ok(socket)
+            }
+            Some(Ok(_)) => continue,
+            Some(Err(e)) => return Err(e.to_string()),
+            None => return Err("closed during resume".into()),
+        }
+    }
+}
+
+/// Latency samples in microseconds.
+#[derive(Default)]
+struct Samples(Vec<u64>);
+
+impl Samples {
+    fn report(&mut self, name: &str) {
+        self.0.sort_unstable();
+        let n = self.0.len();
+        if n == 0 {
+            println!("{name}: no samples");
+            return;
+        }
+        let at = |q: f64| self.0[((n as f64 * q) as usize).min(n - 1)] as f64 / 1000.0;
+        println!(
+            "{name}: n={n} p50={:.2} ms p99={:.2} ms max={:.2} ms",
+            at(0.50),
+            at(0.99),
+            *self.0.last().unwrap_or(&0) as f64 / 1000.0
+        );
+    }
+}
+
+#[tokio::main]
+async fn main() {
+    let args = Args::parse();
+    raise_fd_limit();
+    let started = Instant::now();
+
+    // The agent first, so that it sees every message.
+    let mut agent = match connect(&args.url, kefu_protocol::AGENT_UID).await {
+        Ok(agent) => agent,
+        Err(err) => {
+            eprintln!("kefu-load: agent cannot connect: {err}");
+            std::process::exit(1);
+        }
+    };
+
+    // Ramp up the users.
+    let semaphore = Arc::new(tokio::sync::Semaphore::new(args.connect_parallelism));
+    let mut connecting = Vec::with_capacity(args.clients as usize);
+    for n in 0..args.clients {
+        let (url, uid, semaphore) = (args.url.clone(), args.first_uid + i64::from(n), semaphore.clone());
+        connecting.push(tokio::spawn(async move {
+            let _permit = semaphore.acquire_owned().await;
+            connect(&url, uid).await.map(|socket| (uid, socket))
+        }));
+    }
+    let mut users = Vec::with_capacity(args.clients as usize);
+    let mut failed = 0;
+    for task in connecting {
+        match task.await {
+            Ok(Ok(user)) => users.push(user),
+            Ok(Err(err)) => {
+                failed += 1;
+                if failed <= 3 {
+                    eprintln!("kefu-load: a client failed to connect: {err}");
+                }
+            }
+            Err(_) => failed += 1,
+        }
+    }
+    println!(
+        "connected {} of {} clients in {:.1} s ({failed} failed)",
+        users.len(),
+        args.clients,
+        started.elapsed().as_secs_f64()
+    );
+
+    let deadline = Instant::now() + Duration::from_secs(args.duration);
+    let heartbeat_rtts = Arc::new(Mutex::new(Samples::default()));
+    let sent_at: Arc<Mutex<HashMap<String, Instant>>> = Arc::default();
+    let user_count = users.len() as u64;
+
+    // Each user: heartbeats on its own schedule, and chat messages when told to.
+    let mut senders = Vec::with_capacity(users.len());
+    let mut tasks = vec![];
+    for (index, (uid, socket)) in users.into_iter().enumerate() {
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<String>();
+        senders.push(tx);
+        let rtts = heartbeat_rtts.clone();
+        let sent_at = sent_at.clone();
+        let interval = Duration::from_millis(args.heartbeat_ms);
+        let offset = interval.mul_f64((index as f64 * 0.618_033_988_7) % 1.0);
+        tasks.push(tokio::spawn(async move {
+            let (mut write, mut read) = socket.split();
+            let mut next_beat = tokio::time::Instant::now() + offset;
+            let mut beat_sent: Option<Instant> = None;
+            let mut errors = 0u64;
+            loop {
+                tokio::select! {
+                    _ = tokio::time::sleep_until(next_beat) => {
+                        if Instant::now() >= deadline { break; }
+                        beat_sent = Some(Instant::now());
+                        if write.send(Message::text("heartbeat")).await.is_err() { errors += 1; break; }
+                        next_beat += interval;
+                    }
+                    Some(id) = rx.recv() => {
+                        let frame = ClientMessage::Send { id: id.clone(), conversation: None, text: format!("load {id}") };
+                        sent_at.lock().map(|mut m| m.insert(id, Instant::now())).ok();
+                        if write.send(Message::text(frame.encode())).await.is_err() { errors += 1; break; }
+                    }
+                    frame = read.next() => match frame {
+                        Some(Ok(Message::Text(text))) if text.as_str() == "success" => {
+                            if let Some(at) = beat_sent.take() {
+                                if let Ok(mut rtts) = rtts.lock() { rtts.0.push(at.elapsed().as_micros() as u64); }
+                            }
+                        }
+                        Some(Ok(Message::Text(text))) => {
+                            if matches!(ServerMessage::decode(text.as_str()), Ok(ServerMessage::Error { .. })) { errors += 1; }
+                        }
+                        Some(Ok(_)) => {}
+                        _ => { errors += 1; break; }
+                    },
+                }
+            }
+            let _ = uid;
+            errors
+        }));
+    }
+
+    // The message schedule: `rate` per second across users, round robin.
+    let rate = args.rate;
+    let scheduler = tokio::spawn(async move {
+        if rate == 0 || senders.is_empty() {
+            return 0u64;
+        }
+        let period = Duration::from_secs_f64(1.0 / f64::from(rate));
+        let mut tick = tokio::time::interval(period);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
+        let mut n = 0u64;
+        while Instant::now() < deadline {
+            tick.tick().await;
+            let user = (n % user_count) as usize;
+            let _ = senders[user].send(format!("l{n}"));
+            n += 1;
+        }
+        n
+    });
+
+    // The agent: delivery latency of every load message.
+    let mut delivery = Samples::default();
+    let mut delivered = 0u64;
+    let agent_deadline = deadline + Duration::from_secs(2);
+    loop {
+        let left = agent_deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            break;
+        }
+        match tokio::time::timeout(left, agent.next()).await {
+            Ok(Some(Ok(Message::Text(text)))) => {
+                if let Ok(ServerMessage::Message(message)) = ServerMessage::decode(text.as_str()) {
+                    if let Some(at) = sent_at.lock().ok().and_then(|mut m| m.remove(&message.id)) {
+                        delivery.0.push(at.elapsed().as_micros() as u64);
+                        delivered += 1;
+                    }
+                }
+            }
+            Ok(Some(Ok(_))) => {}
+            _ => break,
+        }
+    }
+    let scheduled = scheduler.await.unwrap_or(0);
+    let mut errors = 0;
+    for task in tasks {
+        errors += task.await.unwrap_or(1);
+    }
+    println!("measured for {} s, heartbeat every {} ms", args.duration, args.heartbeat_ms);
+    heartbeat_rtts.lock().map(|mut s| s.report("heartbeat round trip")).ok();
+    if rate > 0 {
+        delivery.report("user->agent delivery");
+        println!(
+            "messages: scheduled {scheduled}, delivered {delivered} ({:.0}/s), lost {}",
+            delivered as f64 / args.duration as f64,
+            scheduled.saturating_sub(delivered)
+        );
+    }
+    println!("client errors: {errors}");
+}
+
+/// Many connections need many file descriptors: raise the soft limit to the hard one.
+fn raise_fd_limit() {
+    if let Err(err) = rlimit::increase_nofile_limit(u64::MAX) {
+        eprintln!("kefu-load: cannot raise the open-file limit: {err}");
+    }
+}
