@@ -510,6 +510,59 @@ async fn fault_run_every_message_exactly_once_in_the_same_order_on_both_sides() 
     drop(pages);
 }
 
+/// Writes `count` messages into user `uid`'s conversation over a plain v1 WebSocket.
+async fn seed_conversation(server: &Server, uid: i64, count: usize) {
+    use futures_util::{SinkExt, StreamExt};
+    use kefu_protocol::v1::{ClientMessage, ServerMessage};
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+    let mut request = server.ws_url(&uid.to_string()).into_client_request().expect("request");
+    request.headers_mut().insert("Sec-WebSocket-Protocol", "kefu.v1".parse().expect("header"));
+    let (mut socket, _) = tokio_tungstenite::connect_async(request).await.expect("connect");
+    for n in 1..=count {
+        let frame =
+            ClientMessage::Send { id: format!("seed-{n}"), conversation: None, text: format!("seed {n}") };
+        socket.send(tokio_tungstenite::tungstenite::Message::text(frame.encode())).await.expect("send");
+    }
+    let mut acked = 0;
+    while acked < count {
+        let frame = socket.next().await.expect("open").expect("frame");
+        if let Ok(ServerMessage::Ack { .. }) = ServerMessage::decode(frame.to_text().unwrap_or_default()) {
+            acked += 1;
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn scrolling_up_loads_older_messages_in_order() {
+    let server = Server::start_with(0, &["--max-frames-per-second", "1000"]);
+    seed_conversation(&server, 71, 120).await;
+    let url = server.url("/?uid=71");
+    with_browsers(1, move |browsers| async move {
+        let user = &browsers[0];
+        user.goto(&url).await.expect("open user page");
+        page::wait_message(user, "me", "seed 120", "sent").await;
+        // The latest page only, scrolled to the newest.
+        let first = page::messages(user).await.len();
+        assert_eq!(first, 50);
+        let expected: Vec<String> = (1..=120).map(|n| format!("seed {n}")).collect();
+        let all = eventually("every older page loaded by scrolling up", LOAD, || async {
+            user.execute(
+                "const log = document.querySelector('[role=log]'); log.scrollTop = 0; \
+                 log.dispatchEvent(new Event('scroll'));",
+                vec![],
+            )
+            .await
+            .expect("scroll up");
+            let texts: Vec<String> =
+                page::messages(user).await.into_iter().map(|(_, text, _)| text).collect();
+            (texts.len() == 120).then_some(texts)
+        })
+        .await;
+        assert_eq!(all, expected, "every message once, in order");
+    })
+    .await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn agent_switch_disconnects_and_reconnects_on_demand() {
     let server = Server::start();
