@@ -72,6 +72,29 @@ pub struct Entry {
 }
 
 impl Entry {
+    /// A received message as an entry, already *sent*.
+    fn received(id: u64, from: From, message: &ChatMessage) -> Entry {
+        Entry {
+            id,
+            from,
+            uid: message.uid,
+            username: message.username.clone(),
+            avatar: message.avatar.clone(),
+            time: message.create_time.clone(),
+            text: message.text.clone(),
+            ..Entry::default()
+        }
+    }
+
+    /// The server has the message: *sent*, with the server's time and the sender's details.
+    fn settle(&mut self, message: &ChatMessage) {
+        self.delivery = Delivery::Sent;
+        self.reason = None;
+        self.time = message.create_time.clone();
+        self.username = message.username.clone();
+        self.avatar = message.avatar.clone();
+    }
+
     /// Key for keyed list rendering: changes whenever what is shown changes.
     pub fn render_key(&self) -> (u64, Delivery, String, Option<String>) {
         (self.id, self.delivery, self.time.clone(), self.reason.clone())
@@ -131,54 +154,30 @@ impl Timeline {
         };
         let index = position(Delivery::Sending).or_else(|| position(Delivery::Failed))?;
         let entry = &mut self.entries[index];
-        entry.delivery = Delivery::Sent;
-        entry.reason = None;
-        entry.time = message.create_time.clone();
-        entry.username = message.username.clone();
-        entry.avatar = message.avatar.clone();
+        entry.settle(message);
         Some(entry)
     }
 
     /// v0: adds a message received from the backend.
     pub fn push_received(&mut self, ids: &mut Ids, from: From, message: &ChatMessage) {
-        self.entries.push(Entry {
-            id: ids.next_id(),
-            from,
-            uid: message.uid,
-            username: message.username.clone(),
-            avatar: message.avatar.clone(),
-            time: message.create_time.clone(),
-            text: message.text.clone(),
-            ..Entry::default()
-        });
+        self.entries.push(Entry::received(ids.next_id(), from, message));
     }
 
     /// v1: adds a stored message, or updates the entry with the same id (an own message, or
     /// one seen before in a replay). Returns true if it was new.
     pub fn upsert(&mut self, ids: &mut Ids, from: From, message: &Message) -> bool {
+        let chat = message.to_v0();
         if let Some(index) = self.entries.iter().position(|e| e.message_id.as_deref() == Some(&message.id)) {
             let mut entry = self.entries.remove(index);
             entry.seq = Some(message.seq);
-            entry.time = message.create_time.clone();
-            entry.username = message.username.clone();
-            entry.avatar = message.avatar.clone();
-            entry.delivery = Delivery::Sent;
-            entry.reason = None;
+            entry.settle(&chat);
             self.place(entry);
             return false;
         }
         let entry = Entry {
-            id: ids.next_id(),
             message_id: Some(message.id.clone()),
             seq: Some(message.seq),
-            from,
-            uid: message.uid,
-            username: message.username.clone(),
-            avatar: message.avatar.clone(),
-            time: message.create_time.clone(),
-            text: message.text.clone(),
-            delivery: Delivery::Sent,
-            reason: None,
+            ..Entry::received(ids.next_id(), from, &chat)
         };
         self.place(entry);
         true

@@ -373,16 +373,21 @@ async fn refusals_v0_backend() {
     refusals(false).await;
 }
 
+/// Two servers: one serves the pages (still there when the chat server is down, as a CDN
+/// would be), the other carries the chat, under [`Control`]. Returns the pages server, the
+/// user page URL for `uid`, the agent console URL, and the control of the chat server.
+fn pages_apart_from_chat(uid: i64) -> (Server, String, String, (tokio::task::JoinHandle<()>, Control)) {
+    let pages = Server::start();
+    let chat = Server::start();
+    let backend = format!("server=ws://127.0.0.1:{}/webSocket/", chat.port);
+    let url = pages.url(&format!("/?uid={uid}&{backend}"));
+    let agent_url = pages.url(&format!("/agent?{backend}"));
+    (pages, url, agent_url, server_control(chat))
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn messages_written_offline_survive_a_reload_and_are_sent_once_when_back() {
-    // The pages come from one server (still there when the chat server is down, as a CDN
-    // would be); the chat goes to another, which is killed.
-    let pages = Server::start();
-    let server = Server::start();
-    let backend = format!("server=ws://127.0.0.1:{}/webSocket/", server.port);
-    let (url, agent_url) =
-        (pages.url(&format!("/?uid=51&{backend}")), pages.url(&format!("/agent?{backend}")));
-    let (control_task, control) = server_control(server);
+    let (pages, url, agent_url, (control_task, control)) = pages_apart_from_chat(51);
     with_browsers(2, move |browsers| async move {
         let (user, agent) = (&browsers[0], &browsers[1]);
         user.goto(&url).await.expect("open user page");
@@ -424,12 +429,7 @@ async fn messages_written_offline_survive_a_reload_and_are_sent_once_when_back()
 /// its outbox. Afterwards both sides show every message exactly once, in the same order.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn fault_run_every_message_exactly_once_in_the_same_order_on_both_sides() {
-    let pages = Server::start();
-    let server = Server::start();
-    let backend = format!("server=ws://127.0.0.1:{}/webSocket/", server.port);
-    let (url, agent_url) =
-        (pages.url(&format!("/?uid=61&{backend}")), pages.url(&format!("/agent?{backend}")));
-    let (control_task, control) = server_control(server);
+    let (pages, url, agent_url, (control_task, control)) = pages_apart_from_chat(61);
     with_browsers(2, move |browsers| async move {
         let (user, agent) = (&browsers[0], &browsers[1]);
         user.goto(&url).await.expect("open user page");
