@@ -35,6 +35,8 @@ pub const CLOSE_POLICY: u16 = 1008;
 pub const CLOSE_TOO_BIG: u16 = 1009;
 /// Close code for a frame that breaks the WebSocket protocol.
 pub const CLOSE_PROTOCOL: u16 = 1002;
+/// Close code when the server cannot serve a resume.
+pub const CLOSE_INTERNAL_ERROR: u16 = 1011;
 /// Close code for a client that does not read its frames fast enough.
 pub const CLOSE_TRY_AGAIN_LATER: u16 = 1013;
 
@@ -179,6 +181,13 @@ fn close_for_error(err: axum::Error) -> Option<Close> {
     }
 }
 
+/// A replay that cannot be read would leave the client waiting for `ready`: close instead
+/// (1011), so that it reconnects and resumes again.
+fn resume_failed(err: crate::store::StoreError) -> Option<Close> {
+    tracing::error!(%err, "storage error during resume");
+    Some((CLOSE_INTERNAL_ERROR, "storage unavailable, reconnect"))
+}
+
 fn now_text() -> String {
     chrono::Local::now().format(CREATE_TIME_FORMAT).to_string()
 }
@@ -311,7 +320,12 @@ impl Session {
             Err(err) => return self.error(err.code, err.message, None),
         };
         match message {
-            ClientMessage::Resume { after } => self.resume(after).await,
+            ClientMessage::Resume { after } => {
+                if !self.rate.allow() {
+                    return self.error(ErrorCode::RateLimited, "too many frames; slow down", None);
+                }
+                self.resume(after).await
+            }
             ClientMessage::Send { id, conversation, text } => self.send(id, conversation, text).await,
             ClientMessage::History { conversation, before, limit } => {
                 if !self.rate.allow() {
@@ -350,7 +364,7 @@ impl Session {
             resumed.push(conversation);
             let messages = match self.shared.store.after(conversation, seq).await {
                 Ok(messages) => messages,
-                Err(err) => return self.unavailable(err),
+                Err(err) => return Err(resume_failed(err)),
             };
             let seen = self.delivered.entry(conversation).or_insert(0);
             *seen = (*seen).max(seq);
@@ -365,7 +379,7 @@ impl Session {
         let fresh: Vec<ConversationId> = if self.is_agent() {
             match self.shared.store.conversations().await {
                 Ok(all) => all.into_iter().filter(|c| !resumed.contains(c)).collect(),
-                Err(err) => return self.unavailable(err),
+                Err(err) => return Err(resume_failed(err)),
             }
         } else if resumed.contains(&self.uid) {
             vec![]
@@ -376,7 +390,7 @@ impl Session {
         for conversation in fresh {
             let (messages, has_more) = match self.shared.store.page(conversation, 0, page).await {
                 Ok(page) => page,
-                Err(err) => return self.unavailable(err),
+                Err(err) => return Err(resume_failed(err)),
             };
             let seen = self.delivered.entry(conversation).or_insert(0);
             *seen = (*seen).max(messages.last().map(|m| m.seq).unwrap_or(0));
