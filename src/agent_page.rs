@@ -111,53 +111,93 @@ pub fn AgentPage(config: PageConfig, texts: &'static Texts) -> impl IntoView {
 
 #[component]
 fn ConversationList(inbox: RwSignal<Inbox>, texts: &'static Texts) -> impl IntoView {
+    let filter = RwSignal::new(String::new());
     let rows = move || {
+        let filter = filter.get();
         inbox.with(|inbox| {
             let selected = inbox.selected().map(|c| c.uid);
             inbox
-                .conversations()
+                .filtered(&filter)
                 .into_iter()
                 .map(|c| {
                     let preview = c.preview().map(|e| (e.text.clone(), e.time.clone())).unwrap_or_default();
-                    (c.uid, c.username.clone(), c.avatar.clone(), c.unread, preview, selected == Some(c.uid))
+                    Row {
+                        uid: c.uid,
+                        name: c.username.clone(),
+                        avatar: c.avatar.clone(),
+                        unread: c.unread,
+                        online: c.online,
+                        preview: preview.0,
+                        time: preview.1,
+                        selected: selected == Some(c.uid),
+                    }
                 })
                 .collect::<Vec<_>>()
         })
     };
     view! {
         <nav class="conversations" aria-label=texts.conversations>
+            <input
+                class="conversation-filter"
+                type="search"
+                aria-label=texts.filter
+                placeholder=texts.filter
+                prop:value=move || filter.get()
+                on:input=move |ev| filter.set(event_target_value(&ev))
+            />
             <Show when=move || inbox.with(|inbox| inbox.conversations().is_empty())>
                 <p class="placeholder">{texts.no_conversations}</p>
             </Show>
             <ul>
-                <For
-                    each=rows
-                    key=|row| row.clone()
-                    children=move |(uid, name, avatar, unread, (preview, time), selected)| {
-                        view! {
-                            <li>
-                                <button
-                                    type="button"
-                                    class="conversation-item"
-                                    data-uid=uid.to_string()
-                                    aria-current=selected.then_some("true")
-                                    on:click=move |_| {
-                                        inbox.update(|inbox| {
-                                            inbox.select(uid);
-                                        })
-                                    }
-                                >
-                                    <Avatar url=avatar name=name.clone() />
-                                    <span class="conversation-name">{name}</span>
-                                    <span class="conversation-time">{time}</span>
-                                    <span class="conversation-preview">{preview}</span>
-                                    {(unread > 0).then(|| view! { <span class="unread" data-unread=unread.to_string()>{unread}</span> })}
-                                </button>
-                            </li>
-                        }
-                    }
-                />
+                <For each=rows key=|row| row.clone() children=move |row| view! { <ConversationRow row inbox texts /> } />
             </ul>
         </nav>
+    }
+}
+
+/// What one line of the conversation list shows.
+#[derive(Clone, PartialEq, Eq, Hash)]
+struct Row {
+    uid: i64,
+    name: String,
+    avatar: String,
+    unread: usize,
+    online: bool,
+    preview: String,
+    time: String,
+    selected: bool,
+}
+
+#[component]
+fn ConversationRow(row: Row, inbox: RwSignal<Inbox>, texts: &'static Texts) -> impl IntoView {
+    let uid = row.uid;
+    let presence = if row.online { texts.user_online } else { texts.user_offline };
+    view! {
+        <li>
+            <button
+                type="button"
+                class="conversation-item"
+                data-uid=uid.to_string()
+                data-online=row.online.to_string()
+                aria-current=row.selected.then_some("true")
+                on:click=move |_| {
+                    inbox.update(|inbox| {
+                        inbox.select(uid);
+                    })
+                }
+            >
+                <Avatar url=row.avatar name=row.name.clone() />
+                <span class="conversation-name">
+                    <span class="presence" aria-label=presence title=presence></span>
+                    {row.name}
+                </span>
+                <span class="conversation-time">{row.time}</span>
+                <span class="conversation-preview">{row.preview}</span>
+                {(row.unread > 0)
+                    .then(|| {
+                        view! { <span class="unread" data-unread=row.unread.to_string()>{row.unread}</span> }
+                    })}
+            </button>
+        </li>
     }
 }

@@ -35,6 +35,12 @@ pub trait Model {
     fn positions(&self) -> Vec<Position>;
     /// The first sequence number shown in `conversation`, and whether older ones exist.
     fn oldest(&self, conversation: ConversationId) -> (Option<Seq>, bool);
+    /// A user came online or went offline (agents' view).
+    fn presence(&mut self, _conversation: ConversationId, _online: bool) {}
+    /// Whether any agent is connected (users' view).
+    fn agents(&mut self, _online: bool) {}
+    /// Presence is unknown until the server tells again (after a reconnect).
+    fn reset_presence(&mut self) {}
 }
 
 /// Something the browser side must do.
@@ -91,6 +97,7 @@ impl Courier {
     /// The socket opened, speaking v1 or v0.
     pub fn opened(&mut self, v1: bool, model: &mut impl Model) -> Vec<Effect> {
         self.loading.clear();
+        model.reset_presence();
         if v1 {
             self.protocol = Protocol::V1;
             self.ready = false;
@@ -111,6 +118,7 @@ impl Courier {
     pub fn lost(&mut self, model: &mut impl Model) -> Vec<Effect> {
         self.ready = false;
         self.loading.clear();
+        model.reset_presence();
         if self.protocol != Protocol::V0 {
             // v1: the outbox is sent again on reconnect; the server drops repeats.
             return vec![];
@@ -206,6 +214,14 @@ impl Courier {
             ServerMessage::Ready => {
                 self.ready = true;
                 self.outbox.due_v1().iter().map(send_frame).collect()
+            }
+            ServerMessage::Presence { conversation, online } => {
+                model.presence(conversation, online);
+                vec![]
+            }
+            ServerMessage::Agents { online } => {
+                model.agents(online);
+                vec![]
             }
             ServerMessage::History { conversation, messages, has_more } => {
                 self.loading.retain(|c| *c != conversation);
@@ -307,6 +323,14 @@ impl Model for UserChat {
     fn oldest(&self, _conversation: ConversationId) -> (Option<Seq>, bool) {
         (self.timeline.first_seq(), self.has_more)
     }
+
+    fn agents(&mut self, online: bool) {
+        self.agents_online = Some(online);
+    }
+
+    fn reset_presence(&mut self) {
+        self.agents_online = None;
+    }
 }
 
 impl Model for Inbox {
@@ -361,6 +385,14 @@ impl Model for Inbox {
             .find(|c| c.uid == conversation)
             .map(|c| (c.timeline.first_seq(), c.has_more))
             .unwrap_or((None, false))
+    }
+
+    fn presence(&mut self, conversation: ConversationId, online: bool) {
+        self.set_online(conversation, online);
+    }
+
+    fn reset_presence(&mut self) {
+        self.all_offline();
     }
 }
 
@@ -525,5 +557,16 @@ mod tests {
         );
         assert!(courier.older(&chat, 5).is_empty(), "nothing older");
         assert_eq!(chat.timeline.first_seq(), Some(1));
+    }
+
+    #[test]
+    fn the_user_learns_whether_an_agent_is_there_and_forgets_on_reconnect() {
+        let mut chat = UserChat::new(5);
+        let mut courier = Courier::new(Outbox::default(), &mut chat);
+        courier.opened(true, &mut chat);
+        courier.on_v1(&mut chat, ServerMessage::Agents { online: false }, "t".into());
+        assert_eq!(chat.agents_online, Some(false));
+        courier.lost(&mut chat);
+        assert_eq!(chat.agents_online, None, "unknown while disconnected");
     }
 }

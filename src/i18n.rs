@@ -34,6 +34,10 @@ pub struct Texts {
     pub outbox_unreadable: &'static str,
     pub outbox_not_saved: &'static str,
     pub older: &'static str,
+    pub away: &'static str,
+    pub filter: &'static str,
+    pub user_online: &'static str,
+    pub user_offline: &'static str,
 }
 
 pub const ZH: Texts = Texts {
@@ -68,6 +72,10 @@ pub const ZH: Texts = Texts {
     outbox_unreadable: "本地保存的待发送消息无法读取",
     outbox_not_saved: "无法在本机保存待发送消息，刷新页面会丢失它们",
     older: "更早的消息",
+    away: "客服暂时不在，您的消息会保留，客服上线后会回复您。",
+    filter: "按名字筛选",
+    user_online: "在线",
+    user_offline: "离线",
 };
 
 pub const EN: Texts = Texts {
@@ -102,6 +110,10 @@ pub const EN: Texts = Texts {
     outbox_unreadable: "Messages saved in this browser could not be read",
     outbox_not_saved: "Cannot keep unsent messages in this browser: a reload would lose them",
     older: "Older messages",
+    away: "Customer service is away. Your messages are kept and will be answered when an agent is back.",
+    filter: "Filter by name",
+    user_online: "online",
+    user_offline: "offline",
 };
 
 /// Chinese for any `zh*` language tag, English otherwise.

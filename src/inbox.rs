@@ -22,6 +22,8 @@ pub struct Conversation {
     pub unread: usize,
     /// Whether older messages exist on the server (v1).
     pub has_more: bool,
+    /// Whether the user is connected now (v1).
+    pub online: bool,
     /// Order of the latest activity on this page; larger is more recent.
     pub activity: u64,
 }
@@ -217,6 +219,25 @@ impl Inbox {
         self.conversations.iter_mut().flat_map(|c| c.timeline.fail_unechoed(ids)).collect()
     }
 
+    /// A user came online or went offline; an online user is listed even before writing.
+    pub fn set_online(&mut self, conversation: ConversationId, online: bool) {
+        if online || self.conversations.iter().any(|c| c.uid == conversation) {
+            conversation_in(&mut self.conversations, conversation).online = online;
+        }
+    }
+
+    pub fn all_offline(&mut self) {
+        for conversation in &mut self.conversations {
+            conversation.online = false;
+        }
+    }
+
+    /// Conversations whose user name contains `filter` (any case), most recent first.
+    pub fn filtered(&self, filter: &str) -> Vec<&Conversation> {
+        let filter = filter.trim().to_lowercase();
+        self.conversations().into_iter().filter(|c| c.username.to_lowercase().contains(&filter)).collect()
+    }
+
     pub fn push_notice(&mut self, text: &str, local_time: String) {
         self.notices.push_notice(&mut self.ids, text, local_time);
     }
@@ -234,6 +255,7 @@ fn conversation_in(conversations: &mut Vec<Conversation>, uid: ConversationId) -
                 timeline: Timeline::default(),
                 unread: 0,
                 has_more: false,
+                online: false,
                 activity: 0,
             });
             conversations.len() - 1
@@ -362,5 +384,21 @@ mod tests {
         assert_eq!(six.timeline.last_seq(), Some(2));
         assert!(!inbox.fail("mine", "late"), "a stored reply cannot fail");
         assert!(!inbox.ack("nobody", 9));
+    }
+
+    #[test]
+    fn presence_lists_online_users_and_filter_matches_names() {
+        let mut inbox = Inbox::default();
+        inbox.set_online(7, true);
+        inbox.set_online(8, false);
+        let listed: Vec<(i64, bool)> = inbox.conversations().iter().map(|c| (c.uid, c.online)).collect();
+        assert_eq!(listed, vec![(7, true)], "an offline stranger is not listed");
+        inbox.receive(&message(9, "hi"));
+        inbox.set_online(9, true);
+        inbox.all_offline();
+        assert!(inbox.conversations().iter().all(|c| !c.online));
+        assert_eq!(inbox.filtered("USER9").iter().map(|c| c.uid).collect::<Vec<_>>(), vec![9]);
+        assert_eq!(inbox.filtered(" ").len(), 2);
+        assert!(inbox.filtered("nobody").is_empty());
     }
 }

@@ -303,12 +303,20 @@ pub struct UserChat {
     pub timeline: Timeline,
     /// Whether older messages than the first shown exist on the server (v1).
     pub has_more: bool,
+    /// Whether an agent is connected, when the server says (v1).
+    pub agents_online: Option<bool>,
     ids: Ids,
 }
 
 impl UserChat {
     pub fn new(uid: i64) -> Self {
-        UserChat { uid, timeline: Timeline::default(), has_more: false, ids: Ids::default() }
+        UserChat {
+            uid,
+            timeline: Timeline::default(),
+            has_more: false,
+            agents_online: None,
+            ids: Ids::default(),
+        }
     }
 
     pub fn send_local(&mut self, message_id: Option<String>, text: &str, local_time: String) -> u64 {

@@ -27,6 +27,9 @@ pub fn UserPage(config: PageConfig, uid: i64, texts: &'static Texts) -> impl Int
                     label=Signal::derive(move || chat.status_label())
                 />
             </header>
+            <Show when=move || chat.model.with(|chat| chat.agents_online == Some(false))>
+                <p class="away" role="note" data-away="true">{texts.away}</p>
+            </Show>
             <MessageList
                 entries=Signal::derive(move || chat.model.with(|chat| chat.timeline.entries.clone()))
                 texts

@@ -10,11 +10,21 @@ use support::page::{self, LOAD};
 use support::{eventually, with_browsers, with_sessions, Server};
 
 /// Opens the agent console and the conversation of the user whose message arrived.
+/// The list re-renders a row whenever its preview or presence changes, so a found row may go
+/// stale before the click: find and click again until the row shows as the open one.
 async fn agent_opens_conversation(agent: &Client, uid: i64) {
     let selector = format!("button.conversation-item[data-uid='{uid}']");
-    let item =
-        agent.wait().at_most(LOAD).for_element(Locator::Css(&selector)).await.expect("conversation listed");
-    item.click().await.expect("open conversation");
+    let opened = format!("{selector}[aria-current='true']");
+    eventually(&format!("conversation {uid} opened"), LOAD, || async {
+        if agent.find(Locator::Css(&opened)).await.is_ok() {
+            return Some(());
+        }
+        if let Ok(row) = agent.find(Locator::Css(&selector)).await {
+            let _ = row.click().await;
+        }
+        None
+    })
+    .await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -559,6 +569,69 @@ async fn scrolling_up_loads_older_messages_in_order() {
         })
         .await;
         assert_eq!(all, expected, "every message once, in order");
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn presence_away_notice_and_filter() {
+    let server = Server::start();
+    let (first_url, second_url, agent_url) =
+        (server.url("/?uid=81"), server.url("/?uid=82"), server.url("/agent"));
+    with_browsers(3, move |browsers| async move {
+        let (user, other, agent) = (&browsers[0], &browsers[1], &browsers[2]);
+        user.goto(&first_url).await.expect("open user page");
+        page::wait_status(user, "online", LOAD).await;
+        // No agent yet: the user is told, and can still write.
+        user.wait().at_most(LOAD).for_element(Locator::Css("[data-away=true]")).await.expect("away notice");
+        page::type_and_send(user, "anyone there?").await;
+        page::wait_message(user, "me", "anyone there?", "sent").await;
+
+        agent.goto(&agent_url).await.expect("open agent console");
+        page::wait_status(agent, "online", LOAD).await;
+        eventually("away notice gone once an agent is there", LOAD, || async {
+            user.find(Locator::Css("[data-away=true]")).await.is_err().then_some(())
+        })
+        .await;
+        // The console lists users live: one who wrote, and one who only opened the page.
+        let presence = |uid: i64, online: bool| {
+            let agent = agent.clone();
+            async move {
+                let want = serde_json::json!([uid.to_string(), online.to_string()]);
+                eventually(&format!("user {uid} shown online={online}"), LOAD, || async {
+                    let rows = agent
+                        .execute(
+                            "return [...document.querySelectorAll('button.conversation-item')]\
+                             .map(b => [b.dataset.uid, b.dataset.online]);",
+                            vec![],
+                        )
+                        .await
+                        .expect("rows");
+                    rows.as_array().is_some_and(|rows| rows.contains(&want)).then_some(())
+                })
+                .await
+            }
+        };
+        presence(81, true).await;
+        other.goto(&second_url).await.expect("open second user page");
+        presence(82, true).await;
+        // The second user closes the browser.
+        other.clone().close().await.expect("second user leaves");
+        presence(82, false).await;
+
+        let filter = agent.find(Locator::Css("input.conversation-filter")).await.expect("filter");
+        filter.send_keys("user82").await.expect("type filter");
+        eventually("only the matching user listed", LOAD, || async {
+            let uids = agent
+                .execute(
+                    "return [...document.querySelectorAll('button.conversation-item')].map(b => b.dataset.uid);",
+                    vec![],
+                )
+                .await
+                .expect("list");
+            (uids == serde_json::json!(["82"])).then_some(())
+        })
+        .await;
     })
     .await;
 }

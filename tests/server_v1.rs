@@ -41,6 +41,42 @@ async fn connect_resumed(server: &Server, uid: i64, after: Vec<Position>) -> (So
     }
 }
 
+#[tokio::test]
+async fn agents_see_users_come_and_go_and_users_see_whether_an_agent_is_there() {
+    let server = Server::start();
+    // A user alone: told that no agent is there.
+    let mut user = connect(&server, 5).await;
+    send(&mut user, ClientMessage::Resume { after: vec![] }).await;
+    let mut replay = vec![];
+    loop {
+        match next_any(&mut user).await {
+            ServerMessage::Ready => break,
+            frame => replay.push(frame),
+        }
+    }
+    assert!(replay.contains(&ServerMessage::Agents { online: false }), "{replay:?}");
+    // An agent arrives: it learns user 5 is online; the user learns an agent is there.
+    let mut agent = connect(&server, AGENT_UID).await;
+    send(&mut agent, ClientMessage::Resume { after: vec![] }).await;
+    let mut replay = vec![];
+    loop {
+        match next_any(&mut agent).await {
+            ServerMessage::Ready => break,
+            frame => replay.push(frame),
+        }
+    }
+    assert!(replay.contains(&ServerMessage::Presence { conversation: 5, online: true }), "{replay:?}");
+    assert_eq!(next_any(&mut user).await, ServerMessage::Agents { online: true });
+    // A second user comes and goes; the agent hears both, the first user neither.
+    let (other, _) = connect_resumed(&server, 6, vec![]).await;
+    assert_eq!(next_any(&mut agent).await, ServerMessage::Presence { conversation: 6, online: true });
+    drop(other);
+    assert_eq!(next_any(&mut agent).await, ServerMessage::Presence { conversation: 6, online: false });
+    // The agent leaves: the user is told.
+    drop(agent);
+    assert_eq!(next_any(&mut user).await, ServerMessage::Agents { online: false });
+}
+
 async fn v0(server: &Server, uid: i64) -> Socket {
     tokio_tungstenite::connect_async(server.ws_url(&uid.to_string())).await.expect("connect v0").0
 }
@@ -68,9 +104,23 @@ async fn next_text(socket: &mut Socket) -> String {
     }
 }
 
+/// The next frame that is not a presence notice (those have their own test).
 async fn next(socket: &mut Socket) -> ServerMessage {
+    loop {
+        let frame = next_any(socket).await;
+        if !is_presence(&frame) {
+            return frame;
+        }
+    }
+}
+
+async fn next_any(socket: &mut Socket) -> ServerMessage {
     let text = next_text(socket).await;
     ServerMessage::decode(&text).unwrap_or_else(|err| panic!("not a v1 frame: {text:?}: {err}"))
+}
+
+fn is_presence(frame: &ServerMessage) -> bool {
+    matches!(frame, ServerMessage::Presence { .. } | ServerMessage::Agents { .. })
 }
 
 async fn next_message(socket: &mut Socket) -> Message {
@@ -87,10 +137,18 @@ async fn next_error(socket: &mut Socket) -> (ErrorCode, Option<String>) {
     }
 }
 
-/// Proves nothing else is queued for `socket`: the heartbeat answer comes next.
+/// Proves no chat frame is queued for `socket`: the heartbeat answer comes next (presence
+/// notices aside).
 async fn assert_nothing_pending(socket: &mut Socket) {
     socket.send(Ws::text("heartbeat")).await.expect("send heartbeat");
-    assert_eq!(next_text(socket).await, "success");
+    loop {
+        let text = next_text(socket).await;
+        if text == "success" {
+            return;
+        }
+        let frame = ServerMessage::decode(&text).unwrap_or_else(|err| panic!("{text:?}: {err}"));
+        assert!(is_presence(&frame), "unexpected frame before the heartbeat answer: {frame:?}");
+    }
 }
 
 #[tokio::test]

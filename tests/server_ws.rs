@@ -222,6 +222,31 @@ async fn a_flood_is_rate_limited_with_notices_in_order_without_disturbing_others
 }
 
 #[tokio::test]
+async fn a_silent_connection_is_closed_and_a_heartbeating_one_is_not() {
+    let server = Server::start_with(0, &["--idle-timeout-secs", "1"]);
+    let mut silent = connect(&server, "30").await;
+    let mut alive = connect(&server, "31").await;
+    let started = std::time::Instant::now();
+    // Heartbeat the other connection every 300 ms while the silent one times out.
+    let closed = loop {
+        assert_nothing_pending(&mut alive).await;
+        if let Ok(frame) = tokio::time::timeout(Duration::from_millis(300), silent.next()).await {
+            break frame;
+        }
+        assert!(started.elapsed() < WAIT, "the silent connection was never closed");
+    };
+    match closed {
+        Some(Ok(Message::Close(Some(frame)))) => {
+            assert_eq!(frame.code, CloseCode::Away);
+            assert_eq!(frame.reason.as_str(), "idle");
+        }
+        other => panic!("expected a close frame, got {other:?}"),
+    }
+    assert!(started.elapsed() >= Duration::from_millis(900), "closed too early");
+    assert_nothing_pending(&mut alive).await;
+}
+
+#[tokio::test]
 async fn graceful_shutdown_sends_close_1001_to_everyone() {
     let mut server = Server::start();
     let mut a = connect(&server, "1").await;

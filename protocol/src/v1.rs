@@ -122,6 +122,11 @@ pub enum ServerMessage {
     Ready,
     /// A page of older messages, oldest first.
     History { conversation: ConversationId, messages: Vec<Message>, has_more: bool },
+    /// To agents: user `conversation` came online (first connection) or went offline (last).
+    /// Also sent for every online user during the replay after `resume`.
+    Presence { conversation: ConversationId, online: bool },
+    /// To users: whether any agent is connected. Sent during the replay and on every change.
+    Agents { online: bool },
     /// A frame was refused; the connection stays open. `id` names the refused message.
     Error {
         code: ErrorCode,
@@ -221,6 +226,11 @@ mod tests {
             r#"{"type":"error","code":"rate_limited","message":"slow down","id":"x1"}"#
         );
         assert_eq!(ServerMessage::Ready.encode(), r#"{"type":"ready"}"#);
+        assert_eq!(
+            ServerMessage::Presence { conversation: 5, online: true }.encode(),
+            r#"{"type":"presence","conversation":5,"online":true}"#
+        );
+        assert_eq!(ServerMessage::Agents { online: false }.encode(), r#"{"type":"agents","online":false}"#);
     }
 
     #[test]
@@ -282,6 +292,8 @@ mod tests {
                 ServerMessage::Ack { id: message.id.clone(), conversation: message.conversation, seq },
                 ServerMessage::History { conversation: message.conversation, messages: vec![message.clone()], has_more },
                 ServerMessage::Ready,
+                ServerMessage::Presence { conversation: message.conversation, online: has_more },
+                ServerMessage::Agents { online: has_more },
                 ServerMessage::error(ErrorCode::Oversize, message.text.clone(), Some(message.id.clone())),
             ];
             for frame in frames {

@@ -84,6 +84,7 @@ pub async fn serve(
         store,
         max_text_utf16: config.max_text_utf16,
         max_frames_per_second: config.max_frames_per_second,
+        idle_timeout: config.idle_timeout,
         shutdown: shutdown.clone(),
     });
     let sessions = TaskTracker::new();

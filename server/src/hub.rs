@@ -9,7 +9,7 @@ use std::collections::{BTreeSet, HashMap};
 use std::sync::{Arc, Mutex};
 
 use axum::extract::ws::Utf8Bytes;
-use kefu_protocol::v1::{ConversationId, Message};
+use kefu_protocol::v1::{ConversationId, Message, ServerMessage};
 use kefu_protocol::AGENT_UID;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
@@ -52,6 +52,25 @@ struct Inner {
     peers: HashMap<ConnectionId, Peer>,
 }
 
+impl Inner {
+    /// Tells v1 peers that `uid` came online or went offline: a user's presence to the
+    /// agents, the agents' presence (any agent at all) to the users.
+    fn announce(&self, uid: i64, online: bool) {
+        let (frame, to_agents) = if uid == AGENT_UID {
+            (ServerMessage::Agents { online }, false)
+        } else {
+            (ServerMessage::Presence { conversation: uid, online }, true)
+        };
+        let text: Utf8Bytes = frame.encode().into();
+        let recipients =
+            self.peers.values().filter(|p| p.v1 && (p.uid == AGENT_UID) == to_agents && p.uid != uid);
+        for peer in recipients {
+            // A full outbox is handled by the next delivery (which kicks the peer).
+            let _ = peer.outbox.try_send(Outgoing::Text(text.clone()));
+        }
+    }
+}
+
 impl Hub {
     /// Registers a connection; frames for it arrive on `outbox`.
     pub fn join(
@@ -62,14 +81,28 @@ impl Hub {
         kick: CancellationToken,
     ) -> ConnectionId {
         let mut inner = self.lock();
+        let first = !inner.peers.values().any(|p| p.uid == uid);
         inner.next_id += 1;
         let id = inner.next_id;
         inner.peers.insert(id, Peer { uid, v1, outbox, kick });
+        if first {
+            inner.announce(uid, true);
+        }
         id
     }
 
     pub fn leave(&self, id: ConnectionId) {
-        self.lock().peers.remove(&id);
+        let mut inner = self.lock();
+        if let Some(peer) = inner.peers.remove(&id) {
+            if !inner.peers.values().any(|p| p.uid == peer.uid) {
+                inner.announce(peer.uid, false);
+            }
+        }
+    }
+
+    /// Whether any agent is connected.
+    pub fn agents_online(&self) -> bool {
+        self.is_online(AGENT_UID)
     }
 
     /// Number of live connections.
@@ -138,10 +171,22 @@ mod tests {
         })
     }
 
-    fn text_of(outgoing: Option<Outgoing>) -> Option<String> {
-        match outgoing {
-            Some(Outgoing::Message(m)) => Some(m.text.clone()),
-            _ => None,
+    /// Drains the outbox; true if it held no chat message (presence notices are fine).
+    fn no_message(rx: &mut mpsc::Receiver<Outgoing>) -> bool {
+        let mut none = true;
+        while let Ok(outgoing) = rx.try_recv() {
+            none &= !matches!(outgoing, Outgoing::Message(_));
+        }
+        none
+    }
+
+    /// The text of the next chat message queued, skipping presence notices.
+    async fn next_text(rx: &mut mpsc::Receiver<Outgoing>) -> Option<String> {
+        loop {
+            match rx.recv().await? {
+                Outgoing::Message(m) => return Some(m.text.clone()),
+                Outgoing::Text(_) => continue,
+            }
         }
     }
 
@@ -167,15 +212,15 @@ mod tests {
         assert_eq!(hub.online_users(), BTreeSet::from([5, 6]));
 
         assert_eq!(hub.deliver(&message(5, "a"), true), 3);
-        assert_eq!(text_of(rx5.recv().await).as_deref(), Some("a"));
-        assert_eq!(text_of(rx_agent.recv().await).as_deref(), Some("a"));
-        assert_eq!(text_of(rx_v0_agent.recv().await).as_deref(), Some("a"));
-        assert!(rx6.try_recv().is_err());
+        assert_eq!(next_text(&mut rx5).await.as_deref(), Some("a"));
+        assert_eq!(next_text(&mut rx_agent).await.as_deref(), Some("a"));
+        assert_eq!(next_text(&mut rx_v0_agent).await.as_deref(), Some("a"));
+        assert!(no_message(&mut rx6));
 
         // A broadcast copy skips the v0 agent, still reaches the v1 agent and the user.
         assert_eq!(hub.deliver(&message(6, "copy"), false), 2);
-        assert_eq!(text_of(rx6.recv().await).as_deref(), Some("copy"));
-        assert!(rx_v0_agent.try_recv().is_err());
+        assert_eq!(next_text(&mut rx6).await.as_deref(), Some("copy"));
+        assert!(no_message(&mut rx_v0_agent));
 
         // The v1 agent's outbox now holds one frame: the next overflows and kicks it.
         assert!(!agent_kick.is_cancelled());
@@ -185,5 +230,32 @@ mod tests {
         hub.leave(six);
         assert_eq!(hub.len(), 3);
         assert!(!hub.is_online(6));
+    }
+
+    fn texts(rx: &mut mpsc::Receiver<Outgoing>) -> Vec<String> {
+        let mut texts = vec![];
+        while let Ok(Outgoing::Text(text)) = rx.try_recv() {
+            texts.push(text.as_str().to_owned());
+        }
+        texts
+    }
+
+    #[test]
+    fn presence_is_announced_on_first_join_and_last_leave_to_v1_peers() {
+        let hub = Hub::default();
+        let (agent_tx, mut agent_rx) = mpsc::channel(OUTBOX_CAPACITY);
+        let (user_tx, mut user_rx) = mpsc::channel(OUTBOX_CAPACITY);
+        let (tab_tx, _tab_rx) = mpsc::channel(OUTBOX_CAPACITY);
+        hub.join(AGENT_UID, true, agent_tx, CancellationToken::new());
+        let first = hub.join(5, true, user_tx, CancellationToken::new());
+        assert_eq!(texts(&mut agent_rx), vec![r#"{"type":"presence","conversation":5,"online":true}"#]);
+        let second = hub.join(5, true, tab_tx, CancellationToken::new());
+        assert!(texts(&mut agent_rx).is_empty(), "a second tab is not news");
+        hub.leave(first);
+        assert!(texts(&mut agent_rx).is_empty());
+        hub.leave(second);
+        assert_eq!(texts(&mut agent_rx), vec![r#"{"type":"presence","conversation":5,"online":false}"#]);
+        assert!(texts(&mut user_rx).is_empty(), "users are not told about other users");
+        assert!(hub.agents_online());
     }
 }

@@ -20,6 +20,8 @@ pub struct Config {
     pub max_text_utf16: usize,
     /// Frames per second accepted from one connection (heartbeats not counted).
     pub max_frames_per_second: u32,
+    /// How long a connection may stay silent before it is closed.
+    pub idle_timeout: std::time::Duration,
     /// Whether protocol v1 is offered (else every connection speaks v0).
     pub v1: bool,
 }

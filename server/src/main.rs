@@ -30,6 +30,9 @@ struct Cli {
     /// (heartbeats not counted).
     #[arg(long, env = "KEFU_MAX_FRAMES_PER_SECOND", default_value_t = 20)]
     max_frames_per_second: u32,
+    /// Seconds a connection may stay silent (clients heartbeat every 2 s) before it is closed.
+    #[arg(long, env = "KEFU_IDLE_TIMEOUT_SECS", default_value_t = 30)]
+    idle_timeout_secs: u64,
     /// Speak only the original protocol (never select `kefu.v1`), like the original backend.
     #[arg(long, env = "KEFU_V0_ONLY")]
     v0_only: bool,
@@ -85,6 +88,7 @@ async fn main() -> std::process::ExitCode {
         static_dir: cli.static_dir,
         max_text_utf16: cli.max_text,
         max_frames_per_second: cli.max_frames_per_second,
+        idle_timeout: std::time::Duration::from_secs(cli.idle_timeout_secs.max(1)),
         v1: !cli.v0_only,
     };
     match app::serve(listener, config, store, shutdown).await {

@@ -50,6 +50,9 @@ pub struct Shared {
     pub max_text_utf16: usize,
     /// Chat and control frames per second per connection (heartbeats are not counted).
     pub max_frames_per_second: u32,
+    /// A connection that sends nothing (not even a heartbeat) for this long is closed, so a
+    /// vanished client does not stay "online".
+    pub idle_timeout: std::time::Duration,
     pub shutdown: CancellationToken,
 }
 
@@ -135,8 +138,10 @@ pub async fn run(socket: WebSocket, uid: i64, v1: bool, shared: Arc<Shared>) {
     tracing::info!(uid, v1, "connected");
     let kick = session.kick.clone();
 
+    let mut idle_deadline = tokio::time::Instant::now() + shared.idle_timeout;
     let close: Option<Close> = loop {
         tokio::select! {
+            _ = tokio::time::sleep_until(idle_deadline) => break Some((CLOSE_GOING_AWAY, "idle")),
             _ = shared.shutdown.cancelled() => break Some((CLOSE_GOING_AWAY, "server shutting down")),
             _ = kick.cancelled() => break Some(TOO_SLOW),
             next = queued.recv() => {
@@ -146,6 +151,7 @@ pub async fn run(socket: WebSocket, uid: i64, v1: bool, shared: Arc<Shared>) {
                 }
             }
             incoming = stream.next() => {
+                idle_deadline = tokio::time::Instant::now() + shared.idle_timeout;
                 let result = match incoming {
                     Some(Ok(WsMessage::Text(text))) => session.on_text(text.as_str()).await,
                     Some(Ok(WsMessage::Binary(_))) => session.refuse_binary(),
@@ -395,6 +401,14 @@ impl Session {
             let seen = self.delivered.entry(conversation).or_insert(0);
             *seen = (*seen).max(messages.last().map(|m| m.seq).unwrap_or(0));
             frames.push(ServerMessage::History { conversation, messages, has_more }.encode());
+        }
+        // Who is there, as of now; changes follow live.
+        if self.is_agent() {
+            for uid in self.shared.hub.online_users() {
+                frames.push(ServerMessage::Presence { conversation: uid, online: true }.encode());
+            }
+        } else {
+            frames.push(ServerMessage::Agents { online: self.shared.hub.agents_online() }.encode());
         }
         frames.push(ServerMessage::Ready.encode());
         // The replay can be longer than the outbox: write it straight to the socket. Live

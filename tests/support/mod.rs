@@ -328,8 +328,12 @@ pub mod page {
     }
 
     pub async fn type_and_send(client: &Client, text: &str) {
-        let input =
-            client.wait().at_most(LOAD).for_element(Locator::Css("input[aria-label]")).await.expect("input");
+        let input = client
+            .wait()
+            .at_most(LOAD)
+            .for_element(Locator::Css("input.composer-input"))
+            .await
+            .expect("input");
         input.send_keys(text).await.expect("type");
         click_send(client).await;
     }
@@ -345,7 +349,7 @@ pub mod page {
     }
 
     pub async fn input_value(client: &Client) -> String {
-        let input = client.find(Locator::Css("input[aria-label]")).await.expect("input");
+        let input = client.find(Locator::Css("input.composer-input")).await.expect("input");
         input.prop("value").await.expect("value").unwrap_or_default()
     }
 
