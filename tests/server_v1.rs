@@ -29,12 +29,22 @@ async fn connect(server: &Server, uid: i64) -> Socket {
 }
 
 /// Connects, resumes from `after`, and returns the frames of the replay up to `ready`.
+/// Presence notices are left out of the replay; [`connect_resumed_with_presence`] keeps them.
 async fn connect_resumed(server: &Server, uid: i64, after: Vec<Position>) -> (Socket, Vec<ServerMessage>) {
+    let (socket, replay) = connect_resumed_with_presence(server, uid, after).await;
+    (socket, replay.into_iter().filter(|frame| !is_presence(frame)).collect())
+}
+
+async fn connect_resumed_with_presence(
+    server: &Server,
+    uid: i64,
+    after: Vec<Position>,
+) -> (Socket, Vec<ServerMessage>) {
     let mut socket = connect(server, uid).await;
     send(&mut socket, ClientMessage::Resume { after }).await;
     let mut replay = vec![];
     loop {
-        match next(&mut socket).await {
+        match next_any(&mut socket).await {
             ServerMessage::Ready => return (socket, replay),
             frame => replay.push(frame),
         }
@@ -45,26 +55,10 @@ async fn connect_resumed(server: &Server, uid: i64, after: Vec<Position>) -> (So
 async fn agents_see_users_come_and_go_and_users_see_whether_an_agent_is_there() {
     let server = Server::start();
     // A user alone: told that no agent is there.
-    let mut user = connect(&server, 5).await;
-    send(&mut user, ClientMessage::Resume { after: vec![] }).await;
-    let mut replay = vec![];
-    loop {
-        match next_any(&mut user).await {
-            ServerMessage::Ready => break,
-            frame => replay.push(frame),
-        }
-    }
+    let (mut user, replay) = connect_resumed_with_presence(&server, 5, vec![]).await;
     assert!(replay.contains(&ServerMessage::Agents { online: false }), "{replay:?}");
     // An agent arrives: it learns user 5 is online; the user learns an agent is there.
-    let mut agent = connect(&server, AGENT_UID).await;
-    send(&mut agent, ClientMessage::Resume { after: vec![] }).await;
-    let mut replay = vec![];
-    loop {
-        match next_any(&mut agent).await {
-            ServerMessage::Ready => break,
-            frame => replay.push(frame),
-        }
-    }
+    let (mut agent, replay) = connect_resumed_with_presence(&server, AGENT_UID, vec![]).await;
     assert!(replay.contains(&ServerMessage::Presence { conversation: 5, online: true }), "{replay:?}");
     assert_eq!(next_any(&mut user).await, ServerMessage::Agents { online: true });
     // A second user comes and goes; the agent hears both, the first user neither.
