@@ -38,6 +38,12 @@ pub fn AgentPage(config: PageConfig, texts: &'static Texts) -> impl IntoView {
         chat.compose(Some(conversation), text)
     });
     let retry = Callback::new(move |entry: u64| chat.retry(entry));
+    let typing = Callback::new(move |()| {
+        if let Some(conversation) = inbox.with_untracked(Inbox::selected_id) {
+            chat.typing(Some(conversation));
+        }
+    });
+    let user_typing = move || chat.showing(inbox.with(|inbox| inbox.selected().and_then(|c| c.typing_until)));
     let older = Callback::new(move |()| {
         if let Some(conversation) = inbox.with_untracked(Inbox::selected_id) {
             chat.older(conversation);
@@ -84,7 +90,7 @@ pub fn AgentPage(config: PageConfig, texts: &'static Texts) -> impl IntoView {
                 />
             </ul>
             <div class="agent-main">
-                <ConversationList inbox texts />
+                <ConversationList inbox texts clock=chat.clock />
                 <section class="conversation">
                     <Show
                         when=move || has_selection.get()
@@ -101,7 +107,10 @@ pub fn AgentPage(config: PageConfig, texts: &'static Texts) -> impl IntoView {
                             on_retry=retry
                             on_top=older
                         />
-                        <Composer texts on_send=send />
+                        <Show when=user_typing>
+                            <p class="typing" data-typing="user" aria-live="polite">{texts.user_typing}</p>
+                        </Show>
+                        <Composer texts on_send=send on_typing=typing />
                     </Show>
                 </section>
             </div>
@@ -110,10 +119,11 @@ pub fn AgentPage(config: PageConfig, texts: &'static Texts) -> impl IntoView {
 }
 
 #[component]
-fn ConversationList(inbox: RwSignal<Inbox>, texts: &'static Texts) -> impl IntoView {
+fn ConversationList(inbox: RwSignal<Inbox>, texts: &'static Texts, clock: RwSignal<u64>) -> impl IntoView {
     let filter = RwSignal::new(String::new());
     let rows = move || {
         let filter = filter.get();
+        let now = clock.get();
         inbox.with(|inbox| {
             let selected = inbox.selected().map(|c| c.uid);
             inbox
@@ -127,6 +137,7 @@ fn ConversationList(inbox: RwSignal<Inbox>, texts: &'static Texts) -> impl IntoV
                         avatar: c.avatar.clone(),
                         unread: c.unread,
                         online: c.online,
+                        typing: c.typing_until.is_some_and(|until| now < until),
                         preview: preview.0,
                         time: preview.1,
                         selected: selected == Some(c.uid),
@@ -163,6 +174,7 @@ struct Row {
     avatar: String,
     unread: usize,
     online: bool,
+    typing: bool,
     preview: String,
     time: String,
     selected: bool,
@@ -179,6 +191,7 @@ fn ConversationRow(row: Row, inbox: RwSignal<Inbox>, texts: &'static Texts) -> i
                 class="conversation-item"
                 data-uid=uid.to_string()
                 data-online=row.online.to_string()
+                data-typing=row.typing.to_string()
                 aria-current=row.selected.then_some("true")
                 on:click=move |_| {
                     inbox.update(|inbox| {
@@ -192,7 +205,9 @@ fn ConversationRow(row: Row, inbox: RwSignal<Inbox>, texts: &'static Texts) -> i
                     {row.name}
                 </span>
                 <span class="conversation-time">{row.time}</span>
-                <span class="conversation-preview">{row.preview}</span>
+                <span class="conversation-preview">
+                    {if row.typing { texts.user_typing.to_owned() } else { row.preview }}
+                </span>
                 {(row.unread > 0)
                     .then(|| {
                         view! { <span class="unread" data-unread=row.unread.to_string()>{row.unread}</span> }

@@ -2,7 +2,7 @@
 //! [`Courier`] with its outbox kept in `localStorage`. Both pages use it; the decisions are
 //! all in the pure [`crate::courier`].
 
-use kefu_protocol::v1::ConversationId;
+use kefu_protocol::v1::{ConversationId, ServerMessage};
 use kefu_protocol::ServerFrame;
 use leptos::prelude::*;
 
@@ -20,6 +20,8 @@ pub struct Chat<M: Send + Sync + 'static> {
     pub link_state: RwSignal<(Status, bool)>,
     /// Own messages waiting for the server.
     pub queued: RwSignal<usize>,
+    /// The time (ms), ticking twice a second: what "typing" indicators expire against.
+    pub clock: RwSignal<u64>,
     protocol: RwSignal<Protocol>,
     courier: StoredValue<Courier>,
     link: StoredValue<Option<Link>>,
@@ -34,6 +36,10 @@ impl<M: Send + Sync + 'static> Clone for Chat<M> {
 }
 
 impl<M: Send + Sync + 'static> Copy for Chat<M> {}
+
+fn now_ms() -> u64 {
+    js_sys::Date::now() as u64
+}
 
 fn storage() -> Option<web_sys::Storage> {
     web_sys::window().and_then(|w| w.local_storage().ok().flatten())
@@ -62,6 +68,7 @@ impl<M: Model + Send + Sync + 'static> Chat<M> {
             model: RwSignal::new(model),
             link_state: RwSignal::new((Status::Connecting, false)),
             queued: RwSignal::new(courier.queued()),
+            clock: RwSignal::new(now_ms()),
             protocol: RwSignal::new(Protocol::Unknown),
             courier: StoredValue::new(courier),
             link: StoredValue::new(None),
@@ -70,6 +77,8 @@ impl<M: Model + Send + Sync + 'static> Chat<M> {
         };
         let link = Link::start(url, timing, move |event| chat.on_event(event));
         chat.link.set_value(Some(link));
+        // Lives as long as the page.
+        gloo_timers::callback::Interval::new(500, move || chat.clock.set(now_ms())).forget();
         chat
     }
 
@@ -81,6 +90,9 @@ impl<M: Model + Send + Sync + 'static> Chat<M> {
         match event {
             LinkEvent::Status { status, retrying } => self.link_state.set((status, retrying)),
             LinkEvent::Opened { v1 } => self.apply(|model, courier| courier.opened(v1, model)),
+            LinkEvent::V1(ServerMessage::Typing { conversation, agent }) => {
+                self.model.update(|model| Courier::typing_seen(model, conversation, agent, now_ms()))
+            }
             LinkEvent::V1(frame) => self.apply(|model, courier| courier.on_v1(model, frame, local_time())),
             LinkEvent::Frame(ServerFrame::Chat(message)) => {
                 self.apply(|model, courier| courier.on_v0_chat(model, &message))
@@ -140,6 +152,17 @@ impl<M: Model + Send + Sync + 'static> Chat<M> {
         let id = new_message_id(js_sys::Date::now(), js_sys::Math::random(), js_sys::Math::random());
         self.apply(|model, courier| courier.compose(model, id, conversation, &text, local_time()));
         Ok(())
+    }
+
+    /// The person is typing (into `conversation`, for agents).
+    pub fn typing(self, conversation: Option<ConversationId>) {
+        let effects = self.courier.try_update_value(|courier| courier.typing(conversation, now_ms()));
+        self.run(effects.unwrap_or_default());
+    }
+
+    /// Whether an indicator that runs until `until` should show now.
+    pub fn showing(self, until: Option<u64>) -> bool {
+        until.is_some_and(|until| self.clock.get() < until)
     }
 
     pub fn retry(self, entry: u64) {

@@ -8,7 +8,10 @@
 //! - v0: a message is sent once; an echo confirms it, a heartbeat answered before its echo
 //!   means refused, a dropped link means unknown (failed, for the person to retry).
 
-use kefu_protocol::v1::{ClientMessage, ConversationId, Message, Position, Seq, ServerMessage, DEFAULT_PAGE};
+use kefu_protocol::v1::{
+    ClientMessage, ConversationId, Message, Position, Seq, ServerMessage, DEFAULT_PAGE, TYPING_INTERVAL_MS,
+    TYPING_SHOWN_MS,
+};
 use kefu_protocol::ChatMessage;
 
 use crate::inbox::Inbox;
@@ -41,6 +44,8 @@ pub trait Model {
     fn agents(&mut self, _online: bool) {}
     /// Presence is unknown until the server tells again (after a reconnect).
     fn reset_presence(&mut self) {}
+    /// The other side is typing in `conversation`: show it until `until_ms`.
+    fn typing(&mut self, _conversation: ConversationId, _agent: bool, _until_ms: u64) {}
 }
 
 /// Something the browser side must do.
@@ -75,6 +80,8 @@ pub struct Courier {
     ready: bool,
     /// Conversations with a history request on the way.
     loading: Vec<ConversationId>,
+    /// When this page last said it was typing.
+    typing_sent_ms: Option<u64>,
 }
 
 impl Courier {
@@ -86,7 +93,7 @@ impl Courier {
                 model.fail(&pending.id, reason);
             }
         }
-        Courier { outbox, protocol: Protocol::Unknown, ready: false, loading: vec![] }
+        Courier { outbox, protocol: Protocol::Unknown, ready: false, loading: vec![], typing_sent_ms: None }
     }
 
     /// Messages waiting for the server (shown by the status while offline).
@@ -177,6 +184,21 @@ impl Courier {
         effects
     }
 
+    /// The person is typing: say so (v1 only), at most every [`TYPING_INTERVAL_MS`].
+    pub fn typing(&mut self, conversation: Option<ConversationId>, now_ms: u64) -> Vec<Effect> {
+        let due = self.typing_sent_ms.is_none_or(|sent| now_ms >= sent + TYPING_INTERVAL_MS);
+        if self.protocol != Protocol::V1 || !self.ready || !due {
+            return vec![];
+        }
+        self.typing_sent_ms = Some(now_ms);
+        vec![Effect::SendV1(ClientMessage::Typing { conversation })]
+    }
+
+    /// Another side's typing notice arrived at `now_ms`.
+    pub fn typing_seen(model: &mut impl Model, conversation: ConversationId, agent: bool, now_ms: u64) {
+        model.typing(conversation, agent, now_ms + TYPING_SHOWN_MS);
+    }
+
     /// Asks for older messages of a conversation, unless they are all shown or on the way.
     pub fn older(&mut self, model: &impl Model, conversation: ConversationId) -> Vec<Effect> {
         let (first, has_more) = model.oldest(conversation);
@@ -223,6 +245,8 @@ impl Courier {
                 model.agents(online);
                 vec![]
             }
+            // Timed by the caller, which knows the clock: see [`Courier::typing_seen`].
+            ServerMessage::Typing { .. } => vec![],
             ServerMessage::History { conversation, messages, has_more } => {
                 self.loading.retain(|c| *c != conversation);
                 model.history(conversation, &messages, has_more);
@@ -328,6 +352,12 @@ impl Model for UserChat {
         self.agents_online = Some(online);
     }
 
+    fn typing(&mut self, conversation: ConversationId, agent: bool, until_ms: u64) {
+        if agent && conversation == self.uid {
+            self.agent_typing_until = Some(until_ms);
+        }
+    }
+
     fn reset_presence(&mut self) {
         self.agents_online = None;
     }
@@ -389,6 +419,12 @@ impl Model for Inbox {
 
     fn presence(&mut self, conversation: ConversationId, online: bool) {
         self.set_online(conversation, online);
+    }
+
+    fn typing(&mut self, conversation: ConversationId, agent: bool, until_ms: u64) {
+        if !agent {
+            self.set_typing(conversation, until_ms);
+        }
     }
 
     fn reset_presence(&mut self) {
@@ -557,6 +593,26 @@ mod tests {
         );
         assert!(courier.older(&chat, 5).is_empty(), "nothing older");
         assert_eq!(chat.timeline.first_seq(), Some(1));
+    }
+
+    #[test]
+    fn typing_is_sent_at_most_every_interval_and_shown_for_a_while() {
+        let mut chat = UserChat::new(5);
+        let mut courier = Courier::new(Outbox::default(), &mut chat);
+        assert!(courier.typing(None, 1_000).is_empty(), "not connected");
+        courier.opened(true, &mut chat);
+        courier.on_v1(&mut chat, ServerMessage::Ready, "t".into());
+        let typing = vec![Effect::SendV1(ClientMessage::Typing { conversation: None })];
+        assert_eq!(courier.typing(None, 1_000), typing);
+        assert!(courier.typing(None, 1_000 + TYPING_INTERVAL_MS - 1).is_empty());
+        assert_eq!(courier.typing(None, 1_000 + TYPING_INTERVAL_MS), typing);
+        // The agent types: shown until TYPING_SHOWN_MS later; its message clears it.
+        Courier::typing_seen(&mut chat, 5, true, 10_000);
+        assert_eq!(chat.agent_typing_until, Some(10_000 + TYPING_SHOWN_MS));
+        Courier::typing_seen(&mut chat, 5, false, 11_000);
+        assert_eq!(chat.agent_typing_until, Some(10_000 + TYPING_SHOWN_MS), "own typing is not shown");
+        courier.on_v1(&mut chat, ServerMessage::Message(stored(1, "r", AGENT_UID)), "t".into());
+        assert_eq!(chat.agent_typing_until, None);
     }
 
     #[test]

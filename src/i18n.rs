@@ -38,6 +38,8 @@ pub struct Texts {
     pub filter: &'static str,
     pub user_online: &'static str,
     pub user_offline: &'static str,
+    pub agent_typing: &'static str,
+    pub user_typing: &'static str,
 }
 
 pub const ZH: Texts = Texts {
@@ -76,6 +78,8 @@ pub const ZH: Texts = Texts {
     filter: "按名字筛选",
     user_online: "在线",
     user_offline: "离线",
+    agent_typing: "客服正在输入…",
+    user_typing: "正在输入…",
 };
 
 pub const EN: Texts = Texts {
@@ -114,6 +118,8 @@ pub const EN: Texts = Texts {
     filter: "Filter by name",
     user_online: "online",
     user_offline: "offline",
+    agent_typing: "Customer service is typing…",
+    user_typing: "typing…",
 };
 
 /// Chinese for any `zh*` language tag, English otherwise.

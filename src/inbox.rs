@@ -24,6 +24,8 @@ pub struct Conversation {
     pub has_more: bool,
     /// Whether the user is connected now (v1).
     pub online: bool,
+    /// Until when (ms) to show that the user is typing.
+    pub typing_until: Option<u64>,
     /// Order of the latest activity on this page; larger is more recent.
     pub activity: u64,
 }
@@ -150,6 +152,8 @@ impl Inbox {
         if message.uid != AGENT_UID {
             conversation.username = message.username.clone();
             conversation.avatar = message.avatar.clone();
+            // The user sent what they were typing.
+            conversation.typing_until = None;
         }
         if conversation.timeline.upsert(&mut self.ids, from, message) {
             conversation.activity = activity;
@@ -226,6 +230,11 @@ impl Inbox {
         }
     }
 
+    /// The user of `conversation` is typing; shown until `until_ms`.
+    pub fn set_typing(&mut self, conversation: ConversationId, until_ms: u64) {
+        conversation_in(&mut self.conversations, conversation).typing_until = Some(until_ms);
+    }
+
     pub fn all_offline(&mut self) {
         for conversation in &mut self.conversations {
             conversation.online = false;
@@ -256,6 +265,7 @@ fn conversation_in(conversations: &mut Vec<Conversation>, uid: ConversationId) -
                 unread: 0,
                 has_more: false,
                 online: false,
+                typing_until: None,
                 activity: 0,
             });
             conversations.len() - 1

@@ -305,6 +305,8 @@ pub struct UserChat {
     pub has_more: bool,
     /// Whether an agent is connected, when the server says (v1).
     pub agents_online: Option<bool>,
+    /// Until when (ms) to show that an agent is typing.
+    pub agent_typing_until: Option<u64>,
     ids: Ids,
 }
 
@@ -315,6 +317,7 @@ impl UserChat {
             timeline: Timeline::default(),
             has_more: false,
             agents_online: None,
+            agent_typing_until: None,
             ids: Ids::default(),
         }
     }
@@ -344,6 +347,10 @@ impl UserChat {
 
     /// v1: files a stored message of this user's conversation.
     pub fn receive_v1(&mut self, message: &Message) -> bool {
+        if message.uid == AGENT_UID && message.conversation == self.uid {
+            // The agent sent what it was typing.
+            self.agent_typing_until = None;
+        }
         match from_for_user(self.uid, message.uid, message.role) {
             Some(from) if message.conversation == self.uid => {
                 self.timeline.upsert(&mut self.ids, from, message)

@@ -160,7 +160,13 @@ pub const EMOJI: [&str; 24] = [
 /// `on_send` returns the error to show, if any; the input clears only when the message was
 /// accepted.
 #[component]
-pub fn Composer(texts: &'static Texts, on_send: Callback<String, Result<(), String>>) -> impl IntoView {
+pub fn Composer(
+    texts: &'static Texts,
+    on_send: Callback<String, Result<(), String>>,
+    /// Called on every keystroke (the page throttles what it sends).
+    #[prop(optional)]
+    on_typing: Option<Callback<()>>,
+) -> impl IntoView {
     let draft = RwSignal::new(String::new());
     let error = RwSignal::new(None::<String>);
     let picker_open = RwSignal::new(false);
@@ -203,6 +209,9 @@ pub fn Composer(texts: &'static Texts, on_send: Callback<String, Result<(), Stri
                     on:input=move |ev| {
                         draft.set(event_target_value(&ev));
                         error.set(None);
+                        if let Some(on_typing) = on_typing {
+                            on_typing.run(());
+                        }
                     }
                 />
                 <button type="submit" class="send" aria-label=texts.send>

@@ -17,6 +17,8 @@ pub fn UserPage(config: PageConfig, uid: i64, texts: &'static Texts) -> impl Int
     let send = Callback::new(move |text: String| chat.compose(None, text));
     let retry = Callback::new(move |entry: u64| chat.retry(entry));
     let older = Callback::new(move |()| chat.older(uid));
+    let typing = Callback::new(move |()| chat.typing(None));
+    let agent_typing = move || chat.showing(chat.model.with(|chat| chat.agent_typing_until));
 
     view! {
         <div class="page user-page">
@@ -36,7 +38,10 @@ pub fn UserPage(config: PageConfig, uid: i64, texts: &'static Texts) -> impl Int
                 on_retry=retry
                 on_top=older
             />
-            <Composer texts on_send=send />
+            <Show when=agent_typing>
+                <p class="typing" data-typing="agent" aria-live="polite">{texts.agent_typing}</p>
+            </Show>
+            <Composer texts on_send=send on_typing=typing />
         </div>
     }
 }

@@ -637,6 +637,55 @@ async fn presence_away_notice_and_filter() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn typing_shows_both_ways_and_clears_when_the_typist_stops_or_leaves() {
+    let server = Server::start();
+    let (user_url, agent_url) = (server.url("/?uid=91"), server.url("/agent"));
+    with_browsers(2, move |browsers| async move {
+        let (user, agent) = (&browsers[0], &browsers[1]);
+        user.goto(&user_url).await.expect("open user page");
+        agent.goto(&agent_url).await.expect("open agent console");
+        page::wait_status(user, "online", LOAD).await;
+        page::type_and_send(user, "hello").await;
+        agent_opens_conversation(agent, 91).await;
+        let shown = |client: &Client, css: &'static str| {
+            let client = client.clone();
+            async move { client.find(Locator::Css(css)).await.is_ok() }
+        };
+        let clear_within = Duration::from_millis(kefu_protocol::v1::TYPING_SHOWN_MS + 2_000);
+
+        // The agent types without sending: the user sees it, then it clears once they stop.
+        let input = agent.find(Locator::Css("input.composer-input")).await.expect("agent input");
+        input.send_keys("let me ch").await.expect("type");
+        eventually("user sees the agent typing", LOAD, || async {
+            shown(user, "[data-typing=agent]").await.then_some(())
+        })
+        .await;
+        eventually("indicator clears after the agent stops", clear_within, || async {
+            (!shown(user, "[data-typing=agent]").await).then_some(())
+        })
+        .await;
+
+        // The user types: the console shows it in the conversation and in the list.
+        let input = user.find(Locator::Css("input.composer-input")).await.expect("user input");
+        input.send_keys("one more th").await.expect("type");
+        eventually("agent sees the user typing", LOAD, || async {
+            (shown(agent, ".conversation [data-typing=user]").await
+                && shown(agent, "button.conversation-item[data-typing=true]").await)
+                .then_some(())
+        })
+        .await;
+        // The user leaves mid-sentence: the indicator does not get stuck.
+        user.clone().close().await.expect("user leaves");
+        eventually("indicator clears after the user left", clear_within, || async {
+            (!shown(agent, "[data-typing=user]").await && !shown(agent, "[data-typing=true]").await)
+                .then_some(())
+        })
+        .await;
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn agent_switch_disconnects_and_reconnects_on_demand() {
     let server = Server::start();
     let url = server.url("/agent");

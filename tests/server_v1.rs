@@ -52,6 +52,32 @@ async fn connect_resumed_with_presence(
 }
 
 #[tokio::test]
+async fn typing_reaches_the_other_side_of_that_conversation_only() {
+    let server = Server::start();
+    let (mut agent, _) = connect_resumed(&server, AGENT_UID, vec![]).await;
+    let (mut colleague, _) = connect_resumed(&server, AGENT_UID, vec![]).await;
+    let (mut user, _) = connect_resumed(&server, 5, vec![]).await;
+    let (mut other_tab, _) = connect_resumed(&server, 5, vec![]).await;
+    let (mut stranger, _) = connect_resumed(&server, 6, vec![]).await;
+    let typing = |conversation, agent| ServerMessage::Typing { conversation, agent };
+
+    send(&mut user, ClientMessage::Typing { conversation: None }).await;
+    for socket in [&mut agent, &mut colleague, &mut other_tab] {
+        assert_eq!(next(socket).await, typing(5, false));
+    }
+    send(&mut agent, ClientMessage::Typing { conversation: Some(5) }).await;
+    for socket in [&mut user, &mut other_tab, &mut colleague] {
+        assert_eq!(next(socket).await, typing(5, true));
+    }
+    // Nobody else hears it, the typist gets no echo, and a user cannot type elsewhere.
+    assert_nothing_pending(&mut stranger).await;
+    assert_nothing_pending(&mut agent).await;
+    send(&mut user, ClientMessage::Typing { conversation: Some(6) }).await;
+    assert_eq!(next_error(&mut user).await, (ErrorCode::UnknownConversation, None));
+    assert_nothing_pending(&mut stranger).await;
+}
+
+#[tokio::test]
 async fn agents_see_users_come_and_go_and_users_see_whether_an_agent_is_there() {
     let server = Server::start();
     // A user alone: told that no agent is there.

@@ -13,6 +13,11 @@ use crate::{ChatMessage, Role};
 pub const SUBPROTOCOL: &str = "kefu.v1";
 /// Longest client-made message id.
 pub const MAX_ID_LEN: usize = 64;
+/// How often a typing client says so, at most.
+pub const TYPING_INTERVAL_MS: u64 = 2_000;
+/// How long a receiver shows "typing" after the last notice: a typist who stops or
+/// disconnects is no longer shown after this.
+pub const TYPING_SHOWN_MS: u64 = 4_000;
 /// Default and largest number of messages in one history page.
 pub const DEFAULT_PAGE: u32 = 50;
 pub const MAX_PAGE: u32 = 200;
@@ -39,6 +44,12 @@ pub enum ClientMessage {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         conversation: Option<ConversationId>,
         text: String,
+    },
+    /// The person is typing in `conversation` (a user may omit it). Sent at most every
+    /// [`TYPING_INTERVAL_MS`] while typing; receivers show it for [`TYPING_SHOWN_MS`].
+    Typing {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        conversation: Option<ConversationId>,
     },
     /// Asks for the page of messages just before `before` (0: the latest page).
     History {
@@ -125,6 +136,8 @@ pub enum ServerMessage {
     /// To agents: user `conversation` came online (first connection) or went offline (last).
     /// Also sent for every online user during the replay after `resume`.
     Presence { conversation: ConversationId, online: bool },
+    /// Someone is typing in `conversation`: an agent (`agent: true`) or its user.
+    Typing { conversation: ConversationId, agent: bool },
     /// To users: whether any agent is connected. Sent during the replay and on every change.
     Agents { online: bool },
     /// A frame was refused; the connection stays open. `id` names the refused message.
@@ -158,7 +171,7 @@ impl ClientMessage {
                 code: ErrorCode::Malformed,
                 message: "a frame must be a JSON object with a string \"type\"".into(),
             }),
-            Some("resume" | "send" | "history") => serde_json::from_str(text)
+            Some("resume" | "send" | "history" | "typing") => serde_json::from_str(text)
                 .map_err(|err| DecodeError { code: ErrorCode::Malformed, message: err.to_string() }),
             Some(other) => {
                 Err(DecodeError { code: ErrorCode::UnknownType, message: format!("unknown type {other:?}") })
@@ -294,6 +307,7 @@ mod tests {
                 ServerMessage::Ready,
                 ServerMessage::Presence { conversation: message.conversation, online: has_more },
                 ServerMessage::Agents { online: has_more },
+                ServerMessage::Typing { conversation: message.conversation, agent: has_more },
                 ServerMessage::error(ErrorCode::Oversize, message.text.clone(), Some(message.id.clone())),
             ];
             for frame in frames {
@@ -308,6 +322,7 @@ mod tests {
                 ClientMessage::Send { id, conversation, text },
                 ClientMessage::Resume { after },
                 ClientMessage::History { conversation: conversation.unwrap_or(1), before: 7, limit: Some(20) },
+                ClientMessage::Typing { conversation },
             ];
             for frame in frames {
                 prop_assert_eq!(ClientMessage::decode(&frame.encode()), Ok(frame));

@@ -333,6 +333,12 @@ impl Session {
                 self.resume(after).await
             }
             ClientMessage::Send { id, conversation, text } => self.send(id, conversation, text).await,
+            ClientMessage::Typing { conversation } => {
+                if !self.rate.allow() {
+                    return self.error(ErrorCode::RateLimited, "too many frames; slow down", None);
+                }
+                self.typing(conversation).await
+            }
             ClientMessage::History { conversation, before, limit } => {
                 if !self.rate.allow() {
                     return self.error(ErrorCode::RateLimited, "too many frames; slow down", None);
@@ -494,6 +500,25 @@ impl Session {
             }
             Err(err) => self.unavailable(err),
         }
+    }
+
+    async fn typing(&mut self, conversation: Option<ConversationId>) -> Result<(), Option<Close>> {
+        let conversation = match (self.is_agent(), conversation) {
+            (false, None) => self.uid,
+            (_, Some(conversation)) if self.may_use(conversation).await => conversation,
+            _ => {
+                return self.error(
+                    ErrorCode::UnknownConversation,
+                    "typing into no conversation of yours",
+                    None,
+                )
+            }
+        };
+        if let Some(id) = self.joined {
+            let frame = ServerMessage::Typing { conversation, agent: self.is_agent() };
+            self.shared.hub.notify(conversation, &frame, id);
+        }
+        Ok(())
     }
 
     fn unavailable(&self, err: crate::store::StoreError) -> Result<(), Option<Close>> {
