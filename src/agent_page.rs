@@ -43,6 +43,13 @@ pub fn AgentPage(config: PageConfig, texts: &'static Texts) -> impl IntoView {
             chat.typing(Some(conversation));
         }
     });
+    Effect::new(move |_| {
+        chat.clock.track();
+        let open = inbox.with(|inbox| inbox.selected().map(|c| (c.uid, c.timeline.last_seq())));
+        if let Some((conversation, last)) = open {
+            chat.seen(Some(conversation), last);
+        }
+    });
     let user_typing = move || chat.showing(inbox.with(|inbox| inbox.selected().and_then(|c| c.typing_until)));
     let older = Callback::new(move |()| {
         if let Some(conversation) = inbox.with_untracked(Inbox::selected_id) {

@@ -2,7 +2,7 @@
 //! [`Courier`] with its outbox kept in `localStorage`. Both pages use it; the decisions are
 //! all in the pure [`crate::courier`].
 
-use kefu_protocol::v1::{ConversationId, ServerMessage};
+use kefu_protocol::v1::{ConversationId, Seq, ServerMessage};
 use kefu_protocol::ServerFrame;
 use leptos::prelude::*;
 
@@ -78,7 +78,13 @@ impl<M: Model + Send + Sync + 'static> Chat<M> {
         let link = Link::start(url, timing, move |event| chat.on_event(event));
         chat.link.set_value(Some(link));
         // Lives as long as the page.
-        gloo_timers::callback::Interval::new(500, move || chat.clock.set(now_ms())).forget();
+        gloo_timers::callback::Interval::new(500, move || {
+            let now = now_ms();
+            chat.clock.set(now);
+            let effects = chat.courier.try_update_value(|courier| courier.tick(now));
+            chat.run(effects.unwrap_or_default());
+        })
+        .forget();
         chat
     }
 
@@ -157,6 +163,16 @@ impl<M: Model + Send + Sync + 'static> Chat<M> {
     /// The person is typing (into `conversation`, for agents).
     pub fn typing(self, conversation: Option<ConversationId>) {
         let effects = self.courier.try_update_value(|courier| courier.typing(conversation, now_ms()));
+        self.run(effects.unwrap_or_default());
+    }
+
+    /// The person has seen `conversation` (for agents) up to `seq`, if the page is in view.
+    pub fn seen(self, conversation: Option<ConversationId>, seq: Option<Seq>) {
+        let visible = web_sys::window()
+            .and_then(|w| w.document())
+            .is_some_and(|d| d.visibility_state() == web_sys::VisibilityState::Visible);
+        let Some(seq) = seq.filter(|_| visible) else { return };
+        let effects = self.courier.try_update_value(|courier| courier.seen(conversation, seq));
         self.run(effects.unwrap_or_default());
     }
 

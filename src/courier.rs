@@ -9,8 +9,8 @@
 //!   means refused, a dropped link means unknown (failed, for the person to retry).
 
 use kefu_protocol::v1::{
-    ClientMessage, ConversationId, Message, Position, Seq, ServerMessage, DEFAULT_PAGE, TYPING_INTERVAL_MS,
-    TYPING_SHOWN_MS,
+    ClientMessage, ConversationId, ErrorCode, Message, Position, Seq, ServerMessage, DEFAULT_PAGE,
+    TYPING_INTERVAL_MS, TYPING_SHOWN_MS,
 };
 use kefu_protocol::ChatMessage;
 
@@ -44,6 +44,8 @@ pub trait Model {
     fn agents(&mut self, _online: bool) {}
     /// Presence is unknown until the server tells again (after a reconnect).
     fn reset_presence(&mut self) {}
+    /// A read position advanced (`agent`: the agents'; else the user's).
+    fn read(&mut self, _conversation: ConversationId, _agent: bool, _seq: Seq) {}
     /// The other side is typing in `conversation`: show it until `until_ms`.
     fn typing(&mut self, _conversation: ConversationId, _agent: bool, _until_ms: u64) {}
 }
@@ -82,7 +84,16 @@ pub struct Courier {
     loading: Vec<ConversationId>,
     /// When this page last said it was typing.
     typing_sent_ms: Option<u64>,
+    /// The read positions this page has sent, per conversation.
+    read_sent: Vec<(Option<ConversationId>, Seq)>,
+    /// A message was refused for a passing reason (rate limit, storage): resend at the next
+    /// tick at least [`RETRY_AFTER_MS`] after the last resend.
+    retry_due: bool,
+    last_retry_ms: u64,
 }
+
+/// Pause before messages refused for a passing reason are sent again.
+pub const RETRY_AFTER_MS: u64 = 1_000;
 
 impl Courier {
     /// A courier for a page, with the outbox read from storage shown in the model.
@@ -93,7 +104,16 @@ impl Courier {
                 model.fail(&pending.id, reason);
             }
         }
-        Courier { outbox, protocol: Protocol::Unknown, ready: false, loading: vec![], typing_sent_ms: None }
+        Courier {
+            outbox,
+            protocol: Protocol::Unknown,
+            ready: false,
+            loading: vec![],
+            typing_sent_ms: None,
+            read_sent: vec![],
+            retry_due: false,
+            last_retry_ms: 0,
+        }
     }
 
     /// Messages waiting for the server (shown by the status while offline).
@@ -184,6 +204,16 @@ impl Courier {
         effects
     }
 
+    /// Time passed: resend what was refused for a passing reason, once the pause is over.
+    pub fn tick(&mut self, now_ms: u64) -> Vec<Effect> {
+        if !self.retry_due || !self.ready || now_ms < self.last_retry_ms + RETRY_AFTER_MS {
+            return vec![];
+        }
+        self.retry_due = false;
+        self.last_retry_ms = now_ms;
+        self.outbox.due_v1().iter().map(send_frame).collect()
+    }
+
     /// The person is typing: say so (v1 only), at most every [`TYPING_INTERVAL_MS`].
     pub fn typing(&mut self, conversation: Option<ConversationId>, now_ms: u64) -> Vec<Effect> {
         let due = self.typing_sent_ms.is_none_or(|sent| now_ms >= sent + TYPING_INTERVAL_MS);
@@ -192,6 +222,17 @@ impl Courier {
         }
         self.typing_sent_ms = Some(now_ms);
         vec![Effect::SendV1(ClientMessage::Typing { conversation })]
+    }
+
+    /// The person has seen `conversation` up to `seq`: say so once per advance (v1 only).
+    pub fn seen(&mut self, conversation: Option<ConversationId>, seq: Seq) -> Vec<Effect> {
+        let sent = self.read_sent.iter().find(|(c, _)| *c == conversation).map(|(_, s)| *s).unwrap_or(0);
+        if self.protocol != Protocol::V1 || !self.ready || seq <= sent {
+            return vec![];
+        }
+        self.read_sent.retain(|(c, _)| *c != conversation);
+        self.read_sent.push((conversation, seq));
+        vec![Effect::SendV1(ClientMessage::Read { conversation, seq })]
     }
 
     /// Another side's typing notice arrived at `now_ms`.
@@ -245,11 +286,24 @@ impl Courier {
                 model.agents(online);
                 vec![]
             }
+            ServerMessage::Read { conversation, agent, seq } => {
+                model.read(conversation, agent, seq);
+                vec![]
+            }
             // Timed by the caller, which knows the clock: see [`Courier::typing_seen`].
             ServerMessage::Typing { .. } => vec![],
             ServerMessage::History { conversation, messages, has_more } => {
                 self.loading.retain(|c| *c != conversation);
                 model.history(conversation, &messages, has_more);
+                vec![]
+            }
+            // A passing refusal: the message stays *sending* and is sent again shortly.
+            ServerMessage::Error {
+                code: ErrorCode::RateLimited | ErrorCode::Unavailable,
+                id: Some(id),
+                ..
+            } if self.outbox.items.iter().any(|p| p.id == id) => {
+                self.retry_due = true;
                 vec![]
             }
             ServerMessage::Error { message, id: Some(id), .. }
@@ -352,6 +406,13 @@ impl Model for UserChat {
         self.agents_online = Some(online);
     }
 
+    fn read(&mut self, conversation: ConversationId, agent: bool, seq: Seq) {
+        if agent && conversation == self.uid {
+            self.agents_read = self.agents_read.max(seq);
+            self.timeline.mark_read(self.agents_read);
+        }
+    }
+
     fn typing(&mut self, conversation: ConversationId, agent: bool, until_ms: u64) {
         if agent && conversation == self.uid {
             self.agent_typing_until = Some(until_ms);
@@ -419,6 +480,10 @@ impl Model for Inbox {
 
     fn presence(&mut self, conversation: ConversationId, online: bool) {
         self.set_online(conversation, online);
+    }
+
+    fn read(&mut self, conversation: ConversationId, agent: bool, seq: Seq) {
+        self.set_read(conversation, agent, seq);
     }
 
     fn typing(&mut self, conversation: ConversationId, agent: bool, until_ms: u64) {
@@ -613,6 +678,46 @@ mod tests {
         assert_eq!(chat.agent_typing_until, Some(10_000 + TYPING_SHOWN_MS), "own typing is not shown");
         courier.on_v1(&mut chat, ServerMessage::Message(stored(1, "r", AGENT_UID)), "t".into());
         assert_eq!(chat.agent_typing_until, None);
+    }
+
+    #[test]
+    fn reads_are_sent_once_per_advance_and_mark_own_messages() {
+        let mut chat = UserChat::new(5);
+        let mut courier = Courier::new(Outbox::default(), &mut chat);
+        assert!(courier.seen(None, 3).is_empty(), "not connected");
+        courier.opened(true, &mut chat);
+        courier.on_v1(&mut chat, ServerMessage::Ready, "t".into());
+        assert_eq!(
+            courier.seen(None, 3),
+            vec![Effect::SendV1(ClientMessage::Read { conversation: None, seq: 3 })]
+        );
+        assert!(courier.seen(None, 3).is_empty());
+        assert!(courier.seen(None, 2).is_empty());
+        courier.on_v1(&mut chat, ServerMessage::Message(stored(1, "mine", 5)), "t".into());
+        courier.on_v1(&mut chat, ServerMessage::Read { conversation: 5, agent: true, seq: 1 }, "t".into());
+        assert!(chat.timeline.entries[0].read);
+        // A message stored after that is not read yet.
+        courier.on_v1(&mut chat, ServerMessage::Message(stored(2, "later", 5)), "t".into());
+        assert!(!chat.timeline.entries[1].read);
+    }
+
+    #[test]
+    fn a_rate_limited_message_stays_sending_and_is_sent_again_after_a_pause() {
+        let mut chat = UserChat::new(5);
+        let mut courier = Courier::new(Outbox::default(), &mut chat);
+        courier.opened(true, &mut chat);
+        courier.on_v1(&mut chat, ServerMessage::Ready, "t".into());
+        courier.compose(&mut chat, "m".into(), None, "hi", "t".into());
+        let limited = ServerMessage::error(ErrorCode::RateLimited, "slow down", Some("m".into()));
+        assert!(courier.on_v1(&mut chat, limited, "t".into()).is_empty());
+        assert_eq!(chat.timeline.entries[0].delivery, Delivery::Sending);
+        assert_eq!(courier.queued(), 1);
+        assert_eq!(sends(&courier.tick(5_000)), vec!["m"]);
+        assert!(courier.tick(5_100).is_empty(), "nothing more is due");
+        let again = ServerMessage::error(ErrorCode::Unavailable, "storage", Some("m".into()));
+        courier.on_v1(&mut chat, again, "t".into());
+        assert!(courier.tick(5_500).is_empty(), "waits the pause");
+        assert_eq!(sends(&courier.tick(6_000)), vec!["m"]);
     }
 
     #[test]

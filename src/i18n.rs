@@ -40,6 +40,7 @@ pub struct Texts {
     pub user_offline: &'static str,
     pub agent_typing: &'static str,
     pub user_typing: &'static str,
+    pub read: &'static str,
 }
 
 pub const ZH: Texts = Texts {
@@ -80,6 +81,7 @@ pub const ZH: Texts = Texts {
     user_offline: "离线",
     agent_typing: "客服正在输入…",
     user_typing: "正在输入…",
+    read: "已读",
 };
 
 pub const EN: Texts = Texts {
@@ -120,6 +122,7 @@ pub const EN: Texts = Texts {
     user_offline: "offline",
     agent_typing: "Customer service is typing…",
     user_typing: "typing…",
+    read: "Read",
 };
 
 /// Chinese for any `zh*` language tag, English otherwise.

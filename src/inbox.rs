@@ -26,6 +26,10 @@ pub struct Conversation {
     pub online: bool,
     /// Until when (ms) to show that the user is typing.
     pub typing_until: Option<u64>,
+    /// How far the user has read (own replies up to it show as read).
+    pub user_read: Seq,
+    /// How far the agents have read (shared by all agents).
+    pub agents_read: Seq,
     /// Order of the latest activity on this page; larger is more recent.
     pub activity: u64,
 }
@@ -157,10 +161,11 @@ impl Inbox {
         }
         if conversation.timeline.upsert(&mut self.ids, from, message) {
             conversation.activity = activity;
-            if unread {
+            if unread && message.seq > conversation.agents_read {
                 conversation.unread += 1;
             }
         }
+        conversation.timeline.mark_read(conversation.user_read);
     }
 
     /// v1: a page of a conversation's messages (older ones, or the latest on connecting).
@@ -230,6 +235,25 @@ impl Inbox {
         }
     }
 
+    /// A read position advanced: the user's marks own replies read; the agents' (any agent's,
+    /// this one's too) clears what was unread up to it.
+    pub fn set_read(&mut self, conversation: ConversationId, by_agents: bool, seq: Seq) {
+        let conversation = conversation_in(&mut self.conversations, conversation);
+        if by_agents {
+            conversation.agents_read = conversation.agents_read.max(seq);
+            let agents_read = conversation.agents_read;
+            conversation.unread = conversation
+                .timeline
+                .entries
+                .iter()
+                .filter(|e| e.from == From::User && e.seq.is_some_and(|s| s > agents_read))
+                .count();
+        } else {
+            conversation.user_read = conversation.user_read.max(seq);
+            conversation.timeline.mark_read(conversation.user_read);
+        }
+    }
+
     /// The user of `conversation` is typing; shown until `until_ms`.
     pub fn set_typing(&mut self, conversation: ConversationId, until_ms: u64) {
         conversation_in(&mut self.conversations, conversation).typing_until = Some(until_ms);
@@ -266,6 +290,8 @@ fn conversation_in(conversations: &mut Vec<Conversation>, uid: ConversationId) -
                 has_more: false,
                 online: false,
                 typing_until: None,
+                user_read: 0,
+                agents_read: 0,
                 activity: 0,
             });
             conversations.len() - 1
@@ -394,6 +420,26 @@ mod tests {
         assert_eq!(six.timeline.last_seq(), Some(2));
         assert!(!inbox.fail("mine", "late"), "a stored reply cannot fail");
         assert!(!inbox.ack("nobody", 9));
+    }
+
+    #[test]
+    fn reads_mark_replies_and_clear_unread_for_the_whole_team() {
+        let mut inbox = Inbox::default();
+        for seq in 1..=3 {
+            inbox.receive_v1(&stored(5, seq, 5, "2026-11-26 10:00:00"), true);
+        }
+        assert_eq!(inbox.unread(), 3);
+        // Another agent read up to 2.
+        inbox.set_read(5, true, 2);
+        assert_eq!(inbox.unread(), 1);
+        // Our reply, then the user reads it.
+        inbox.receive_v1(&stored(5, 4, AGENT_UID, "2026-11-26 10:01:00"), false);
+        let reply = |inbox: &Inbox| inbox.conversations()[0].timeline.entries.last().map(|e| e.read);
+        assert_eq!(reply(&inbox), Some(false));
+        inbox.set_read(5, false, 4);
+        assert_eq!(reply(&inbox), Some(true));
+        inbox.set_read(5, true, 1);
+        assert_eq!(inbox.unread(), 1, "read positions never go back");
     }
 
     #[test]

@@ -3,9 +3,10 @@
 //! v1 is offered as the WebSocket subprotocol `kefu.v1`. Chromium fails the handshake when a
 //! subprotocol was offered and the server selects none, which is what the original backend
 //! does; from the page that failure looks exactly like a server that is down. So a failed v1
-//! offer is followed by a plain (v0) attempt; if that one opens, the server is up, and one
-//! more v1 offer settles it: if it fails too, the backend speaks only v0. A backend that
-//! selected v1 once is never downgraded.
+//! offer is followed by a plain (v0) attempt; if that one opens, the server is up, and a v1
+//! offer right after it tells whether the v1 failure was the protocol. Only when that happens
+//! twice in a row (a server that restarts at the wrong moment can fool one round) does the
+//! page settle on v0. A backend that selected v1 once is never downgraded.
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Negotiation {
@@ -13,9 +14,14 @@ pub struct Negotiation {
     known: Option<bool>,
     /// A v1 offer failed and the server's state is not known.
     v1_failed: bool,
-    /// A v0 connection opened after a failed v1 offer: the next v1 offer is the deciding one.
+    /// A v0 connection opened after a failed v1 offer: the next v1 offer is a deciding one.
     deciding: bool,
+    /// Deciding v1 offers that failed in a row.
+    v0_votes: u8,
 }
+
+/// Deciding rounds that must all point to v0 before the page settles on it.
+const V0_VOTES_NEEDED: u8 = 2;
 
 /// What to do with a connection that just opened.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -42,13 +48,18 @@ impl Negotiation {
             return;
         }
         if offered_v1 && self.deciding {
-            // Up a moment ago over v0, refusing v1 now: it speaks only v0.
-            self.known = Some(false);
+            // Up a moment ago over v0, refusing v1 now: a vote for v0.
+            self.v0_votes += 1;
+            if self.v0_votes >= V0_VOTES_NEEDED {
+                self.known = Some(false);
+            }
+            self.v1_failed = true;
         } else if offered_v1 {
             self.v1_failed = true;
         } else {
             // Down over v0 too: an outage, not a protocol question. Start over.
             self.v1_failed = false;
+            self.v0_votes = 0;
         }
         self.deciding = false;
     }
@@ -93,13 +104,15 @@ mod tests {
     }
 
     #[test]
-    fn an_original_backend_is_found_with_one_probe() {
+    fn an_original_backend_is_found_with_two_probes() {
         let mut n = Negotiation::default();
-        n.failed(true); // v1 handshake refused
-        assert!(!n.offer_v1());
-        assert_eq!(n.opened(false, false), Opened::ProbeV1);
-        assert!(n.offer_v1());
-        n.failed(true); // refused again while the server is up
+        for round in 1..=2 {
+            n.failed(true); // v1 handshake refused
+            assert!(!n.offer_v1());
+            assert_eq!(n.opened(false, false), Opened::ProbeV1, "round {round}");
+            assert!(n.offer_v1());
+        }
+        n.failed(true); // refused again while the server is up, a second time
         assert_eq!(n.known(), Some(false));
         assert!(!n.offer_v1());
         assert_eq!(n.opened(false, false), Opened::Use { v1: false });
@@ -124,13 +137,17 @@ mod tests {
     }
 
     #[test]
-    fn a_server_dying_during_the_probe_passes_for_v0_the_one_blind_spot() {
+    fn a_v1_server_dying_during_one_probe_is_not_taken_for_v0() {
         let mut n = Negotiation::default();
         n.failed(true);
         assert_eq!(n.opened(false, false), Opened::ProbeV1);
-        // The probe fails... but so does the v0 attempt after it: an outage after all? The
-        // probe already concluded v0; that is the one case this cannot tell apart.
+        // The server dies just as the probe goes out: one vote, not a verdict.
         n.failed(true);
-        assert_eq!(n.known(), Some(false));
+        assert_eq!(n.known(), None);
+        // Still down over v0: an outage; the votes start over.
+        n.failed(false);
+        assert!(n.offer_v1());
+        assert_eq!(n.opened(true, true), Opened::Use { v1: true });
+        assert_eq!(n.known(), Some(true));
     }
 }

@@ -50,6 +50,9 @@ impl Delivery {
     }
 }
 
+/// What identifies how an entry looks: id, delivery, time, failure reason, read.
+pub type RenderKey = (u64, Delivery, String, Option<String>, bool);
+
 /// One line of a timeline.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Entry {
@@ -69,6 +72,8 @@ pub struct Entry {
     pub delivery: Delivery,
     /// Why a failed message failed.
     pub reason: Option<String>,
+    /// An own message the other side has read.
+    pub read: bool,
 }
 
 impl Entry {
@@ -96,8 +101,8 @@ impl Entry {
     }
 
     /// Key for keyed list rendering: changes whenever what is shown changes.
-    pub fn render_key(&self) -> (u64, Delivery, String, Option<String>) {
-        (self.id, self.delivery, self.time.clone(), self.reason.clone())
+    pub fn render_key(&self) -> RenderKey {
+        (self.id, self.delivery, self.time.clone(), self.reason.clone(), self.read)
     }
 }
 
@@ -285,6 +290,14 @@ impl Timeline {
         self.entries.last()
     }
 
+    /// The other side has read up to `seq`: own messages up to it are *read*.
+    pub fn mark_read(&mut self, seq: Seq) {
+        for entry in self.entries.iter_mut().filter(|e| e.from == From::Me && e.seq.is_some_and(|s| s <= seq))
+        {
+            entry.read = true;
+        }
+    }
+
     /// Highest sequence number shown (what to resume after).
     pub fn last_seq(&self) -> Option<Seq> {
         self.entries.iter().filter_map(|e| e.seq).max()
@@ -307,6 +320,8 @@ pub struct UserChat {
     pub agents_online: Option<bool>,
     /// Until when (ms) to show that an agent is typing.
     pub agent_typing_until: Option<u64>,
+    /// How far the agents have read this conversation.
+    pub agents_read: Seq,
     ids: Ids,
 }
 
@@ -318,6 +333,7 @@ impl UserChat {
             has_more: false,
             agents_online: None,
             agent_typing_until: None,
+            agents_read: 0,
             ids: Ids::default(),
         }
     }
@@ -353,7 +369,9 @@ impl UserChat {
         }
         match from_for_user(self.uid, message.uid, message.role) {
             Some(from) if message.conversation == self.uid => {
-                self.timeline.upsert(&mut self.ids, from, message)
+                let new = self.timeline.upsert(&mut self.ids, from, message);
+                self.timeline.mark_read(self.agents_read);
+                new
             }
             _ => false,
         }

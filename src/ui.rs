@@ -7,7 +7,7 @@ use leptos::prelude::*;
 
 use crate::connection::Status;
 use crate::i18n::Texts;
-use crate::timeline::{Delivery, Entry, From};
+use crate::timeline::{Delivery, Entry, From, RenderKey};
 
 /// Local wall-clock time in the backend's `createTime` layout (`yyyy-MM-dd HH:mm:ss`).
 /// Read from the browser's `Date` rather than a date library: it is all the page needs.
@@ -55,7 +55,7 @@ pub fn MessageList(
     #[prop(optional)] on_top: Option<Callback<()>>,
 ) -> impl IntoView {
     let list: NodeRef<Ol> = NodeRef::new();
-    let last_shown = StoredValue::new(None::<(u64, Delivery, String, Option<String>)>);
+    let last_shown = StoredValue::new(None::<RenderKey>);
     let height = StoredValue::new(0);
     Effect::new(move |_| {
         let last = entries.with(|entries| entries.last().map(Entry::render_key));
@@ -121,6 +121,9 @@ fn MessageItem(entry: Entry, texts: &'static Texts, on_retry: Callback<u64>) -> 
             }
             .into_any(),
         ),
+        Delivery::Sent if entry.read => {
+            Some(view! { <div class="msg-state msg-read">{texts.read}</div> }.into_any())
+        }
         Delivery::Sent => None,
     };
     view! {
@@ -128,6 +131,7 @@ fn MessageItem(entry: Entry, texts: &'static Texts, on_retry: Callback<u64>) -> 
             class=format!("msg msg-{}", entry.from.as_str())
             data-from=entry.from.as_str()
             data-delivery=entry.delivery.as_str()
+            data-read=entry.read.then_some("true")
         >
             <div class="msg-time">{entry.time}</div>
             <div class="msg-row">

@@ -18,6 +18,13 @@ pub fn UserPage(config: PageConfig, uid: i64, texts: &'static Texts) -> impl Int
     let retry = Callback::new(move |entry: u64| chat.retry(entry));
     let older = Callback::new(move |()| chat.older(uid));
     let typing = Callback::new(move |()| chat.typing(None));
+    // Reading: whatever is shown while the page is in view (re-checked as the clock ticks,
+    // so coming back to the tab counts too).
+    Effect::new(move |_| {
+        chat.clock.track();
+        let last = chat.model.with(|chat| chat.timeline.last_seq());
+        chat.seen(None, last);
+    });
     let agent_typing = move || chat.showing(chat.model.with(|chat| chat.agent_typing_until));
 
     view! {

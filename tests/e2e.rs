@@ -686,6 +686,63 @@ async fn typing_shows_both_ways_and_clears_when_the_typist_stops_or_leaves() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn read_receipts_both_ways_and_a_second_agent_sees_the_first_ones_reply_and_read() {
+    let server = Server::start();
+    let (user_url, agent_url) = (server.url("/?uid=95"), server.url("/agent"));
+    with_browsers(3, move |browsers| async move {
+        let (user, agent, colleague) = (&browsers[0], &browsers[1], &browsers[2]);
+        agent.goto(&agent_url).await.expect("open agent console");
+        colleague.goto(&agent_url).await.expect("open second agent console");
+        user.goto(&user_url).await.expect("open user page");
+        page::wait_status(user, "online", LOAD).await;
+        page::type_and_send(user, "is my parcel lost?").await;
+        page::wait_message(user, "me", "is my parcel lost?", "sent").await;
+        let read_mark = |client: &Client, text: &'static str| {
+            let client = client.clone();
+            async move {
+                let marked = client
+                    .execute(
+                        "return [...document.querySelectorAll('[role=log] > li[data-read=true] .bubble')]\
+                         .some(b => b.textContent === arguments[0]);",
+                        vec![serde_json::json!(text)],
+                    )
+                    .await
+                    .expect("read marks");
+                marked.as_bool().unwrap_or(false)
+            }
+        };
+        assert!(!read_mark(user, "is my parcel lost?").await, "not read before an agent opens it");
+        // Both agents see it unread.
+        let unread = "button.conversation-item[data-uid='95'] .unread";
+        for console in [agent, colleague] {
+            console.wait().at_most(LOAD).for_element(Locator::Css(unread)).await.expect("unread badge");
+        }
+        // The first agent opens it: the user sees "read", the colleague's badge clears.
+        agent_opens_conversation(agent, 95).await;
+        eventually("user sees the message read", LOAD, || async {
+            read_mark(user, "is my parcel lost?").await.then_some(())
+        })
+        .await;
+        eventually("the colleague's unread badge clears", LOAD, || async {
+            colleague.find(Locator::Css(unread)).await.is_err().then_some(())
+        })
+        .await;
+        // The reply reaches the colleague too, and is marked read once the user has it in view.
+        page::type_and_send(agent, "no, it is on its way").await;
+        agent_opens_conversation(colleague, 95).await;
+        page::wait_message(colleague, "me", "no, it is on its way", "sent").await;
+        page::wait_message(user, "agent", "no, it is on its way", "sent").await;
+        for console in [agent, colleague] {
+            eventually("agents see their reply read", LOAD, || async {
+                read_mark(console, "no, it is on its way").await.then_some(())
+            })
+            .await;
+        }
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn agent_switch_disconnects_and_reconnects_on_demand() {
     let server = Server::start();
     let url = server.url("/agent");

@@ -78,6 +78,49 @@ async fn typing_reaches_the_other_side_of_that_conversation_only() {
 }
 
 #[tokio::test]
+async fn read_positions_are_shared_with_the_team_and_replayed() {
+    let server = Server::start();
+    let (mut agent, _) = connect_resumed(&server, AGENT_UID, vec![]).await;
+    let (mut colleague, _) = connect_resumed(&server, AGENT_UID, vec![]).await;
+    let (mut user, _) = connect_resumed(&server, 5, vec![]).await;
+    for n in 1..=2 {
+        send_text(&mut user, &format!("u{n}"), None, "question").await;
+    }
+    for socket in [&mut agent, &mut colleague] {
+        next_message(socket).await;
+        next_message(socket).await;
+    }
+    // One agent reads: the colleague and the user hear it; so does the reader (other tabs).
+    send(&mut agent, ClientMessage::Read { conversation: Some(5), seq: 2 }).await;
+    let read = ServerMessage::Read { conversation: 5, agent: true, seq: 2 };
+    for socket in [&mut colleague, &mut user, &mut agent] {
+        loop {
+            match next(socket).await {
+                ServerMessage::Message(_) | ServerMessage::Ack { .. } => continue,
+                frame => {
+                    assert_eq!(frame, read);
+                    break;
+                }
+            }
+        }
+    }
+    // Going back is ignored: the stored position stays, and nobody is told.
+    send(&mut agent, ClientMessage::Read { conversation: Some(5), seq: 1 }).await;
+    assert_nothing_pending(&mut colleague).await;
+    // The user reads too; a user cannot mark another conversation.
+    send(&mut user, ClientMessage::Read { conversation: None, seq: 2 }).await;
+    let user_read = ServerMessage::Read { conversation: 5, agent: false, seq: 2 };
+    assert_eq!(next(&mut agent).await, user_read);
+    assert_eq!(next(&mut user).await, user_read, "the user's other tabs hear it too");
+    send(&mut user, ClientMessage::Read { conversation: Some(6), seq: 1 }).await;
+    assert_eq!(next_error(&mut user).await, (ErrorCode::UnknownConversation, None));
+    // A new connection learns both positions in its replay.
+    let (_, replay) = connect_resumed(&server, AGENT_UID, vec![]).await;
+    assert!(replay.contains(&read), "{replay:?}");
+    assert!(replay.contains(&ServerMessage::Read { conversation: 5, agent: false, seq: 2 }), "{replay:?}");
+}
+
+#[tokio::test]
 async fn agents_see_users_come_and_go_and_users_see_whether_an_agent_is_there() {
     let server = Server::start();
     // A user alone: told that no agent is there.

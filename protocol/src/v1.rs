@@ -51,6 +51,12 @@ pub enum ClientMessage {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         conversation: Option<ConversationId>,
     },
+    /// The person has seen `conversation` up to `seq` (a user may omit the conversation).
+    Read {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        conversation: Option<ConversationId>,
+        seq: Seq,
+    },
     /// Asks for the page of messages just before `before` (0: the latest page).
     History {
         conversation: ConversationId,
@@ -136,6 +142,9 @@ pub enum ServerMessage {
     /// To agents: user `conversation` came online (first connection) or went offline (last).
     /// Also sent for every online user during the replay after `resume`.
     Presence { conversation: ConversationId, online: bool },
+    /// The agents (`agent: true`) or the user have read `conversation` up to `seq`. Sent on
+    /// every advance and, for each conversation replayed, during the replay.
+    Read { conversation: ConversationId, agent: bool, seq: Seq },
     /// Someone is typing in `conversation`: an agent (`agent: true`) or its user.
     Typing { conversation: ConversationId, agent: bool },
     /// To users: whether any agent is connected. Sent during the replay and on every change.
@@ -171,7 +180,7 @@ impl ClientMessage {
                 code: ErrorCode::Malformed,
                 message: "a frame must be a JSON object with a string \"type\"".into(),
             }),
-            Some("resume" | "send" | "history" | "typing") => serde_json::from_str(text)
+            Some("resume" | "send" | "history" | "typing" | "read") => serde_json::from_str(text)
                 .map_err(|err| DecodeError { code: ErrorCode::Malformed, message: err.to_string() }),
             Some(other) => {
                 Err(DecodeError { code: ErrorCode::UnknownType, message: format!("unknown type {other:?}") })
@@ -308,6 +317,7 @@ mod tests {
                 ServerMessage::Presence { conversation: message.conversation, online: has_more },
                 ServerMessage::Agents { online: has_more },
                 ServerMessage::Typing { conversation: message.conversation, agent: has_more },
+                ServerMessage::Read { conversation: message.conversation, agent: has_more, seq },
                 ServerMessage::error(ErrorCode::Oversize, message.text.clone(), Some(message.id.clone())),
             ];
             for frame in frames {
@@ -323,6 +333,7 @@ mod tests {
                 ClientMessage::Resume { after },
                 ClientMessage::History { conversation: conversation.unwrap_or(1), before: 7, limit: Some(20) },
                 ClientMessage::Typing { conversation },
+                ClientMessage::Read { conversation, seq: 3 },
             ];
             for frame in frames {
                 prop_assert_eq!(ClientMessage::decode(&frame.encode()), Ok(frame));

@@ -146,15 +146,15 @@ impl Hub {
         delivered
     }
 
-    /// Passes a notice about `conversation` (typing) to the v1 connections that receive the
-    /// conversation, except the one it came from.
-    pub fn notify(&self, conversation: ConversationId, frame: &ServerMessage, except: ConnectionId) {
+    /// Passes a notice about `conversation` (typing, read) to the v1 connections that receive
+    /// the conversation, except `except` (the one it came from, when it needs no echo).
+    pub fn notify(&self, conversation: ConversationId, frame: &ServerMessage, except: Option<ConnectionId>) {
         let text: Utf8Bytes = frame.encode().into();
         let inner = self.lock();
         let recipients = inner
             .peers
             .iter()
-            .filter(|(id, peer)| **id != except && peer.v1 && receives(peer.uid, conversation));
+            .filter(|(id, peer)| Some(**id) != except && peer.v1 && receives(peer.uid, conversation));
         for (_, peer) in recipients {
             // A notice that does not fit is not worth kicking anyone for.
             let _ = peer.outbox.try_send(Outgoing::Text(text.clone()));

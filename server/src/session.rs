@@ -333,6 +333,12 @@ impl Session {
                 self.resume(after).await
             }
             ClientMessage::Send { id, conversation, text } => self.send(id, conversation, text).await,
+            ClientMessage::Read { conversation, seq } => {
+                if !self.rate.allow() {
+                    return self.error(ErrorCode::RateLimited, "too many frames; slow down", None);
+                }
+                self.read(conversation, seq).await
+            }
             ClientMessage::Typing { conversation } => {
                 if !self.rate.allow() {
                     return self.error(ErrorCode::RateLimited, "too many frames; slow down", None);
@@ -407,6 +413,27 @@ impl Session {
             let seen = self.delivered.entry(conversation).or_insert(0);
             *seen = (*seen).max(messages.last().map(|m| m.seq).unwrap_or(0));
             frames.push(ServerMessage::History { conversation, messages, has_more }.encode());
+        }
+        // How far each side has read the conversations replayed.
+        let mut replayed: Vec<ConversationId> = resumed.clone();
+        if !self.is_agent() && !replayed.contains(&self.uid) {
+            replayed.push(self.uid);
+        } else if self.is_agent() {
+            match self.shared.store.conversations().await {
+                Ok(all) => replayed = all,
+                Err(err) => return Err(resume_failed(err)),
+            }
+        }
+        for conversation in replayed {
+            let (user, agents) = match self.shared.store.reads(conversation).await {
+                Ok(reads) => reads,
+                Err(err) => return Err(resume_failed(err)),
+            };
+            for (agent, seq) in [(false, user), (true, agents)] {
+                if seq > 0 {
+                    frames.push(ServerMessage::Read { conversation, agent, seq }.encode());
+                }
+            }
         }
         // Who is there, as of now; changes follow live.
         if self.is_agent() {
@@ -502,6 +529,26 @@ impl Session {
         }
     }
 
+    async fn read(&mut self, conversation: Option<ConversationId>, seq: Seq) -> Result<(), Option<Close>> {
+        let conversation = match (self.is_agent(), conversation) {
+            (false, None) => self.uid,
+            (_, Some(conversation)) if self.may_use(conversation).await => conversation,
+            _ => return self.error(ErrorCode::UnknownConversation, "reading no conversation of yours", None),
+        };
+        match self.shared.store.mark_read(conversation, self.is_agent(), seq).await {
+            // Already read further: nothing new to tell.
+            Ok(stored) if stored > seq => Ok(()),
+            Ok(seq) => {
+                // Everyone on the conversation hears it, the reader's other tabs and the other
+                // agents included: a message read by one agent is read for the team.
+                let frame = ServerMessage::Read { conversation, agent: self.is_agent(), seq };
+                self.shared.hub.notify(conversation, &frame, None);
+                Ok(())
+            }
+            Err(err) => self.unavailable(err),
+        }
+    }
+
     async fn typing(&mut self, conversation: Option<ConversationId>) -> Result<(), Option<Close>> {
         let conversation = match (self.is_agent(), conversation) {
             (false, None) => self.uid,
@@ -516,7 +563,7 @@ impl Session {
         };
         if let Some(id) = self.joined {
             let frame = ServerMessage::Typing { conversation, agent: self.is_agent() };
-            self.shared.hub.notify(conversation, &frame, id);
+            self.shared.hub.notify(conversation, &frame, Some(id));
         }
         Ok(())
     }

@@ -214,6 +214,38 @@ impl Store {
         Ok(rows.into_iter().map(|(c,)| c).collect())
     }
 
+    /// Advances a side's read position (never backwards); returns the position now stored.
+    pub async fn mark_read(
+        &self,
+        conversation: ConversationId,
+        agent: bool,
+        seq: Seq,
+    ) -> Result<Seq, StoreError> {
+        let side = if agent { "agent" } else { "user" };
+        let (stored,): (i64,) = sqlx::query_as(
+            "INSERT INTO reads (conversation, side, seq) VALUES (?, ?, ?) \
+             ON CONFLICT (conversation, side) DO UPDATE SET seq = MAX(seq, excluded.seq) RETURNING seq",
+        )
+        .bind(conversation)
+        .bind(side)
+        .bind(seq.min(i64::MAX as u64) as i64)
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(stored.max(0) as Seq)
+    }
+
+    /// Read positions of a conversation: (user's, agents').
+    pub async fn reads(&self, conversation: ConversationId) -> Result<(Seq, Seq), StoreError> {
+        let rows: Vec<(String, i64)> = sqlx::query_as("SELECT side, seq FROM reads WHERE conversation = ?")
+            .bind(conversation)
+            .fetch_all(&self.pool)
+            .await?;
+        let of = |side: &str| {
+            rows.iter().find(|(s, _)| s == side).map(|(_, seq)| (*seq).max(0) as Seq).unwrap_or(0)
+        };
+        Ok((of("user"), of("agent")))
+    }
+
     pub async fn has_conversation(&self, conversation: ConversationId) -> Result<bool, StoreError> {
         let row: Option<(i64,)> = sqlx::query_as("SELECT 1 FROM messages WHERE conversation = ? LIMIT 1")
             .bind(conversation)
@@ -271,6 +303,16 @@ mod tests {
         assert_eq!(store.conversations().await.expect("list"), vec![5, 6]);
         assert!(store.has_conversation(6).await.expect("has"));
         assert!(!store.has_conversation(7).await.expect("has"));
+    }
+
+    #[tokio::test]
+    async fn read_positions_only_move_forward() {
+        let store = Store::open(&temp_db("reads")).await.expect("open");
+        assert_eq!(store.reads(5).await.expect("reads"), (0, 0));
+        assert_eq!(store.mark_read(5, true, 3).await.expect("mark"), 3);
+        assert_eq!(store.mark_read(5, true, 2).await.expect("mark"), 3, "never backwards");
+        assert_eq!(store.mark_read(5, false, 1).await.expect("mark"), 1);
+        assert_eq!(store.reads(5).await.expect("reads"), (1, 3));
     }
 
     #[tokio::test]
