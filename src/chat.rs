@@ -144,9 +144,14 @@ impl<M: Model + Send + Sync + 'static> Chat<M> {
     }
 
     fn save(self) {
-        let json = self.courier.with_value(|c| c.outbox.to_json());
-        let saved =
-            storage().is_some_and(|s| self.storage_key.with_value(|key| s.set_item(key, &json).is_ok()));
+        let saved = storage().is_some_and(|s| {
+            self.storage_key.with_value(|key| {
+                // Other tabs of the same visitor share this key: keep what they stored.
+                let stored = s.get_item(key).ok().flatten();
+                let json = self.courier.with_value(|c| c.outbox.merged_json(stored.as_deref()));
+                s.set_item(key, &json).is_ok()
+            })
+        });
         if !saved {
             self.model.update(|m| m.notice(self.texts.outbox_not_saved, local_time()));
         }

@@ -31,16 +31,37 @@ pub struct Pending {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Outbox {
     pub items: Vec<Pending>,
+    /// Ids this page removed (stored by the server), so that saving does not bring them back
+    /// from what another tab of the same visitor wrote.
+    forgotten: Vec<String>,
 }
 
 impl Outbox {
     /// Reads a stored outbox. Stored data that cannot be read is an error, not an empty box.
     pub fn from_json(json: &str) -> Result<Outbox, String> {
-        serde_json::from_str(json).map(|items| Outbox { items }).map_err(|err| err.to_string())
+        serde_json::from_str(json)
+            .map(|items| Outbox { items, forgotten: vec![] })
+            .map_err(|err| err.to_string())
     }
 
     pub fn to_json(&self) -> String {
         serde_json::to_string(&self.items).unwrap_or_else(|_| "[]".to_owned())
+    }
+
+    /// What to write to storage that other tabs of the same visitor share: this page's
+    /// messages, plus the ones another tab stored that this page neither has nor has seen
+    /// stored by the server. Unreadable stored data is replaced.
+    pub fn merged_json(&self, stored: Option<&str>) -> String {
+        let mut items = self.items.clone();
+        if let Some(Ok(other)) = stored.map(Outbox::from_json) {
+            for pending in other.items {
+                let known = items.iter().any(|p| p.id == pending.id) || self.forgotten.contains(&pending.id);
+                if !known {
+                    items.push(pending);
+                }
+            }
+        }
+        serde_json::to_string(&items).unwrap_or_else(|_| "[]".to_owned())
     }
 
     pub fn add(&mut self, pending: Pending) {
@@ -51,7 +72,11 @@ impl Outbox {
     pub fn remove(&mut self, id: &str) -> bool {
         let before = self.items.len();
         self.items.retain(|p| p.id != id);
-        self.items.len() != before
+        let removed = self.items.len() != before;
+        if removed {
+            self.forgotten.push(id.to_owned());
+        }
+        removed
     }
 
     pub fn fail(&mut self, id: &str, reason: &str) {
@@ -125,6 +150,26 @@ mod tests {
         assert_eq!(restored, outbox);
         assert!(Outbox::from_json("{broken").is_err());
         assert_eq!(Outbox::from_json("[]").expect("empty"), Outbox::default());
+    }
+
+    #[test]
+    fn two_tabs_sharing_storage_do_not_erase_each_others_messages() {
+        let mut tab_a = Outbox::default();
+        let mut tab_b = Outbox::default();
+        tab_a.add(pending("x"));
+        let stored = tab_a.merged_json(None);
+        tab_b.add(pending("y"));
+        let stored = tab_b.merged_json(Some(&stored));
+        let ids = |json: &str| -> Vec<String> {
+            Outbox::from_json(json).expect("readable").items.into_iter().map(|p| p.id).collect()
+        };
+        assert_eq!(ids(&stored), vec!["y", "x"], "b keeps a's message");
+        // a's message is stored by the server: a forgets it, and it is not brought back.
+        tab_a.remove("x");
+        let stored = tab_a.merged_json(Some(&stored));
+        assert_eq!(ids(&stored), vec!["y"]);
+        // Unreadable stored data is replaced by what this tab has.
+        assert_eq!(ids(&tab_b.merged_json(Some("{broken"))), vec!["y"]);
     }
 
     #[test]
