@@ -405,6 +405,7 @@ impl Session {
             vec![self.uid]
         };
         let page = if self.is_agent() { AGENT_FIRST_PAGE } else { DEFAULT_PAGE };
+        let replayed: Vec<ConversationId> = resumed.iter().chain(&fresh).copied().collect();
         for conversation in fresh {
             let (messages, has_more) = match self.shared.store.page(conversation, 0, page).await {
                 Ok(page) => page,
@@ -415,15 +416,6 @@ impl Session {
             frames.push(ServerMessage::History { conversation, messages, has_more }.encode());
         }
         // How far each side has read the conversations replayed.
-        let mut replayed: Vec<ConversationId> = resumed.clone();
-        if !self.is_agent() && !replayed.contains(&self.uid) {
-            replayed.push(self.uid);
-        } else if self.is_agent() {
-            match self.shared.store.conversations().await {
-                Ok(all) => replayed = all,
-                Err(err) => return Err(resume_failed(err)),
-            }
-        }
         for conversation in replayed {
             let (user, agents) = match self.shared.store.reads(conversation).await {
                 Ok(reads) => reads,
