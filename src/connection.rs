@@ -120,10 +120,6 @@ impl Connection {
         Connection { timing, phase: Phase::Disabled, failures: 0, was_online: false, rng: seed | 1 }
     }
 
-    pub fn timing(&self) -> Timing {
-        self.timing
-    }
-
     pub fn status(&self) -> Status {
         match self.phase {
             Phase::Open { .. } => Status::Online,
@@ -136,11 +132,6 @@ impl Connection {
     pub fn is_retrying(&self) -> bool {
         matches!(self.phase, Phase::Waiting { .. })
             || (matches!(self.phase, Phase::Connecting { .. }) && self.was_online)
-    }
-
-    /// Whether the person has switched the link on.
-    pub fn is_enabled(&self) -> bool {
-        self.phase != Phase::Disabled
     }
 
     /// When the next retry is due, while waiting for one.
@@ -291,9 +282,11 @@ mod tests {
 
     #[test]
     fn starts_disabled_and_offline() {
-        let h = Harness::new();
+        let mut h = Harness::new();
         assert_eq!(h.connection.status(), Status::Offline);
-        assert!(!h.connection.is_enabled());
+        assert!(!h.connection.is_retrying());
+        assert_eq!(h.connection.retry_at(), None);
+        assert_eq!(h.advance(10_000), vec![], "disabled: never connects by itself");
     }
 
     #[test]

@@ -44,10 +44,6 @@ impl Outbox {
             .map_err(|err| err.to_string())
     }
 
-    pub fn to_json(&self) -> String {
-        serde_json::to_string(&self.items).unwrap_or_else(|_| "[]".to_owned())
-    }
-
     /// What to write to storage that other tabs of the same visitor share: this page's
     /// messages, plus the ones another tab stored that this page neither has nor has seen
     /// stored by the server. Unreadable stored data is replaced.
@@ -146,7 +142,7 @@ mod tests {
         let mut outbox = Outbox::default();
         outbox.add(pending("a"));
         outbox.add(Pending { conversation: Some(5), ..pending("b") });
-        let restored = Outbox::from_json(&outbox.to_json()).expect("readable");
+        let restored = Outbox::from_json(&outbox.merged_json(None)).expect("readable");
         assert_eq!(restored, outbox);
         assert!(Outbox::from_json("{broken").is_err());
         assert_eq!(Outbox::from_json("[]").expect("empty"), Outbox::default());

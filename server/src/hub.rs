@@ -105,15 +105,6 @@ impl Hub {
         self.is_online(AGENT_UID)
     }
 
-    /// Number of live connections.
-    pub fn len(&self) -> usize {
-        self.lock().peers.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-
     /// Users (not agents) with at least one live connection.
     pub fn online_users(&self) -> BTreeSet<i64> {
         self.lock().peers.values().map(|p| p.uid).filter(|uid| *uid != AGENT_UID).collect()
@@ -243,7 +234,7 @@ mod tests {
         assert!(agent_kick.is_cancelled());
 
         hub.leave(six);
-        assert_eq!(hub.len(), 3);
+        assert!(hub.is_online(5) && hub.agents_online());
         assert!(!hub.is_online(6));
     }
 
