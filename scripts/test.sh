@@ -11,7 +11,7 @@ scripts/build.sh
 echo "== native tests (protocol, server and app logic; server over real WebSockets)"
 cargo test --workspace --exclude kefu
 KEFU_SERVER_BIN="$PWD/target/release/kefu-server" KEFU_DIST="$PWD/dist" \
-  cargo test -p kefu --lib --test server_ws --test server_v1
+  cargo test -p kefu --lib --test server_ws --test server_v1 --test server_auth
 
 echo "== wasm component tests (headless Chromium)"
 CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER=wasm-bindgen-test-runner \

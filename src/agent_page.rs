@@ -1,21 +1,164 @@
-//! The agent console (`/agent`): conversations grouped by user, replies, and a
-//! connect/disconnect switch.
+//! The agent console (`/agent`): sign-in ([`AgentGate`]), conversations grouped by user,
+//! replies, and a connect/disconnect switch.
 
-use kefu_protocol::{endpoint_url, AGENT_UID};
+use kefu_protocol::AGENT_UID;
 use leptos::prelude::*;
+use leptos::task::spawn_local;
 
 use crate::chat::Chat;
-use crate::config::PageConfig;
+use crate::config::{connect_url, PageConfig};
 use crate::courier::Protocol;
 use crate::i18n::Texts;
+use crate::identity::{self, Probe};
 use crate::inbox::Inbox;
 use crate::ui::{Avatar, Composer, MessageList, StatusIndicator};
 
+/// What the console shows before it connects.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Gate {
+    Checking,
+    /// The sign-in form, with why the last attempt failed; `unreachable`: the backend could
+    /// not be asked whether it has accounts, so connecting without one is offered too.
+    SignIn {
+        error: Option<String>,
+        unreachable: bool,
+    },
+    /// Connected with this session (`None`: a backend without accounts).
+    Console {
+        token: Option<String>,
+    },
+}
+
 #[component]
-pub fn AgentPage(config: PageConfig, texts: &'static Texts) -> impl IntoView {
+pub fn AgentGate(config: PageConfig, texts: &'static Texts) -> impl IntoView {
+    let refusal = identity::take_refusal();
+    let gate = RwSignal::new(Gate::Checking);
+    match identity::agent_session(&config) {
+        Some(token) => gate.set(Gate::Console { token: Some(token) }),
+        None => {
+            let config = config.clone();
+            spawn_local(async move {
+                gate.set(match identity::probe(&config).await {
+                    Probe::Accounts => Gate::SignIn { error: refusal, unreachable: false },
+                    Probe::NoAccounts => Gate::Console { token: None },
+                    Probe::Unreachable(err) => Gate::SignIn {
+                        error: Some(format!("{}: {err}", texts.cannot_reach)),
+                        unreachable: true,
+                    },
+                });
+            });
+        }
+    }
+    move || match gate.get() {
+        Gate::Checking => {
+            view! { <p class="placeholder" role="status" data-state="connecting">{texts.connecting}</p> }
+                .into_any()
+        }
+        Gate::SignIn { error, unreachable } => {
+            view! { <SignInForm config=config.clone() gate error unreachable texts /> }.into_any()
+        }
+        Gate::Console { token } => view! { <AgentPage config=config.clone() token texts /> }.into_any(),
+    }
+}
+
+#[component]
+fn SignInForm(
+    config: PageConfig,
+    gate: RwSignal<Gate>,
+    error: Option<String>,
+    unreachable: bool,
+    texts: &'static Texts,
+) -> impl IntoView {
+    let name = RwSignal::new(String::new());
+    let password = RwSignal::new(String::new());
+    let busy = RwSignal::new(false);
+    let error = RwSignal::new(error);
+    let submit = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        let (who, secret) = (name.get_untracked(), password.get_untracked());
+        if who.trim().is_empty() || secret.is_empty() {
+            error.set(Some(texts.sign_in_missing.to_owned()));
+            return;
+        }
+        busy.set(true);
+        let config = config.clone();
+        spawn_local(async move {
+            match identity::sign_in(&config, who.trim(), &secret).await {
+                Ok(token) => gate.set(Gate::Console { token: Some(token) }),
+                Err(err) => {
+                    error.set(Some(err));
+                    busy.set(false);
+                }
+            }
+        });
+    };
+    view! {
+        <div class="page sign-in-page">
+            <form class="sign-in" on:submit=submit aria-label=texts.sign_in>
+                <h1 class="title">{texts.agent_title}</h1>
+                <label>
+                    <span>{texts.agent_name}</span>
+                    <input
+                        name="name"
+                        autocomplete="username"
+                        prop:value=move || name.get()
+                        on:input=move |ev| name.set(event_target_value(&ev))
+                    />
+                </label>
+                <label>
+                    <span>{texts.password}</span>
+                    <input
+                        name="password"
+                        type="password"
+                        autocomplete="current-password"
+                        prop:value=move || password.get()
+                        on:input=move |ev| password.set(event_target_value(&ev))
+                    />
+                </label>
+                <Show when=move || error.with(Option::is_some)>
+                    <p class="error" role="alert">{move || error.get().unwrap_or_default()}</p>
+                </Show>
+                <button type="submit" class="primary" disabled=move || busy.get()>{texts.sign_in}</button>
+                {unreachable
+                    .then(|| {
+                        view! {
+                            <button
+                                type="button"
+                                class="secondary"
+                                on:click=move |_| gate.set(Gate::Console { token: None })
+                            >
+                                {texts.without_account}
+                            </button>
+                        }
+                    })}
+            </form>
+        </div>
+    }
+}
+
+#[component]
+pub fn AgentPage(config: PageConfig, token: Option<String>, texts: &'static Texts) -> impl IntoView {
     let storage_key = format!("kefu.outbox.{}.agent", config.server);
-    let url = endpoint_url(&config.server, AGENT_UID);
+    let url = connect_url(&config.server, AGENT_UID, token.as_deref());
+    let signed_in = token.is_some();
     let chat = Chat::start(url, config.timing, storage_key, Inbox::default(), texts);
+    // A session the server refuses (expired, account removed): sign in again.
+    {
+        let config = config.clone();
+        Effect::new(move |_| {
+            if let Some(reason) = chat.refused.get() {
+                identity::forget_agent_session(&config);
+                identity::restart_with(&reason);
+            }
+        });
+    }
+    let sign_out = move |_| {
+        if let Some(link) = chat.link() {
+            link.disable();
+        }
+        identity::forget_agent_session(&config);
+        identity::restart_with(texts.signed_out);
+    };
     let inbox = chat.model;
     let switched_on = RwSignal::new(true);
 
@@ -85,6 +228,14 @@ pub fn AgentPage(config: PageConfig, texts: &'static Texts) -> impl IntoView {
                 >
                     {move || if switched_on.get() { texts.disconnect } else { texts.connect }}
                 </button>
+                {signed_in
+                    .then(|| {
+                        view! {
+                            <button type="button" class="sign-out" on:click=sign_out>
+                                {texts.sign_out}
+                            </button>
+                        }
+                    })}
             </header>
             <Show when=move || chat.protocol() == Protocol::V0>
                 <p class="banner" role="note">{texts.broadcast_warning}</p>

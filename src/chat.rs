@@ -22,6 +22,8 @@ pub struct Chat<M: Send + Sync + 'static> {
     pub queued: RwSignal<usize>,
     /// The time (ms), ticking twice a second: what "typing" indicators expire against.
     pub clock: RwSignal<u64>,
+    /// Why the server refused this page's identity; the link stops retrying then.
+    pub refused: RwSignal<Option<String>>,
     protocol: RwSignal<Protocol>,
     courier: StoredValue<Courier>,
     link: StoredValue<Option<Link>>,
@@ -69,6 +71,7 @@ impl<M: Model + Send + Sync + 'static> Chat<M> {
             link_state: RwSignal::new((Status::Connecting, false)),
             queued: RwSignal::new(courier.queued()),
             clock: RwSignal::new(now_ms()),
+            refused: RwSignal::new(None),
             protocol: RwSignal::new(Protocol::Unknown),
             courier: StoredValue::new(courier),
             link: StoredValue::new(None),
@@ -112,6 +115,13 @@ impl<M: Model + Send + Sync + 'static> Chat<M> {
             LinkEvent::ClosedByServer { code, reason } => {
                 let text = format!("{} ({code}): {reason}", self.texts.closed_by_server);
                 self.model.update(|m| m.notice(&text, local_time()));
+                if code == kefu_protocol::CLOSE_UNAUTHORIZED {
+                    // Retrying with the same identity would be refused again.
+                    if let Some(link) = self.link() {
+                        link.disable();
+                    }
+                    self.refused.set(Some(reason));
+                }
             }
         }
     }

@@ -4,6 +4,7 @@
 //! - `?server=ws://host:port/webSocket/`: the backend's WebSocket base; else the page's own
 //!   origin (`ws(s)://<host>/webSocket/`).
 //! - `?uid=N`: the user id, for backends that identify users by id in the path.
+//! - `?token=T`: with `uid`, the token an embedding app signed for that user.
 //! - `?heartbeat_ms=N`, `?heartbeat_timeout_ms=N`: heartbeat interval and timeout.
 //! - `?lang=zh|en`: UI language; else the browser's.
 
@@ -15,6 +16,10 @@ pub struct PageConfig {
     pub server: String,
     /// Explicit user id from the URL, if any.
     pub uid: Option<i64>,
+    /// Token proving `uid`, from the embedding app.
+    pub token: Option<String>,
+    /// Whether the backend is the page's own server (no `?server=`).
+    pub same_origin: bool,
     pub timing: Timing,
     /// UI language asked for in the URL, if any.
     pub lang: Option<&'static str>,
@@ -28,6 +33,8 @@ pub fn parse(protocol: &str, host: &str, search: &str) -> Result<PageConfig, Str
     let mut config = PageConfig {
         server: format!("{scheme}://{host}{}", kefu_protocol::ENDPOINT_PREFIX),
         uid: None,
+        token: None,
+        same_origin: true,
         timing: Timing::default(),
         lang: None,
     };
@@ -39,7 +46,9 @@ pub fn parse(protocol: &str, host: &str, search: &str) -> Result<PageConfig, Str
                     return Err(format!("server must start with ws:// or wss://, got {value:?}"));
                 }
                 config.server = value.into_owned();
+                config.same_origin = false;
             }
+            "token" => config.token = Some(value.into_owned()).filter(|t| !t.is_empty()),
             "uid" => {
                 let uid = kefu_protocol::parse_user_id(&value)
                     .filter(|uid| *uid > 0)
@@ -58,7 +67,35 @@ pub fn parse(protocol: &str, host: &str, search: &str) -> Result<PageConfig, Str
             _ => {}
         }
     }
+    if config.token.is_some() && config.uid.is_none() {
+        return Err("token needs the uid it was signed for".into());
+    }
     Ok(config)
+}
+
+impl PageConfig {
+    /// The backend's HTTP origin (`http(s)://host[:port]`), where `/api` lives.
+    pub fn api_base(&self) -> String {
+        let (scheme, rest) = match self.server.split_once("://") {
+            Some(("wss", rest)) => ("https", rest),
+            Some((_, rest)) => ("http", rest),
+            None => ("http", self.server.as_str()),
+        };
+        let authority = rest.split('/').next().unwrap_or_default();
+        format!("{scheme}://{authority}")
+    }
+}
+
+/// The WebSocket URL for `uid`, with its identity token if there is one.
+pub fn connect_url(server: &str, uid: i64, token: Option<&str>) -> String {
+    let url = kefu_protocol::endpoint_url(server, uid);
+    match token {
+        Some(token) => {
+            let token: String = form_urlencoded::byte_serialize(token.as_bytes()).collect();
+            format!("{url}?{}={token}", kefu_protocol::TOKEN_PARAM)
+        }
+        None => url,
+    }
 }
 
 fn millis(key: &str, value: &str) -> Result<u64, String> {
@@ -110,6 +147,22 @@ mod tests {
         let raw = parse("http:", "h", "server=ws://h:1/webSocket/").expect("valid");
         assert_eq!(raw.server, "ws://h:1/webSocket/");
         assert_eq!(parse("http:", "h", "?lang=zh").expect("valid").lang, Some("zh"));
+        assert!(config.token.is_none() && !config.same_origin);
+    }
+
+    #[test]
+    fn tokens_and_the_api_origin() {
+        let config = parse("https:", "kefu.example", "?uid=42&token=a.b%2Bc").expect("valid");
+        assert_eq!(
+            (config.uid, config.token.as_deref(), config.same_origin),
+            (Some(42), Some("a.b+c"), true)
+        );
+        assert_eq!(config.api_base(), "https://kefu.example");
+        let other = parse("http:", "h", "?server=ws://10.0.0.2:9000/webSocket/").expect("valid");
+        assert_eq!(other.api_base(), "http://10.0.0.2:9000");
+        assert!(parse("http:", "h", "?token=t").is_err(), "a token without its uid");
+        assert_eq!(connect_url("ws://h/webSocket/", 42, Some("a.b+c")), "ws://h/webSocket/42?token=a.b%2Bc");
+        assert_eq!(connect_url("ws://h/webSocket/", -1, None), "ws://h/webSocket/-1");
     }
 
     #[test]

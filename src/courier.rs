@@ -38,8 +38,8 @@ pub trait Model {
     fn positions(&self) -> Vec<Position>;
     /// The first sequence number shown in `conversation`, and whether older ones exist.
     fn oldest(&self, conversation: ConversationId) -> (Option<Seq>, bool);
-    /// A user came online or went offline (agents' view).
-    fn presence(&mut self, _conversation: ConversationId, _online: bool) {}
+    /// A user came online or went offline (agents' view), with the name the server knows.
+    fn presence(&mut self, _conversation: ConversationId, _online: bool, _name: Option<&str>) {}
     /// Whether any agent is connected (users' view).
     fn agents(&mut self, _online: bool) {}
     /// Presence is unknown until the server tells again (after a reconnect).
@@ -278,8 +278,8 @@ impl Courier {
                 self.ready = true;
                 self.outbox.due_v1().iter().map(send_frame).collect()
             }
-            ServerMessage::Presence { conversation, online } => {
-                model.presence(conversation, online);
+            ServerMessage::Presence { conversation, online, name } => {
+                model.presence(conversation, online, name.as_deref());
                 vec![]
             }
             ServerMessage::Agents { online } => {
@@ -478,8 +478,11 @@ impl Model for Inbox {
             .unwrap_or((None, false))
     }
 
-    fn presence(&mut self, conversation: ConversationId, online: bool) {
+    fn presence(&mut self, conversation: ConversationId, online: bool, name: Option<&str>) {
         self.set_online(conversation, online);
+        if let Some(name) = name {
+            self.set_name(conversation, name);
+        }
     }
 
     fn read(&mut self, conversation: ConversationId, agent: bool, seq: Seq) {

@@ -38,6 +38,16 @@ pub struct Texts {
     pub agent_typing: &'static str,
     pub user_typing: &'static str,
     pub read: &'static str,
+    pub refused: &'static str,
+    pub identity_renewed: &'static str,
+    pub sign_in: &'static str,
+    pub agent_name: &'static str,
+    pub password: &'static str,
+    pub sign_in_missing: &'static str,
+    pub sign_out: &'static str,
+    pub signed_out: &'static str,
+    pub without_account: &'static str,
+    pub cannot_reach: &'static str,
 }
 
 pub const ZH: Texts = Texts {
@@ -76,6 +86,16 @@ pub const ZH: Texts = Texts {
     agent_typing: "客服正在输入…",
     user_typing: "正在输入…",
     read: "已读",
+    refused: "服务器拒绝了本页面的身份",
+    identity_renewed: "已换用新的访客身份",
+    sign_in: "登录",
+    agent_name: "客服账号",
+    password: "密码",
+    sign_in_missing: "请输入账号和密码",
+    sign_out: "退出登录",
+    signed_out: "已退出登录",
+    without_account: "不登录直接连接（无账号的后端）",
+    cannot_reach: "无法连接服务器",
 };
 
 pub const EN: Texts = Texts {
@@ -114,6 +134,16 @@ pub const EN: Texts = Texts {
     agent_typing: "Customer service is typing…",
     user_typing: "typing…",
     read: "Read",
+    refused: "The server refused this page's identity",
+    identity_renewed: "Started again as a new guest",
+    sign_in: "Sign in",
+    agent_name: "Agent name",
+    password: "Password",
+    sign_in_missing: "Enter your name and password",
+    sign_out: "Sign out",
+    signed_out: "Signed out",
+    without_account: "Connect without signing in (backends without accounts)",
+    cannot_reach: "Cannot reach the server",
 };
 
 /// Chinese for any `zh*` language tag, English otherwise.

@@ -235,6 +235,13 @@ impl Inbox {
         }
     }
 
+    /// The name the server vouches for, shown until a message says otherwise.
+    pub fn set_name(&mut self, conversation: ConversationId, name: &str) {
+        if let Some(c) = self.conversations.iter_mut().find(|c| c.uid == conversation) {
+            c.username = name.to_owned();
+        }
+    }
+
     /// A read position advanced: the user's marks own replies read; the agents' (any agent's,
     /// this one's too) clears what was unread up to it.
     pub fn set_read(&mut self, conversation: ConversationId, by_agents: bool, seq: Seq) {
@@ -456,5 +463,7 @@ mod tests {
         assert_eq!(inbox.filtered("USER9").iter().map(|c| c.uid).collect::<Vec<_>>(), vec![9]);
         assert_eq!(inbox.filtered(" ").len(), 2);
         assert!(inbox.filtered("nobody").is_empty());
+        inbox.set_name(7, "Alice");
+        assert_eq!(inbox.filtered("ali").iter().map(|c| c.uid).collect::<Vec<_>>(), vec![7]);
     }
 }

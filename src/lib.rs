@@ -2,7 +2,8 @@
 //!
 //! Pure logic (tested natively): [`connection`] (the connection state machine),
 //! [`timeline`] and [`inbox`] (what the pages show), [`config`] (URL settings), [`i18n`].
-//! Browser side: [`link`] (WebSocket adapter), [`ui`] (shared components) and the two pages.
+//! Browser side: [`link`] (WebSocket adapter), [`identity`] (guest identity, agent sign-in),
+//! [`ui`] (shared components) and the two pages.
 
 pub mod agent_page;
 pub mod chat;
@@ -10,6 +11,7 @@ pub mod config;
 pub mod connection;
 pub mod courier;
 pub mod i18n;
+pub mod identity;
 pub mod inbox;
 pub mod link;
 pub mod negotiation;
@@ -20,7 +22,8 @@ pub mod user_page;
 
 use leptos::prelude::*;
 
-/// Storage key of the guest user id that lets the backend recognise a returning visitor.
+/// Storage key of the made-up guest id that lets a backend without accounts recognise a
+/// returning visitor.
 const GUEST_UID_KEY: &str = "kefu.guest_uid";
 
 /// Mounts the page the URL asks for: `/agent` → the console, anything else → the user page.
@@ -46,15 +49,13 @@ pub fn start() {
             <p class="config-error" role="alert">{texts.config_error}": "{message}</p>
         }
         .into_any(),
-        Ok(config) if agent => view! { <agent_page::AgentPage config texts /> }.into_any(),
-        Ok(config) => {
-            let uid = config.uid.unwrap_or_else(guest_uid);
-            view! { <user_page::UserPage config uid texts /> }.into_any()
-        }
+        Ok(config) if agent => view! { <agent_page::AgentGate config texts /> }.into_any(),
+        Ok(config) => view! { <user_page::UserGate config texts /> }.into_any(),
     });
 }
 
-/// The visitor's guest id, kept in local storage so that a reload is the same visitor.
+/// A guest id made up by the page, for backends without accounts; kept in local storage so
+/// that a reload is the same visitor.
 fn guest_uid() -> i64 {
     let storage = web_sys::window().and_then(|w| w.local_storage().ok().flatten());
     if let Some(uid) = storage

@@ -30,10 +30,10 @@ async fn agent_opens_conversation(agent: &Client, uid: i64) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn user_and_agent_exchange_messages_both_ways() {
     let server = Server::start();
-    let (user_url, agent_url) = (server.url("/?uid=5"), server.url("/agent"));
+    let (user_url, agent_url) = (server.user_url(5, ""), server.url("/agent"));
     with_browsers(2, move |browsers| async move {
         let (user, agent) = (&browsers[0], &browsers[1]);
-        agent.goto(&agent_url).await.expect("open agent console");
+        page::open_console(agent, &agent_url).await;
         user.goto(&user_url).await.expect("open user page");
         page::wait_status(agent, "online", LOAD).await;
         page::wait_status(user, "online", LOAD).await;
@@ -110,6 +110,17 @@ async fn two_tabs_of_the_same_visitor_both_keep_working_and_reload_keeps_the_ide
         browser.switch_to_window(tab_two).await.expect("switch to tab two");
         page::wait_message(browser, "me", "sent from tab one", "sent").await;
         page::wait_message(browser, "me", "after reload", "sent").await;
+        // The identity is the server's: a guest id with the token that proves it.
+        let kept = browser
+            .execute(
+                "const k = Object.keys(localStorage).find(k => k.startsWith('kefu.guest.')); \
+                 return k ? JSON.parse(localStorage.getItem(k)) : null;",
+                vec![],
+            )
+            .await
+            .expect("read storage");
+        assert!(kept["uid"].as_i64().is_some_and(|uid| uid >= 1_000_000_000_000), "{kept}");
+        assert_eq!(kept["token"].as_str().map(|t| t.split('.').count()), Some(3), "a JWT: {kept}");
     })
     .await;
 }
@@ -164,7 +175,7 @@ fn server_control(mut server: Server) -> (tokio::task::JoinHandle<()>, Control) 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn status_follows_the_server_stop_kill_freeze_and_return() {
     let server = Server::start();
-    let url = server.url("/?uid=21");
+    let url = server.user_url(21, "");
     let (control_task, control) = server_control(server);
     let ask = move |what: &'static str| {
         let control = control.clone();
@@ -225,13 +236,13 @@ async fn status_follows_the_server_stop_kill_freeze_and_return() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn v0_backend_unconfirmed_message_shows_failed_and_retry_delivers_it() {
     // A backend that speaks only the original protocol, as the original does.
-    let server = Server::start_with(0, &["--v0-only"]);
-    let url = server.url("/?uid=31");
+    let server = Server::start_with(0, &["--v0-only", "--insecure-no-auth"]);
+    let url = server.user_url(31, "");
     let agent_url = server.url("/agent");
     let pid = server.pid();
     with_browsers(2, move |browsers| async move {
         let (user, agent) = (&browsers[0], &browsers[1]);
-        agent.goto(&agent_url).await.expect("open agent");
+        page::open_console(agent, &agent_url).await;
         user.goto(&url).await.expect("open user page");
         page::wait_status(user, "online", LOAD).await;
         page::wait_status(agent, "online", LOAD).await;
@@ -261,12 +272,12 @@ async fn v0_backend_unconfirmed_message_shows_failed_and_retry_delivers_it() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn v1_message_sent_into_a_frozen_server_arrives_once_after_it_thaws() {
     let server = Server::start();
-    let url = server.url("/?uid=32");
+    let url = server.user_url(32, "");
     let agent_url = server.url("/agent");
     let pid = server.pid();
     with_browsers(2, move |browsers| async move {
         let (user, agent) = (&browsers[0], &browsers[1]);
-        agent.goto(&agent_url).await.expect("open agent");
+        page::open_console(agent, &agent_url).await;
         user.goto(&url).await.expect("open user page");
         page::wait_status(user, "online", LOAD).await;
         page::type_and_send(user, "before").await;
@@ -322,13 +333,13 @@ async fn agent_notices(agent: &Client) -> Vec<String> {
 async fn refusals(v1: bool) {
     let mut args = vec!["--max-text", "10"];
     if !v1 {
-        args.push("--v0-only");
+        args.extend(["--v0-only", "--insecure-no-auth"]);
     }
     let server = Server::start_with(0, &args);
-    let (url, agent_url) = (server.url("/?uid=41"), server.url("/agent"));
+    let (url, agent_url) = (server.user_url(41, ""), server.url("/agent"));
     with_browsers(2, move |browsers| async move {
         let (user, agent) = (&browsers[0], &browsers[1]);
-        agent.goto(&agent_url).await.expect("open agent console");
+        page::open_console(agent, &agent_url).await;
         user.goto(&url).await.expect("open user page");
         page::wait_status(user, "online", LOAD).await;
         page::wait_status(agent, "online", LOAD).await;
@@ -388,9 +399,10 @@ async fn refusals_v0_backend() {
 /// user page URL for `uid`, the agent console URL, and the control of the chat server.
 fn pages_apart_from_chat(uid: i64) -> (Server, String, String, (tokio::task::JoinHandle<()>, Control)) {
     let pages = Server::start();
-    let chat = Server::start();
+    // The pages come from another origin, which the chat server must allow.
+    let chat = Server::start_with(0, &["--allow-origin", &pages.url("")]);
     let backend = format!("server=ws://127.0.0.1:{}/webSocket/", chat.port);
-    let url = pages.url(&format!("/?uid={uid}&{backend}"));
+    let url = pages.url(&format!("/?uid={uid}&token={}&{backend}", support::app_token(uid, None)));
     let agent_url = pages.url(&format!("/agent?{backend}"));
     (pages, url, agent_url, server_control(chat))
 }
@@ -419,7 +431,7 @@ async fn messages_written_offline_survive_a_reload_and_are_sent_once_when_back()
         control.ask("start").await;
         page::wait_message(user, "me", "written offline 2", "sent").await;
         page::wait_message(user, "me", "written offline 1", "sent").await;
-        agent.goto(&agent_url).await.expect("open agent console");
+        page::open_console(agent, &agent_url).await;
         agent_opens_conversation(agent, 51).await;
         page::wait_message(agent, "user", "written offline 2", "sent").await;
         let expected = vec!["first", "written offline 1", "written offline 2"];
@@ -443,7 +455,7 @@ async fn fault_run_every_message_exactly_once_in_the_same_order_on_both_sides() 
     with_browsers(2, move |browsers| async move {
         let (user, agent) = (&browsers[0], &browsers[1]);
         user.goto(&url).await.expect("open user page");
-        agent.goto(&agent_url).await.expect("open agent console");
+        page::open_console(agent, &agent_url).await;
         page::wait_status(user, "online", LOAD).await;
         page::wait_status(agent, "online", LOAD).await;
         let mut expected: Vec<String> = vec![];
@@ -546,7 +558,7 @@ async fn seed_conversation(server: &Server, uid: i64, count: usize) {
 async fn scrolling_up_loads_older_messages_in_order() {
     let server = Server::start_with(0, &["--max-frames-per-second", "1000"]);
     seed_conversation(&server, 71, 120).await;
-    let url = server.url("/?uid=71");
+    let url = server.user_url(71, "");
     with_browsers(1, move |browsers| async move {
         let user = &browsers[0];
         user.goto(&url).await.expect("open user page");
@@ -576,8 +588,9 @@ async fn scrolling_up_loads_older_messages_in_order() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn presence_away_notice_and_filter() {
     let server = Server::start();
-    let (first_url, second_url, agent_url) =
-        (server.url("/?uid=81"), server.url("/?uid=82"), server.url("/agent"));
+    // The second user comes from the embedding app, signed in under their own name.
+    let second_url = server.url(&format!("/?uid=82&token={}", support::app_token(82, Some("Zhang Wei"))));
+    let (first_url, agent_url) = (server.user_url(81, ""), server.url("/agent"));
     with_browsers(3, move |browsers| async move {
         let (user, other, agent) = (&browsers[0], &browsers[1], &browsers[2]);
         user.goto(&first_url).await.expect("open user page");
@@ -587,7 +600,7 @@ async fn presence_away_notice_and_filter() {
         page::type_and_send(user, "anyone there?").await;
         page::wait_message(user, "me", "anyone there?", "sent").await;
 
-        agent.goto(&agent_url).await.expect("open agent console");
+        page::open_console(agent, &agent_url).await;
         page::wait_status(agent, "online", LOAD).await;
         eventually("away notice gone once an agent is there", LOAD, || async {
             user.find(Locator::Css("[data-away=true]")).await.is_err().then_some(())
@@ -620,7 +633,7 @@ async fn presence_away_notice_and_filter() {
         presence(82, false).await;
 
         let filter = agent.find(Locator::Css("input.conversation-filter")).await.expect("filter");
-        filter.send_keys("user82").await.expect("type filter");
+        filter.send_keys("zhang").await.expect("type filter");
         eventually("only the matching user listed", LOAD, || async {
             let uids = agent
                 .execute(
@@ -632,18 +645,73 @@ async fn presence_away_notice_and_filter() {
             (uids == serde_json::json!(["82"])).then_some(())
         })
         .await;
+        let name = agent.find(Locator::Css("button.conversation-item[data-uid='82'] .conversation-name")).await;
+        assert_eq!(name.expect("row").text().await.expect("name").trim(), "Zhang Wei");
     })
     .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn agents_sign_in_stay_signed_in_across_reloads_and_sign_out() {
+    let server = Server::start();
+    let url = server.url("/agent");
+    with_browsers(1, move |browsers| async move {
+        let agent = &browsers[0];
+        agent.goto(&url).await.expect("open agent console");
+        page::sign_in(agent, support::AGENT, "not the password").await;
+        let alert = eventually("sign-in refused", LOAD, || async { page::alert_text(agent).await }).await;
+        assert_eq!(alert, "wrong name or password");
+        assert!(agent.find(Locator::Css(".agent-page")).await.is_err(), "no console without a session");
+
+        agent.goto(&url).await.expect("reopen");
+        page::sign_in(agent, support::AGENT, support::AGENT_PASSWORD).await;
+        page::wait_status(agent, "online", LOAD).await;
+        agent.refresh().await.expect("reload");
+        page::wait_status(agent, "online", LOAD).await;
+        assert!(agent.find(Locator::Css("form.sign-in")).await.is_err(), "the session is kept");
+
+        agent.find(Locator::Css("button.sign-out")).await.expect("sign-out").click().await.expect("click");
+        let alert = eventually("signed out", LOAD, || async { page::alert_text(agent).await }).await;
+        assert_eq!(alert, "Signed out");
+        agent.find(Locator::Css("form.sign-in")).await.expect("the sign-in form again");
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_console_whose_account_is_removed_is_sent_back_to_sign_in() {
+    let server = Server::start();
+    let url = server.url("/agent");
+    let database = server.database.clone();
+    let (control_task, control) = server_control(server);
+    with_browsers(1, move |browsers| async move {
+        let agent = &browsers[0];
+        page::open_console(agent, &url).await;
+        page::wait_status(agent, "online", LOAD).await;
+        let (ok, output) = support::server_command(&database, &["agent", "remove", support::AGENT]);
+        assert!(ok, "{output}");
+        // Its next connection is refused: the console asks to sign in, saying why.
+        control.ask("kill").await;
+        control.ask("start").await;
+        let alert = eventually("sent back to sign in", Duration::from_secs(30), || async {
+            page::alert_text(agent).await.filter(|text| text.contains("no longer exists"))
+        })
+        .await;
+        assert_eq!(alert, "this agent account no longer exists");
+        agent.find(Locator::Css("form.sign-in")).await.expect("the sign-in form");
+    })
+    .await;
+    control_task.abort();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn typing_shows_both_ways_and_clears_when_the_typist_stops_or_leaves() {
     let server = Server::start();
-    let (user_url, agent_url) = (server.url("/?uid=91"), server.url("/agent"));
+    let (user_url, agent_url) = (server.user_url(91, ""), server.url("/agent"));
     with_browsers(2, move |browsers| async move {
         let (user, agent) = (&browsers[0], &browsers[1]);
         user.goto(&user_url).await.expect("open user page");
-        agent.goto(&agent_url).await.expect("open agent console");
+        page::open_console(agent, &agent_url).await;
         page::wait_status(user, "online", LOAD).await;
         page::type_and_send(user, "hello").await;
         agent_opens_conversation(agent, 91).await;
@@ -688,11 +756,11 @@ async fn typing_shows_both_ways_and_clears_when_the_typist_stops_or_leaves() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn read_receipts_both_ways_and_a_second_agent_sees_the_first_ones_reply_and_read() {
     let server = Server::start();
-    let (user_url, agent_url) = (server.url("/?uid=95"), server.url("/agent"));
+    let (user_url, agent_url) = (server.user_url(95, ""), server.url("/agent"));
     with_browsers(3, move |browsers| async move {
         let (user, agent, colleague) = (&browsers[0], &browsers[1], &browsers[2]);
-        agent.goto(&agent_url).await.expect("open agent console");
-        colleague.goto(&agent_url).await.expect("open second agent console");
+        page::open_console(agent, &agent_url).await;
+        page::open_console(colleague, &agent_url).await;
         user.goto(&user_url).await.expect("open user page");
         page::wait_status(user, "online", LOAD).await;
         page::type_and_send(user, "is my parcel lost?").await;
@@ -748,7 +816,7 @@ async fn agent_switch_disconnects_and_reconnects_on_demand() {
     let url = server.url("/agent");
     with_browsers(1, move |browsers| async move {
         let agent = &browsers[0];
-        agent.goto(&url).await.expect("open agent console");
+        page::open_console(agent, &url).await;
         page::wait_status(agent, "online", LOAD).await;
         let switch = agent.find(Locator::Css("button[role=switch]")).await.expect("switch");
         assert_eq!(switch.attr("aria-checked").await.expect("attr").as_deref(), Some("true"));
@@ -787,11 +855,11 @@ async fn a_bad_url_parameter_is_reported() {
 async fn readme_screenshots() {
     let server = Server::start();
     let (user_url, other_url, agent_url) =
-        (server.url("/?uid=5&lang=zh"), server.url("/?uid=6&lang=zh"), server.url("/agent?lang=zh"));
+        (server.user_url(5, "lang=zh"), server.user_url(6, "lang=zh"), server.url("/agent?lang=zh"));
     let sessions = [("zh-CN", (390, 720)), ("zh-CN", (390, 720)), ("zh-CN", (1100, 640))];
     with_sessions(&sessions, move |browsers| async move {
         let (user, other, agent) = (&browsers[0], &browsers[1], &browsers[2]);
-        agent.goto(&agent_url).await.expect("agent");
+        page::open_console(agent, &agent_url).await;
         user.goto(&user_url).await.expect("user");
         other.goto(&other_url).await.expect("other user");
         for client in [agent, user, other] {

@@ -128,13 +128,22 @@ async fn agents_see_users_come_and_go_and_users_see_whether_an_agent_is_there() 
     assert!(replay.contains(&ServerMessage::Agents { online: false }), "{replay:?}");
     // An agent arrives: it learns user 5 is online; the user learns an agent is there.
     let (mut agent, replay) = connect_resumed_with_presence(&server, AGENT_UID, vec![]).await;
-    assert!(replay.contains(&ServerMessage::Presence { conversation: 5, online: true }), "{replay:?}");
+    assert!(
+        replay.contains(&ServerMessage::Presence { conversation: 5, online: true, name: None }),
+        "{replay:?}"
+    );
     assert_eq!(next_any(&mut user).await, ServerMessage::Agents { online: true });
     // A second user comes and goes; the agent hears both, the first user neither.
     let (other, _) = connect_resumed(&server, 6, vec![]).await;
-    assert_eq!(next_any(&mut agent).await, ServerMessage::Presence { conversation: 6, online: true });
+    assert_eq!(
+        next_any(&mut agent).await,
+        ServerMessage::Presence { conversation: 6, online: true, name: None }
+    );
     drop(other);
-    assert_eq!(next_any(&mut agent).await, ServerMessage::Presence { conversation: 6, online: false });
+    assert_eq!(
+        next_any(&mut agent).await,
+        ServerMessage::Presence { conversation: 6, online: false, name: None }
+    );
     // The agent leaves: the user is told.
     drop(agent);
     assert_eq!(next_any(&mut user).await, ServerMessage::Agents { online: false });

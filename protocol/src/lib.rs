@@ -29,6 +29,11 @@ pub const NOTICE_ONLINE_INFO_ERROR: &str = "用户在线信息错误!";
 /// Reply of the original backend for an unknown user id.
 pub const NOTICE_UNKNOWN_USER: &str = "用户信息不存在!";
 /// Layout of `createTime`: local server time, no zone.
+/// WebSocket close code of the reference server for a connection whose identity is not
+/// proven (no token, a bad, expired or someone else's): sign in again, do not retry as is.
+pub const CLOSE_UNAUTHORIZED: u16 = 4401;
+/// Query parameter of the WebSocket URL that carries the identity token.
+pub const TOKEN_PARAM: &str = "token";
 pub const CREATE_TIME_FORMAT: &str = "%Y-%m-%d %H:%M:%S";
 
 /// Who sent a chat message, as the original backend labels it.

@@ -141,7 +141,13 @@ pub enum ServerMessage {
     History { conversation: ConversationId, messages: Vec<Message>, has_more: bool },
     /// To agents: user `conversation` came online (first connection) or went offline (last).
     /// Also sent for every online user during the replay after `resume`.
-    Presence { conversation: ConversationId, online: bool },
+    Presence {
+        conversation: ConversationId,
+        online: bool,
+        /// The user's proven display name, when the server knows one.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        name: Option<String>,
+    },
     /// The agents (`agent: true`) or the user have read `conversation` up to `seq`. Sent on
     /// every advance and, for each conversation replayed, during the replay.
     Read { conversation: ConversationId, agent: bool, seq: Seq },
@@ -249,7 +255,7 @@ mod tests {
         );
         assert_eq!(ServerMessage::Ready.encode(), r#"{"type":"ready"}"#);
         assert_eq!(
-            ServerMessage::Presence { conversation: 5, online: true }.encode(),
+            ServerMessage::Presence { conversation: 5, online: true, name: None }.encode(),
             r#"{"type":"presence","conversation":5,"online":true}"#
         );
         assert_eq!(ServerMessage::Agents { online: false }.encode(), r#"{"type":"agents","online":false}"#);
@@ -314,7 +320,7 @@ mod tests {
                 ServerMessage::Ack { id: message.id.clone(), conversation: message.conversation, seq },
                 ServerMessage::History { conversation: message.conversation, messages: vec![message.clone()], has_more },
                 ServerMessage::Ready,
-                ServerMessage::Presence { conversation: message.conversation, online: has_more },
+                ServerMessage::Presence { conversation: message.conversation, online: has_more, name: None },
                 ServerMessage::Agents { online: has_more },
                 ServerMessage::Typing { conversation: message.conversation, agent: has_more },
                 ServerMessage::Read { conversation: message.conversation, agent: has_more, seq },

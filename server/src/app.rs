@@ -1,20 +1,25 @@
-//! The HTTP side: routes, static files, and the serve loop with graceful shutdown.
+//! The HTTP side: routes (WebSocket, `/api` for sign-in and guests, the web app), the
+//! Origin check, and the serve loop with graceful shutdown.
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::extract::{Path, State, WebSocketUpgrade};
-use axum::response::Response;
-use axum::routing::get;
-use axum::Router;
+use axum::extract::{Path, Query, State, WebSocketUpgrade};
+use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::Deserialize;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tower_http::compression::CompressionLayer;
+use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::services::{ServeDir, ServeFile};
 
 use kefu_protocol::v1::SUBPROTOCOL;
 
+use crate::auth::{self, Auth, Identity};
 use crate::hub::Hub;
 use crate::session::{self, Shared};
 use crate::store::Store;
@@ -28,24 +33,124 @@ struct AppState {
     shared: Arc<Shared>,
     sessions: TaskTracker,
     v1: bool,
+    /// `None`: any identity is accepted (`--insecure-no-auth`).
+    auth: Option<Arc<Auth>>,
+    allowed_origins: Arc<Vec<String>>,
 }
 
-/// The router: `/webSocket/{userId}`, then the web app, with `index.html` for client routes.
+/// The router: `/webSocket/{userId}`, `/api/...`, then the web app, with `index.html` for
+/// client routes.
 fn router(config: &Config, state: AppState) -> Router {
     let index = config.static_dir.join("index.html");
     let files = ServeDir::new(&config.static_dir).fallback(ServeFile::new(index));
-    Router::new()
-        .route("/webSocket/{user_id}", get(upgrade))
-        .with_state(state)
-        .fallback_service(files)
-        .layer(CompressionLayer::new())
+    let mut router = Router::new().route("/webSocket/{user_id}", get(upgrade));
+    if state.auth.is_some() {
+        let origins: Vec<HeaderValue> =
+            config.allowed_origins.iter().filter_map(|o| HeaderValue::from_str(o).ok()).collect();
+        let cors = CorsLayer::new()
+            .allow_origin(AllowOrigin::list(origins))
+            .allow_methods([Method::GET, Method::POST])
+            .allow_headers([header::CONTENT_TYPE]);
+        let api = Router::new()
+            .route("/api/config", get(api_config))
+            .route("/api/guest", post(new_guest))
+            .route("/api/agent/session", post(sign_in))
+            .layer(cors);
+        router = router.merge(api);
+    }
+    // An unknown API path is an error, not the web app's index page.
+    router = router.route("/api/{*rest}", axum::routing::any(|| async { StatusCode::NOT_FOUND }));
+    router.with_state(state).fallback_service(files).layer(CompressionLayer::new())
+}
+
+/// A JSON error body: `{"error": "..."}`.
+fn api_error(status: StatusCode, message: &str) -> Response {
+    (status, Json(serde_json::json!({ "error": message }))).into_response()
+}
+
+/// What the web app needs to know before connecting: this server has accounts.
+async fn api_config() -> Json<serde_json::Value> {
+    Json(serde_json::json!({ "accounts": true }))
+}
+
+/// A new guest identity for a visitor of the user page.
+async fn new_guest(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    let Some(auth) = &state.auth else { return StatusCode::NOT_FOUND.into_response() };
+    if !origin_allowed(&headers, &state.allowed_origins) {
+        return api_error(StatusCode::FORBIDDEN, "origin not allowed");
+    }
+    let (uid, name, token) = auth.new_guest();
+    Json(serde_json::json!({ "uid": uid, "name": name, "token": token })).into_response()
+}
+
+#[derive(Deserialize)]
+struct SignIn {
+    name: String,
+    password: String,
+}
+
+/// Agent sign-in: a session token for a right name and password.
+async fn sign_in(State(state): State<AppState>, headers: HeaderMap, body: Option<Json<SignIn>>) -> Response {
+    let Some(auth) = &state.auth else { return StatusCode::NOT_FOUND.into_response() };
+    if !origin_allowed(&headers, &state.allowed_origins) {
+        return api_error(StatusCode::FORBIDDEN, "origin not allowed");
+    }
+    let Some(Json(SignIn { name, password })) = body else {
+        return api_error(StatusCode::BAD_REQUEST, "send JSON {\"name\": ..., \"password\": ...}");
+    };
+    let stored = match state.shared.store.agent_password_hash(&name).await {
+        Ok(stored) => stored,
+        Err(err) => {
+            tracing::error!(%err, "cannot read agent accounts");
+            return api_error(StatusCode::SERVICE_UNAVAILABLE, "accounts are unavailable; retry");
+        }
+    };
+    // Hash even for an unknown name, so the answer time does not tell which names exist.
+    let hash = stored.clone().unwrap_or_else(dummy_hash);
+    let matches =
+        tokio::task::spawn_blocking(move || auth::verify_password(&password, &hash)).await.unwrap_or(false);
+    if !matches || stored.is_none() {
+        tracing::info!(name, "sign-in refused");
+        return api_error(StatusCode::UNAUTHORIZED, "wrong name or password");
+    }
+    tracing::info!(name, "agent signed in");
+    let token = auth.agent_token(&name);
+    Json(serde_json::json!({ "name": name, "token": token, "expires_in": auth::AGENT_SESSION_SECS }))
+        .into_response()
+}
+
+/// An Argon2id hash of a password nobody knows, verified against for unknown names.
+fn dummy_hash() -> String {
+    static DUMMY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    DUMMY.get_or_init(|| auth::hash_password("no such agent").unwrap_or_default()).clone()
+}
+
+/// Whether the request comes from a page allowed to use this server: no `Origin` (not a
+/// browser page), the server's own origin, or one of `--allow-origin`.
+fn origin_allowed(headers: &HeaderMap, allowed: &[String]) -> bool {
+    let Some(origin) = headers.get(header::ORIGIN).and_then(|o| o.to_str().ok()) else { return true };
+    let host = headers.get(header::HOST).and_then(|h| h.to_str().ok()).unwrap_or_default();
+    let own = origin.split_once("://").is_some_and(|(_, rest)| rest.eq_ignore_ascii_case(host));
+    own || allowed.iter().any(|a| a.eq_ignore_ascii_case(origin))
+}
+
+#[derive(Deserialize)]
+struct Credentials {
+    token: Option<String>,
 }
 
 async fn upgrade(
     Path(user_id): Path<String>,
+    Query(credentials): Query<Credentials>,
     State(state): State<AppState>,
+    headers: HeaderMap,
     ws: WebSocketUpgrade,
 ) -> Response {
+    // A page from a foreign site must not act for a signed-in visitor of ours.
+    if state.auth.is_some() && !origin_allowed(&headers, &state.allowed_origins) {
+        tracing::info!(origin = ?headers.get(header::ORIGIN), "WebSocket from a foreign origin refused");
+        return (StatusCode::FORBIDDEN, "origin not allowed").into_response();
+    }
     // Frames a little over the text limit still get a readable notice; far over it, the
     // WebSocket layer closes with 1009 as the original did. UTF-8 needs at most 3 bytes per
     // UTF-16 unit.
@@ -58,18 +163,51 @@ async fn upgrade(
         .read_buffer_size(4 * 1024)
         .write_buffer_size(4 * 1024);
     let ws = if state.v1 { ws.protocols([SUBPROTOCOL]) } else { ws };
-    let uid = kefu_protocol::parse_user_id(&user_id);
+    let identity = match kefu_protocol::parse_user_id(&user_id) {
+        None => Err((session::CLOSE_POLICY, "user id must be a signed 64-bit integer".to_owned())),
+        Some(uid) => identify(&state, uid, credentials.token.as_deref()).await,
+    };
     let sessions = state.sessions.clone();
     let shared = state.shared.clone();
+    // Refusals are close frames after the upgrade, so a browser page can show the reason.
     ws.on_upgrade(move |socket| {
         let v1 = socket.protocol().is_some_and(|p| p.as_bytes() == SUBPROTOCOL.as_bytes());
         sessions.track_future(async move {
-            match uid {
-                Some(uid) => session::run(socket, uid, v1, shared).await,
-                None => session::refuse(socket, "user id must be a signed 64-bit integer").await,
+            match identity {
+                Ok(identity) => session::run(socket, identity, v1, shared).await,
+                Err((code, reason)) => session::refuse(socket, code, reason).await,
             }
         })
     })
+}
+
+/// Who a connection is; a refusal carries its close code and reason.
+async fn identify(state: &AppState, uid: i64, token: Option<&str>) -> Result<Identity, (u16, String)> {
+    let Some(auth) = &state.auth else {
+        return Ok(if uid == kefu_protocol::AGENT_UID {
+            Identity::Agent { name: kefu_protocol::AGENT_NAME.to_owned() }
+        } else {
+            Identity::User { uid, name: None }
+        });
+    };
+    let identity = auth.identify(uid, token).map_err(|refusal| {
+        tracing::info!(uid, %refusal, "connection refused");
+        (session::CLOSE_UNAUTHORIZED, refusal.0)
+    })?;
+    if let Identity::Agent { name } = &identity {
+        // A removed account's sessions end with it.
+        match state.shared.store.agent_password_hash(name).await {
+            Ok(Some(_)) => {}
+            Ok(None) => {
+                return Err((session::CLOSE_UNAUTHORIZED, "this agent account no longer exists".into()))
+            }
+            Err(err) => {
+                tracing::error!(%err, "cannot read agent accounts");
+                return Err((session::CLOSE_TRY_AGAIN_LATER, "accounts are unavailable; retry".into()));
+            }
+        }
+    }
+    Ok(identity)
 }
 
 /// Serves until `shutdown` is cancelled, then closes every WebSocket with 1001.
@@ -87,8 +225,22 @@ pub async fn serve(
         idle_timeout: config.idle_timeout,
         shutdown: shutdown.clone(),
     });
+    let auth = if config.no_auth {
+        None
+    } else {
+        let secret = shared.store.server_secret().await.map_err(std::io::Error::other)?;
+        let app_secret = config.app_secret.as_deref().map(str::as_bytes);
+        Some(Arc::new(Auth::new(&secret, app_secret, config.trust_user_ids)))
+    };
     let sessions = TaskTracker::new();
-    let app = router(&config, AppState { shared, sessions: sessions.clone(), v1: config.v1 });
+    let state = AppState {
+        shared,
+        sessions: sessions.clone(),
+        v1: config.v1,
+        auth,
+        allowed_origins: Arc::new(config.allowed_origins.clone()),
+    };
+    let app = router(&config, state);
     axum::serve(listener, app).with_graceful_shutdown(shutdown.cancelled_owned()).await?;
     sessions.close();
     if tokio::time::timeout(SHUTDOWN_GRACE, sessions.wait()).await.is_err() {

@@ -34,6 +34,8 @@ pub fn receives(recipient_uid: i64, conversation: ConversationId) -> bool {
 
 struct Peer {
     uid: i64,
+    /// A user's proven display name, told to agents with its presence.
+    name: Option<String>,
     v1: bool,
     outbox: mpsc::Sender<Outgoing>,
     /// Cancelled when the peer cannot keep up; its session then closes the connection.
@@ -55,11 +57,11 @@ struct Inner {
 impl Inner {
     /// Tells v1 peers that `uid` came online or went offline: a user's presence to the
     /// agents, the agents' presence (any agent at all) to the users.
-    fn announce(&self, uid: i64, online: bool) {
+    fn announce(&self, uid: i64, name: Option<String>, online: bool) {
         let (frame, to_agents) = if uid == AGENT_UID {
             (ServerMessage::Agents { online }, false)
         } else {
-            (ServerMessage::Presence { conversation: uid, online }, true)
+            (ServerMessage::Presence { conversation: uid, online, name }, true)
         };
         let text: Utf8Bytes = frame.encode().into();
         let recipients =
@@ -76,6 +78,7 @@ impl Hub {
     pub fn join(
         &self,
         uid: i64,
+        name: Option<String>,
         v1: bool,
         outbox: mpsc::Sender<Outgoing>,
         kick: CancellationToken,
@@ -84,9 +87,9 @@ impl Hub {
         let first = !inner.peers.values().any(|p| p.uid == uid);
         inner.next_id += 1;
         let id = inner.next_id;
-        inner.peers.insert(id, Peer { uid, v1, outbox, kick });
+        inner.peers.insert(id, Peer { uid, name: name.clone(), v1, outbox, kick });
         if first {
-            inner.announce(uid, true);
+            inner.announce(uid, name, true);
         }
         id
     }
@@ -95,7 +98,7 @@ impl Hub {
         let mut inner = self.lock();
         if let Some(peer) = inner.peers.remove(&id) {
             if !inner.peers.values().any(|p| p.uid == peer.uid) {
-                inner.announce(peer.uid, false);
+                inner.announce(peer.uid, peer.name, false);
             }
         }
     }
@@ -108,6 +111,19 @@ impl Hub {
     /// Users (not agents) with at least one live connection.
     pub fn online_users(&self) -> BTreeSet<i64> {
         self.lock().peers.values().map(|p| p.uid).filter(|uid| *uid != AGENT_UID).collect()
+    }
+
+    /// [`Hub::online_users`] with the name each was proven to have, if any.
+    pub fn online_users_named(&self) -> std::collections::BTreeMap<i64, Option<String>> {
+        let inner = self.lock();
+        let mut users = std::collections::BTreeMap::new();
+        for peer in inner.peers.values().filter(|p| p.uid != AGENT_UID) {
+            let name = users.entry(peer.uid).or_insert(None);
+            if name.is_none() {
+                *name = peer.name.clone();
+            }
+        }
+        users
     }
 
     pub fn is_online(&self, uid: i64) -> bool {
@@ -211,10 +227,10 @@ mod tests {
         let (tx_v0_agent, mut rx_v0_agent) = mpsc::channel(OUTBOX_CAPACITY);
         let (tx_agent, mut rx_agent) = mpsc::channel(1);
         let agent_kick = CancellationToken::new();
-        hub.join(5, false, tx5, CancellationToken::new());
-        let six = hub.join(6, true, tx6, CancellationToken::new());
-        hub.join(AGENT_UID, false, tx_v0_agent, CancellationToken::new());
-        hub.join(AGENT_UID, true, tx_agent, agent_kick.clone());
+        hub.join(5, None, false, tx5, CancellationToken::new());
+        let six = hub.join(6, None, true, tx6, CancellationToken::new());
+        hub.join(AGENT_UID, None, false, tx_v0_agent, CancellationToken::new());
+        hub.join(AGENT_UID, None, true, tx_agent, agent_kick.clone());
         assert_eq!(hub.online_users(), BTreeSet::from([5, 6]));
 
         assert_eq!(hub.deliver(&message(5, "a"), true), 3);
@@ -252,15 +268,20 @@ mod tests {
         let (agent_tx, mut agent_rx) = mpsc::channel(OUTBOX_CAPACITY);
         let (user_tx, mut user_rx) = mpsc::channel(OUTBOX_CAPACITY);
         let (tab_tx, _tab_rx) = mpsc::channel(OUTBOX_CAPACITY);
-        hub.join(AGENT_UID, true, agent_tx, CancellationToken::new());
-        let first = hub.join(5, true, user_tx, CancellationToken::new());
-        assert_eq!(texts(&mut agent_rx), vec![r#"{"type":"presence","conversation":5,"online":true}"#]);
-        let second = hub.join(5, true, tab_tx, CancellationToken::new());
+        hub.join(AGENT_UID, None, true, agent_tx, CancellationToken::new());
+        let first = hub.join(5, Some("Alice".into()), true, user_tx, CancellationToken::new());
+        assert_eq!(
+            texts(&mut agent_rx),
+            vec![r#"{"type":"presence","conversation":5,"online":true,"name":"Alice"}"#]
+        );
+        assert_eq!(hub.online_users_named().get(&5), Some(&Some("Alice".to_owned())));
+        let second = hub.join(5, None, true, tab_tx, CancellationToken::new());
         assert!(texts(&mut agent_rx).is_empty(), "a second tab is not news");
         hub.leave(first);
         assert!(texts(&mut agent_rx).is_empty());
         hub.leave(second);
         assert_eq!(texts(&mut agent_rx), vec![r#"{"type":"presence","conversation":5,"online":false}"#]);
+        assert!(hub.online_users_named().is_empty());
         assert!(texts(&mut user_rx).is_empty(), "users are not told about other users");
         assert!(hub.agents_online());
     }

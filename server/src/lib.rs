@@ -1,5 +1,6 @@
 //! Kefu reference backend.
 //!
+//! - [`auth`]: agent accounts, guest and app tokens: who a connection is, proven.
 //! - [`app`]: the HTTP router (static web app with client-route fallback, WebSocket endpoint)
 //!   and the serve loop with graceful shutdown.
 //! - [`hub`]: who is connected, and who receives each message.
@@ -7,6 +8,7 @@
 //! - [`store`]: the messages, in SQLite.
 
 pub mod app;
+pub mod auth;
 pub mod hub;
 pub mod session;
 pub mod store;
@@ -24,4 +26,14 @@ pub struct Config {
     pub idle_timeout: std::time::Duration,
     /// Whether protocol v1 is offered (else every connection speaks v0).
     pub v1: bool,
+    /// Secret shared with an embedding app that signs its users' tokens, if any.
+    pub app_secret: Option<String>,
+    /// Accept user ids without a token (agents still need a session).
+    pub trust_user_ids: bool,
+    /// Accept any identity, agent included, with no `/api`: the original backend's behaviour,
+    /// for testing the web app against it. Never for real use.
+    pub no_auth: bool,
+    /// Origins (`scheme://host[:port]`) besides the server's own whose pages may connect and
+    /// call `/api`.
+    pub allowed_origins: Vec<String>,
 }

@@ -24,6 +24,7 @@ use kefu_protocol::{
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
+use crate::auth::Identity;
 use crate::hub::{ConnectionId, Hub, Outgoing, OUTBOX_CAPACITY};
 use crate::store::{Appended, NewMessage, Store};
 
@@ -31,6 +32,7 @@ use crate::store::{Appended, NewMessage, Store};
 pub const CLOSE_GOING_AWAY: u16 = 1001;
 /// Close code for a connection whose path does not name a valid user id.
 pub const CLOSE_POLICY: u16 = 1008;
+pub use kefu_protocol::CLOSE_UNAUTHORIZED;
 /// Close code for a frame far over the text limit.
 pub const CLOSE_TOO_BIG: u16 = 1009;
 /// Close code for a frame that breaks the WebSocket protocol.
@@ -56,9 +58,9 @@ pub struct Shared {
     pub shutdown: CancellationToken,
 }
 
-/// Closes a connection that could not name a user, with a reason the client can show.
-pub async fn refuse(mut socket: WebSocket, reason: &'static str) {
-    let frame = CloseFrame { code: CLOSE_POLICY, reason: reason.into() };
+/// Closes a connection that could not prove who it is, with a reason the client can show.
+pub async fn refuse(mut socket: WebSocket, code: u16, reason: String) {
+    let frame = CloseFrame { code, reason: reason.into() };
     let _ = socket.send(WsMessage::Close(Some(frame))).await;
 }
 
@@ -94,6 +96,8 @@ impl RateLimit {
 
 struct Session {
     uid: i64,
+    /// The user's proven display name, or the agent's account name.
+    name: Option<String>,
     v1: bool,
     shared: Arc<Shared>,
     sink: SplitSink<WebSocket, WsMessage>,
@@ -109,8 +113,12 @@ struct Session {
     started: u128,
 }
 
-/// Runs one connection of user `uid` until either side closes it or the server stops.
-pub async fn run(socket: WebSocket, uid: i64, v1: bool, shared: Arc<Shared>) {
+/// Runs one connection until either side closes it or the server stops.
+pub async fn run(socket: WebSocket, identity: Identity, v1: bool, shared: Arc<Shared>) {
+    let (uid, name) = match identity {
+        Identity::Agent { name } => (AGENT_UID, Some(name)),
+        Identity::User { uid, name } => (uid, name),
+    };
     let (sink, mut stream) = socket.split();
     let (outbox, mut queued) = mpsc::channel::<Outgoing>(OUTBOX_CAPACITY);
     let rate = RateLimit::new(shared.max_frames_per_second);
@@ -120,6 +128,7 @@ pub async fn run(socket: WebSocket, uid: i64, v1: bool, shared: Arc<Shared>) {
         .unwrap_or_default();
     let mut session = Session {
         uid,
+        name,
         v1,
         shared: shared.clone(),
         sink,
@@ -135,7 +144,7 @@ pub async fn run(socket: WebSocket, uid: i64, v1: bool, shared: Arc<Shared>) {
     if !v1 {
         session.join().await;
     }
-    tracing::info!(uid, v1, "connected");
+    tracing::info!(uid, v1, name = session.name.as_deref().unwrap_or(""), "connected");
     let kick = session.kick.clone();
 
     let mut idle_deadline = tokio::time::Instant::now() + shared.idle_timeout;
@@ -210,7 +219,9 @@ impl Session {
             return;
         }
         let _writes = self.shared.store.hold_writes().await;
-        self.joined = Some(self.shared.hub.join(self.uid, self.v1, self.outbox.clone(), self.kick.clone()));
+        let name = if self.is_agent() { None } else { self.name.clone() };
+        self.joined =
+            Some(self.shared.hub.join(self.uid, name, self.v1, self.outbox.clone(), self.kick.clone()));
     }
 
     /// Writes one queued item to the socket.
@@ -304,7 +315,7 @@ impl Session {
         let (role, username) = if self.is_agent() {
             (Role::Agent, AGENT_NAME.to_owned())
         } else {
-            (Role::User, format!("user{}", self.uid))
+            (Role::User, self.name.clone().unwrap_or_else(|| format!("user{}", self.uid)))
         };
         NewMessage {
             conversation,
@@ -429,8 +440,8 @@ impl Session {
         }
         // Who is there, as of now; changes follow live.
         if self.is_agent() {
-            for uid in self.shared.hub.online_users() {
-                frames.push(ServerMessage::Presence { conversation: uid, online: true }.encode());
+            for (uid, name) in self.shared.hub.online_users_named() {
+                frames.push(ServerMessage::Presence { conversation: uid, online: true, name }.encode());
             }
         } else {
             frames.push(ServerMessage::Agents { online: self.shared.hub.agents_online() }.encode());

@@ -246,6 +246,92 @@ impl Store {
         Ok((of("user"), of("agent")))
     }
 
+    /// Adds `conversations` made-up conversations (user ids 1..) holding `messages` messages in
+    /// all, alternating user and agent, spread evenly, with times one minute apart ending now.
+    /// For benchmarks; refuses a database that already has messages.
+    pub async fn seed(&self, conversations: u32, messages: u32) -> Result<(), StoreError> {
+        if !self.conversations().await?.is_empty() {
+            return Err(StoreError("the database already has messages; seed an empty one".into()));
+        }
+        let conversations = conversations.max(1);
+        let now = chrono::Local::now();
+        let _writing = self.write.lock().await;
+        let mut tx = self.pool.begin().await?;
+        for n in 0..messages {
+            let conversation = i64::from(n % conversations) + 1;
+            let seq = i64::from(n / conversations) + 1;
+            let agent = seq % 2 == 0;
+            let minutes = i64::from(messages - n);
+            let time = now - chrono::Duration::minutes(minutes);
+            sqlx::query(&format!("INSERT INTO messages ({COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"))
+                .bind(conversation)
+                .bind(seq)
+                .bind(format!("seed-{n}"))
+                .bind(if agent { kefu_protocol::AGENT_UID } else { conversation })
+                .bind(if agent { "ai" } else { "user" })
+                .bind(if agent {
+                    kefu_protocol::AGENT_NAME.to_owned()
+                } else {
+                    format!("Customer {conversation}")
+                })
+                .bind("")
+                .bind(time.format(kefu_protocol::CREATE_TIME_FORMAT).to_string())
+                .bind(format!("Message {seq} of conversation {conversation}: how can we help?"))
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// The server's signing key, made (32 random bytes) the first time it is asked for.
+    pub async fn server_secret(&self) -> Result<Vec<u8>, StoreError> {
+        let mut fresh = [0u8; 32];
+        getrandom::fill(&mut fresh)
+            .map_err(|err| StoreError(format!("no randomness for the server key: {err}")))?;
+        sqlx::query("INSERT OR IGNORE INTO settings (key, value) VALUES ('server_secret', ?)")
+            .bind(fresh.as_slice())
+            .execute(&self.pool)
+            .await?;
+        let (secret,): (Vec<u8>,) = sqlx::query_as("SELECT value FROM settings WHERE key = 'server_secret'")
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(secret)
+    }
+
+    /// Creates agent `name`, or sets a new password hash if it exists. Returns whether it was new.
+    pub async fn put_agent(&self, name: &str, password_hash: &str) -> Result<bool, StoreError> {
+        let existed = self.agent_password_hash(name).await?.is_some();
+        sqlx::query(
+            "INSERT INTO agents (name, password_hash, created_at) VALUES (?, ?, datetime('now')) \
+             ON CONFLICT (name) DO UPDATE SET password_hash = excluded.password_hash",
+        )
+        .bind(name)
+        .bind(password_hash)
+        .execute(&self.pool)
+        .await?;
+        Ok(!existed)
+    }
+
+    pub async fn agent_password_hash(&self, name: &str) -> Result<Option<String>, StoreError> {
+        let row: Option<(String,)> = sqlx::query_as("SELECT password_hash FROM agents WHERE name = ?")
+            .bind(name)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.map(|(hash,)| hash))
+    }
+
+    pub async fn remove_agent(&self, name: &str) -> Result<bool, StoreError> {
+        let done = sqlx::query("DELETE FROM agents WHERE name = ?").bind(name).execute(&self.pool).await?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    pub async fn agent_names(&self) -> Result<Vec<String>, StoreError> {
+        let rows: Vec<(String,)> =
+            sqlx::query_as("SELECT name FROM agents ORDER BY name").fetch_all(&self.pool).await?;
+        Ok(rows.into_iter().map(|(name,)| name).collect())
+    }
+
     pub async fn has_conversation(&self, conversation: ConversationId) -> Result<bool, StoreError> {
         let row: Option<(i64,)> = sqlx::query_as("SELECT 1 FROM messages WHERE conversation = ? LIMIT 1")
             .bind(conversation)

@@ -73,6 +73,49 @@ fn spawn_server(port: u16, database: &Path, extra_args: &[String]) -> Result<(Ch
     }
 }
 
+/// The secret test servers share with "the embedding app" (these tests), which signs user
+/// tokens with it.
+pub const APP_SECRET: &str = "kefu-test-app-secret";
+/// The agent account every test server has.
+pub const AGENT: &str = "agent";
+pub const AGENT_PASSWORD: &str = "agent-password";
+
+/// A user token as an embedding app signs it (HS256 JWT: `sub` = the user id, `name`, `exp`),
+/// made here independently of the server's code.
+pub fn app_token(uid: i64, name: Option<&str>) -> String {
+    app_token_signed(APP_SECRET, uid, name, 3600)
+}
+
+pub fn app_token_signed(secret: &str, uid: i64, name: Option<&str>, valid_secs: i64) -> String {
+    let exp = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).expect("clock").as_secs()
+        as i64
+        + valid_secs;
+    let mut claims = serde_json::json!({ "sub": uid.to_string(), "exp": exp });
+    if let Some(name) = name {
+        claims["name"] = name.into();
+    }
+    jsonwebtoken::encode(
+        &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256),
+        &claims,
+        &jsonwebtoken::EncodingKey::from_secret(secret.as_bytes()),
+    )
+    .expect("sign a token")
+}
+
+/// Runs a `kefu-server` subcommand on `database`; returns its exit status and output.
+pub fn server_command(database: &Path, args: &[&str]) -> (bool, String) {
+    let output = Command::new(server_bin())
+        .arg("--database")
+        .arg(database)
+        .args(args)
+        .env("RUST_LOG", "warn")
+        .output()
+        .expect("run kefu-server");
+    let text =
+        format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
+    (output.status.success(), text)
+}
+
 /// A fresh database file path for one test server.
 fn fresh_database() -> PathBuf {
     static COUNTER: AtomicU32 = AtomicU32::new(0);
@@ -94,6 +137,9 @@ pub struct Server {
     pub port: u16,
     pub database: PathBuf,
     extra_args: Vec<String>,
+    /// Whether identities are checked (not `--insecure-no-auth`).
+    pub accounts: bool,
+    agent_token: std::sync::OnceLock<String>,
 }
 
 impl Server {
@@ -103,11 +149,49 @@ impl Server {
     }
 
     /// Starts a server on `port` (0: any free port) with extra command-line options.
+    /// Unless told `--insecure-no-auth`, the server gets [`APP_SECRET`] and the [`AGENT`]
+    /// account.
     pub fn start_with(port: u16, extra_args: &[&str]) -> Server {
-        let extra_args: Vec<String> = extra_args.iter().map(|s| s.to_string()).collect();
+        let mut extra_args: Vec<String> = extra_args.iter().map(|s| s.to_string()).collect();
         let database = fresh_database();
+        let accounts = !extra_args.iter().any(|a| a == "--insecure-no-auth");
+        if accounts {
+            extra_args.extend(["--app-secret".to_owned(), APP_SECRET.to_owned()]);
+            let (ok, output) =
+                server_command(&database, &["agent", "add", AGENT, "--password", AGENT_PASSWORD]);
+            assert!(ok, "create the test agent: {output}");
+        }
         let (child, port) = spawn_server(port, &database, &extra_args).unwrap_or_else(|err| panic!("{err}"));
-        Server { child, port, database, extra_args }
+        Server { child, port, database, extra_args, accounts, agent_token: std::sync::OnceLock::new() }
+    }
+
+    /// Signs in on `/api/agent/session`: (HTTP status, JSON body).
+    pub fn sign_in(&self, name: &str, password: &str) -> (u16, serde_json::Value) {
+        let agent = ureq::Agent::config_builder().http_status_as_error(false).build().new_agent();
+        let mut response = agent
+            .post(&self.url("/api/agent/session"))
+            .send_json(serde_json::json!({ "name": name, "password": password }))
+            .expect("POST /api/agent/session");
+        let status = response.status().as_u16();
+        let body = response.body_mut().read_json().unwrap_or(serde_json::Value::Null);
+        (status, body)
+    }
+
+    /// A session token of the test agent (signed in once per server).
+    pub fn agent_token(&self) -> String {
+        self.agent_token
+            .get_or_init(|| {
+                let (status, body) = self.sign_in(AGENT, AGENT_PASSWORD);
+                assert_eq!(status, 200, "sign in: {body}");
+                body["token"].as_str().expect("token").to_owned()
+            })
+            .clone()
+    }
+
+    /// The user page as user `uid` of the embedding app (with its token), plus `query`.
+    pub fn user_url(&self, uid: i64, query: &str) -> String {
+        let sep = if query.is_empty() { "" } else { "&" };
+        self.url(&format!("/?uid={uid}&token={}{sep}{query}", app_token(uid, None)))
     }
 
     /// Starts the server again on the same port after it stopped.
@@ -135,7 +219,20 @@ impl Server {
         format!("http://127.0.0.1:{}{path}", self.port)
     }
 
+    /// The WebSocket URL of `uid` with a valid token (an agent session for `-1`, an app token
+    /// for a user); a `uid` that is not a number gets none.
     pub fn ws_url(&self, uid: &str) -> String {
+        let bare = self.bare_ws_url(uid);
+        match uid.parse::<i64>() {
+            Ok(_) if !self.accounts => bare,
+            Ok(-1) => format!("{bare}?token={}", self.agent_token()),
+            Ok(uid) => format!("{bare}?token={}", app_token(uid, None)),
+            Err(_) => bare,
+        }
+    }
+
+    /// The WebSocket URL of `uid` with no token.
+    pub fn bare_ws_url(&self, uid: &str) -> String {
         format!("ws://127.0.0.1:{}/webSocket/{uid}", self.port)
     }
 
@@ -351,6 +448,41 @@ pub mod page {
     pub async fn input_value(client: &Client) -> String {
         let input = client.find(Locator::Css("input.composer-input")).await.expect("input");
         input.prop("value").await.expect("value").unwrap_or_default()
+    }
+
+    /// Opens the agent console at `url`, signing in as the test agent if it asks.
+    pub async fn open_console(client: &Client, url: &str) {
+        client.goto(url).await.expect("open agent console");
+        let form = eventually("sign-in form or console", LOAD, || async {
+            let found = client
+                .execute(
+                    "return document.querySelector('form.sign-in') ? 'form' : \
+                     (document.querySelector('.agent-page') ? 'console' : null);",
+                    vec![],
+                )
+                .await
+                .expect("look for the console");
+            found.as_str().map(|s| s == "form")
+        })
+        .await;
+        if form {
+            sign_in(client, super::AGENT, super::AGENT_PASSWORD).await;
+        }
+        client
+            .wait()
+            .at_most(LOAD)
+            .for_element(Locator::Css(".agent-page"))
+            .await
+            .expect("the console after signing in");
+    }
+
+    /// Fills in and submits the sign-in form.
+    pub async fn sign_in(client: &Client, name: &str, password: &str) {
+        let form = client.wait().at_most(LOAD).for_element(Locator::Css("form.sign-in")).await.expect("form");
+        form.find(Locator::Css("input[name=name]")).await.expect("name").send_keys(name).await.expect("type");
+        let secret = form.find(Locator::Css("input[name=password]")).await.expect("password");
+        secret.send_keys(password).await.expect("type");
+        form.find(Locator::Css("button[type=submit]")).await.expect("submit").click().await.expect("submit");
     }
 
     pub async fn alert_text(client: &Client) -> Option<String> {
