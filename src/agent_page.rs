@@ -11,6 +11,7 @@ use crate::courier::Protocol;
 use crate::i18n::Texts;
 use crate::identity::{self, Probe};
 use crate::inbox::Inbox;
+use crate::notify::{self, Permission};
 use crate::ui::{Avatar, Composer, MessageList, StatusIndicator};
 
 /// What the console shows before it connects.
@@ -152,6 +153,7 @@ pub fn AgentPage(config: PageConfig, token: Option<String>, texts: &'static Text
             }
         });
     }
+    let alerts = Alerts::start(chat, texts);
     let sign_out = move |_| {
         if let Some(link) = chat.link() {
             link.disable();
@@ -210,7 +212,11 @@ pub fn AgentPage(config: PageConfig, token: Option<String>, texts: &'static Text
     });
 
     view! {
-        <div class="page agent-page">
+        <div
+            class="page agent-page"
+            data-alerts=move || alerts.raised.get().to_string()
+            data-sounds=move || alerts.sounded.get().to_string()
+        >
             <header class="bar">
                 <h1 class="title">{texts.agent_title}</h1>
                 <StatusIndicator
@@ -228,6 +234,7 @@ pub fn AgentPage(config: PageConfig, token: Option<String>, texts: &'static Text
                 >
                     {move || if switched_on.get() { texts.disconnect } else { texts.connect }}
                 </button>
+                <AlertSwitches alerts texts />
                 {signed_in
                     .then(|| {
                         view! {
@@ -372,5 +379,114 @@ fn ConversationRow(row: Row, inbox: RwSignal<Inbox>, texts: &'static Texts) -> i
                     })}
             </button>
         </li>
+    }
+}
+
+/// The console's alert switches and what they have done (test hooks and the person's view).
+#[derive(Clone, Copy)]
+struct Alerts {
+    sound: RwSignal<bool>,
+    desktop: RwSignal<bool>,
+    /// Alerts raised, tones played.
+    raised: RwSignal<u64>,
+    sounded: RwSignal<u64>,
+    inbox: RwSignal<Inbox>,
+}
+
+impl Alerts {
+    /// Follows the chat's alerts with a tone and, while the tab is hidden, a notification.
+    fn start(chat: Chat<Inbox>, texts: &'static Texts) -> Alerts {
+        let alerts = Alerts {
+            sound: RwSignal::new(notify::sound_enabled()),
+            desktop: RwSignal::new(notify::desktop_enabled() && notify::permission() == Permission::Granted),
+            raised: RwSignal::new(0),
+            sounded: RwSignal::new(0),
+            inbox: chat.model,
+        };
+        Effect::new(move |seen: Option<u64>| {
+            let (count, conversation) = chat.alerts.get();
+            if seen.is_some_and(|seen| count > seen) {
+                alerts.raise(conversation, texts);
+            }
+            count
+        });
+        alerts
+    }
+
+    fn raise(self, conversation: Option<i64>, texts: &'static Texts) {
+        self.raised.update(|n| *n += 1);
+        if self.sound.get_untracked() {
+            match notify::beep() {
+                Ok(()) => self.sounded.update(|n| *n += 1),
+                Err(err) => self.notice(&format!("{}: {err}", texts.sound_failed)),
+            }
+        }
+        if notify::desktop_wanted(self.desktop.get_untracked(), notify::permission(), notify::page_hidden()) {
+            let (name, text) = self
+                .inbox
+                .with_untracked(|inbox| {
+                    inbox.conversations().into_iter().find(|c| Some(c.uid) == conversation).map(|c| {
+                        (c.username.clone(), c.preview().map(|e| e.text.clone()).unwrap_or_default())
+                    })
+                })
+                .unwrap_or_default();
+            if let Err(err) = notify::show(&format!("{} {name}", texts.new_message_from), &text) {
+                self.notice(&format!("{}: {err}", texts.desktop_failed));
+            }
+        }
+    }
+
+    fn notice(self, text: &str) {
+        self.inbox.update(|inbox| crate::courier::Model::notice(inbox, text, crate::ui::local_time()));
+    }
+}
+
+#[component]
+fn AlertSwitches(alerts: Alerts, texts: &'static Texts) -> impl IntoView {
+    let toggle_sound = move |_| {
+        let on = !alerts.sound.get_untracked();
+        alerts.sound.set(on);
+        notify::set_sound(on);
+        if on {
+            // A first tone now, inside the click, so the browser allows the later ones.
+            if let Err(err) = notify::beep() {
+                alerts.notice(&format!("{}: {err}", texts.sound_failed));
+            }
+        }
+    };
+    let toggle_desktop = move |_| {
+        if alerts.desktop.get_untracked() {
+            alerts.desktop.set(false);
+            notify::set_desktop(false);
+            return;
+        }
+        spawn_local(async move {
+            match notify::request_permission().await {
+                Permission::Granted => {
+                    alerts.desktop.set(true);
+                    notify::set_desktop(true);
+                }
+                Permission::Unsupported => alerts.notice(texts.desktop_unsupported),
+                Permission::Denied | Permission::Ask => alerts.notice(texts.desktop_blocked),
+            }
+        });
+    };
+    view! {
+        <button
+            type="button"
+            class="alert-switch sound-switch"
+            aria-pressed=move || alerts.sound.get().to_string()
+            on:click=toggle_sound
+        >
+            {texts.sound}
+        </button>
+        <button
+            type="button"
+            class="alert-switch desktop-switch"
+            aria-pressed=move || alerts.desktop.get().to_string()
+            on:click=toggle_desktop
+        >
+            {texts.desktop_alerts}
+        </button>
     }
 }

@@ -22,6 +22,9 @@ pub struct Chat<M: Send + Sync + 'static> {
     pub queued: RwSignal<usize>,
     /// The time (ms), ticking twice a second: what "typing" indicators expire against.
     pub clock: RwSignal<u64>,
+    /// Live messages from the other side so far, and the conversation of the latest: what
+    /// sound and desktop alerts follow.
+    pub alerts: RwSignal<(u64, Option<ConversationId>)>,
     /// Why the server refused this page's identity; the link stops retrying then.
     pub refused: RwSignal<Option<String>>,
     protocol: RwSignal<Protocol>,
@@ -71,6 +74,7 @@ impl<M: Model + Send + Sync + 'static> Chat<M> {
             link_state: RwSignal::new((Status::Connecting, false)),
             queued: RwSignal::new(courier.queued()),
             clock: RwSignal::new(now_ms()),
+            alerts: RwSignal::new((0, None)),
             refused: RwSignal::new(None),
             protocol: RwSignal::new(Protocol::Unknown),
             courier: StoredValue::new(courier),
@@ -142,6 +146,10 @@ impl<M: Model + Send + Sync + 'static> Chat<M> {
                 (Effect::SendV0 { entry, text }, Some(link)) => link.send(entry, text),
                 (Effect::SendV1(frame), Some(link)) => link.send_v1(frame),
                 (Effect::Save, _) => self.save(),
+                (Effect::Alert { conversation }, _) => self.alerts.update(|(count, last)| {
+                    *count += 1;
+                    *last = Some(conversation);
+                }),
                 // Before the link exists nothing can be sent; the outbox keeps it.
                 (_, None) => {}
             }

@@ -12,7 +12,7 @@ use kefu_protocol::v1::{
     ClientMessage, ConversationId, ErrorCode, Message, Position, Seq, ServerMessage, DEFAULT_PAGE,
     TYPING_INTERVAL_MS, TYPING_SHOWN_MS,
 };
-use kefu_protocol::ChatMessage;
+use kefu_protocol::{ChatMessage, Role};
 
 use crate::inbox::Inbox;
 use crate::outbox::{Outbox, Pending};
@@ -20,6 +20,9 @@ use crate::timeline::UserChat;
 
 /// What a page shows, as the courier needs it.
 pub trait Model {
+    /// Whose messages are news to this page (alerts): the users' for agents, the agents' for a
+    /// user.
+    fn other_side(&self) -> Role;
     /// Shows an outbox message (restored after a reload, or just written) as *sending*;
     /// returns its entry id.
     fn show_pending(&mut self, pending: &Pending) -> Option<u64>;
@@ -61,6 +64,10 @@ pub enum Effect {
     SendV1(ClientMessage),
     /// Write the outbox to browser storage.
     Save,
+    /// A message from the other side arrived live (not in a replay): alert the person.
+    Alert {
+        conversation: ConversationId,
+    },
 }
 
 /// Which protocol the current (or last) connection speaks.
@@ -264,6 +271,9 @@ impl Courier {
                     model.ack(&message.id, message.seq);
                     return vec![Effect::Save];
                 }
+                if self.ready && message.role == model.other_side() {
+                    return vec![Effect::Alert { conversation: message.conversation }];
+                }
                 vec![]
             }
             ServerMessage::Ack { id, seq, .. } => {
@@ -327,6 +337,7 @@ impl Courier {
     pub fn on_v0_chat(&mut self, model: &mut impl Model, message: &ChatMessage) -> Vec<Effect> {
         match model.receive_v0(message) {
             Some(id) if self.outbox.remove(&id) => vec![Effect::Save],
+            _ if message.role == model.other_side() => vec![Effect::Alert { conversation: message.uid }],
             _ => vec![],
         }
     }
@@ -354,6 +365,10 @@ fn send_frame(pending: &Pending) -> Effect {
 }
 
 impl Model for UserChat {
+    fn other_side(&self) -> Role {
+        Role::Agent
+    }
+
     fn show_pending(&mut self, pending: &Pending) -> Option<u64> {
         Some(self.send_local(Some(pending.id.clone()), &pending.text, pending.time.clone()))
     }
@@ -425,6 +440,10 @@ impl Model for UserChat {
 }
 
 impl Model for Inbox {
+    fn other_side(&self) -> Role {
+        Role::User
+    }
+
     fn show_pending(&mut self, pending: &Pending) -> Option<u64> {
         let conversation = pending.conversation?;
         self.show_reply(conversation, pending.id.clone(), &pending.text, pending.time.clone())
@@ -732,5 +751,28 @@ mod tests {
         assert_eq!(chat.agents_online, Some(false));
         courier.lost(&mut chat);
         assert_eq!(chat.agents_online, None, "unknown while disconnected");
+    }
+
+    #[test]
+    fn only_live_messages_from_the_other_side_alert() {
+        let mut inbox = Inbox::default();
+        let mut courier = Courier::new(Outbox::default(), &mut inbox);
+        courier.opened(true, &mut inbox);
+        // The replay after connecting fills the list silently.
+        let replayed = courier.on_v1(&mut inbox, ServerMessage::Message(stored(1, "u1", 5)), "t".into());
+        assert!(replayed.is_empty(), "{replayed:?}");
+        courier.on_v1(&mut inbox, ServerMessage::Ready, "t".into());
+        let live = courier.on_v1(&mut inbox, ServerMessage::Message(stored(2, "u2", 5)), "t".into());
+        assert_eq!(live, vec![Effect::Alert { conversation: 5 }]);
+        // A colleague's reply is not news to the agents.
+        let reply = courier.on_v1(&mut inbox, ServerMessage::Message(stored(3, "a1", AGENT_UID)), "t".into());
+        assert!(reply.is_empty(), "{reply:?}");
+        // For a user it is the other way round.
+        let mut chat = UserChat::new(5);
+        let mut courier = Courier::new(Outbox::default(), &mut chat);
+        courier.opened(true, &mut chat);
+        courier.on_v1(&mut chat, ServerMessage::Ready, "t".into());
+        let reply = courier.on_v1(&mut chat, ServerMessage::Message(stored(1, "a1", AGENT_UID)), "t".into());
+        assert_eq!(reply, vec![Effect::Alert { conversation: 5 }]);
     }
 }

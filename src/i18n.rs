@@ -48,6 +48,13 @@ pub struct Texts {
     pub signed_out: &'static str,
     pub without_account: &'static str,
     pub cannot_reach: &'static str,
+    pub sound: &'static str,
+    pub sound_failed: &'static str,
+    pub desktop_alerts: &'static str,
+    pub desktop_failed: &'static str,
+    pub desktop_blocked: &'static str,
+    pub desktop_unsupported: &'static str,
+    pub new_message_from: &'static str,
 }
 
 pub const ZH: Texts = Texts {
@@ -96,6 +103,13 @@ pub const ZH: Texts = Texts {
     signed_out: "已退出登录",
     without_account: "不登录直接连接（无账号的后端）",
     cannot_reach: "无法连接服务器",
+    sound: "提示音",
+    sound_failed: "无法播放提示音",
+    desktop_alerts: "桌面通知",
+    desktop_failed: "无法显示桌面通知",
+    desktop_blocked: "浏览器不允许本页面显示通知，请在浏览器设置中允许",
+    desktop_unsupported: "此浏览器不支持桌面通知",
+    new_message_from: "新消息：",
 };
 
 pub const EN: Texts = Texts {
@@ -144,6 +158,13 @@ pub const EN: Texts = Texts {
     signed_out: "Signed out",
     without_account: "Connect without signing in (backends without accounts)",
     cannot_reach: "Cannot reach the server",
+    sound: "Sound",
+    sound_failed: "Cannot play the alert sound",
+    desktop_alerts: "Desktop alerts",
+    desktop_failed: "Cannot show a desktop notification",
+    desktop_blocked: "The browser does not allow notifications from this page; allow them in its settings",
+    desktop_unsupported: "This browser has no desktop notifications",
+    new_message_from: "New message from",
 };
 
 /// Chinese for any `zh*` language tag, English otherwise.

@@ -3,7 +3,7 @@
 //! Pure logic (tested natively): [`connection`] (the connection state machine),
 //! [`timeline`] and [`inbox`] (what the pages show), [`config`] (URL settings), [`i18n`].
 //! Browser side: [`link`] (WebSocket adapter), [`identity`] (guest identity, agent sign-in),
-//! [`ui`] (shared components) and the two pages.
+//! [`notify`] (sound and desktop alerts), [`ui`] (shared components) and the two pages.
 
 pub mod agent_page;
 pub mod chat;
@@ -15,6 +15,7 @@ pub mod identity;
 pub mod inbox;
 pub mod link;
 pub mod negotiation;
+pub mod notify;
 pub mod outbox;
 pub mod timeline;
 pub mod ui;

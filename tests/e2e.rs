@@ -651,6 +651,66 @@ async fn presence_away_notice_and_filter() {
     .await;
 }
 
+/// `data-*` counter of the console page.
+async fn console_counter(agent: &Client, name: &str) -> String {
+    let value = agent
+        .execute(&format!("return document.querySelector('.agent-page').dataset.{name};"), vec![])
+        .await
+        .expect("read counter");
+    value.as_str().unwrap_or_default().to_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn live_user_messages_alert_with_sound_replayed_ones_do_not() {
+    let server = Server::start();
+    let (user_url, agent_url) = (server.user_url(97, ""), server.url("/agent"));
+    with_browsers(2, move |browsers| async move {
+        let (user, agent) = (&browsers[0], &browsers[1]);
+        user.goto(&user_url).await.expect("open user page");
+        page::type_and_send(user, "written before any agent").await;
+        page::wait_message(user, "me", "written before any agent", "sent").await;
+        page::open_console(agent, &agent_url).await;
+        page::wait_status(agent, "online", LOAD).await;
+        agent_opens_conversation(agent, 97).await;
+        page::wait_message(agent, "user", "written before any agent", "sent").await;
+        assert_eq!(console_counter(agent, "alerts").await, "0", "the replay does not alert");
+
+        let sound = agent.find(Locator::Css("button.sound-switch")).await.expect("sound switch");
+        assert_eq!(sound.attr("aria-pressed").await.expect("attr").as_deref(), Some("false"));
+        sound.click().await.expect("switch sound on");
+        assert_eq!(sound.attr("aria-pressed").await.expect("attr").as_deref(), Some("true"));
+        page::type_and_send(user, "ring ring").await;
+        page::wait_message(agent, "user", "ring ring", "sent").await;
+        eventually("one alert with its tone", LOAD, || async {
+            let counts = (console_counter(agent, "alerts").await, console_counter(agent, "sounds").await);
+            (counts == ("1".to_owned(), "1".to_owned())).then_some(())
+        })
+        .await;
+        // The agent's own reply is no news; the switch is remembered across a reload.
+        page::type_and_send(agent, "on my way").await;
+        page::wait_message(agent, "me", "on my way", "sent").await;
+        page::wait_message(user, "agent", "on my way", "sent").await;
+        assert_eq!(console_counter(agent, "alerts").await, "1");
+        agent.refresh().await.expect("reload");
+        page::wait_status(agent, "online", LOAD).await;
+        let sound = agent.find(Locator::Css("button.sound-switch")).await.expect("sound switch");
+        assert_eq!(sound.attr("aria-pressed").await.expect("attr").as_deref(), Some("true"));
+        // Headless Chromium denies notifications: the switch says so instead of doing nothing.
+        let desktop = agent.find(Locator::Css("button.desktop-switch")).await.expect("desktop switch");
+        desktop.click().await.expect("ask for desktop alerts");
+        eventually("the refusal explained", LOAD, || async {
+            agent_notices(agent)
+                .await
+                .iter()
+                .any(|n| n.contains("does not allow notifications"))
+                .then_some(())
+        })
+        .await;
+        assert_eq!(desktop.attr("aria-pressed").await.expect("attr").as_deref(), Some("false"));
+    })
+    .await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn agents_sign_in_stay_signed_in_across_reloads_and_sign_out() {
     let server = Server::start();
