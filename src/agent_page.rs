@@ -286,9 +286,9 @@ pub fn AgentPage(config: PageConfig, token: Option<String>, texts: &'static Text
 #[component]
 fn ConversationList(inbox: RwSignal<Inbox>, texts: &'static Texts, clock: RwSignal<u64>) -> impl IntoView {
     let filter = RwSignal::new(String::new());
+    // Not tied to the clock: the list is rebuilt when the inbox changes, not twice a second.
     let rows = move || {
         let filter = filter.get();
-        let now = clock.get();
         inbox.with(|inbox| {
             let selected = inbox.selected().map(|c| c.uid);
             inbox
@@ -302,7 +302,7 @@ fn ConversationList(inbox: RwSignal<Inbox>, texts: &'static Texts, clock: RwSign
                         avatar: c.avatar.clone(),
                         unread: c.unread,
                         online: c.online,
-                        typing: c.typing_until.is_some_and(|until| now < until),
+                        typing_until: c.typing_until,
                         preview: preview.0,
                         time: preview.1,
                         selected: selected == Some(c.uid),
@@ -325,7 +325,11 @@ fn ConversationList(inbox: RwSignal<Inbox>, texts: &'static Texts, clock: RwSign
                 <p class="placeholder">{texts.no_conversations}</p>
             </Show>
             <ul>
-                <For each=rows key=|row| row.clone() children=move |row| view! { <ConversationRow row inbox texts /> } />
+                <For
+                    each=rows
+                    key=|row| row.clone()
+                    children=move |row| view! { <ConversationRow row inbox clock texts /> }
+                />
             </ul>
         </nav>
     }
@@ -339,16 +343,26 @@ struct Row {
     avatar: String,
     unread: usize,
     online: bool,
-    typing: bool,
+    /// Until when (ms) the user shows as typing.
+    typing_until: Option<u64>,
     preview: String,
     time: String,
     selected: bool,
 }
 
 #[component]
-fn ConversationRow(row: Row, inbox: RwSignal<Inbox>, texts: &'static Texts) -> impl IntoView {
+fn ConversationRow(
+    row: Row,
+    inbox: RwSignal<Inbox>,
+    clock: RwSignal<u64>,
+    texts: &'static Texts,
+) -> impl IntoView {
     let uid = row.uid;
     let presence = if row.online { texts.user_online } else { texts.user_offline };
+    // Only a row with someone typing follows the clock (to clear it on time).
+    let until = row.typing_until;
+    let typing = move || until.is_some_and(|until| clock.get() < until);
+    let preview = row.preview;
     view! {
         <li>
             <button
@@ -356,7 +370,7 @@ fn ConversationRow(row: Row, inbox: RwSignal<Inbox>, texts: &'static Texts) -> i
                 class="conversation-item"
                 data-uid=uid.to_string()
                 data-online=row.online.to_string()
-                data-typing=row.typing.to_string()
+                data-typing=move || typing().to_string()
                 aria-current=row.selected.then_some("true")
                 on:click=move |_| {
                     inbox.update(|inbox| {
@@ -371,7 +385,7 @@ fn ConversationRow(row: Row, inbox: RwSignal<Inbox>, texts: &'static Texts) -> i
                 </span>
                 <span class="conversation-time">{row.time}</span>
                 <span class="conversation-preview">
-                    {if row.typing { texts.user_typing.to_owned() } else { row.preview }}
+                    {move || if typing() { texts.user_typing.to_owned() } else { preview.clone() }}
                 </span>
                 {(row.unread > 0)
                     .then(|| {

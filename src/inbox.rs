@@ -40,8 +40,8 @@ impl Conversation {
     }
 
     /// What orders the list: the latest message's time, then activity on this page.
-    fn recency(&self) -> (String, u64) {
-        (self.preview().map(|e| e.time.clone()).unwrap_or_default(), self.activity)
+    fn recency(&self) -> (&str, u64) {
+        (self.preview().map(|e| e.time.as_str()).unwrap_or_default(), self.activity)
     }
 }
 
@@ -67,7 +67,8 @@ impl Inbox {
     /// Conversations, most recent first.
     pub fn conversations(&self) -> Vec<&Conversation> {
         let mut list: Vec<&Conversation> = self.conversations.iter().collect();
-        list.sort_by_key(|c| std::cmp::Reverse(c.recency()));
+        // Borrowed keys: this runs on every change, over every conversation.
+        list.sort_by(|a, b| b.recency().cmp(&a.recency()));
         list
     }
 
@@ -275,6 +276,9 @@ impl Inbox {
     /// Conversations whose user name contains `filter` (any case), most recent first.
     pub fn filtered(&self, filter: &str) -> Vec<&Conversation> {
         let filter = filter.trim().to_lowercase();
+        if filter.is_empty() {
+            return self.conversations();
+        }
         self.conversations().into_iter().filter(|c| c.username.to_lowercase().contains(&filter)).collect()
     }
 

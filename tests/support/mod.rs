@@ -152,8 +152,21 @@ impl Server {
     /// Unless told `--insecure-no-auth`, the server gets [`APP_SECRET`] and the [`AGENT`]
     /// account.
     pub fn start_with(port: u16, extra_args: &[&str]) -> Server {
-        let mut extra_args: Vec<String> = extra_args.iter().map(|s| s.to_string()).collect();
+        Server::start_on(fresh_database(), port, extra_args)
+    }
+
+    /// Starts a server whose database was first filled by `kefu-server seed`.
+    pub fn start_seeded(conversations: u32, messages: u32) -> Server {
         let database = fresh_database();
+        let (c, m) = (conversations.to_string(), messages.to_string());
+        let (ok, output) = server_command(&database, &["seed", "--conversations", &c, "--messages", &m]);
+        assert!(ok, "seed: {output}");
+        println!("{}", output.trim());
+        Server::start_on(database, 0, &[])
+    }
+
+    fn start_on(database: PathBuf, port: u16, extra_args: &[&str]) -> Server {
+        let mut extra_args: Vec<String> = extra_args.iter().map(|s| s.to_string()).collect();
         let accounts = !extra_args.iter().any(|a| a == "--insecure-no-auth");
         if accounts {
             extra_args.extend(["--app-secret".to_owned(), APP_SECRET.to_owned()]);
