@@ -4,8 +4,9 @@
 //! signs out), and the probe that tells such a backend from one without accounts (the
 //! original backend has no `/api`).
 
-use gloo_net::http::Request;
 use serde::{Deserialize, Serialize};
+use wasm_bindgen::{JsCast, JsValue};
+use wasm_bindgen_futures::JsFuture;
 
 use crate::config::PageConfig;
 
@@ -14,6 +15,46 @@ use crate::config::PageConfig;
 pub struct Guest {
     pub uid: i64,
     pub token: String,
+}
+
+/// An HTTP answer: status and body text.
+struct Answer {
+    status: u16,
+    body: String,
+}
+
+impl Answer {
+    fn ok(&self) -> bool {
+        (200..300).contains(&self.status)
+    }
+
+    fn json<T: serde::de::DeserializeOwned>(&self) -> Result<T, String> {
+        serde_json::from_str(&self.body).map_err(|err| err.to_string())
+    }
+}
+
+fn js_error(err: JsValue) -> String {
+    err.as_string()
+        .or_else(|| js_sys::Reflect::get(&err, &"message".into()).ok().and_then(|m| m.as_string()))
+        .unwrap_or_else(|| "network error".into())
+}
+
+/// `fetch` with an optional JSON body (POST when given or `post`), straight on web-sys:
+/// smaller than an HTTP client crate for three small calls.
+async fn fetch(url: &str, post: bool, json: Option<String>) -> Result<Answer, String> {
+    let window = web_sys::window().ok_or("no window")?;
+    let init = web_sys::RequestInit::new();
+    init.set_method(if post || json.is_some() { "POST" } else { "GET" });
+    if let Some(json) = json {
+        let headers = web_sys::Headers::new().map_err(js_error)?;
+        headers.set("Content-Type", "application/json").map_err(js_error)?;
+        init.set_headers(&headers);
+        init.set_body(&JsValue::from_str(&json));
+    }
+    let response = JsFuture::from(window.fetch_with_str_and_init(url, &init)).await.map_err(js_error)?;
+    let response: web_sys::Response = response.dyn_into().map_err(js_error)?;
+    let text = JsFuture::from(response.text().map_err(js_error)?).await.map_err(js_error)?;
+    Ok(Answer { status: response.status(), body: text.as_string().unwrap_or_default() })
 }
 
 /// What the backend said about accounts.
@@ -50,27 +91,24 @@ pub async fn probe(config: &PageConfig) -> Probe {
     struct ApiConfig {
         accounts: bool,
     }
-    match Request::get(&format!("{}/api/config", config.api_base())).send().await {
+    match fetch(&format!("{}/api/config", config.api_base()), false, None).await {
         // A page served for every path (a web app's fallback) is no API.
-        Ok(response) if response.ok() => match response.json::<ApiConfig>().await {
+        Ok(answer) if answer.ok() => match answer.json::<ApiConfig>() {
             Ok(ApiConfig { accounts: true }) => Probe::Accounts,
             _ => Probe::NoAccounts,
         },
-        Ok(response) if response.status() == 404 => Probe::NoAccounts,
-        Ok(response) => Probe::Unreachable(format!("HTTP {}", response.status())),
-        Err(err) => Probe::Unreachable(err.to_string()),
+        Ok(answer) if answer.status == 404 => Probe::NoAccounts,
+        Ok(answer) => Probe::Unreachable(format!("HTTP {}", answer.status)),
+        Err(err) => Probe::Unreachable(err),
     }
 }
 
 /// A new guest identity; `Ok(None)` when the backend has no accounts.
 async fn new_guest(config: &PageConfig) -> Result<Option<Guest>, String> {
-    let response = Request::post(&format!("{}/api/guest", config.api_base()))
-        .send()
-        .await
-        .map_err(|err| err.to_string())?;
-    match response.status() {
+    let answer = fetch(&format!("{}/api/guest", config.api_base()), true, None).await?;
+    match answer.status {
         404 => Ok(None),
-        200 => response.json::<Guest>().await.map(Some).map_err(|err| err.to_string()),
+        200 => answer.json::<Guest>().map(Some),
         status => Err(format!("HTTP {status}")),
     }
 }
@@ -133,18 +171,15 @@ struct ApiError {
 /// Signs an agent in; the session is kept for the next visits.
 pub async fn sign_in(config: &PageConfig, name: &str, password: &str) -> Result<String, SignInError> {
     let api = config.api_base();
-    let request = Request::post(&format!("{api}/api/agent/session"))
-        .json(&SignIn { name, password })
-        .map_err(|err| err.to_string())?;
-    let response = request.send().await.map_err(|err| err.to_string())?;
-    if !response.ok() {
-        let status = response.status();
-        return Err(match response.json::<ApiError>().await {
+    let body = serde_json::to_string(&SignIn { name, password }).map_err(|err| err.to_string())?;
+    let answer = fetch(&format!("{api}/api/agent/session"), true, Some(body)).await?;
+    if !answer.ok() {
+        return Err(match answer.json::<ApiError>() {
             Ok(body) => body.error,
-            Err(_) => format!("HTTP {status}"),
+            Err(_) => format!("HTTP {}", answer.status),
         });
     }
-    let session = response.json::<Session>().await.map_err(|err| err.to_string())?;
+    let session = answer.json::<Session>()?;
     if let Some(storage) = storage() {
         let _ = storage.set_item(&agent_key(&api), &session.token);
     }

@@ -252,3 +252,25 @@ async fn the_api_says_whether_there_are_accounts_and_unknown_paths_are_404() {
     assert_eq!(http.get(&open.url("/api/config")).call().expect("answer").status(), 404);
     assert_eq!(http.post(&open.url("/api/guest")).send_empty().expect("answer").status(), 404);
 }
+
+#[tokio::test]
+async fn the_documented_openssl_example_signs_a_token_the_server_accepts() {
+    let server = Server::start();
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/example-app-token.sh");
+    let output = std::process::Command::new("bash")
+        .args([script, support::APP_SECRET, "42", "Alice"])
+        .output()
+        .expect("run the example");
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let token = String::from_utf8_lossy(&output.stdout).trim().to_owned();
+    let mut agent = open(&server.ws_url("-1"), None).await.expect("agent");
+    resume(&mut agent).await;
+    let mut alice = open(&format!("{}?token={token}", server.bare_ws_url("42")), None).await.expect("alice");
+    resume(&mut alice).await;
+    assert_eq!(
+        next(&mut agent).await,
+        ServerMessage::Presence { conversation: 42, online: true, name: Some("Alice".into()) }
+    );
+    let reason = refused(&format!("{}?token={token}", server.bare_ws_url("43"))).await;
+    assert_eq!(reason, "token is for user 42, not 43");
+}
