@@ -914,11 +914,19 @@ async fn a_bad_url_parameter_is_reported() {
 #[ignore]
 async fn readme_screenshots() {
     let server = Server::start();
-    let (user_url, other_url, agent_url) =
-        (server.user_url(5, "lang=zh"), server.user_url(6, "lang=zh"), server.url("/agent?lang=zh"));
+    // Users of an embedding app, signed in under their names.
+    let named = |uid: i64, name: &str| {
+        server.url(&format!("/?uid={uid}&token={}&lang=zh", support::app_token(uid, Some(name))))
+    };
+    let (user_url, other_url, agent_url) = (named(5, "王芳"), named(6, "李明"), server.url("/agent?lang=zh"));
     let sessions = [("zh-CN", (390, 720)), ("zh-CN", (390, 720)), ("zh-CN", (1100, 640))];
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/img");
     with_sessions(&sessions, move |browsers| async move {
         let (user, other, agent) = (&browsers[0], &browsers[1], &browsers[2]);
+        std::fs::create_dir_all(&dir).expect("docs/img");
+        agent.goto(&agent_url).await.expect("agent");
+        agent.wait().at_most(LOAD).for_element(Locator::Css("form.sign-in")).await.expect("sign-in form");
+        std::fs::write(dir.join("sign-in.png"), agent.screenshot().await.expect("shot")).expect("write");
         page::open_console(agent, &agent_url).await;
         user.goto(&user_url).await.expect("user");
         other.goto(&other_url).await.expect("other user");
@@ -932,8 +940,6 @@ async fn readme_screenshots() {
         page::wait_message(user, "agent", "您好！我帮您查一下，请稍等 🙏", "sent").await;
         page::type_and_send(user, "好的，谢谢 👍").await;
         page::wait_message(agent, "user", "好的，谢谢 👍", "sent").await;
-        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/img");
-        std::fs::create_dir_all(&dir).expect("docs/img");
         std::fs::write(dir.join("user-page.png"), user.screenshot().await.expect("shot")).expect("write");
         std::fs::write(dir.join("agent-console.png"), agent.screenshot().await.expect("shot"))
             .expect("write");
