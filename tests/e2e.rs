@@ -711,6 +711,73 @@ async fn live_user_messages_alert_with_sound_replayed_ones_do_not() {
     .await;
 }
 
+/// Unread count of a row, or 0 without a badge; and whether it shows online.
+async fn row_state(agent: &Client, uid: i64) -> Option<(u64, bool)> {
+    let script = format!(
+        "const b = document.querySelector(\"button.conversation-item[data-uid='{uid}']\"); \
+         if (!b) return null; const u = b.querySelector('.unread'); \
+         return [u ? Number(u.textContent) : 0, b.dataset.online === 'true'];"
+    );
+    let value = agent.execute(&script, vec![]).await.expect("row");
+    serde_json::from_value::<Option<(u64, bool)>>(value).expect("row state")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_users_see_only_their_own_conversation_and_replies_reach_the_chosen_one() {
+    let server = Server::start();
+    let named = |uid: i64, name: &str| {
+        server.url(&format!("/?uid={uid}&token={}", support::app_token(uid, Some(name))))
+    };
+    let (alice_url, bob_url, agent_url) = (named(11, "Alice"), named(12, "Bob"), server.url("/agent"));
+    with_browsers(3, move |browsers| async move {
+        let (alice, bob, agent) = (&browsers[0], &browsers[1], &browsers[2]);
+        page::open_console(agent, &agent_url).await;
+        alice.goto(&alice_url).await.expect("alice");
+        bob.goto(&bob_url).await.expect("bob");
+        for client in [agent, alice, bob] {
+            page::wait_status(client, "online", LOAD).await;
+        }
+        page::type_and_send(alice, "A1 order missing").await;
+        page::type_and_send(alice, "A2 still waiting").await;
+        page::type_and_send(bob, "B1 invoice please").await;
+        page::wait_message(alice, "me", "A2 still waiting", "sent").await;
+        page::wait_message(bob, "me", "B1 invoice please", "sent").await;
+
+        // Both listed, online, with their own unread counts.
+        eventually("rows 11 (2 unread) and 12 (1 unread), online", LOAD, || async {
+            (row_state(agent, 11).await == Some((2, true)) && row_state(agent, 12).await == Some((1, true)))
+                .then_some(())
+        })
+        .await;
+        agent_opens_conversation(agent, 12).await;
+        page::type_and_send(agent, "for Bob only").await;
+        page::wait_message(bob, "agent", "for Bob only", "sent").await;
+        eventually("Bob's read, Alice's still unread", LOAD, || async {
+            (row_state(agent, 12).await == Some((0, true)) && row_state(agent, 11).await == Some((2, true)))
+                .then_some(())
+        })
+        .await;
+        agent_opens_conversation(agent, 11).await;
+        page::type_and_send(agent, "for Alice").await;
+        // The server handles the agent's frames in order: by the time Alice has her reply,
+        // Bob's would have reached her too, had it been sent to her.
+        page::wait_message(alice, "agent", "for Alice", "sent").await;
+        let texts = |client: &Client| {
+            let client = client.clone();
+            async move { page::messages(&client).await.into_iter().map(|(_, text, _)| text).collect::<Vec<_>>() }
+        };
+        let seen_by_alice = texts(alice).await;
+        assert!(!seen_by_alice.iter().any(|t| t.contains("Bob") || t.starts_with("B1")), "{seen_by_alice:?}");
+        // Likewise Bob: his own message's acknowledgement comes after anything sent to him before.
+        page::type_and_send(bob, "B2 thanks").await;
+        page::wait_message(bob, "me", "B2 thanks", "sent").await;
+        let seen_by_bob = texts(bob).await;
+        assert!(!seen_by_bob.iter().any(|t| t.starts_with("A1") || t.starts_with("A2") || t == "for Alice"), "{seen_by_bob:?}");
+        assert_eq!(seen_by_alice, vec!["A1 order missing", "A2 still waiting", "for Alice"]);
+    })
+    .await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn agents_sign_in_stay_signed_in_across_reloads_and_sign_out() {
     let server = Server::start();
