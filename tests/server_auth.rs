@@ -274,3 +274,19 @@ async fn the_documented_openssl_example_signs_a_token_the_server_accepts() {
     let reason = refused(&format!("{}?token={token}", server.bare_ws_url("43"))).await;
     assert_eq!(reason, "token is for user 42, not 43");
 }
+
+#[tokio::test]
+async fn password_guessing_is_slowed_down_per_name() {
+    let server = Server::start();
+    for _ in 0..5 {
+        assert_eq!(server.sign_in(AGENT, "guess").0, 401);
+    }
+    let (status, body) = server.sign_in(AGENT, AGENT_PASSWORD);
+    assert_eq!(status, 429, "{body}");
+    assert!(body["error"].as_str().is_some_and(|e| e.starts_with("too many failed sign-ins")), "{body}");
+    // Another account is not locked by someone guessing this one.
+    let (ok, output) =
+        server_command(&server.database, &["agent", "add", "bob", "--password", "bob-password"]);
+    assert!(ok, "{output}");
+    assert_eq!(server.sign_in("bob", "bob-password").0, 200);
+}

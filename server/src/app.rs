@@ -35,6 +35,7 @@ struct AppState {
     v1: bool,
     /// `None`: any identity is accepted (`--insecure-no-auth`).
     auth: Option<Arc<Auth>>,
+    throttle: Arc<auth::SignInThrottle>,
     allowed_origins: Arc<Vec<String>>,
 }
 
@@ -98,6 +99,12 @@ async fn sign_in(State(state): State<AppState>, headers: HeaderMap, body: Option
     let Some(Json(SignIn { name, password })) = body else {
         return api_error(StatusCode::BAD_REQUEST, "send JSON {\"name\": ..., \"password\": ...}");
     };
+    if let Some(seconds) = state.throttle.wait(&name, std::time::Instant::now()) {
+        let message = format!("too many failed sign-ins; try again in {seconds} s");
+        let mut response = api_error(StatusCode::TOO_MANY_REQUESTS, &message);
+        response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+        return response;
+    }
     let stored = match state.shared.store.agent_password_hash(&name).await {
         Ok(stored) => stored,
         Err(err) => {
@@ -111,8 +118,10 @@ async fn sign_in(State(state): State<AppState>, headers: HeaderMap, body: Option
         tokio::task::spawn_blocking(move || auth::verify_password(&password, &hash)).await.unwrap_or(false);
     if !matches || stored.is_none() {
         tracing::info!(name, "sign-in refused");
+        state.throttle.failed(&name, std::time::Instant::now());
         return api_error(StatusCode::UNAUTHORIZED, "wrong name or password");
     }
+    state.throttle.succeeded(&name);
     tracing::info!(name, "agent signed in");
     let token = auth.agent_token(&name);
     Json(serde_json::json!({ "name": name, "token": token, "expires_in": auth::AGENT_SESSION_SECS }))
@@ -238,6 +247,7 @@ pub async fn serve(
         sessions: sessions.clone(),
         v1: config.v1,
         auth,
+        throttle: Arc::new(auth::SignInThrottle::default()),
         allowed_origins: Arc::new(config.allowed_origins.clone()),
     };
     let app = router(&config, state);

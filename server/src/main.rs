@@ -216,6 +216,11 @@ async fn run_command(
             }
             let password = match password {
                 Some(password) => password,
+                // At a terminal, asked for without echo; from a pipe, its first line.
+                None if std::io::IsTerminal::is_terminal(&std::io::stdin()) => {
+                    rpassword::prompt_password(format!("Password for {name}: "))
+                        .map_err(|err| format!("cannot read the password: {err}"))?
+                }
                 None => {
                     let mut line = String::new();
                     std::io::stdin()
