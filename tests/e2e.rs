@@ -779,6 +779,55 @@ async fn two_users_see_only_their_own_conversation_and_replies_reach_the_chosen_
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_identity_is_explained_and_a_stale_guest_is_replaced() {
+    let server = Server::start();
+    let expired = support::app_token_signed(support::APP_SECRET, 33, None, -3600);
+    let app_url = server.url(&format!("/?uid=33&token={expired}"));
+    let guest_url = server.url("/");
+    with_browsers(1, move |browsers| async move {
+        let user = &browsers[0];
+        // The app's token has expired: the page says so and stops retrying.
+        user.goto(&app_url).await.expect("open");
+        let alert = eventually("refusal shown", LOAD, || async { page::alert_text(user).await }).await;
+        assert!(alert.contains("token expired"), "{alert}");
+        assert_ne!(page::status(user).await, "online");
+
+        // A kept guest identity the server no longer accepts is replaced by a new one.
+        user.goto(&guest_url).await.expect("open as guest");
+        page::wait_status(user, "online", LOAD).await;
+        let forge = "const k = Object.keys(localStorage).find(k => k.startsWith('kefu.guest.')); \
+                     const g = JSON.parse(localStorage.getItem(k)); const old = g.uid; \
+                     g.token = g.token.slice(0, -4) + 'AAAA'; localStorage.setItem(k, JSON.stringify(g)); return old;";
+        let old_uid = user.execute(forge, vec![]).await.expect("spoil the token").as_i64().expect("uid");
+        user.refresh().await.expect("reload");
+        let note = eventually("new identity noted", LOAD, || async {
+            let found = user
+                .execute("const n = document.querySelector('.banner[role=note]'); return n ? n.textContent : null;", vec![])
+                .await
+                .expect("note");
+            found.as_str().map(str::to_owned)
+        })
+        .await;
+        assert!(note.contains("new guest"), "{note}");
+        page::wait_status(user, "online", LOAD).await;
+        let new_uid = user
+            .execute(
+                "const k = Object.keys(localStorage).find(k => k.startsWith('kefu.guest.')); \
+                 return JSON.parse(localStorage.getItem(k)).uid;",
+                vec![],
+            )
+            .await
+            .expect("uid")
+            .as_i64()
+            .expect("uid");
+        assert_ne!(new_uid, old_uid);
+        page::type_and_send(user, "hello again").await;
+        page::wait_message(user, "me", "hello again", "sent").await;
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn agents_sign_in_stay_signed_in_across_reloads_and_sign_out() {
     let server = Server::start();
     let url = server.url("/agent");
