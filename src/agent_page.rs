@@ -216,6 +216,7 @@ pub fn AgentPage(config: PageConfig, token: Option<String>, texts: &'static Text
             class="page agent-page"
             data-alerts=move || alerts.raised.get().to_string()
             data-sounds=move || alerts.sounded.get().to_string()
+            data-notified=move || alerts.notified.get().to_string()
         >
             <header class="bar">
                 <h1 class="title">{texts.agent_title}</h1>
@@ -401,9 +402,10 @@ fn ConversationRow(
 struct Alerts {
     sound: RwSignal<bool>,
     desktop: RwSignal<bool>,
-    /// Alerts raised, tones played.
+    /// Alerts raised, tones played, desktop notifications shown.
     raised: RwSignal<u64>,
     sounded: RwSignal<u64>,
+    notified: RwSignal<u64>,
     inbox: RwSignal<Inbox>,
 }
 
@@ -415,6 +417,7 @@ impl Alerts {
             desktop: RwSignal::new(notify::desktop_enabled() && notify::permission() == Permission::Granted),
             raised: RwSignal::new(0),
             sounded: RwSignal::new(0),
+            notified: RwSignal::new(0),
             inbox: chat.model,
         };
         Effect::new(move |seen: Option<u64>| {
@@ -444,8 +447,9 @@ impl Alerts {
                     })
                 })
                 .unwrap_or_default();
-            if let Err(err) = notify::show(&format!("{} {name}", texts.new_message_from), &text) {
-                self.notice(&format!("{}: {err}", texts.desktop_failed));
+            match notify::show(&format!("{} {name}", texts.new_message_from), &text) {
+                Ok(()) => self.notified.update(|n| *n += 1),
+                Err(err) => self.notice(&format!("{}: {err}", texts.desktop_failed)),
             }
         }
     }

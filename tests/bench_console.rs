@@ -14,26 +14,9 @@ use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
 use kefu_protocol::v1::{ClientMessage, ServerMessage, SUBPROTOCOL};
-use support::{page, with_sessions, Server};
+use support::{page, with_sessions, Cdp, Server};
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::Message as Ws;
-
-/// A Chrome DevTools command through ChromeDriver.
-#[derive(Debug)]
-struct Cdp {
-    cmd: &'static str,
-    params: serde_json::Value,
-}
-
-impl fantoccini::wd::WebDriverCompatibleCommand for Cdp {
-    fn endpoint(&self, base: &url::Url, session: Option<&str>) -> Result<url::Url, url::ParseError> {
-        base.join(&format!("session/{}/goog/cdp/execute", session.unwrap_or_default()))
-    }
-
-    fn method_and_body(&self, _: &url::Url) -> (http::Method, Option<String>) {
-        (http::Method::POST, Some(serde_json::json!({ "cmd": self.cmd, "params": self.params }).to_string()))
-    }
-}
 
 /// Runs before the app: stamps the arrival of the frame carrying `window.__kefuExpect`.
 const STAMP_FRAMES: &str = r#"

@@ -828,6 +828,54 @@ async fn a_refused_identity_is_explained_and_a_stale_guest_is_replaced() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn desktop_notifications_only_while_the_console_tab_is_hidden() {
+    let server = Server::start();
+    let (user_url, agent_url) = (server.user_url(98, ""), server.url("/agent?lang=en"));
+    let blank = server.url("/api/config");
+    let specs = [
+        ("en-US", (420, 860), serde_json::json!({})),
+        ("en-US", (1100, 700), support::notifications_allowed()),
+    ];
+    support::with_sessions_and_prefs(&specs, move |browsers| async move {
+        let (user, agent) = (&browsers[0], &browsers[1]);
+        page::open_console(agent, &agent_url).await;
+        user.goto(&user_url).await.expect("open user page");
+        page::wait_status(agent, "online", LOAD).await;
+        page::wait_status(user, "online", LOAD).await;
+        let desktop = agent.find(Locator::Css("button.desktop-switch")).await.expect("desktop switch");
+        desktop.click().await.expect("switch desktop alerts on");
+        eventually("desktop alerts on (permission granted)", LOAD, || async {
+            (desktop.attr("aria-pressed").await.ok().flatten().as_deref() == Some("true")).then_some(())
+        })
+        .await;
+
+        // Watching the console: the list shows it, no notification.
+        page::type_and_send(user, "while you watch").await;
+        eventually("alert raised", LOAD, || async {
+            (console_counter(agent, "alerts").await == "1").then_some(())
+        })
+        .await;
+        assert_eq!(console_counter(agent, "notified").await, "0");
+
+        // Another tab in front hides the console: the next message notifies.
+        let console_tab = agent.window().await.expect("console tab");
+        let other_tab = agent.new_window(true).await.expect("new tab").handle;
+        agent.switch_to_window(other_tab).await.expect("switch");
+        agent.goto(&blank).await.expect("open something else");
+        page::type_and_send(user, "while you are away").await;
+        // The hidden console's title counts both unread messages once the second has arrived.
+        eventually("the hidden console got the message", LOAD, || async {
+            support::tab_titles(agent).await.iter().any(|t| t.starts_with("(2)")).then_some(())
+        })
+        .await;
+        agent.switch_to_window(console_tab).await.expect("back to the console");
+        assert_eq!(console_counter(agent, "alerts").await, "2");
+        assert_eq!(console_counter(agent, "notified").await, "1");
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn agents_sign_in_stay_signed_in_across_reloads_and_sign_out() {
     let server = Server::start();
     let url = server.url("/agent");

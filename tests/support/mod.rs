@@ -301,7 +301,17 @@ impl Driver {
     }
 
     /// Opens a session with the given UI language and window size.
-    pub async fn browser_with(&mut self, lang: &str, (width, height): (u32, u32)) -> fantoccini::Client {
+    pub async fn browser_with(&mut self, lang: &str, size: (u32, u32)) -> fantoccini::Client {
+        self.browser_with_prefs(lang, size, serde_json::json!({})).await
+    }
+
+    /// [`Driver::browser_with`] with Chromium preferences (`goog:chromeOptions.prefs`).
+    pub async fn browser_with_prefs(
+        &mut self,
+        lang: &str,
+        (width, height): (u32, u32),
+        prefs: serde_json::Value,
+    ) -> fantoccini::Client {
         let profile =
             std::env::temp_dir().join(format!("kefu-chromium-{}-{}", std::process::id(), free_port()));
         std::fs::create_dir_all(&profile).expect("create profile dir");
@@ -318,7 +328,8 @@ impl Driver {
                     format!("--lang={lang}"),
                     format!("--window-size={width},{height}"),
                     format!("--user-data-dir={}", profile.display()),
-                ]
+                ],
+                "prefs": prefs,
             }),
         );
         let connector = hyper_util::client::legacy::connect::HttpConnector::new();
@@ -366,10 +377,25 @@ where
     F: FnOnce(Vec<fantoccini::Client>) -> Fut,
     Fut: std::future::Future<Output = ()> + Send + 'static,
 {
+    let specs: Vec<_> = specs.iter().map(|(lang, size)| (*lang, *size, serde_json::json!({}))).collect();
+    with_sessions_and_prefs(&specs, scenario).await
+}
+
+/// Chromium preferences that grant this site's notification permission.
+pub fn notifications_allowed() -> serde_json::Value {
+    serde_json::json!({ "profile.default_content_setting_values.notifications": 1 })
+}
+
+/// [`with_sessions`] with Chromium preferences for each session.
+pub async fn with_sessions_and_prefs<F, Fut>(specs: &[(&str, (u32, u32), serde_json::Value)], scenario: F)
+where
+    F: FnOnce(Vec<fantoccini::Client>) -> Fut,
+    Fut: std::future::Future<Output = ()> + Send + 'static,
+{
     let mut driver = Driver::start();
     let mut clients = Vec::with_capacity(specs.len());
-    for (lang, size) in specs {
-        clients.push(driver.browser_with(lang, *size).await);
+    for (lang, size, prefs) in specs {
+        clients.push(driver.browser_with_prefs(lang, *size, prefs.clone()).await);
     }
     let handles = clients.clone();
     let outcome = tokio::spawn(scenario(clients)).await;
@@ -383,6 +409,41 @@ where
         }
         panic!("scenario task failed: {err}");
     }
+}
+
+/// A Chrome DevTools command through ChromeDriver (`goog/cdp/execute`).
+#[derive(Debug)]
+pub struct Cdp {
+    pub cmd: &'static str,
+    pub params: serde_json::Value,
+}
+
+impl fantoccini::wd::WebDriverCompatibleCommand for Cdp {
+    fn endpoint(&self, base: &url::Url, session: Option<&str>) -> Result<url::Url, url::ParseError> {
+        base.join(&format!("session/{}/goog/cdp/execute", session.unwrap_or_default()))
+    }
+
+    fn method_and_body(&self, _: &url::Url) -> (http::Method, Option<String>) {
+        (http::Method::POST, Some(serde_json::json!({ "cmd": self.cmd, "params": self.params }).to_string()))
+    }
+}
+
+/// The titles of the browser's open pages (tabs), whichever is current.
+pub async fn tab_titles(client: &fantoccini::Client) -> Vec<String> {
+    let targets = client
+        .issue_cmd(Cdp { cmd: "Target.getTargets", params: serde_json::json!({}) })
+        .await
+        .expect("Target.getTargets");
+    targets["targetInfos"]
+        .as_array()
+        .map(|targets| {
+            targets
+                .iter()
+                .filter(|t| t["type"] == "page")
+                .filter_map(|t| t["title"].as_str().map(str::to_owned))
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
 /// Page helpers over WebDriver, reading the stable test hooks (`role`, `data-*`).
