@@ -12,17 +12,25 @@ work=$(mktemp -d)
 trap 'kill "$pid" 2>/dev/null || true; rm -rf "$work"' EXIT
 
 runs=0
+secret=load-benchmark-secret
 run() {
   local label=$1; shift
   runs=$((runs + 1))
   rm -f "$work/server.log"
-  target/release/kefu-server --port 0 --database "$work/run$runs.db" --static-dir dist >"$work/server.log" 2>/dev/null &
+  local database="$work/run$runs.db"
+  # As in real use: users prove themselves with app tokens, the agent signs in.
+  target/release/kefu-server --database "$database" agent add load --password load-password >/dev/null
+  target/release/kefu-server --port 0 --database "$database" --static-dir dist --app-secret "$secret" \
+    >"$work/server.log" 2>/dev/null &
   pid=$!
   for _ in $(seq 100); do grep -qs listening "$work/server.log" && break; sleep 0.05; done
-  local port
+  local port token
   port=$(head -n1 "$work/server.log" | sed 's/.*://')
+  token=$(curl -sf -H 'Content-Type: application/json' -d '{"name":"load","password":"load-password"}' \
+    "http://127.0.0.1:$port/api/agent/session" | sed 's/.*"token":"\([^"]*\)".*/\1/')
   echo "== $label"
-  target/release/kefu-load --url "ws://127.0.0.1:$port/webSocket/" --duration "$seconds" "$@"
+  target/release/kefu-load --url "ws://127.0.0.1:$port/webSocket/" --duration "$seconds" \
+    --app-secret "$secret" --agent-token "$token" "$@"
   echo "server peak RSS: $(awk '/VmHWM/ { printf "%.1f MB", $2 / 1024 }' /proc/$pid/status)"
   kill "$pid"
   wait "$pid" 2>/dev/null || true

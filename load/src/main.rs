@@ -42,12 +42,34 @@ struct Args {
     /// Connections opened in parallel while ramping up.
     #[arg(long, default_value_t = 200)]
     connect_parallelism: usize,
+    /// The server's app secret: users connect with tokens signed with it, as an embedding
+    /// app's users do (without it, with no token: for `--trust-user-ids` or the original).
+    #[arg(long)]
+    app_secret: Option<String>,
+    /// The agent's session token (from `POST /api/agent/session`).
+    #[arg(long)]
+    agent_token: Option<String>,
+}
+
+/// The token for `uid`: the agent's session, or a user token signed with the app secret.
+fn token_for(args: &Args, uid: i64) -> Option<String> {
+    if uid == kefu_protocol::AGENT_UID {
+        return args.agent_token.clone();
+    }
+    let secret = args.app_secret.as_ref()?;
+    let exp = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).ok()?.as_secs() + 24 * 3600;
+    let claims = serde_json::json!({ "sub": uid.to_string(), "exp": exp });
+    let key = jsonwebtoken::EncodingKey::from_secret(secret.as_bytes());
+    jsonwebtoken::encode(&jsonwebtoken::Header::default(), &claims, &key).ok()
 }
 
 type Socket = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
-async fn connect(base: &str, uid: i64) -> Result<Socket, String> {
-    let url = kefu_protocol::endpoint_url(base, uid);
+async fn connect(base: &str, uid: i64, token: Option<String>) -> Result<Socket, String> {
+    let mut url = kefu_protocol::endpoint_url(base, uid);
+    if let Some(token) = token {
+        url = format!("{url}?{}={token}", kefu_protocol::TOKEN_PARAM);
+    }
     let mut request = url.as_str().into_client_request().map_err(|e| e.to_string())?;
     request.headers_mut().insert("Sec-WebSocket-Protocol", SUBPROTOCOL.parse().map_err(|_| "header")?);
     let (mut socket, _) = tokio_tungstenite::connect_async(request).await.map_err(|e| e.to_string())?;
@@ -60,6 +82,10 @@ async fn connect(base: &str, uid: i64) -> Result<Socket, String> {
                 if ServerMessage::decode(text.as_str()) == Ok(ServerMessage::Ready) =>
             {
                 return Ok(socket)
+            }
+            Some(Ok(Message::Close(frame))) => {
+                let reason = frame.map(|f| format!("{} {}", u16::from(f.code), f.reason)).unwrap_or_default();
+                return Err(format!("closed by the server: {reason}"));
             }
             Some(Ok(_)) => continue,
             Some(Err(e)) => return Err(e.to_string()),
@@ -97,7 +123,13 @@ async fn main() {
     let started = Instant::now();
 
     // The agent first, so that it sees every message.
-    let mut agent = match connect(&args.url, kefu_protocol::AGENT_UID).await {
+    let mut agent = match connect(
+        &args.url,
+        kefu_protocol::AGENT_UID,
+        token_for(&args, kefu_protocol::AGENT_UID),
+    )
+    .await
+    {
         Ok(agent) => agent,
         Err(err) => {
             eprintln!("kefu-load: agent cannot connect: {err}");
@@ -110,9 +142,10 @@ async fn main() {
     let mut connecting = Vec::with_capacity(args.clients as usize);
     for n in 0..args.clients {
         let (url, uid, semaphore) = (args.url.clone(), args.first_uid + i64::from(n), semaphore.clone());
+        let token = token_for(&args, uid);
         connecting.push(tokio::spawn(async move {
             let _permit = semaphore.acquire_owned().await;
-            connect(&url, uid).await.map(|socket| (uid, socket))
+            connect(&url, uid, token).await.map(|socket| (uid, socket))
         }));
     }
     let mut users = Vec::with_capacity(args.clients as usize);
