@@ -2,7 +2,8 @@
 # Server load benchmark: starts the release server on a fresh SQLite file and runs the load
 # generator (kefu-load) twice: 10,000 clients heartbeating every 2 s, then 2,000 clients with
 # users sending 1,000 messages/s to one agent. Prints latencies and the server's peak RSS.
-# Everything runs on loopback and stops by itself. Usage: scripts/bench-load.sh [seconds]
+# Everything runs on loopback and stops by itself (needs curl, to sign the agent in).
+# Usage: scripts/bench-load.sh [seconds]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/env.sh
