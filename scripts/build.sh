@@ -1,7 +1,12 @@
 #!/usr/bin/env bash
 # Builds the web app into dist/ (release, size-optimised) and the reference server.
+# Two pages, two wasm binaries: index.html (the user page, bin `kefu`) and agent.html (the
+# console, bin `kefu-agent`), so a visitor's phone never downloads the console. trunk builds
+# one page per run and replaces its output folder, so the console is built aside and copied in.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/env.sh
-trunk build --release
+trunk build agent.html --release --dist target/trunk-agent --html-output agent.html
+trunk build index.html --release
+cp target/trunk-agent/* dist/
 cargo build --release -p kefu-server

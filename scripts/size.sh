@@ -1,21 +1,26 @@
 #!/usr/bin/env bash
-# Measures the transfer size of the user page as the reference server sends it (gzip),
-# file by file, from a fresh release build in dist/. Usage: scripts/size.sh (after build.sh)
+# Measures the transfer size of each page (the user page `/` and the agent console `/agent`)
+# as the reference server sends it (gzip), file by file, from the release build in dist/.
+# Usage: scripts/size.sh (after build.sh)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-[ -f dist/index.html ] || { echo "no dist/index.html: run scripts/build.sh first" >&2; exit 1; }
-log=$(mktemp)
-target/release/kefu-server --port 0 --static-dir dist >"$log" 2>/dev/null &
+[ -f dist/index.html ] && [ -f dist/agent.html ] || { echo "no dist/: run scripts/build.sh first" >&2; exit 1; }
+work=$(mktemp -d)
+target/release/kefu-server --port 0 --static-dir dist --database "$work/size.db" >"$work/log" 2>/dev/null &
 pid=$!
-trap 'kill $pid 2>/dev/null; rm -f "$log"' EXIT
-for _ in $(seq 100); do grep -q listening "$log" && break; sleep 0.05; done
-base=$(head -n1 "$log" | sed 's/.*listening on //')
-total_raw=0; total_gz=0
-printf '%-40s %10s %10s\n' file bytes gzip-bytes
-for path in / $(grep -oE '(href|src)="/[^"]+"' dist/index.html | sed -E 's/.*="([^"]+)"/\1/' | sort -u); do
-  raw=$(curl -s -o /dev/null -w '%{size_download}' "$base$path")
-  gz=$(curl -s -H 'Accept-Encoding: gzip' -o /dev/null -w '%{size_download}' "$base$path")
-  printf '%-40s %10s %10s\n' "$path" "$raw" "$gz"
-  total_raw=$((total_raw + raw)); total_gz=$((total_gz + gz))
+trap 'kill $pid 2>/dev/null; rm -rf "$work"' EXIT
+for _ in $(seq 100); do grep -q listening "$work/log" && break; sleep 0.05; done
+base=$(head -n1 "$work/log" | sed 's/.*listening on //')
+for page in /:dist/index.html /agent:dist/agent.html; do
+  url=${page%%:*} html=${page#*:}
+  total_raw=0; total_gz=0
+  echo "== $url"
+  printf '%-44s %10s %10s\n' file bytes gzip-bytes
+  for path in "$url" $(grep -oE '(href|src)="/[^"]+"' "$html" | sed -E 's/.*="([^"]+)"/\1/' | sort -u); do
+    raw=$(curl -s -o /dev/null -w '%{size_download}' "$base$path")
+    gz=$(curl -s -H 'Accept-Encoding: gzip' -o /dev/null -w '%{size_download}' "$base$path")
+    printf '%-44s %10s %10s\n' "$path" "$raw" "$gz"
+    total_raw=$((total_raw + raw)); total_gz=$((total_gz + gz))
+  done
+  printf '%-44s %10s %10s\n' TOTAL "$total_raw" "$total_gz"
 done
-printf '%-40s %10s %10s\n' TOTAL "$total_raw" "$total_gz"

@@ -27,11 +27,18 @@ use leptos::prelude::*;
 /// returning visitor.
 const GUEST_UID_KEY: &str = "kefu.guest_uid";
 
-/// Mounts the page the URL asks for: `/agent` → the console, anything else → the user page.
-pub fn start() {
+/// Which page a binary mounts. Each page is its own wasm binary (`kefu` for `/`,
+/// `kefu-agent` for `/agent`), so a visitor's phone does not download the console.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Page {
+    User,
+    Agent,
+}
+
+/// Mounts `page` with the settings from the URL (or the error in them).
+pub fn start(page: Page) {
     let Some(window) = web_sys::window() else { return };
     let location = window.location();
-    let path = location.pathname().unwrap_or_default();
     let config = config::parse(
         &location.protocol().unwrap_or_default(),
         &location.host().unwrap_or_default(),
@@ -43,15 +50,14 @@ pub fn start() {
     if let Some(root) = window.document().and_then(|d| d.document_element()) {
         let _ = root.set_attribute("lang", texts.lang);
     }
-    let agent = path.trim_end_matches('/') == "/agent";
-    document().set_title(if agent { texts.agent_title } else { texts.title });
-    mount_to_body(move || match config {
-        Err(message) => view! {
+    document().set_title(if page == Page::Agent { texts.agent_title } else { texts.title });
+    mount_to_body(move || match (config, page) {
+        (Err(message), _) => view! {
             <p class="config-error" role="alert">{texts.config_error}": "{message}</p>
         }
         .into_any(),
-        Ok(config) if agent => view! { <agent_page::AgentGate config texts /> }.into_any(),
-        Ok(config) => view! { <user_page::UserGate config texts /> }.into_any(),
+        (Ok(config), Page::Agent) => view! { <agent_page::AgentGate config texts /> }.into_any(),
+        (Ok(config), Page::User) => view! { <user_page::UserGate config texts /> }.into_any(),
     });
 }
 

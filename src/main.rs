@@ -1,3 +1,4 @@
+//! The user page's binary (`/`).
 fn main() {
-    kefu::start();
+    kefu::start(kefu::Page::User);
 }

@@ -44,7 +44,12 @@ struct AppState {
 fn router(config: &Config, state: AppState) -> Router {
     let index = config.static_dir.join("index.html");
     let files = ServeDir::new(&config.static_dir).fallback(ServeFile::new(index));
-    let mut router = Router::new().route("/webSocket/{user_id}", get(upgrade));
+    // The console is its own page (and wasm binary): `/agent` serves agent.html.
+    let console = ServeFile::new(config.static_dir.join("agent.html"));
+    let mut router = Router::new()
+        .route("/webSocket/{user_id}", get(upgrade))
+        .route_service("/agent", console.clone())
+        .route_service("/agent/", console);
     if state.auth.is_some() {
         let origins: Vec<HeaderValue> =
             config.allowed_origins.iter().filter_map(|o| HeaderValue::from_str(o).ok()).collect();

@@ -120,10 +120,10 @@ async fn main() -> std::process::ExitCode {
     if let Err(err) = rlimit::increase_nofile_limit(u64::MAX) {
         tracing::warn!(%err, "cannot raise the open-file limit");
     }
-    if !cli.static_dir.join("index.html").is_file() {
+    if !cli.static_dir.join("index.html").is_file() || !cli.static_dir.join("agent.html").is_file() {
         tracing::warn!(
             dir = %cli.static_dir.display(),
-            "no index.html in the static folder: the WebSocket works, the pages do not (build the app with `trunk build --release`)"
+            "no index.html or agent.html in the static folder: the WebSocket works, the pages do not (build the app with scripts/build.sh)"
         );
     }
     let store = match kefu_server::store::Store::open(&cli.database).await {
