@@ -85,6 +85,8 @@ fn agent_key(api: &str) -> String {
 
 /// Where the reason for the last refusal waits across the reload that follows it.
 const REFUSAL_KEY: &str = "kefu.refusal";
+/// The guest id replaced after a refusal, so its unsent messages can move to the new one.
+const PREVIOUS_GUEST_KEY: &str = "kefu.previous_guest";
 
 pub async fn probe(config: &PageConfig) -> Probe {
     #[derive(Deserialize)]
@@ -203,6 +205,34 @@ pub fn restart_with(reason: &str) {
         let _ = session.set_item(REFUSAL_KEY, reason);
     }
     let _ = window.location().reload();
+}
+
+fn session_storage() -> Option<web_sys::Storage> {
+    web_sys::window()?.session_storage().ok().flatten()
+}
+
+/// Remembers the guest id being replaced, across the reload.
+pub fn remember_previous_guest(uid: i64) {
+    if let Some(session) = session_storage() {
+        let _ = session.set_item(PREVIOUS_GUEST_KEY, &uid.to_string());
+    }
+}
+
+/// The guest id left by [`remember_previous_guest`], once.
+pub fn take_previous_guest() -> Option<i64> {
+    let session = session_storage()?;
+    let uid = session.get_item(PREVIOUS_GUEST_KEY).ok().flatten()?.parse().ok();
+    let _ = session.remove_item(PREVIOUS_GUEST_KEY);
+    uid
+}
+
+/// Moves what is stored under `from` to `to` (unless `to` holds something already).
+pub fn move_stored(from: &str, to: &str) {
+    let Some(storage) = storage() else { return };
+    let Ok(Some(value)) = storage.get_item(from) else { return };
+    if storage.get_item(to).ok().flatten().is_none() && storage.set_item(to, &value).is_ok() {
+        let _ = storage.remove_item(from);
+    }
 }
 
 /// The reason left by [`restart_with`], once.

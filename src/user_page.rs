@@ -32,6 +32,11 @@ pub fn UserGate(config: PageConfig, texts: &'static Texts) -> impl IntoView {
                 let had_guest = identity::has_guest(&config);
                 let found = match identity::guest(&config).await {
                     Some(guest) => {
+                        // A replaced guest's unsent messages are sent as the new one.
+                        if let Some(previous) = identity::take_previous_guest().filter(|p| *p != guest.uid) {
+                            let (from, to) = (outbox_key(&config, previous), outbox_key(&config, guest.uid));
+                            identity::move_stored(&from, &to);
+                        }
                         Visitor { uid: guest.uid, token: Some(guest.token), kept_guest: had_guest }
                     }
                     None => Visitor { uid: crate::guest_uid(), token: None, kept_guest: false },
@@ -57,10 +62,15 @@ pub fn UserGate(config: PageConfig, texts: &'static Texts) -> impl IntoView {
     }
 }
 
+/// Where the user page keeps the outbox of `uid`.
+fn outbox_key(config: &PageConfig, uid: i64) -> String {
+    format!("kefu.outbox.{}.{uid}", config.server)
+}
+
 #[component]
 pub fn UserPage(config: PageConfig, visitor: Visitor, texts: &'static Texts) -> impl IntoView {
     let uid = visitor.uid;
-    let storage_key = format!("kefu.outbox.{}.{uid}", config.server);
+    let storage_key = outbox_key(&config, uid);
     let url = connect_url(&config.server, uid, visitor.token.as_deref());
     let chat = Chat::start(url, config.timing, storage_key, UserChat::new(uid), texts);
     // A kept guest identity the server no longer accepts (its key changed): start afresh.
@@ -68,6 +78,7 @@ pub fn UserPage(config: PageConfig, visitor: Visitor, texts: &'static Texts) -> 
         if let Some(reason) = chat.refused.get() {
             if visitor.kept_guest {
                 identity::forget_guest(&config);
+                identity::remember_previous_guest(uid);
                 identity::restart_with(&reason);
             }
         }

@@ -828,6 +828,45 @@ async fn a_refused_identity_is_explained_and_a_stale_guest_is_replaced() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn messages_queued_by_a_replaced_guest_are_sent_as_the_new_one() {
+    let pages = Server::start();
+    let chat = Server::start_with(0, &["--allow-origin", &pages.url("")]);
+    let url = pages.url(&format!("/?server=ws://127.0.0.1:{}/webSocket/", chat.port));
+    let (control_task, control) = server_control(chat);
+    with_browsers(1, move |browsers| async move {
+        let user = &browsers[0];
+        user.goto(&url).await.expect("open as guest");
+        page::wait_status(user, "online", LOAD).await;
+        control.ask("kill").await;
+        page::wait_status(user, "offline", LOAD).await;
+        page::type_and_send(user, "typed while the server was away").await;
+        page::wait_message(user, "me", "typed while the server was away", "sending").await;
+        // The server comes back no longer accepting the kept identity (as after its key changed).
+        let spoil = "const k = Object.keys(localStorage).find(k => k.startsWith('kefu.guest.')); \
+                     const g = JSON.parse(localStorage.getItem(k)); \
+                     g.token = g.token.slice(0, -4) + 'AAAA'; localStorage.setItem(k, JSON.stringify(g));";
+        user.execute(spoil, vec![]).await.expect("spoil the token");
+        user.refresh().await.expect("reload while the server is away");
+        page::wait_message(user, "me", "typed while the server was away", "sending").await;
+        control.ask("start").await;
+        // Refused, replaced by a new guest, and the queued message goes out as that guest.
+        page::wait_message(user, "me", "typed while the server was away", "sent").await;
+        let renewed = user.find(Locator::Css(".banner[role=note]")).await.expect("renewal noted");
+        assert!(renewed.text().await.expect("text").contains("new guest"));
+        let stored = user
+            .execute(
+                "return Object.keys(localStorage).filter(k => k.startsWith('kefu.outbox.')).length;",
+                vec![],
+            )
+            .await
+            .expect("outboxes");
+        assert!(stored.as_u64().is_some_and(|n| n <= 1), "the old guest's outbox moved: {stored}");
+    })
+    .await;
+    control_task.abort();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn desktop_notifications_only_while_the_console_tab_is_hidden() {
     let server = Server::start();
     let (user_url, agent_url) = (server.user_url(98, ""), server.url("/agent?lang=en"));
