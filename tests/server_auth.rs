@@ -182,6 +182,19 @@ async fn agents_sign_in_with_their_password_only_and_removed_accounts_end() {
     let (ok, output) = server_command(&server.database, &["agent", "add", "carol", "--password", "short"]);
     assert!(!ok && output.contains("at least 8"), "{output}");
 
+    // A new password ends the sessions that began before it.
+    let (ok, output) =
+        server_command(&server.database, &["agent", "add", AGENT, "--password", "new-password-1"]);
+    assert!(ok && output.contains("password changed"), "{output}");
+    let reason = refused(&format!("{}?token={token}", server.bare_ws_url("-1"))).await;
+    assert_eq!(reason, "the password has changed since: sign in again");
+    let (status, body) = server.sign_in(AGENT, "new-password-1");
+    assert_eq!(status, 200, "{body}");
+    let token = body["token"].as_str().expect("token").to_owned();
+    let mut console =
+        open(&format!("{}?token={token}", server.bare_ws_url("-1")), None).await.expect("agent");
+    resume(&mut console).await;
+
     let (ok, output) = server_command(&server.database, &["agent", "remove", AGENT]);
     assert!(ok, "{output}");
     let reason = refused(&format!("{}?token={token}", server.bare_ws_url("-1"))).await;

@@ -127,8 +127,16 @@ async fn sign_in(State(state): State<AppState>, headers: HeaderMap, body: Option
         return api_error(StatusCode::UNAUTHORIZED, "wrong name or password");
     }
     state.throttle.succeeded(&name);
+    let epoch = match state.shared.store.agent_session_epoch(&name).await {
+        Ok(Some(epoch)) => epoch,
+        Ok(None) => return api_error(StatusCode::UNAUTHORIZED, "wrong name or password"),
+        Err(err) => {
+            tracing::error!(%err, "cannot read agent accounts");
+            return api_error(StatusCode::SERVICE_UNAVAILABLE, "accounts are unavailable; retry");
+        }
+    };
     tracing::info!(name, "agent signed in");
-    let token = auth.agent_token(&name);
+    let token = auth.agent_token(&name, epoch);
     Json(serde_json::json!({ "name": name, "token": token, "expires_in": auth::AGENT_SESSION_SECS }))
         .into_response()
 }
@@ -199,7 +207,7 @@ async fn upgrade(
 async fn identify(state: &AppState, uid: i64, token: Option<&str>) -> Result<Identity, (u16, String)> {
     let Some(auth) = &state.auth else {
         return Ok(if uid == kefu_protocol::AGENT_UID {
-            Identity::Agent { name: kefu_protocol::AGENT_NAME.to_owned() }
+            Identity::Agent { name: kefu_protocol::AGENT_NAME.to_owned(), epoch: 0 }
         } else {
             Identity::User { uid, name: None }
         });
@@ -208,10 +216,16 @@ async fn identify(state: &AppState, uid: i64, token: Option<&str>) -> Result<Ide
         tracing::info!(uid, %refusal, "connection refused");
         (session::CLOSE_UNAUTHORIZED, refusal.0)
     })?;
-    if let Identity::Agent { name } = &identity {
-        // A removed account's sessions end with it.
-        match state.shared.store.agent_password_hash(name).await {
-            Ok(Some(_)) => {}
+    if let Identity::Agent { name, epoch } = &identity {
+        // A removed account's sessions end with it, and a new password ends the older ones.
+        match state.shared.store.agent_session_epoch(name).await {
+            Ok(Some(current)) if *epoch == current => {}
+            Ok(Some(_)) => {
+                return Err((
+                    session::CLOSE_UNAUTHORIZED,
+                    "the password has changed since: sign in again".into(),
+                ))
+            }
             Ok(None) => {
                 return Err((session::CLOSE_UNAUTHORIZED, "this agent account no longer exists".into()))
             }

@@ -35,8 +35,15 @@ const AGENT_PREFIX: &str = "agent:";
 /// A proven identity.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Identity {
-    Agent { name: String },
-    User { uid: i64, name: Option<String> },
+    /// `epoch`: the account's session epoch when the session began (see the store).
+    Agent {
+        name: String,
+        epoch: u64,
+    },
+    User {
+        uid: i64,
+        name: Option<String>,
+    },
 }
 
 /// Why a connection's identity was not accepted; the text is sent to the client.
@@ -54,6 +61,9 @@ struct Claims {
     /// The user id as a string (JWT subjects are strings), or `agent:NAME`.
     sub: String,
     exp: u64,
+    /// An agent session's epoch: a new password moves the account's epoch on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    epoch: Option<u64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     name: Option<String>,
 }
@@ -99,10 +109,11 @@ impl Auth {
         Auth { server: Key::new(server_secret), app: app_secret.map(Key::new), trust_user_ids }
     }
 
-    pub fn agent_token(&self, name: &str) -> String {
+    pub fn agent_token(&self, name: &str, epoch: u64) -> String {
         let claims = Claims {
             sub: format!("{AGENT_PREFIX}{name}"),
             exp: now() + AGENT_SESSION_SECS,
+            epoch: Some(epoch),
             name: Some(name.to_owned()),
         };
         sign(&self.server, &claims)
@@ -115,7 +126,12 @@ impl Auth {
         let _ = getrandom::fill(&mut bytes);
         let uid = GUEST_UID_MIN + (u64::from_le_bytes(bytes) % GUEST_UID_SPAN as u64) as i64;
         let name = format!("Guest {:04}", uid % 10_000);
-        let claims = Claims { sub: uid.to_string(), exp: now() + GUEST_TOKEN_SECS, name: Some(name.clone()) };
+        let claims = Claims {
+            sub: uid.to_string(),
+            exp: now() + GUEST_TOKEN_SECS,
+            epoch: None,
+            name: Some(name.clone()),
+        };
         (uid, name, sign(&self.server, &claims))
     }
 
@@ -137,7 +153,7 @@ impl Auth {
             if uid != AGENT_UID || !claims.signed_by_server {
                 return Err(Refusal("token is not for this connection".into()));
             }
-            return Ok(Identity::Agent { name: agent.to_owned() });
+            return Ok(Identity::Agent { name: agent.to_owned(), epoch: claims.epoch.unwrap_or(0) });
         }
         if uid == AGENT_UID {
             return Err(Refusal("agent connections need an agent session".into()));
@@ -157,8 +173,8 @@ impl Auth {
         for (key, signed_by_server) in keys {
             match decode::<Claims>(token, &key.decoding, &validation) {
                 Ok(data) => {
-                    let Claims { sub, name, .. } = data.claims;
-                    return Ok(Verified { sub, name, signed_by_server });
+                    let Claims { sub, name, epoch, .. } = data.claims;
+                    return Ok(Verified { sub, name, epoch, signed_by_server });
                 }
                 Err(err) if matches!(err.kind(), ErrorKind::InvalidSignature) => last = Some(err),
                 Err(err) => return Err(refusal(&err)),
@@ -171,6 +187,7 @@ impl Auth {
 struct Verified {
     sub: String,
     name: Option<String>,
+    epoch: Option<u64>,
     signed_by_server: bool,
 }
 
@@ -254,7 +271,8 @@ impl SignInThrottle {
 
 /// Signs an app token, as an embedding app would (for `kefu-server token` and tests).
 pub fn app_token(app_secret: &[u8], uid: i64, name: Option<&str>, valid_secs: u64) -> String {
-    let claims = Claims { sub: uid.to_string(), exp: now() + valid_secs, name: name.map(str::to_owned) };
+    let claims =
+        Claims { sub: uid.to_string(), exp: now() + valid_secs, epoch: None, name: name.map(str::to_owned) };
     sign(&Key::new(app_secret), &claims)
 }
 
@@ -269,14 +287,17 @@ mod tests {
     #[test]
     fn agents_need_a_server_signed_session() {
         let auth = auth();
-        let token = auth.agent_token("alice");
-        assert_eq!(auth.identify(AGENT_UID, Some(&token)), Ok(Identity::Agent { name: "alice".into() }));
+        let token = auth.agent_token("alice", 3);
+        match auth.identify(AGENT_UID, Some(&token)) {
+            Ok(Identity::Agent { name, epoch }) => assert_eq!((name.as_str(), epoch), ("alice", 3)),
+            other => panic!("expected alice's session, got {other:?}"),
+        }
         assert!(auth.identify(AGENT_UID, None).is_err());
         assert!(auth.identify(5, Some(&token)).is_err(), "an agent session is not a user");
         // The app secret cannot make agents.
         let forged = sign(
             &Key::new(b"app-secret"),
-            &Claims { sub: "agent:mallory".into(), exp: now() + 60, name: None },
+            &Claims { sub: "agent:mallory".into(), exp: now() + 60, epoch: None, name: None },
         );
         assert!(auth.identify(AGENT_UID, Some(&forged)).is_err());
         let app_agent = app_token(b"app-secret", AGENT_UID, None, 60);
@@ -304,8 +325,10 @@ mod tests {
     #[test]
     fn expired_tokens_are_refused() {
         let auth = auth();
-        let expired =
-            sign(&Key::new(b"app-secret"), &Claims { sub: "42".into(), exp: now() - 3600, name: None });
+        let expired = sign(
+            &Key::new(b"app-secret"),
+            &Claims { sub: "42".into(), exp: now() - 3600, epoch: None, name: None },
+        );
         assert_eq!(auth.identify(42, Some(&expired)), Err(Refusal("token expired: sign in again".into())));
     }
 

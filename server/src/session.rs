@@ -116,7 +116,7 @@ struct Session {
 /// Runs one connection until either side closes it or the server stops.
 pub async fn run(socket: WebSocket, identity: Identity, v1: bool, shared: Arc<Shared>) {
     let (uid, name) = match identity {
-        Identity::Agent { name } => (AGENT_UID, Some(name)),
+        Identity::Agent { name, .. } => (AGENT_UID, Some(name)),
         Identity::User { uid, name } => (uid, name),
     };
     let (sink, mut stream) = socket.split();

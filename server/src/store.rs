@@ -304,7 +304,8 @@ impl Store {
         let existed = self.agent_password_hash(name).await?.is_some();
         sqlx::query(
             "INSERT INTO agents (name, password_hash, created_at) VALUES (?, ?, datetime('now')) \
-             ON CONFLICT (name) DO UPDATE SET password_hash = excluded.password_hash",
+             ON CONFLICT (name) DO UPDATE SET password_hash = excluded.password_hash, \
+             session_epoch = session_epoch + 1",
         )
         .bind(name)
         .bind(password_hash)
@@ -319,6 +320,16 @@ impl Store {
             .fetch_optional(&self.pool)
             .await?;
         Ok(row.map(|(hash,)| hash))
+    }
+
+    /// The session epoch of agent `name` (sessions of an older one are over); `None` if there
+    /// is no such agent.
+    pub async fn agent_session_epoch(&self, name: &str) -> Result<Option<u64>, StoreError> {
+        let row: Option<(i64,)> = sqlx::query_as("SELECT session_epoch FROM agents WHERE name = ?")
+            .bind(name)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.map(|(epoch,)| epoch.max(0) as u64))
     }
 
     pub async fn remove_agent(&self, name: &str) -> Result<bool, StoreError> {
