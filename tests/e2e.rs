@@ -867,6 +867,37 @@ async fn messages_queued_by_a_replaced_guest_are_sent_as_the_new_one() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_accounts_a_visitor_gets_a_made_up_guest_id_and_the_console_needs_no_sign_in() {
+    // Like the original backend: no /api, anyone is who they say.
+    let server = Server::start_with(0, &["--insecure-no-auth"]);
+    let (user_url, agent_url) = (server.url("/"), server.url("/agent"));
+    with_browsers(2, move |browsers| async move {
+        let (user, agent) = (&browsers[0], &browsers[1]);
+        agent.goto(&agent_url).await.expect("open console");
+        page::wait_status(agent, "online", LOAD).await;
+        assert!(agent.find(Locator::Css("form.sign-in")).await.is_err(), "no sign-in without accounts");
+        user.goto(&user_url).await.expect("open user page");
+        page::wait_status(user, "online", LOAD).await;
+        page::type_and_send(user, "hello from a made-up guest").await;
+        page::wait_message(user, "me", "hello from a made-up guest", "sent").await;
+        let stored = user
+            .execute(
+                "return [localStorage.getItem('kefu.guest_uid'), \
+                 Object.keys(localStorage).some(k => k.startsWith('kefu.guest.'))];",
+                vec![],
+            )
+            .await
+            .expect("storage");
+        let made_up = stored[0].as_str().and_then(|uid| uid.parse::<i64>().ok());
+        let uid = made_up.filter(|uid| *uid >= 1_000_000_000_000).unwrap_or_else(|| panic!("{stored}"));
+        agent_opens_conversation(agent, uid).await;
+        page::wait_message(agent, "user", "hello from a made-up guest", "sent").await;
+        assert_eq!(stored[1], false, "no server-issued identity: {stored}");
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn desktop_notifications_only_while_the_console_tab_is_hidden() {
     let server = Server::start();
     let (user_url, agent_url) = (server.user_url(98, ""), server.url("/agent?lang=en"));
