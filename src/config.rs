@@ -8,6 +8,8 @@
 //! - `?heartbeat_ms=N`, `?heartbeat_timeout_ms=N`: heartbeat interval and timeout.
 //! - `?lang=zh|en`: UI language; else the browser's.
 
+use kefu_protocol::{GUEST_UID_MIN, GUEST_UID_SPAN};
+
 use crate::connection::Timing;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -103,11 +105,6 @@ fn millis(key: &str, value: &str) -> Result<u64, String> {
         format!("{key} must be a number of milliseconds between 100 and 600000, got {value:?}")
     })
 }
-
-/// Range of the user ids this app makes up for guests, above any real app's ids and below
-/// 2^53 so that JavaScript numbers carry them exactly.
-pub const GUEST_UID_MIN: i64 = 1_000_000_000_000;
-pub const GUEST_UID_SPAN: i64 = 8_000_000_000_000_000;
 
 /// A guest id from a random number in [0, 1).
 pub fn guest_uid(random: f64) -> i64 {

@@ -29,6 +29,11 @@ pub const NOTICE_ONLINE_INFO_ERROR: &str = "用户在线信息错误!";
 /// Reply of the original backend for an unknown user id.
 pub const NOTICE_UNKNOWN_USER: &str = "用户信息不存在!";
 /// Layout of `createTime`: local server time, no zone.
+/// Guest user ids (made up by the web app for backends without accounts, or issued by the
+/// reference server) lie in `[GUEST_UID_MIN, GUEST_UID_MIN + GUEST_UID_SPAN)`: above any
+/// app's own ids, below 2^53 so that JavaScript numbers carry them exactly.
+pub const GUEST_UID_MIN: i64 = 1_000_000_000_000;
+pub const GUEST_UID_SPAN: i64 = 8_000_000_000_000_000;
 /// WebSocket close code of the reference server for a connection whose identity is not
 /// proven (no token, a bad, expired or someone else's): sign in again, do not retry as is.
 pub const CLOSE_UNAUTHORIZED: u16 = 4401;

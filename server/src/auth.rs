@@ -17,16 +17,13 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use jsonwebtoken::{
     decode, encode, errors::ErrorKind, Algorithm, DecodingKey, EncodingKey, Header, Validation,
 };
-use kefu_protocol::AGENT_UID;
+use kefu_protocol::{AGENT_UID, GUEST_UID_MIN, GUEST_UID_SPAN};
 use serde::{Deserialize, Serialize};
 
 /// How long an agent stays signed in.
 pub const AGENT_SESSION_SECS: u64 = 12 * 60 * 60;
 /// How long a guest token lasts; the page asks for a new guest only when it has none.
 pub const GUEST_TOKEN_SECS: u64 = 365 * 24 * 60 * 60;
-/// Guest ids: above any real app's ids, below 2^53 so JavaScript numbers carry them exactly.
-pub const GUEST_UID_MIN: i64 = 1_000_000_000_000;
-pub const GUEST_UID_SPAN: i64 = 8_000_000_000_000_000;
 /// Longest name carried by a token (longer ones are cut).
 pub const MAX_NAME_CHARS: usize = 64;
 

@@ -200,8 +200,8 @@ async fn run_command(
 ) -> Result<(), String> {
     if let Command::Token { uid, name, valid_secs } = command {
         let secret = app_secret.ok_or("token needs --app-secret (or KEFU_APP_SECRET)")?;
-        if !(0..auth::GUEST_UID_MIN).contains(&uid) {
-            return Err(format!("uid must be between 0 and {}", auth::GUEST_UID_MIN - 1));
+        if !(0..kefu_protocol::GUEST_UID_MIN).contains(&uid) {
+            return Err(format!("uid must be between 0 and {}", kefu_protocol::GUEST_UID_MIN - 1));
         }
         println!("{}", auth::app_token(secret.as_bytes(), uid, name.as_deref(), valid_secs));
         return Ok(());
