@@ -6,6 +6,7 @@ use kefu_protocol::v1::{ConversationId, Seq, ServerMessage};
 use kefu_protocol::ServerFrame;
 use leptos::prelude::*;
 
+use crate::browser::local_storage as storage;
 use crate::connection::{Status, Timing};
 use crate::courier::{Courier, Effect, Model, Protocol};
 use crate::i18n::Texts;
@@ -44,10 +45,6 @@ impl<M: Send + Sync + 'static> Copy for Chat<M> {}
 
 fn now_ms() -> u64 {
     js_sys::Date::now() as u64
-}
-
-fn storage() -> Option<web_sys::Storage> {
-    web_sys::window().and_then(|w| w.local_storage().ok().flatten())
 }
 
 impl<M: Model + Send + Sync + 'static> Chat<M> {

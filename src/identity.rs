@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 
+use crate::browser::{error_text, local_storage as storage, session_storage, take_from_session};
 use crate::config::PageConfig;
 
 /// A visitor's identity from `/api/guest`.
@@ -34,9 +35,7 @@ impl Answer {
 }
 
 fn js_error(err: JsValue) -> String {
-    err.as_string()
-        .or_else(|| js_sys::Reflect::get(&err, &"message".into()).ok().and_then(|m| m.as_string()))
-        .unwrap_or_else(|| "network error".into())
+    error_text(&err, "network error")
 }
 
 /// `fetch` with an optional JSON body (POST when given or `post`), straight on web-sys:
@@ -70,10 +69,6 @@ pub enum Probe {
 
 /// Why signing in failed: the server's words, or that it could not be reached.
 pub type SignInError = String;
-
-fn storage() -> Option<web_sys::Storage> {
-    web_sys::window().and_then(|w| w.local_storage().ok().flatten())
-}
 
 fn guest_key(api: &str) -> String {
     format!("kefu.guest.{api}")
@@ -200,15 +195,12 @@ pub fn forget_agent_session(config: &PageConfig) {
 
 /// Starts the page again (to sign in anew), showing `reason` once it has reloaded.
 pub fn restart_with(reason: &str) {
-    let Some(window) = web_sys::window() else { return };
-    if let Ok(Some(session)) = window.session_storage() {
+    if let Some(session) = session_storage() {
         let _ = session.set_item(REFUSAL_KEY, reason);
     }
-    let _ = window.location().reload();
-}
-
-fn session_storage() -> Option<web_sys::Storage> {
-    web_sys::window()?.session_storage().ok().flatten()
+    if let Some(window) = web_sys::window() {
+        let _ = window.location().reload();
+    }
 }
 
 /// Remembers the guest id being replaced, across the reload.
@@ -220,10 +212,7 @@ pub fn remember_previous_guest(uid: i64) {
 
 /// The guest id left by [`remember_previous_guest`], once.
 pub fn take_previous_guest() -> Option<i64> {
-    let session = session_storage()?;
-    let uid = session.get_item(PREVIOUS_GUEST_KEY).ok().flatten()?.parse().ok();
-    let _ = session.remove_item(PREVIOUS_GUEST_KEY);
-    uid
+    take_from_session(PREVIOUS_GUEST_KEY)?.parse().ok()
 }
 
 /// Moves what is stored under `from` to `to` (unless `to` holds something already).
@@ -237,8 +226,5 @@ pub fn move_stored(from: &str, to: &str) {
 
 /// The reason left by [`restart_with`], once.
 pub fn take_refusal() -> Option<String> {
-    let session = web_sys::window()?.session_storage().ok().flatten()?;
-    let reason = session.get_item(REFUSAL_KEY).ok().flatten();
-    let _ = session.remove_item(REFUSAL_KEY);
-    reason
+    take_from_session(REFUSAL_KEY)
 }

@@ -2,10 +2,11 @@
 //!
 //! Pure logic (tested natively): [`connection`] (the connection state machine),
 //! [`timeline`] and [`inbox`] (what the pages show), [`config`] (URL settings), [`i18n`].
-//! Browser side: [`link`] (WebSocket adapter), [`identity`] (guest identity, agent sign-in),
+//! Browser side: [`browser`] (storage, error text), [`link`] (WebSocket adapter), [`identity`] (guest identity, agent sign-in),
 //! [`notify`] (sound and desktop alerts), [`ui`] (shared components) and the two pages.
 
 pub mod agent_page;
+pub mod browser;
 pub mod chat;
 pub mod config;
 pub mod connection;
@@ -64,7 +65,7 @@ pub fn start(page: Page) {
 /// A guest id made up by the page, for backends without accounts; kept in local storage so
 /// that a reload is the same visitor.
 fn guest_uid() -> i64 {
-    let storage = web_sys::window().and_then(|w| w.local_storage().ok().flatten());
+    let storage = browser::local_storage();
     if let Some(uid) = storage
         .as_ref()
         .and_then(|s| s.get_item(GUEST_UID_KEY).ok().flatten())

@@ -6,6 +6,8 @@
 use std::cell::RefCell;
 
 use wasm_bindgen::prelude::*;
+
+use crate::browser::{error_text, local_storage as storage};
 use web_sys::{AudioContext, Notification, NotificationOptions, NotificationPermission, OscillatorType};
 
 const SOUND_KEY: &str = "kefu.alerts.sound";
@@ -26,10 +28,6 @@ pub enum Permission {
 /// and the person is not looking at the page (then the list already shows it).
 pub fn desktop_wanted(enabled: bool, permission: Permission, page_hidden: bool) -> bool {
     enabled && permission == Permission::Granted && page_hidden
-}
-
-fn storage() -> Option<web_sys::Storage> {
-    web_sys::window().and_then(|w| w.local_storage().ok().flatten())
 }
 
 fn stored_flag(key: &str) -> bool {
@@ -94,9 +92,7 @@ pub fn beep() -> Result<(), String> {
 }
 
 fn describe(err: JsValue) -> String {
-    err.as_string()
-        .or_else(|| js_sys::Reflect::get(&err, &"message".into()).ok().and_then(|m| m.as_string()))
-        .unwrap_or_else(|| "unknown error".into())
+    error_text(&err, "unknown error")
 }
 
 fn supported() -> bool {
