@@ -110,33 +110,25 @@ async fn sign_in(State(state): State<AppState>, headers: HeaderMap, body: Option
         response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(seconds));
         return response;
     }
-    let stored = match state.shared.store.agent_password_hash(&name).await {
-        Ok(stored) => stored,
+    let account = match state.shared.store.agent(&name).await {
+        Ok(account) => account,
         Err(err) => {
             tracing::error!(%err, "cannot read agent accounts");
             return api_error(StatusCode::SERVICE_UNAVAILABLE, "accounts are unavailable; retry");
         }
     };
     // Hash even for an unknown name, so the answer time does not tell which names exist.
-    let hash = stored.clone().unwrap_or_else(dummy_hash);
+    let hash = account.as_ref().map(|a| a.password_hash.clone()).unwrap_or_else(dummy_hash);
     let matches =
         tokio::task::spawn_blocking(move || auth::verify_password(&password, &hash)).await.unwrap_or(false);
-    if !matches || stored.is_none() {
+    let Some(account) = account.filter(|_| matches) else {
         tracing::info!(name, "sign-in refused");
         state.throttle.failed(&name, std::time::Instant::now());
         return api_error(StatusCode::UNAUTHORIZED, "wrong name or password");
-    }
-    state.throttle.succeeded(&name);
-    let epoch = match state.shared.store.agent_session_epoch(&name).await {
-        Ok(Some(epoch)) => epoch,
-        Ok(None) => return api_error(StatusCode::UNAUTHORIZED, "wrong name or password"),
-        Err(err) => {
-            tracing::error!(%err, "cannot read agent accounts");
-            return api_error(StatusCode::SERVICE_UNAVAILABLE, "accounts are unavailable; retry");
-        }
     };
+    state.throttle.succeeded(&name);
     tracing::info!(name, "agent signed in");
-    let token = auth.agent_token(&name, epoch);
+    let token = auth.agent_token(&name, account.session_epoch);
     Json(serde_json::json!({ "name": name, "token": token, "expires_in": auth::AGENT_SESSION_SECS }))
         .into_response()
 }
@@ -218,8 +210,8 @@ async fn identify(state: &AppState, uid: i64, token: Option<&str>) -> Result<Ide
     })?;
     if let Identity::Agent { name, epoch } = &identity {
         // A removed account's sessions end with it, and a new password ends the older ones.
-        match state.shared.store.agent_session_epoch(name).await {
-            Ok(Some(current)) if *epoch == current => {}
+        match state.shared.store.agent(name).await {
+            Ok(Some(account)) if *epoch == account.session_epoch => {}
             Ok(Some(_)) => {
                 return Err((
                     session::CLOSE_UNAUTHORIZED,

@@ -62,6 +62,15 @@ pub enum Appended {
     Repeat(Message),
 }
 
+/// What the store keeps of an agent account.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AgentAccount {
+    /// Argon2id, PHC string.
+    pub password_hash: String,
+    /// Sessions carry the epoch they began in; a new password moves it on, ending the older ones.
+    pub session_epoch: u64,
+}
+
 pub struct Store {
     pool: SqlitePool,
     write: Mutex<()>,
@@ -301,7 +310,7 @@ impl Store {
 
     /// Creates agent `name`, or sets a new password hash if it exists. Returns whether it was new.
     pub async fn put_agent(&self, name: &str, password_hash: &str) -> Result<bool, StoreError> {
-        let existed = self.agent_password_hash(name).await?.is_some();
+        let existed = self.agent(name).await?.is_some();
         sqlx::query(
             "INSERT INTO agents (name, password_hash, created_at) VALUES (?, ?, datetime('now')) \
              ON CONFLICT (name) DO UPDATE SET password_hash = excluded.password_hash, \
@@ -314,22 +323,15 @@ impl Store {
         Ok(!existed)
     }
 
-    pub async fn agent_password_hash(&self, name: &str) -> Result<Option<String>, StoreError> {
-        let row: Option<(String,)> = sqlx::query_as("SELECT password_hash FROM agents WHERE name = ?")
-            .bind(name)
-            .fetch_optional(&self.pool)
-            .await?;
-        Ok(row.map(|(hash,)| hash))
-    }
-
-    /// The session epoch of agent `name` (sessions of an older one are over); `None` if there
-    /// is no such agent.
-    pub async fn agent_session_epoch(&self, name: &str) -> Result<Option<u64>, StoreError> {
-        let row: Option<(i64,)> = sqlx::query_as("SELECT session_epoch FROM agents WHERE name = ?")
-            .bind(name)
-            .fetch_optional(&self.pool)
-            .await?;
-        Ok(row.map(|(epoch,)| epoch.max(0) as u64))
+    /// Agent `name`'s account, if there is one.
+    pub async fn agent(&self, name: &str) -> Result<Option<AgentAccount>, StoreError> {
+        let row: Option<(String, i64)> =
+            sqlx::query_as("SELECT password_hash, session_epoch FROM agents WHERE name = ?")
+                .bind(name)
+                .fetch_optional(&self.pool)
+                .await?;
+        Ok(row
+            .map(|(password_hash, epoch)| AgentAccount { password_hash, session_epoch: epoch.max(0) as u64 }))
     }
 
     pub async fn remove_agent(&self, name: &str) -> Result<bool, StoreError> {
