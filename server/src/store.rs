@@ -107,6 +107,11 @@ impl From<Row> for Message {
 
 const COLUMNS: &str = "conversation, seq, client_id, uid, role, username, avatar, create_time, text";
 
+/// Stores one message: binds the [`COLUMNS`] in order.
+static INSERT_MESSAGE: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    format!("INSERT INTO messages ({COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)")
+});
+
 impl Store {
     /// Opens (creating if needed) the database file and brings its schema up to date.
     pub async fn open(path: &Path) -> Result<Store, StoreError> {
@@ -151,7 +156,7 @@ impl Store {
                 .bind(new.conversation)
                 .fetch_one(&mut *tx)
                 .await?;
-        sqlx::query(&format!("INSERT INTO messages ({COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"))
+        sqlx::query(&INSERT_MESSAGE)
             .bind(new.conversation)
             .bind(seq)
             .bind(&new.id)
@@ -272,7 +277,7 @@ impl Store {
             let agent = seq % 2 == 0;
             let minutes = i64::from(messages - n);
             let time = now - chrono::Duration::minutes(minutes);
-            sqlx::query(&format!("INSERT INTO messages ({COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"))
+            sqlx::query(&INSERT_MESSAGE)
                 .bind(conversation)
                 .bind(seq)
                 .bind(format!("seed-{n}"))
