@@ -442,7 +442,7 @@ impl Alerts {
             let (name, text) = self
                 .inbox
                 .with_untracked(|inbox| {
-                    inbox.conversations().into_iter().find(|c| Some(c.uid) == conversation).map(|c| {
+                    inbox.conversation(conversation?).map(|c| {
                         (c.username.clone(), c.preview().map(|e| e.text.clone()).unwrap_or_default())
                     })
                 })

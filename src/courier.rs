@@ -490,11 +490,7 @@ impl Model for Inbox {
     }
 
     fn oldest(&self, conversation: ConversationId) -> (Option<Seq>, bool) {
-        self.conversations()
-            .into_iter()
-            .find(|c| c.uid == conversation)
-            .map(|c| (c.timeline.first_seq(), c.has_more))
-            .unwrap_or((None, false))
+        self.conversation(conversation).map(|c| (c.timeline.first_seq(), c.has_more)).unwrap_or((None, false))
     }
 
     fn presence(&mut self, conversation: ConversationId, online: bool, name: Option<&str>) {

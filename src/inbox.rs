@@ -73,7 +73,11 @@ impl Inbox {
     }
 
     pub fn selected(&self) -> Option<&Conversation> {
-        let uid = self.selected?;
+        self.conversation(self.selected?)
+    }
+
+    /// The conversation with user `uid`, if listed (no sorting: [`Inbox::conversations`] sorts).
+    pub fn conversation(&self, uid: ConversationId) -> Option<&Conversation> {
         self.conversations.iter().find(|c| c.uid == uid)
     }
 
