@@ -6,7 +6,7 @@ use leptos::prelude::*;
 use leptos::task::spawn_local;
 
 use crate::chat::Chat;
-use crate::config::{connect_url, PageConfig};
+use crate::config::PageConfig;
 use crate::courier::Protocol;
 use crate::i18n::Texts;
 use crate::identity::{self, Probe};
@@ -140,7 +140,7 @@ fn SignInForm(
 #[component]
 pub fn AgentPage(config: PageConfig, token: Option<String>, texts: &'static Texts) -> impl IntoView {
     let storage_key = format!("kefu.outbox.{}.agent", config.server);
-    let url = connect_url(&config.server, AGENT_UID, token.as_deref());
+    let url = kefu_protocol::endpoint_url_with_token(&config.server, AGENT_UID, token.as_deref());
     let signed_in = token.is_some();
     let chat = Chat::start(url, config.timing, storage_key, Inbox::default(), texts);
     // A session the server refuses (expired, account removed): sign in again.

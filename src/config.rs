@@ -88,18 +88,6 @@ impl PageConfig {
     }
 }
 
-/// The WebSocket URL for `uid`, with its identity token if there is one.
-pub fn connect_url(server: &str, uid: i64, token: Option<&str>) -> String {
-    let url = kefu_protocol::endpoint_url(server, uid);
-    match token {
-        Some(token) => {
-            let token: String = form_urlencoded::byte_serialize(token.as_bytes()).collect();
-            format!("{url}?{}={token}", kefu_protocol::TOKEN_PARAM)
-        }
-        None => url,
-    }
-}
-
 fn millis(key: &str, value: &str) -> Result<u64, String> {
     value.parse::<u64>().ok().filter(|ms| (100..=600_000).contains(ms)).ok_or_else(|| {
         format!("{key} must be a number of milliseconds between 100 and 600000, got {value:?}")
@@ -158,8 +146,6 @@ mod tests {
         let other = parse("http:", "h", "?server=ws://10.0.0.2:9000/webSocket/").expect("valid");
         assert_eq!(other.api_base(), "http://10.0.0.2:9000");
         assert!(parse("http:", "h", "?token=t").is_err(), "a token without its uid");
-        assert_eq!(connect_url("ws://h/webSocket/", 42, Some("a.b+c")), "ws://h/webSocket/42?token=a.b%2Bc");
-        assert_eq!(connect_url("ws://h/webSocket/", -1, None), "ws://h/webSocket/-1");
     }
 
     #[test]

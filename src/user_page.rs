@@ -6,7 +6,7 @@ use leptos::prelude::*;
 use leptos::task::spawn_local;
 
 use crate::chat::Chat;
-use crate::config::{connect_url, PageConfig};
+use crate::config::PageConfig;
 use crate::i18n::Texts;
 use crate::identity;
 use crate::timeline::UserChat;
@@ -71,7 +71,7 @@ fn outbox_key(config: &PageConfig, uid: i64) -> String {
 pub fn UserPage(config: PageConfig, visitor: Visitor, texts: &'static Texts) -> impl IntoView {
     let uid = visitor.uid;
     let storage_key = outbox_key(&config, uid);
-    let url = connect_url(&config.server, uid, visitor.token.as_deref());
+    let url = kefu_protocol::endpoint_url_with_token(&config.server, uid, visitor.token.as_deref());
     let chat = Chat::start(url, config.timing, storage_key, UserChat::new(uid), texts);
     // A kept guest identity the server no longer accepts (its key changed): start afresh.
     Effect::new(move |_| {

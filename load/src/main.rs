@@ -66,10 +66,7 @@ fn token_for(args: &Args, uid: i64) -> Option<String> {
 type Socket = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
 async fn connect(base: &str, uid: i64, token: Option<String>) -> Result<Socket, String> {
-    let mut url = kefu_protocol::endpoint_url(base, uid);
-    if let Some(token) = token {
-        url = format!("{url}?{}={token}", kefu_protocol::TOKEN_PARAM);
-    }
+    let url = kefu_protocol::endpoint_url_with_token(base, uid, token.as_deref());
     let mut request = url.as_str().into_client_request().map_err(|e| e.to_string())?;
     request.headers_mut().insert("Sec-WebSocket-Protocol", SUBPROTOCOL.parse().map_err(|_| "header")?);
     let (mut socket, _) = tokio_tungstenite::connect_async(request).await.map_err(|e| e.to_string())?;

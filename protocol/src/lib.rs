@@ -224,6 +224,18 @@ pub fn endpoint_url(base: &str, uid: i64) -> String {
     }
 }
 
+/// [`endpoint_url`] with the identity token the reference server asks for, if there is one.
+pub fn endpoint_url_with_token(base: &str, uid: i64, token: Option<&str>) -> String {
+    let url = endpoint_url(base, uid);
+    match token {
+        Some(token) => {
+            let token: String = form_urlencoded::byte_serialize(token.as_bytes()).collect();
+            format!("{url}?{TOKEN_PARAM}={token}")
+        }
+        None => url,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -306,6 +318,11 @@ mod tests {
         assert_eq!(parse_user_id("99999999999999999999"), None);
         assert_eq!(endpoint_url("ws://h:1/webSocket/", 7), "ws://h:1/webSocket/7");
         assert_eq!(endpoint_url("ws://h:1/webSocket", -1), "ws://h:1/webSocket/-1");
+        assert_eq!(
+            endpoint_url_with_token("ws://h/webSocket/", 42, Some("a.b+c")),
+            "ws://h/webSocket/42?token=a.b%2Bc"
+        );
+        assert_eq!(endpoint_url_with_token("ws://h/webSocket/", -1, None), "ws://h/webSocket/-1");
     }
 
     proptest! {
