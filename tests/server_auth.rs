@@ -6,18 +6,13 @@
 
 mod support;
 
-use std::time::Duration;
-
 use futures_util::{SinkExt, StreamExt};
 use kefu_protocol::v1::{ClientMessage, ErrorCode, ServerMessage, SUBPROTOCOL};
 use kefu_protocol::{AGENT_UID, CLOSE_UNAUTHORIZED};
+use support::ws::{next_text, Socket, WAIT};
 use support::{app_token, app_token_signed, server_command, Server, AGENT, AGENT_PASSWORD};
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::Message as Ws;
-
-type Socket = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
-
-const WAIT: Duration = Duration::from_secs(5);
 
 async fn open(url: &str, origin: Option<&str>) -> Result<Socket, tokio_tungstenite::tungstenite::Error> {
     let mut request = url.into_client_request().expect("request");
@@ -34,18 +29,7 @@ async fn send(socket: &mut Socket, frame: ClientMessage) {
 
 /// The next v1 frame (pings skipped); panics on close.
 async fn next(socket: &mut Socket) -> ServerMessage {
-    loop {
-        let message = tokio::time::timeout(WAIT, socket.next())
-            .await
-            .expect("a frame within the deadline")
-            .expect("connection open")
-            .expect("no error");
-        match message {
-            Ws::Text(text) => return ServerMessage::decode(text.as_str()).expect("a v1 frame"),
-            Ws::Ping(_) | Ws::Pong(_) => continue,
-            other => panic!("unexpected {other:?}"),
-        }
-    }
+    ServerMessage::decode(&next_text(socket).await).expect("a v1 frame")
 }
 
 /// Resumes and returns the replay up to `ready`.

@@ -5,18 +5,13 @@
 
 mod support;
 
-use std::time::Duration;
-
-use futures_util::{SinkExt, StreamExt};
+use futures_util::SinkExt;
 use kefu_protocol::v1::{ClientMessage, ErrorCode, Message, Position, ServerMessage, SUBPROTOCOL};
 use kefu_protocol::{ServerFrame, AGENT_UID};
+use support::ws::{next_text, Socket};
 use support::Server;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::Message as Ws;
-
-type Socket = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
-
-const WAIT: Duration = Duration::from_secs(5);
 
 /// Connects asking for v1 and checks that the server selected it.
 async fn connect(server: &Server, uid: i64) -> Socket {
@@ -159,21 +154,6 @@ async fn send(socket: &mut Socket, message: ClientMessage) {
 
 async fn send_text(socket: &mut Socket, id: &str, conversation: Option<i64>, text: &str) {
     send(socket, ClientMessage::Send { id: id.into(), conversation, text: text.into() }).await;
-}
-
-async fn next_text(socket: &mut Socket) -> String {
-    loop {
-        let frame = tokio::time::timeout(WAIT, socket.next())
-            .await
-            .expect("a frame within the deadline")
-            .expect("connection open")
-            .expect("no error");
-        match frame {
-            Ws::Text(text) => return text.as_str().to_owned(),
-            Ws::Ping(_) | Ws::Pong(_) => continue,
-            other => panic!("unexpected frame {other:?}"),
-        }
-    }
 }
 
 /// The next frame that is not a presence notice (those have their own test).

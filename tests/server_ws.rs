@@ -8,13 +8,10 @@ use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
 use kefu_protocol::{ChatMessage, Role, ServerFrame, AGENT_NAME, AGENT_UID};
+use support::ws::{next_text, Socket, WAIT};
 use support::Server;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::Message;
-
-type Socket = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
-
-const WAIT: Duration = Duration::from_secs(5);
 
 async fn connect(server: &Server, uid: &str) -> Socket {
     let (socket, _) = tokio_tungstenite::connect_async(server.ws_url(uid)).await.expect("connect");
@@ -27,18 +24,7 @@ async fn send(socket: &mut Socket, text: &str) {
 
 /// The next text frame, decoded.
 async fn next_frame(socket: &mut Socket) -> ServerFrame {
-    loop {
-        let message = tokio::time::timeout(WAIT, socket.next())
-            .await
-            .expect("a frame within the deadline")
-            .expect("connection open")
-            .expect("no error");
-        match message {
-            Message::Text(text) => return ServerFrame::decode(text.as_str()),
-            Message::Ping(_) | Message::Pong(_) => continue,
-            other => panic!("unexpected frame {other:?}"),
-        }
-    }
+    ServerFrame::decode(&next_text(socket).await)
 }
 
 async fn next_chat(socket: &mut Socket) -> ChatMessage {

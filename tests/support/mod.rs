@@ -570,3 +570,33 @@ pub mod page {
         value.as_str().map(str::to_owned)
     }
 }
+
+/// Plain WebSocket clients, for the server tests.
+pub mod ws {
+    use futures_util::StreamExt;
+    use std::time::Duration;
+    use tokio_tungstenite::tungstenite::Message;
+
+    pub type Socket =
+        tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+    /// How long a test waits for a frame.
+    pub const WAIT: Duration = Duration::from_secs(5);
+
+    /// The next text frame (pings and pongs skipped); panics on anything else, a closed
+    /// connection, or nothing within [`WAIT`].
+    pub async fn next_text(socket: &mut Socket) -> String {
+        loop {
+            let frame = tokio::time::timeout(WAIT, socket.next())
+                .await
+                .expect("a frame within the deadline")
+                .expect("connection open")
+                .expect("no error");
+            match frame {
+                Message::Text(text) => return text.as_str().to_owned(),
+                Message::Ping(_) | Message::Pong(_) => continue,
+                other => panic!("unexpected frame {other:?}"),
+            }
+        }
+    }
+}
