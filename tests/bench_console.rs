@@ -35,20 +35,30 @@ const STAMP_FRAMES: &str = r#"
 })();
 "#;
 
-/// Resolves with {dom, painted} (ms since `start`) once `[role=log]` shows `text`.
-const WATCH_LOG: &str = r#"
-window.__kefuWatch = (text, start) => new Promise((resolve) => {
-  const shown = () => { const log = document.querySelector('[role=log]'); return log && log.textContent.includes(text); };
-  const finish = () => {
+/// `__kefuWatch(text, selector)` resolves, once the element at `selector` shows `text`, with
+/// the `performance.now()` times {dom, layout, painted}: when it was in the DOM, when style
+/// and layout were done (forced then), and when the next frame had been painted.
+const WATCH: &str = r#"
+window.__kefuWatch = (text, selector) => new Promise((resolve) => {
+  const shown = () => { const el = document.querySelector(selector); return el && el.textContent.includes(text); };
+  const observer = new MutationObserver(() => {
+    if (!shown()) return;
+    observer.disconnect();
     const dom = performance.now();
     document.body.offsetHeight; // forces style and layout now
     const layout = performance.now();
-    requestAnimationFrame(() => setTimeout(() => resolve({ dom: dom - start(), layout: layout - start(), painted: performance.now() - start() }), 0));
-  };
-  const observer = new MutationObserver(() => { if (shown()) { observer.disconnect(); finish(); } });
+    requestAnimationFrame(() => setTimeout(() => resolve({ dom, layout, painted: performance.now() }), 0));
+  });
   observer.observe(document.body, { childList: true, subtree: true, characterData: true });
 });
 "#;
+
+/// The (dom, layout, painted) times of a watch result, in ms since its `origin` field.
+fn since(result: &serde_json::Value, origin: &str) -> (f64, f64, f64) {
+    let origin_ms = result[origin].as_f64().unwrap_or_else(|| panic!("{origin} stamped: {result}"));
+    let at = |key: &str| result[key].as_f64().unwrap_or_else(|| panic!("{key}: {result}")) - origin_ms;
+    (at("dom"), at("layout"), at("painted"))
+}
 
 fn summary(name: &str, mut samples: Vec<f64>) {
     samples.sort_by(f64::total_cmp);
@@ -99,7 +109,7 @@ async fn console_with_a_thousand_conversations() {
         .await;
         println!("{conversations} conversations, {messages} messages seeded; Chromium headless, 1280x800");
         println!("{:<52} {load_ms:.0} ms after navigation", "load: every conversation listed");
-        agent.execute(WATCH_LOG, vec![]).await.expect("install the watcher");
+        agent.execute(WATCH, vec![]).await.expect("install the watcher");
         // What waiting for the next frame costs by itself, with nothing to render.
         let mut idle = vec![];
         for _ in 0..rounds {
@@ -118,13 +128,14 @@ async fn console_with_a_thousand_conversations() {
                 const row = document.querySelectorAll('button.conversation-item')[index];
                 const expected = row.querySelector('.conversation-preview').textContent;
                 const start = performance.now();
-                window.__kefuWatch(expected, () => start).then(done);
+                window.__kefuWatch(expected, '[role=log]').then((t) => done({ start, ...t }));
                 row.click();
             "#;
             let result = agent.execute_async(script, vec![index.into()]).await.expect("switch");
-            to_dom.push(result["dom"].as_f64().expect("dom"));
-            to_layout.push(result["layout"].as_f64().expect("layout"));
-            to_paint.push(result["painted"].as_f64().expect("painted"));
+            let (dom, layout, painted) = since(&result, "start");
+            to_dom.push(dom);
+            to_layout.push(layout);
+            to_paint.push(painted);
         }
         summary("switch: click -> in DOM", to_dom);
         summary("switch: click -> laid out", to_layout);
@@ -158,19 +169,9 @@ async fn console_with_a_thousand_conversations() {
                 let socket = &mut sockets[if which == 0 { 0 } else { 1 + round % 3 }].1;
                 let watch = if which == 0 { "[role=log]" } else { "nav.conversations" };
                 let arm = format!(
-                    r#"window.__kefuExpect = {text:?}; window.__kefuFrameAt = null;
-                    window.__kefuResult = new Promise((resolve) => {{
-                      const shown = () => document.querySelector('{watch}').textContent.includes({text:?});
-                      const observer = new MutationObserver(() => {{
-                        if (!shown()) return;
-                        observer.disconnect();
-                        const dom = performance.now();
-                        document.body.offsetHeight; // forces style and layout now
-                        const layout = performance.now();
-                        requestAnimationFrame(() => setTimeout(() => resolve({{ frame: window.__kefuFrameAt, dom, layout, painted: performance.now() }}), 0));
-                      }});
-                      observer.observe(document.body, {{ childList: true, subtree: true, characterData: true }});
-                    }});"#
+                    "window.__kefuExpect = {text:?}; window.__kefuFrameAt = null; \
+                     window.__kefuResult = window.__kefuWatch({text:?}, '{watch}') \
+                       .then((t) => ({{ frame: window.__kefuFrameAt, ...t }}));"
                 );
                 agent.execute(&arm, vec![]).await.expect("arm");
                 let id = format!("bench-{which}-{round}");
@@ -180,10 +181,10 @@ async fn console_with_a_thousand_conversations() {
                     .expect("send");
                 let result =
                     agent.execute_async("window.__kefuResult.then(arguments[0]);", vec![]).await.expect("result");
-                let frame = result["frame"].as_f64().expect("frame stamped");
-                to_dom.push(result["dom"].as_f64().expect("dom") - frame);
-                to_layout.push(result["layout"].as_f64().expect("layout") - frame);
-                to_paint.push(result["painted"].as_f64().expect("painted") - frame);
+                let (dom, layout, painted) = since(&result, "frame");
+                to_dom.push(dom);
+                to_layout.push(layout);
+                to_paint.push(painted);
             }
             summary(&format!("{label}: frame -> in DOM"), to_dom);
             summary(&format!("{label}: frame -> laid out"), to_layout);
