@@ -111,14 +111,7 @@ async fn two_tabs_of_the_same_visitor_both_keep_working_and_reload_keeps_the_ide
         page::wait_message(browser, "me", "sent from tab one", "sent").await;
         page::wait_message(browser, "me", "after reload", "sent").await;
         // The identity is the server's: a guest id with the token that proves it.
-        let kept = browser
-            .execute(
-                "const k = Object.keys(localStorage).find(k => k.startsWith('kefu.guest.')); \
-                 return k ? JSON.parse(localStorage.getItem(k)) : null;",
-                vec![],
-            )
-            .await
-            .expect("read storage");
+        let kept = page::stored_guest(browser).await;
         assert!(kept["uid"].as_i64().is_some_and(|uid| uid >= 1_000_000_000_000), "{kept}");
         assert_eq!(kept["token"].as_str().map(|t| t.split('.').count()), Some(3), "a JWT: {kept}");
     })
@@ -589,7 +582,7 @@ async fn scrolling_up_loads_older_messages_in_order() {
 async fn presence_away_notice_and_filter() {
     let server = Server::start();
     // The second user comes from the embedding app, signed in under their own name.
-    let second_url = server.url(&format!("/?uid=82&token={}", support::app_token(82, Some("Zhang Wei"))));
+    let second_url = server.named_user_url(82, Some("Zhang Wei"), "");
     let (first_url, agent_url) = (server.user_url(81, ""), server.url("/agent"));
     with_browsers(3, move |browsers| async move {
         let (user, other, agent) = (&browsers[0], &browsers[1], &browsers[2]);
@@ -725,9 +718,7 @@ async fn row_state(agent: &Client, uid: i64) -> Option<(u64, bool)> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_users_see_only_their_own_conversation_and_replies_reach_the_chosen_one() {
     let server = Server::start();
-    let named = |uid: i64, name: &str| {
-        server.url(&format!("/?uid={uid}&token={}", support::app_token(uid, Some(name))))
-    };
+    let named = |uid: i64, name: &str| server.named_user_url(uid, Some(name), "");
     let (alice_url, bob_url, agent_url) = (named(11, "Alice"), named(12, "Bob"), server.url("/agent"));
     with_browsers(3, move |browsers| async move {
         let (alice, bob, agent) = (&browsers[0], &browsers[1], &browsers[2]);
@@ -795,10 +786,7 @@ async fn a_refused_identity_is_explained_and_a_stale_guest_is_replaced() {
         // A kept guest identity the server no longer accepts is replaced by a new one.
         user.goto(&guest_url).await.expect("open as guest");
         page::wait_status(user, "online", LOAD).await;
-        let forge = "const k = Object.keys(localStorage).find(k => k.startsWith('kefu.guest.')); \
-                     const g = JSON.parse(localStorage.getItem(k)); const old = g.uid; \
-                     g.token = g.token.slice(0, -4) + 'AAAA'; localStorage.setItem(k, JSON.stringify(g)); return old;";
-        let old_uid = user.execute(forge, vec![]).await.expect("spoil the token").as_i64().expect("uid");
+        let old_uid = page::spoil_guest_token(user).await;
         user.refresh().await.expect("reload");
         let note = eventually("new identity noted", LOAD, || async {
             let found = user
@@ -810,16 +798,7 @@ async fn a_refused_identity_is_explained_and_a_stale_guest_is_replaced() {
         .await;
         assert!(note.contains("new guest"), "{note}");
         page::wait_status(user, "online", LOAD).await;
-        let new_uid = user
-            .execute(
-                "const k = Object.keys(localStorage).find(k => k.startsWith('kefu.guest.')); \
-                 return JSON.parse(localStorage.getItem(k)).uid;",
-                vec![],
-            )
-            .await
-            .expect("uid")
-            .as_i64()
-            .expect("uid");
+        let new_uid = page::stored_guest(user).await["uid"].as_i64().expect("uid");
         assert_ne!(new_uid, old_uid);
         page::type_and_send(user, "hello again").await;
         page::wait_message(user, "me", "hello again", "sent").await;
@@ -842,10 +821,7 @@ async fn messages_queued_by_a_replaced_guest_are_sent_as_the_new_one() {
         page::type_and_send(user, "typed while the server was away").await;
         page::wait_message(user, "me", "typed while the server was away", "sending").await;
         // The server comes back no longer accepting the kept identity (as after its key changed).
-        let spoil = "const k = Object.keys(localStorage).find(k => k.startsWith('kefu.guest.')); \
-                     const g = JSON.parse(localStorage.getItem(k)); \
-                     g.token = g.token.slice(0, -4) + 'AAAA'; localStorage.setItem(k, JSON.stringify(g));";
-        user.execute(spoil, vec![]).await.expect("spoil the token");
+        page::spoil_guest_token(user).await;
         user.refresh().await.expect("reload while the server is away");
         page::wait_message(user, "me", "typed while the server was away", "sending").await;
         control.ask("start").await;
@@ -1149,9 +1125,7 @@ async fn a_bad_url_parameter_is_reported() {
 async fn readme_screenshots() {
     let server = Server::start();
     // Users of an embedding app, signed in under their names.
-    let named = |uid: i64, name: &str| {
-        server.url(&format!("/?uid={uid}&token={}&lang=zh", support::app_token(uid, Some(name))))
-    };
+    let named = |uid: i64, name: &str| server.named_user_url(uid, Some(name), "lang=zh");
     let (user_url, other_url, agent_url) = (named(5, "王芳"), named(6, "李明"), server.url("/agent?lang=zh"));
     let sessions = [("zh-CN", (390, 720)), ("zh-CN", (390, 720)), ("zh-CN", (1100, 640))];
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/img");

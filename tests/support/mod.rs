@@ -203,8 +203,13 @@ impl Server {
 
     /// The user page as user `uid` of the embedding app (with its token), plus `query`.
     pub fn user_url(&self, uid: i64, query: &str) -> String {
+        self.named_user_url(uid, None, query)
+    }
+
+    /// [`Server::user_url`] for a user the app names.
+    pub fn named_user_url(&self, uid: i64, name: Option<&str>, query: &str) -> String {
         let sep = if query.is_empty() { "" } else { "&" };
-        self.url(&format!("/?uid={uid}&token={}{sep}{query}", app_token(uid, None)))
+        self.url(&format!("/?uid={uid}&token={}{sep}{query}", app_token(uid, name)))
     }
 
     /// Starts the server again on the same port after it stopped.
@@ -557,6 +562,28 @@ pub mod page {
         let secret = form.find(Locator::Css("input[name=password]")).await.expect("password");
         secret.send_keys(password).await.expect("type");
         form.find(Locator::Css("button[type=submit]")).await.expect("submit").click().await.expect("submit");
+    }
+
+    /// The guest identity the page keeps (`{"uid", "token"}`), or `null` without one.
+    pub async fn stored_guest(client: &Client) -> serde_json::Value {
+        client
+            .execute(
+                "const k = Object.keys(localStorage).find(k => k.startsWith('kefu.guest.')); \
+                 return k ? JSON.parse(localStorage.getItem(k)) : null;",
+                vec![],
+            )
+            .await
+            .expect("read the stored guest")
+    }
+
+    /// Breaks the signature of the kept guest token, as a server whose key changed would see
+    /// it; returns the guest's id.
+    pub async fn spoil_guest_token(client: &Client) -> i64 {
+        let spoil = "const k = Object.keys(localStorage).find(k => k.startsWith('kefu.guest.')); \
+                     const g = JSON.parse(localStorage.getItem(k)); \
+                     g.token = g.token.slice(0, -4) + 'AAAA'; localStorage.setItem(k, JSON.stringify(g)); \
+                     return g.uid;";
+        client.execute(spoil, vec![]).await.expect("spoil the token").as_i64().expect("guest uid")
     }
 
     pub async fn alert_text(client: &Client) -> Option<String> {
