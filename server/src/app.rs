@@ -57,10 +57,14 @@ fn router(config: &Config, state: AppState) -> Router {
             .allow_origin(AllowOrigin::list(origins))
             .allow_methods([Method::GET, Method::POST])
             .allow_headers([header::CONTENT_TYPE]);
+        let origins_allowed = state.allowed_origins.clone();
         let api = Router::new()
             .route("/api/config", get(api_config))
             .route("/api/guest", post(new_guest))
             .route("/api/agent/session", post(sign_in))
+            .layer(axum::middleware::from_fn(move |request, next| {
+                api_origin_guard(origins_allowed.clone(), request, next)
+            }))
             .layer(cors);
         router = router.merge(api);
     }
@@ -74,17 +78,26 @@ fn api_error(status: StatusCode, message: &str) -> Response {
     (status, Json(serde_json::json!({ "error": message }))).into_response()
 }
 
+/// Refuses every `/api` call from a page whose origin is not allowed ([`origin_allowed`]).
+async fn api_origin_guard(
+    allowed: Arc<Vec<String>>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    if !origin_allowed(request.headers(), &allowed) {
+        return api_error(StatusCode::FORBIDDEN, "origin not allowed");
+    }
+    next.run(request).await
+}
+
 /// What the web app needs to know before connecting: this server has accounts.
 async fn api_config() -> Json<serde_json::Value> {
     Json(serde_json::json!({ "accounts": true }))
 }
 
 /// A new guest identity for a visitor of the user page.
-async fn new_guest(State(state): State<AppState>, headers: HeaderMap) -> Response {
+async fn new_guest(State(state): State<AppState>) -> Response {
     let Some(auth) = &state.auth else { return StatusCode::NOT_FOUND.into_response() };
-    if !origin_allowed(&headers, &state.allowed_origins) {
-        return api_error(StatusCode::FORBIDDEN, "origin not allowed");
-    }
     let (uid, name, token) = auth.new_guest();
     Json(serde_json::json!({ "uid": uid, "name": name, "token": token })).into_response()
 }
@@ -96,11 +109,8 @@ struct SignIn {
 }
 
 /// Agent sign-in: a session token for a right name and password.
-async fn sign_in(State(state): State<AppState>, headers: HeaderMap, body: Option<Json<SignIn>>) -> Response {
+async fn sign_in(State(state): State<AppState>, body: Option<Json<SignIn>>) -> Response {
     let Some(auth) = &state.auth else { return StatusCode::NOT_FOUND.into_response() };
-    if !origin_allowed(&headers, &state.allowed_origins) {
-        return api_error(StatusCode::FORBIDDEN, "origin not allowed");
-    }
     let Some(Json(SignIn { name, password })) = body else {
         return api_error(StatusCode::BAD_REQUEST, "send JSON {\"name\": ..., \"password\": ...}");
     };
