@@ -125,7 +125,7 @@ async fn a_foreign_origin_is_refused_and_an_allowed_one_accepted() {
         resume(&mut socket).await;
     }
     // The HTTP API answers the allowed origin's preflight and refuses the foreign one's calls.
-    let agent = ureq::Agent::config_builder().http_status_as_error(false).build().new_agent();
+    let agent = support::http();
     let foreign = agent.post(&server.url("/api/guest")).header("Origin", "https://evil.example").send_empty();
     assert_eq!(foreign.expect("answer").status(), 403);
     let allowed = agent.post(&server.url("/api/guest")).header("Origin", "https://shop.example").send_empty();
@@ -144,7 +144,7 @@ async fn agents_sign_in_with_their_password_only_and_removed_accounts_end() {
     assert_eq!((status, body["error"].as_str()), (401, Some("wrong name or password")));
     let (status, _) = server.sign_in("nobody", AGENT_PASSWORD);
     assert_eq!(status, 401, "an unknown name gets the same answer");
-    let agent = ureq::Agent::config_builder().http_status_as_error(false).build().new_agent();
+    let agent = support::http();
     let malformed = agent.post(&server.url("/api/agent/session")).send("not json").expect("answer");
     assert_eq!(malformed.status(), 400);
 
@@ -191,7 +191,7 @@ async fn guests_and_app_users_are_told_to_agents_by_name() {
     let mut agent = open(&server.ws_url("-1"), None).await.expect("agent");
     resume(&mut agent).await;
 
-    let http = ureq::Agent::config_builder().http_status_as_error(false).build().new_agent();
+    let http = support::http();
     let mut response = http.post(&server.url("/api/guest")).send_empty().expect("guest");
     let guest: serde_json::Value = response.body_mut().read_json().expect("json");
     let (uid, token) = (guest["uid"].as_i64().expect("uid"), guest["token"].as_str().expect("token"));
@@ -239,7 +239,7 @@ async fn trusted_user_ids_still_keep_the_agent_locked() {
 
 #[tokio::test]
 async fn the_api_says_whether_there_are_accounts_and_unknown_paths_are_404() {
-    let http = ureq::Agent::config_builder().http_status_as_error(false).build().new_agent();
+    let http = support::http();
     let server = Server::start();
     let mut config = http.get(&server.url("/api/config")).call().expect("config");
     assert_eq!(config.body_mut().read_json::<serde_json::Value>().expect("json")["accounts"], true);

@@ -102,6 +102,11 @@ pub fn app_token_signed(secret: &str, uid: i64, name: Option<&str>, valid_secs: 
     .expect("sign a token")
 }
 
+/// An HTTP client that returns error statuses as responses, for tests to check them.
+pub fn http() -> ureq::Agent {
+    ureq::Agent::config_builder().http_status_as_error(false).build().new_agent()
+}
+
 /// Runs a `kefu-server` subcommand on `database`; returns its exit status and output.
 pub fn server_command(database: &Path, args: &[&str]) -> (bool, String) {
     let output = Command::new(server_bin())
@@ -180,8 +185,7 @@ impl Server {
 
     /// Signs in on `/api/agent/session`: (HTTP status, JSON body).
     pub fn sign_in(&self, name: &str, password: &str) -> (u16, serde_json::Value) {
-        let agent = ureq::Agent::config_builder().http_status_as_error(false).build().new_agent();
-        let mut response = agent
+        let mut response = http()
             .post(&self.url("/api/agent/session"))
             .send_json(serde_json::json!({ "name": name, "password": password }))
             .expect("POST /api/agent/session");
