@@ -2,10 +2,10 @@
 //! assistive technology rely on, and text rendered as text.
 #![cfg(target_arch = "wasm32")]
 
-use kefu::connection::Status;
-use kefu::i18n::EN;
-use kefu::timeline::{Delivery, Entry, From};
-use kefu::ui::{status_label, MessageList, StatusIndicator};
+use kefu::{MessageList, StatusIndicator};
+use kefu_core::connection::Status;
+use kefu_core::i18n::EN;
+use kefu_core::timeline::{Delivery, Entry, From};
 use leptos::prelude::*;
 use wasm_bindgen::JsCast;
 use wasm_bindgen_test::*;
@@ -46,7 +46,7 @@ async fn status_indicator_has_role_state_and_a_text_label() {
         view! {
             <StatusIndicator
                 status=Signal::derive(move || state.get().0)
-                label=Signal::derive(move || { let (s, r) = state.get(); status_label(&EN, s, r).to_owned() })
+                label=Signal::derive(move || { let (s, r) = state.get(); EN.status_label(s, r).to_owned() })
             />
         }
     })
@@ -77,9 +77,8 @@ async fn message_list_marks_senders_and_delivery_and_renders_markup_as_text() {
     ]);
     let retried = RwSignal::new(None::<u64>);
     leptos::mount::mount_to(root.clone(), move || {
-        view! {
-            <MessageList entries=entries.into() texts=&EN on_retry=Callback::new(move |id| retried.set(Some(id))) />
-        }
+        kefu::use_texts(&EN);
+        view! { <MessageList entries=entries.into() on_retry=Callback::new(move |id| retried.set(Some(id))) /> }
     })
     .forget();
     settle().await;

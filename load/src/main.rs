@@ -191,7 +191,7 @@ async fn main() {
                     _ = tokio::time::sleep_until(next_beat) => {
                         if Instant::now() >= deadline { break; }
                         beat_sent = Some(Instant::now());
-                        if write.send(Message::text("heartbeat")).await.is_err() { errors += 1; break; }
+                        if write.send(Message::text(kefu_protocol::HEARTBEAT)).await.is_err() { errors += 1; break; }
                         next_beat += interval;
                     }
                     Some(id) = rx.recv() => {
@@ -200,7 +200,7 @@ async fn main() {
                         if write.send(Message::text(frame.encode())).await.is_err() { errors += 1; break; }
                     }
                     frame = read.next() => match frame {
-                        Some(Ok(Message::Text(text))) if text.as_str() == "success" => {
+                        Some(Ok(Message::Text(text))) if text.as_str() == kefu_protocol::HEARTBEAT_ACK => {
                             if let Some(at) = beat_sent.take() {
                                 if let Ok(mut rtts) = rtts.lock() { rtts.0.push(at.elapsed().as_micros() as u64); }
                             }

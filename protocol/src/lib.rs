@@ -10,6 +10,7 @@
 
 use serde::{Deserialize, Serialize};
 
+pub mod api;
 pub mod v1;
 
 /// Path prefix of the WebSocket endpoint; the user id follows it: `/webSocket/{userId}`.
@@ -28,17 +29,15 @@ pub const MAX_TEXT_UTF16: usize = 8192;
 pub const NOTICE_ONLINE_INFO_ERROR: &str = "用户在线信息错误!";
 /// Reply of the original backend for an unknown user id.
 pub const NOTICE_UNKNOWN_USER: &str = "用户信息不存在!";
-/// Layout of `createTime`: local server time, no zone.
 /// Guest user ids (made up by the web app for backends without accounts, or issued by the
 /// reference server) lie in `[GUEST_UID_MIN, GUEST_UID_MIN + GUEST_UID_SPAN)`: above any
 /// app's own ids, below 2^53 so that JavaScript numbers carry them exactly.
 pub const GUEST_UID_MIN: i64 = 1_000_000_000_000;
 pub const GUEST_UID_SPAN: i64 = 8_000_000_000_000_000;
-/// WebSocket close code of the reference server for a connection whose identity is not
-/// proven (no token, a bad, expired or someone else's): sign in again, do not retry as is.
-pub const CLOSE_UNAUTHORIZED: u16 = 4401;
+pub use close::UNAUTHORIZED as CLOSE_UNAUTHORIZED;
 /// Query parameter of the WebSocket URL that carries the identity token.
 pub const TOKEN_PARAM: &str = "token";
+/// Layout of `createTime`: local server time, no zone.
 pub const CREATE_TIME_FORMAT: &str = "%Y-%m-%d %H:%M:%S";
 
 /// Who sent a chat message, as the original backend labels it.
@@ -208,6 +207,28 @@ pub mod notice {
     pub fn unavailable() -> String {
         "服务器暂时无法保存消息 (the message could not be stored, not sent)".to_owned()
     }
+}
+
+/// WebSocket close codes a backend sends, and what a client makes of them (RFC 6455 §7.4
+/// for the 1xxx ones).
+pub mod close {
+    /// Server shutting down, or a connection idle too long: reconnect.
+    pub const GOING_AWAY: u16 = 1001;
+    /// A frame that breaks the WebSocket protocol.
+    pub const PROTOCOL_ERROR: u16 = 1002;
+    /// A text frame that is not valid UTF-8.
+    pub const INVALID_DATA: u16 = 1007;
+    /// The path does not name a valid user id, or the handshake came too slowly.
+    pub const POLICY: u16 = 1008;
+    /// A frame far over the text limit.
+    pub const TOO_BIG: u16 = 1009;
+    /// The server cannot serve the connection now (storage): reconnect.
+    pub const INTERNAL_ERROR: u16 = 1011;
+    /// The client does not read its frames fast enough, or the server is overloaded.
+    pub const TRY_AGAIN_LATER: u16 = 1013;
+    /// The reference server does not accept the connection's identity (no token, a bad,
+    /// expired or someone else's): sign in again, do not retry as is.
+    pub const UNAUTHORIZED: u16 = 4401;
 }
 
 /// The user id in an endpoint path segment, as the original parses it (signed 64-bit).

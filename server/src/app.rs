@@ -1,5 +1,6 @@
 //! The HTTP side: routes (WebSocket, `/api` for sign-in and guests, the web app), the
-//! Origin check, and the serve loop with graceful shutdown.
+//! Origin check, the WebSocket upgrade (who is connecting), and the serve loop with graceful
+//! shutdown.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -8,7 +9,8 @@ use axum::extract::{Path, Query, State, WebSocketUpgrade};
 use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use axum::{Json, Router};
+use axum::Router;
+use futures_util::StreamExt;
 use serde::Deserialize;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
@@ -17,11 +19,13 @@ use tower_http::compression::CompressionLayer;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::services::{ServeDir, ServeFile};
 
+use kefu_protocol::api;
 use kefu_protocol::v1::SUBPROTOCOL;
 
+use crate::api::ApiError;
 use crate::auth::{self, Auth, Identity};
 use crate::hub::Hub;
-use crate::session::{self, Shared};
+use crate::session::{self, Close, Shared};
 use crate::store::Store;
 use crate::Config;
 
@@ -29,13 +33,13 @@ use crate::Config;
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(2);
 
 #[derive(Clone)]
-struct AppState {
-    shared: Arc<Shared>,
+pub(crate) struct AppState {
+    pub(crate) shared: Arc<Shared>,
     sessions: TaskTracker,
     v1: bool,
     /// `None`: any identity is accepted (`--insecure-no-auth`).
-    auth: Option<Arc<Auth>>,
-    throttle: Arc<auth::SignInThrottle>,
+    pub(crate) auth: Option<Arc<Auth>>,
+    pub(crate) throttle: Arc<auth::SignInThrottle>,
     allowed_origins: Arc<Vec<String>>,
 }
 
@@ -47,7 +51,7 @@ fn router(config: &Config, state: AppState) -> Router {
     // The console is its own page (and wasm binary): `/agent` serves agent.html.
     let console = ServeFile::new(config.static_dir.join("agent.html"));
     let mut router = Router::new()
-        .route("/webSocket/{user_id}", get(upgrade))
+        .route(&format!("{}{{user_id}}", kefu_protocol::ENDPOINT_PREFIX), get(upgrade))
         .route_service("/agent", console.clone())
         .route_service("/agent/", console);
     if state.auth.is_some() {
@@ -59,99 +63,24 @@ fn router(config: &Config, state: AppState) -> Router {
             .allow_headers([header::CONTENT_TYPE]);
         let origins_allowed = state.allowed_origins.clone();
         let api = Router::new()
-            .route("/api/config", get(api_config))
-            .route("/api/guest", post(new_guest))
-            .route("/api/agent/session", post(sign_in))
+            .route(api::CONFIG_PATH, get(crate::api::config))
+            .route(api::GUEST_PATH, post(crate::api::new_guest))
+            .route(api::AGENT_SESSION_PATH, post(crate::api::sign_in))
             .layer(axum::middleware::from_fn(move |request, next| {
-                api_origin_guard(origins_allowed.clone(), request, next)
+                crate::api::origin_guard(origins_allowed.clone(), request, next)
             }))
             .layer(cors);
         router = router.merge(api);
     }
     // An unknown API path is an error, not the web app's index page.
-    router = router.route("/api/{*rest}", axum::routing::any(|| async { StatusCode::NOT_FOUND }));
+    let unknown_api = format!("{}{{*rest}}", api::PREFIX);
+    router = router.route(&unknown_api, axum::routing::any(|| async { ApiError::NotFound }));
     router.with_state(state).fallback_service(files).layer(CompressionLayer::new())
-}
-
-/// A JSON error body: `{"error": "..."}`.
-fn api_error(status: StatusCode, message: &str) -> Response {
-    (status, Json(serde_json::json!({ "error": message }))).into_response()
-}
-
-/// Refuses every `/api` call from a page whose origin is not allowed ([`origin_allowed`]).
-async fn api_origin_guard(
-    allowed: Arc<Vec<String>>,
-    request: axum::extract::Request,
-    next: axum::middleware::Next,
-) -> Response {
-    if !origin_allowed(request.headers(), &allowed) {
-        return api_error(StatusCode::FORBIDDEN, "origin not allowed");
-    }
-    next.run(request).await
-}
-
-/// What the web app needs to know before connecting: this server has accounts.
-async fn api_config() -> Json<serde_json::Value> {
-    Json(serde_json::json!({ "accounts": true }))
-}
-
-/// A new guest identity for a visitor of the user page.
-async fn new_guest(State(state): State<AppState>) -> Response {
-    let Some(auth) = &state.auth else { return StatusCode::NOT_FOUND.into_response() };
-    let (uid, name, token) = auth.new_guest();
-    Json(serde_json::json!({ "uid": uid, "name": name, "token": token })).into_response()
-}
-
-#[derive(Deserialize)]
-struct SignIn {
-    name: String,
-    password: String,
-}
-
-/// Agent sign-in: a session token for a right name and password.
-async fn sign_in(State(state): State<AppState>, body: Option<Json<SignIn>>) -> Response {
-    let Some(auth) = &state.auth else { return StatusCode::NOT_FOUND.into_response() };
-    let Some(Json(SignIn { name, password })) = body else {
-        return api_error(StatusCode::BAD_REQUEST, "send JSON {\"name\": ..., \"password\": ...}");
-    };
-    if let Some(seconds) = state.throttle.wait(&name, std::time::Instant::now()) {
-        let message = format!("too many failed sign-ins; try again in {seconds} s");
-        let mut response = api_error(StatusCode::TOO_MANY_REQUESTS, &message);
-        response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(seconds));
-        return response;
-    }
-    let account = match state.shared.store.agent(&name).await {
-        Ok(account) => account,
-        Err(err) => {
-            tracing::error!(%err, "cannot read agent accounts");
-            return api_error(StatusCode::SERVICE_UNAVAILABLE, "accounts are unavailable; retry");
-        }
-    };
-    // Hash even for an unknown name, so the answer time does not tell which names exist.
-    let hash = account.as_ref().map(|a| a.password_hash.clone()).unwrap_or_else(dummy_hash);
-    let matches =
-        tokio::task::spawn_blocking(move || auth::verify_password(&password, &hash)).await.unwrap_or(false);
-    let Some(account) = account.filter(|_| matches) else {
-        tracing::info!(name, "sign-in refused");
-        state.throttle.failed(&name, std::time::Instant::now());
-        return api_error(StatusCode::UNAUTHORIZED, "wrong name or password");
-    };
-    state.throttle.succeeded(&name);
-    tracing::info!(name, "agent signed in");
-    let token = auth.agent_token(&name, account.session_epoch);
-    Json(serde_json::json!({ "name": name, "token": token, "expires_in": auth::AGENT_SESSION_SECS }))
-        .into_response()
-}
-
-/// An Argon2id hash of a password nobody knows, verified against for unknown names.
-fn dummy_hash() -> String {
-    static DUMMY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
-    DUMMY.get_or_init(|| auth::hash_password("no such agent").unwrap_or_default()).clone()
 }
 
 /// Whether the request comes from a page allowed to use this server: no `Origin` (not a
 /// browser page), the server's own origin, or one of `--allow-origin`.
-fn origin_allowed(headers: &HeaderMap, allowed: &[String]) -> bool {
+pub(crate) fn origin_allowed(headers: &HeaderMap, allowed: &[String]) -> bool {
     let Some(origin) = headers.get(header::ORIGIN).and_then(|o| o.to_str().ok()) else { return true };
     let host = headers.get(header::HOST).and_then(|h| h.to_str().ok()).unwrap_or_default();
     let own = origin.split_once("://").is_some_and(|(_, rest)| rest.eq_ignore_ascii_case(host));
@@ -188,7 +117,7 @@ async fn upgrade(
         .write_buffer_size(4 * 1024);
     let ws = if state.v1 { ws.protocols([SUBPROTOCOL]) } else { ws };
     let identity = match kefu_protocol::parse_user_id(&user_id) {
-        None => Err((session::CLOSE_POLICY, "user id must be a signed 64-bit integer".to_owned())),
+        None => Err(Close::BadUserId),
         Some(uid) => identify(&state, uid, credentials.token.as_deref()).await,
     };
     let sessions = state.sessions.clone();
@@ -198,15 +127,18 @@ async fn upgrade(
         let v1 = socket.protocol().is_some_and(|p| p.as_bytes() == SUBPROTOCOL.as_bytes());
         sessions.track_future(async move {
             match identity {
-                Ok(identity) => session::run(socket, identity, v1, shared).await,
-                Err((code, reason)) => session::refuse(socket, code, reason).await,
+                Ok(identity) => {
+                    let (sink, stream) = socket.split();
+                    session::run(sink, stream, identity, v1, shared).await
+                }
+                Err(close) => session::refuse(socket, close).await,
             }
         })
     })
 }
 
 /// Who a connection is; a refusal carries its close code and reason.
-async fn identify(state: &AppState, uid: i64, token: Option<&str>) -> Result<Identity, (u16, String)> {
+async fn identify(state: &AppState, uid: i64, token: Option<&str>) -> Result<Identity, Close> {
     let Some(auth) = &state.auth else {
         return Ok(if uid == kefu_protocol::AGENT_UID {
             Identity::Agent { name: kefu_protocol::AGENT_NAME.to_owned(), epoch: 0 }
@@ -216,24 +148,19 @@ async fn identify(state: &AppState, uid: i64, token: Option<&str>) -> Result<Ide
     };
     let identity = auth.identify(uid, token).map_err(|refusal| {
         tracing::info!(uid, %refusal, "connection refused");
-        (session::CLOSE_UNAUTHORIZED, refusal.0)
+        Close::Unauthorized(refusal.0)
     })?;
     if let Identity::Agent { name, epoch } = &identity {
         // A removed account's sessions end with it, and a new password ends the older ones.
         match state.shared.store.agent(name).await {
             Ok(Some(account)) if *epoch == account.session_epoch => {}
             Ok(Some(_)) => {
-                return Err((
-                    session::CLOSE_UNAUTHORIZED,
-                    "the password has changed since: sign in again".into(),
-                ))
+                return Err(Close::Unauthorized("the password has changed since: sign in again".into()))
             }
-            Ok(None) => {
-                return Err((session::CLOSE_UNAUTHORIZED, "this agent account no longer exists".into()))
-            }
+            Ok(None) => return Err(Close::Unauthorized("this agent account no longer exists".into())),
             Err(err) => {
                 tracing::error!(%err, "cannot read agent accounts");
-                return Err((session::CLOSE_TRY_AGAIN_LATER, "accounts are unavailable; retry".into()));
+                return Err(Close::AccountsUnavailable);
             }
         }
     }

@@ -197,14 +197,19 @@ fn refusal(err: &jsonwebtoken::errors::Error) -> Refusal {
     })
 }
 
+/// A password that could not be hashed.
+#[derive(Debug, thiserror::Error)]
+#[error("cannot hash the password: {0}")]
+pub struct HashError(argon2::password_hash::Error);
+
 /// Hashes a password for storage (Argon2id, random salt, PHC string).
-pub fn hash_password(password: &str) -> Result<String, String> {
+pub fn hash_password(password: &str) -> Result<String, HashError> {
     use argon2::password_hash::{rand_core::OsRng, PasswordHasher, SaltString};
     let salt = SaltString::generate(&mut OsRng);
     argon2::Argon2::default()
         .hash_password(password.as_bytes(), &salt)
         .map(|hash| hash.to_string())
-        .map_err(|err| format!("cannot hash the password: {err}"))
+        .map_err(HashError)
 }
 
 /// Whether `password` matches a stored hash (false for a malformed hash).

@@ -1,14 +1,20 @@
 //! Kefu reference backend.
 //!
-//! - [`auth`]: agent accounts, guest and app tokens: who a connection is, proven.
-//! - [`app`]: the HTTP router (static web app with client-route fallback, WebSocket endpoint)
-//!   and the serve loop with graceful shutdown.
-//! - [`hub`]: who is connected, and who receives each message.
-//! - [`session`]: one WebSocket connection, speaking v0 (the original protocol) or v1.
-//! - [`store`]: the messages, in SQLite.
+//! ```text
+//! main.rs        the binary: serve, or run a subcommand (agent add/remove/list, token, seed)
+//! cli            its command line: options and subcommands, and the Config they make
+//! app            HTTP router (web app, /api, WebSocket upgrade), Origin check, serve loop
+//! api            /api handlers: config probe, guests, agent sign-in; typed errors
+//! auth           who a connection is, proven: agent sessions, guest and app tokens, passwords
+//! hub            who is connected, and who receives each message
+//! session/       one WebSocket connection: common loop (mod), v0, v1, rate gate, close reasons
+//! store          messages, read positions, accounts: SQLite via sqlx
+//! ```
 
+pub mod api;
 pub mod app;
 pub mod auth;
+pub mod cli;
 pub mod hub;
 pub mod session;
 pub mod store;

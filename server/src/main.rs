@@ -4,101 +4,12 @@
 //! subcommands manage agent accounts, sign app tokens and seed benchmark data. Everything
 //! else lives in the library (`kefu_server`).
 
-use clap::{Parser, Subcommand};
+use clap::Parser;
+use kefu_server::app;
 use kefu_server::auth;
-use kefu_server::{app, Config};
+use kefu_server::cli::{AgentAction, Cli, Command};
 use tokio_util::sync::CancellationToken;
 use tracing_subscriber::EnvFilter;
-
-#[derive(Parser, Debug)]
-#[command(name = "kefu-server", version, about = "Kefu reference backend")]
-struct Cli {
-    #[command(subcommand)]
-    command: Option<Command>,
-    /// Address to bind.
-    #[arg(long, env = "KEFU_BIND", default_value = "127.0.0.1")]
-    bind: std::net::IpAddr,
-    /// Port to listen on (0 picks a free one; the chosen port is printed).
-    #[arg(long, env = "KEFU_PORT", default_value_t = 8080)]
-    port: u16,
-    /// Folder holding the built web app (`trunk build` output).
-    #[arg(long, env = "KEFU_STATIC_DIR", default_value = "dist")]
-    static_dir: std::path::PathBuf,
-    /// Longest chat text accepted, in UTF-16 units.
-    #[arg(long, env = "KEFU_MAX_TEXT", default_value_t = kefu_protocol::MAX_TEXT_UTF16)]
-    max_text: usize,
-    /// SQLite database file (created if missing; WAL mode).
-    #[arg(long, env = "KEFU_DATABASE", default_value = "kefu.db", global = true)]
-    database: std::path::PathBuf,
-    /// Secret shared with an embedding app, which signs its users' tokens with it (HS256 JWT).
-    #[arg(long, env = "KEFU_APP_SECRET", global = true, hide_env_values = true)]
-    app_secret: Option<String>,
-    /// Accept user ids without a token, for apps that cannot send one (the original mobile
-    /// app). Agents still need to sign in.
-    #[arg(long, env = "KEFU_TRUST_USER_IDS")]
-    trust_user_ids: bool,
-    /// Accept any identity, the agent's included, and serve no `/api`: the original backend's
-    /// behaviour, for testing the web app against it. Never for real use.
-    #[arg(long, env = "KEFU_INSECURE_NO_AUTH")]
-    insecure_no_auth: bool,
-    /// Origin (`https://shop.example`) of another site whose pages may connect; repeatable or
-    /// comma-separated. The server's own origin is always allowed.
-    #[arg(long = "allow-origin", env = "KEFU_ALLOW_ORIGINS", value_delimiter = ',')]
-    allowed_origins: Vec<String>,
-    /// Frames per second accepted from one connection, bursts up to twice that
-    /// (heartbeats not counted).
-    #[arg(long, env = "KEFU_MAX_FRAMES_PER_SECOND", default_value_t = 20)]
-    max_frames_per_second: u32,
-    /// Seconds a connection may stay silent (clients heartbeat every 2 s) before it is closed.
-    #[arg(long, env = "KEFU_IDLE_TIMEOUT_SECS", default_value_t = 30)]
-    idle_timeout_secs: u64,
-    /// Speak only the original protocol (never select `kefu.v1`), like the original backend.
-    #[arg(long, env = "KEFU_V0_ONLY")]
-    v0_only: bool,
-}
-
-#[derive(Subcommand, Debug)]
-enum Command {
-    /// Manage agent accounts (in the database given by --database).
-    Agent {
-        #[command(subcommand)]
-        action: AgentAction,
-    },
-    /// Print a user token signed with --app-secret, as an embedding app would make it.
-    Token {
-        /// The app's id for the user (0 or more, below 10^12).
-        #[arg(long)]
-        uid: i64,
-        /// The name agents see.
-        #[arg(long)]
-        name: Option<String>,
-        /// Seconds the token stays valid.
-        #[arg(long, default_value_t = 3600)]
-        valid_secs: u64,
-    },
-    /// Fill the database with made-up conversations, for the console benchmark.
-    Seed {
-        #[arg(long, default_value_t = 1000)]
-        conversations: u32,
-        #[arg(long, default_value_t = 50_000)]
-        messages: u32,
-    },
-}
-
-#[derive(Subcommand, Debug)]
-enum AgentAction {
-    /// Create an agent, or set a new password for an existing one. The password is read from
-    /// --password or, without it, from the first line of standard input.
-    Add {
-        name: String,
-        #[arg(long)]
-        password: Option<String>,
-    },
-    /// Remove an agent; its open sessions end at their next connection.
-    Remove { name: String },
-    /// List the agents.
-    List,
-}
 
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
@@ -151,21 +62,11 @@ async fn main() -> std::process::ExitCode {
     println!("kefu-server listening on http://{addr}");
     println!("  user page:     http://{addr}/");
     println!("  agent console: http://{addr}/agent");
-    println!("  WebSocket:     ws://{addr}/webSocket/{{userId}}");
+    println!("  WebSocket:     ws://{addr}{}{{userId}}", kefu_protocol::ENDPOINT_PREFIX);
 
     let shutdown = CancellationToken::new();
     tokio::spawn(cancel_on_signal(shutdown.clone()));
-    let config = Config {
-        static_dir: cli.static_dir,
-        max_text_utf16: cli.max_text,
-        max_frames_per_second: cli.max_frames_per_second,
-        idle_timeout: std::time::Duration::from_secs(cli.idle_timeout_secs.max(1)),
-        v1: !cli.v0_only,
-        app_secret: cli.app_secret,
-        trust_user_ids: cli.trust_user_ids,
-        no_auth: cli.insecure_no_auth,
-        allowed_origins: cli.allowed_origins,
-    };
+    let config = cli.config();
     if config.no_auth {
         tracing::warn!("--insecure-no-auth: anyone can connect as anyone, the agent included");
     }
@@ -193,15 +94,18 @@ async fn cancel_on_signal(shutdown: CancellationToken) {
     shutdown.cancel();
 }
 
+/// A subcommand's failure, said for the person at the terminal.
+type CommandError = Box<dyn std::error::Error>;
+
 async fn run_command(
     command: Command,
     database: &std::path::Path,
     app_secret: Option<&str>,
-) -> Result<(), String> {
+) -> Result<(), CommandError> {
     if let Command::Token { uid, name, valid_secs } = command {
         let secret = app_secret.ok_or("token needs --app-secret (or KEFU_APP_SECRET)")?;
         if !(0..kefu_protocol::GUEST_UID_MIN).contains(&uid) {
-            return Err(format!("uid must be between 0 and {}", kefu_protocol::GUEST_UID_MIN - 1));
+            return Err(format!("uid must be between 0 and {}", kefu_protocol::GUEST_UID_MIN - 1).into());
         }
         println!("{}", auth::app_token(secret.as_bytes(), uid, name.as_deref(), valid_secs));
         return Ok(());
@@ -230,26 +134,26 @@ async fn run_command(
                 }
             };
             if password.chars().count() < auth::MIN_PASSWORD_CHARS {
-                return Err(format!("password: at least {} characters", auth::MIN_PASSWORD_CHARS));
+                return Err(format!("password: at least {} characters", auth::MIN_PASSWORD_CHARS).into());
             }
             let hash = auth::hash_password(&password)?;
-            let created = store.put_agent(&name, &hash).await.map_err(|err| err.to_string())?;
+            let created = store.put_agent(&name, &hash).await?;
             println!("agent {name} {}", if created { "created" } else { "password changed" });
         }
         Command::Agent { action: AgentAction::Remove { name } } => {
-            if !store.remove_agent(&name).await.map_err(|err| err.to_string())? {
-                return Err(format!("no agent named {name}"));
+            if !store.remove_agent(&name).await? {
+                return Err(format!("no agent named {name}").into());
             }
             println!("agent {name} removed");
         }
         Command::Agent { action: AgentAction::List } => {
-            for name in store.agent_names().await.map_err(|err| err.to_string())? {
+            for name in store.agent_names().await? {
                 println!("{name}");
             }
         }
         Command::Seed { conversations, messages } => {
             let started = std::time::Instant::now();
-            store.seed(conversations, messages).await.map_err(|err| err.to_string())?;
+            store.seed(conversations, messages).await?;
             println!(
                 "seeded {conversations} conversations, {messages} messages into {} in {:.1} s",
                 database.display(),

@@ -16,28 +16,17 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 use sqlx::SqlitePool;
 use tokio::sync::{Mutex, MutexGuard};
 
-/// Storage errors, said plainly.
-#[derive(Debug)]
-pub struct StoreError(pub String);
-
-impl std::fmt::Display for StoreError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl std::error::Error for StoreError {}
-
-impl From<sqlx::Error> for StoreError {
-    fn from(err: sqlx::Error) -> Self {
-        StoreError(err.to_string())
-    }
-}
-
-impl From<sqlx::migrate::MigrateError> for StoreError {
-    fn from(err: sqlx::migrate::MigrateError) -> Self {
-        StoreError(format!("database migration failed: {err}"))
-    }
+/// Storage errors, said plainly, with their source kept.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("database error: {0}")]
+    Database(#[from] sqlx::Error),
+    #[error("database migration failed: {0}")]
+    Migration(#[from] sqlx::migrate::MigrateError),
+    #[error("no randomness for the server key: {0}")]
+    Randomness(#[source] getrandom::Error),
+    #[error("the database already has messages; seed an empty one")]
+    NotEmpty,
 }
 
 /// A message to store; the store gives it its sequence number.
@@ -265,7 +254,7 @@ impl Store {
     /// For benchmarks; refuses a database that already has messages.
     pub async fn seed(&self, conversations: u32, messages: u32) -> Result<(), StoreError> {
         if !self.conversations().await?.is_empty() {
-            return Err(StoreError("the database already has messages; seed an empty one".into()));
+            return Err(StoreError::NotEmpty);
         }
         let conversations = conversations.max(1);
         let now = chrono::Local::now();
@@ -301,8 +290,7 @@ impl Store {
     /// The server's signing key, made (32 random bytes) the first time it is asked for.
     pub async fn server_secret(&self) -> Result<Vec<u8>, StoreError> {
         let mut fresh = [0u8; 32];
-        getrandom::fill(&mut fresh)
-            .map_err(|err| StoreError(format!("no randomness for the server key: {err}")))?;
+        getrandom::fill(&mut fresh).map_err(StoreError::Randomness)?;
         sqlx::query("INSERT OR IGNORE INTO settings (key, value) VALUES ('server_secret', ?)")
             .bind(fresh.as_slice())
             .execute(&self.pool)

@@ -1,0 +1,614 @@
+//! The courier: gets each own message to the server exactly once, or shows plainly that it
+//! did not. Pure logic, no browser types: it updates a page model and returns [`Effect`]s
+//! (frames to send, "save the outbox") for the browser side to carry out. Both pages use it.
+//!
+//! - v1 (the server selected `kefu.v1`): on every connect the courier resumes from the last
+//!   sequence number seen, then re-sends the whole outbox; acks and refusals settle each
+//!   message by id.
+//! - v0: a message is sent once; an echo confirms it, a heartbeat answered before its echo
+//!   means refused, a dropped link means unknown (failed, for the person to retry).
+
+use kefu_protocol::v1::{
+    ClientMessage, ConversationId, ErrorCode, Message, Position, Seq, ServerMessage, DEFAULT_PAGE,
+    TYPING_INTERVAL_MS, TYPING_SHOWN_MS,
+};
+use kefu_protocol::{ChatMessage, Role};
+
+use crate::outbox::{Outbox, Pending};
+
+/// What a page shows, as the courier needs it.
+pub trait Model {
+    /// Whose messages are news to this page (alerts): the users' for agents, the agents' for a
+    /// user.
+    fn other_side(&self) -> Role;
+    /// Shows an outbox message (restored after a reload, or just written) as *sending*;
+    /// returns its entry id.
+    fn show_pending(&mut self, pending: &Pending) -> Option<u64>;
+    fn entry_of(&self, message_id: &str) -> Option<u64>;
+    /// Puts a failed entry back to sending; returns its message id.
+    fn retry(&mut self, entry: u64) -> Option<String>;
+    fn ack(&mut self, message_id: &str, seq: Seq);
+    fn fail(&mut self, message_id: &str, reason: &str);
+    fn receive_v1(&mut self, message: &Message, live: bool);
+    fn history(&mut self, conversation: ConversationId, messages: &[Message], has_more: bool);
+    /// v0 echo or message; returns the own message id it confirmed.
+    fn receive_v0(&mut self, message: &ChatMessage) -> Option<String>;
+    fn notice(&mut self, text: &str, local_time: String);
+    /// v0: entries the backend processed without echoing them failed; returns their message ids.
+    fn fail_unechoed(&mut self, entries: &[u64]) -> Vec<String>;
+    fn positions(&self) -> Vec<Position>;
+    /// The first sequence number shown in `conversation`, and whether older ones exist.
+    fn oldest(&self, conversation: ConversationId) -> (Option<Seq>, bool);
+    /// A user came online or went offline (agents' view), with the name the server knows.
+    fn presence(&mut self, _conversation: ConversationId, _online: bool, _name: Option<&str>) {}
+    /// Whether any agent is connected (users' view).
+    fn agents(&mut self, _online: bool) {}
+    /// Presence is unknown until the server tells again (after a reconnect).
+    fn reset_presence(&mut self) {}
+    /// A read position advanced (`agent`: the agents'; else the user's).
+    fn read(&mut self, _conversation: ConversationId, _agent: bool, _seq: Seq) {}
+    /// The other side is typing in `conversation`: show it until `until_ms`.
+    fn typing(&mut self, _conversation: ConversationId, _agent: bool, _until_ms: u64) {}
+}
+
+/// Something the browser side must do.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Effect {
+    /// v0: send this text for entry `entry` (the link probes it).
+    SendV0 {
+        entry: u64,
+        text: String,
+    },
+    SendV1(ClientMessage),
+    /// Write the outbox to browser storage.
+    Save,
+    /// A message from the other side arrived live (not in a replay): alert the person.
+    Alert {
+        conversation: ConversationId,
+    },
+}
+
+/// Which protocol the current (or last) connection speaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Protocol {
+    Unknown,
+    V0,
+    V1,
+}
+
+/// Reason shown for a v0 message whose fate is unknown.
+pub const UNCONFIRMED: &str = "not confirmed by the server";
+
+#[derive(Debug, Clone)]
+pub struct Courier {
+    pub outbox: Outbox,
+    pub protocol: Protocol,
+    /// Whether frames can be sent now (v1: after the replay).
+    ready: bool,
+    /// Conversations with a history request on the way.
+    loading: Vec<ConversationId>,
+    /// When this page last said it was typing.
+    typing_sent_ms: Option<u64>,
+    /// The read positions this page has sent, per conversation.
+    read_sent: Vec<(Option<ConversationId>, Seq)>,
+    /// A message was refused for a passing reason (rate limit, storage): resend at the next
+    /// tick at least [`RETRY_AFTER_MS`] after the last resend.
+    retry_due: bool,
+    last_retry_ms: u64,
+}
+
+/// Pause before messages refused for a passing reason are sent again.
+pub const RETRY_AFTER_MS: u64 = 1_000;
+
+impl Courier {
+    /// A courier for a page, with the outbox read from storage shown in the model.
+    pub fn new(outbox: Outbox, model: &mut impl Model) -> Courier {
+        for pending in &outbox.items {
+            model.show_pending(pending);
+            if let Some(reason) = &pending.failed {
+                model.fail(&pending.id, reason);
+            }
+        }
+        Courier {
+            outbox,
+            protocol: Protocol::Unknown,
+            ready: false,
+            loading: vec![],
+            typing_sent_ms: None,
+            read_sent: vec![],
+            retry_due: false,
+            last_retry_ms: 0,
+        }
+    }
+
+    /// Messages waiting for the server (shown by the status while offline).
+    pub fn queued(&self) -> usize {
+        self.outbox.items.iter().filter(|p| p.failed.is_none()).count()
+    }
+
+    /// The socket opened, speaking v1 or v0.
+    pub fn opened(&mut self, v1: bool, model: &mut impl Model) -> Vec<Effect> {
+        self.loading.clear();
+        model.reset_presence();
+        if v1 {
+            self.protocol = Protocol::V1;
+            self.ready = false;
+            return vec![Effect::SendV1(ClientMessage::Resume { after: model.positions() })];
+        }
+        self.protocol = Protocol::V0;
+        self.ready = true;
+        // Sent on an earlier v0 link (maybe before a reload) and never confirmed: unknown.
+        for id in self.outbox.fail_sent_v0(UNCONFIRMED) {
+            model.fail(&id, UNCONFIRMED);
+        }
+        let mut effects = self.flush_v0(model);
+        effects.push(Effect::Save);
+        effects
+    }
+
+    /// The link dropped.
+    pub fn lost(&mut self, model: &mut impl Model) -> Vec<Effect> {
+        self.ready = false;
+        self.loading.clear();
+        model.reset_presence();
+        if self.protocol != Protocol::V0 {
+            // v1: the outbox is sent again on reconnect; the server drops repeats.
+            return vec![];
+        }
+        for id in self.outbox.fail_sent_v0(UNCONFIRMED) {
+            model.fail(&id, UNCONFIRMED);
+        }
+        vec![Effect::Save]
+    }
+
+    /// The person wrote a message: show it, keep it, and send it if the link is ready.
+    pub fn compose(
+        &mut self,
+        model: &mut impl Model,
+        id: String,
+        conversation: Option<ConversationId>,
+        text: &str,
+        local_time: String,
+    ) -> Vec<Effect> {
+        let pending =
+            Pending { id, conversation, text: text.to_owned(), time: local_time, sent: false, failed: None };
+        model.show_pending(&pending);
+        self.outbox.add(pending.clone());
+        let mut effects = vec![Effect::Save];
+        effects.extend(self.send_now(model, &pending));
+        effects
+    }
+
+    /// The person retries a failed message.
+    pub fn retry(&mut self, model: &mut impl Model, entry: u64) -> Vec<Effect> {
+        let Some(message_id) = model.retry(entry) else { return vec![] };
+        let Some(pending) = self.outbox.retry(&message_id) else { return vec![] };
+        let mut effects = vec![Effect::Save];
+        effects.extend(self.send_now(model, &pending));
+        effects
+    }
+
+    fn send_now(&mut self, model: &mut impl Model, pending: &Pending) -> Vec<Effect> {
+        match (self.protocol, self.ready) {
+            (Protocol::V1, true) => vec![send_frame(pending)],
+            (Protocol::V0, true) => self.flush_v0(model),
+            _ => vec![],
+        }
+    }
+
+    fn flush_v0(&mut self, model: &mut impl Model) -> Vec<Effect> {
+        let mut effects = vec![];
+        for pending in self.outbox.take_due_v0() {
+            if let Some(entry) = model.entry_of(&pending.id) {
+                effects.push(Effect::SendV0 { entry, text: pending.text });
+            }
+        }
+        if !effects.is_empty() {
+            effects.push(Effect::Save);
+        }
+        effects
+    }
+
+    /// Time passed: resend what was refused for a passing reason, once the pause is over.
+    pub fn tick(&mut self, now_ms: u64) -> Vec<Effect> {
+        if !self.retry_due || !self.ready || now_ms < self.last_retry_ms + RETRY_AFTER_MS {
+            return vec![];
+        }
+        self.retry_due = false;
+        self.last_retry_ms = now_ms;
+        self.outbox.due_v1().iter().map(send_frame).collect()
+    }
+
+    /// The person is typing: say so (v1 only), at most every [`TYPING_INTERVAL_MS`].
+    pub fn typing(&mut self, conversation: Option<ConversationId>, now_ms: u64) -> Vec<Effect> {
+        let due = self.typing_sent_ms.is_none_or(|sent| now_ms >= sent + TYPING_INTERVAL_MS);
+        if self.protocol != Protocol::V1 || !self.ready || !due {
+            return vec![];
+        }
+        self.typing_sent_ms = Some(now_ms);
+        vec![Effect::SendV1(ClientMessage::Typing { conversation })]
+    }
+
+    /// The person has seen `conversation` up to `seq`: say so once per advance (v1 only).
+    pub fn seen(&mut self, conversation: Option<ConversationId>, seq: Seq) -> Vec<Effect> {
+        let sent = self.read_sent.iter().find(|(c, _)| *c == conversation).map(|(_, s)| *s).unwrap_or(0);
+        if self.protocol != Protocol::V1 || !self.ready || seq <= sent {
+            return vec![];
+        }
+        self.read_sent.retain(|(c, _)| *c != conversation);
+        self.read_sent.push((conversation, seq));
+        vec![Effect::SendV1(ClientMessage::Read { conversation, seq })]
+    }
+
+    /// Another side's typing notice arrived at `now_ms`.
+    pub fn typing_seen(model: &mut impl Model, conversation: ConversationId, agent: bool, now_ms: u64) {
+        model.typing(conversation, agent, now_ms + TYPING_SHOWN_MS);
+    }
+
+    /// Asks for older messages of a conversation, unless they are all shown or on the way.
+    pub fn older(&mut self, model: &impl Model, conversation: ConversationId) -> Vec<Effect> {
+        let (first, has_more) = model.oldest(conversation);
+        if self.protocol != Protocol::V1 || !self.ready || !has_more || self.loading.contains(&conversation) {
+            return vec![];
+        }
+        self.loading.push(conversation);
+        vec![Effect::SendV1(ClientMessage::History {
+            conversation,
+            before: first.unwrap_or(0),
+            limit: Some(DEFAULT_PAGE),
+        })]
+    }
+
+    /// A v1 frame arrived.
+    pub fn on_v1(&mut self, model: &mut impl Model, frame: ServerMessage, local_time: String) -> Vec<Effect> {
+        match frame {
+            ServerMessage::Message(message) => {
+                model.receive_v1(&message, self.ready);
+                // Seeing our own message stored settles it even if its ack was lost.
+                if self.outbox.remove(&message.id) {
+                    model.ack(&message.id, message.seq);
+                    return vec![Effect::Save];
+                }
+                if self.ready && message.role == model.other_side() {
+                    return vec![Effect::Alert { conversation: message.conversation }];
+                }
+                vec![]
+            }
+            ServerMessage::Ack { id, seq, .. } => {
+                model.ack(&id, seq);
+                if self.outbox.remove(&id) {
+                    vec![Effect::Save]
+                } else {
+                    vec![]
+                }
+            }
+            ServerMessage::Ready => {
+                self.ready = true;
+                self.outbox.due_v1().iter().map(send_frame).collect()
+            }
+            ServerMessage::Presence { conversation, online, name } => {
+                model.presence(conversation, online, name.as_deref());
+                vec![]
+            }
+            ServerMessage::Agents { online } => {
+                model.agents(online);
+                vec![]
+            }
+            ServerMessage::Read { conversation, agent, seq } => {
+                model.read(conversation, agent, seq);
+                vec![]
+            }
+            // Timed by the caller, which knows the clock: see [`Courier::typing_seen`].
+            ServerMessage::Typing { .. } => vec![],
+            ServerMessage::History { conversation, messages, has_more } => {
+                self.loading.retain(|c| *c != conversation);
+                model.history(conversation, &messages, has_more);
+                vec![]
+            }
+            // A passing refusal: the message stays *sending* and is sent again shortly.
+            ServerMessage::Error {
+                code: ErrorCode::RateLimited | ErrorCode::Unavailable,
+                id: Some(id),
+                ..
+            } if self.outbox.items.iter().any(|p| p.id == id) => {
+                self.retry_due = true;
+                vec![]
+            }
+            ServerMessage::Error { message, id: Some(id), .. }
+                if self.outbox.items.iter().any(|p| p.id == id) =>
+            {
+                self.outbox.fail(&id, &message);
+                model.fail(&id, &message);
+                vec![Effect::Save]
+            }
+            ServerMessage::Error { code, message, .. } => {
+                model.notice(
+                    &format!("{message} ({})", serde_json::to_string(&code).unwrap_or_default()),
+                    local_time,
+                );
+                vec![]
+            }
+        }
+    }
+
+    /// A v0 chat message arrived.
+    pub fn on_v0_chat(&mut self, model: &mut impl Model, message: &ChatMessage) -> Vec<Effect> {
+        match model.receive_v0(message) {
+            Some(id) if self.outbox.remove(&id) => vec![Effect::Save],
+            _ if message.role == model.other_side() => vec![Effect::Alert { conversation: message.uid }],
+            _ => vec![],
+        }
+    }
+
+    /// v0: the backend answered a heartbeat sent after these entries; unechoed ones were refused.
+    pub fn processed(&mut self, model: &mut impl Model, entries: &[u64]) -> Vec<Effect> {
+        let failed_ids = model.fail_unechoed(entries);
+        for id in &failed_ids {
+            self.outbox.fail(id, "refused by the server");
+        }
+        if failed_ids.is_empty() {
+            vec![]
+        } else {
+            vec![Effect::Save]
+        }
+    }
+}
+
+fn send_frame(pending: &Pending) -> Effect {
+    Effect::SendV1(ClientMessage::Send {
+        id: pending.id.clone(),
+        conversation: pending.conversation,
+        text: pending.text.clone(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::inbox::Inbox;
+    use crate::timeline::{Delivery, From};
+    use crate::user_chat::UserChat;
+    use kefu_protocol::v1::ErrorCode;
+    use kefu_protocol::{Role, AGENT_UID};
+
+    /// A stored message of conversation 5.
+    fn stored(seq: Seq, id: &str, uid: i64) -> Message {
+        crate::fixtures::stored(5, seq, id, uid)
+    }
+
+    fn states(chat: &UserChat) -> Vec<(String, Delivery)> {
+        chat.timeline.entries.iter().map(|e| (e.text.clone(), e.delivery)).collect()
+    }
+
+    fn sends(effects: &[Effect]) -> Vec<String> {
+        effects
+            .iter()
+            .filter_map(|e| match e {
+                Effect::SendV1(ClientMessage::Send { id, .. }) => Some(id.clone()),
+                Effect::SendV0 { text, .. } => Some(text.clone()),
+                _ => None,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn v1_queues_offline_resumes_then_resends_until_acked_exactly_once() {
+        let mut chat = UserChat::new(5);
+        let mut courier = Courier::new(Outbox::default(), &mut chat);
+        // Written while offline: shown as sending, queued, nothing sent yet.
+        let effects = courier.compose(&mut chat, "a".into(), None, "text a", "t".into());
+        assert_eq!(effects, vec![Effect::Save]);
+        assert_eq!(courier.queued(), 1);
+        // Connect: resume first (nothing seen yet), the outbox after the replay.
+        let effects = courier.opened(true, &mut chat);
+        assert_eq!(effects, vec![Effect::SendV1(ClientMessage::Resume { after: vec![] })]);
+        courier.on_v1(
+            &mut chat,
+            ServerMessage::History {
+                conversation: 5,
+                messages: vec![stored(1, "x", AGENT_UID)],
+                has_more: false,
+            },
+            "t".into(),
+        );
+        assert_eq!(sends(&courier.on_v1(&mut chat, ServerMessage::Ready, "t".into())), vec!["a"]);
+        // The link drops before the ack: still sending, and sent again after reconnecting.
+        assert!(courier.lost(&mut chat).is_empty());
+        assert_eq!(chat.timeline.entries[1].delivery, Delivery::Sending);
+        let effects = courier.opened(true, &mut chat);
+        assert_eq!(
+            effects,
+            vec![Effect::SendV1(ClientMessage::Resume { after: vec![Position { conversation: 5, seq: 1 }] })]
+        );
+        assert_eq!(sends(&courier.on_v1(&mut chat, ServerMessage::Ready, "t".into())), vec!["a"]);
+        // Both copies reached the server; it stored one and acks twice. The page shows one.
+        courier.on_v1(&mut chat, ServerMessage::Message(stored(2, "a", 5)), "t".into());
+        courier.on_v1(&mut chat, ServerMessage::Ack { id: "a".into(), conversation: 5, seq: 2 }, "t".into());
+        courier.on_v1(&mut chat, ServerMessage::Ack { id: "a".into(), conversation: 5, seq: 2 }, "t".into());
+        assert_eq!(states(&chat), vec![("text x".into(), Delivery::Sent), ("text a".into(), Delivery::Sent)]);
+        assert_eq!(courier.queued(), 0);
+    }
+
+    #[test]
+    fn a_reload_restores_the_outbox_and_a_refusal_fails_with_its_reason() {
+        let mut outbox = Outbox::default();
+        outbox.add(Pending {
+            id: "p".into(),
+            conversation: None,
+            text: "too long".into(),
+            time: "t".into(),
+            sent: false,
+            failed: None,
+        });
+        let mut chat = UserChat::new(5);
+        let mut courier = Courier::new(outbox, &mut chat);
+        assert_eq!(states(&chat), vec![("too long".into(), Delivery::Sending)]);
+        courier.opened(true, &mut chat);
+        assert_eq!(sends(&courier.on_v1(&mut chat, ServerMessage::Ready, "t".into())), vec!["p"]);
+        let error = ServerMessage::error(ErrorCode::Oversize, "message is too long", Some("p".into()));
+        assert_eq!(courier.on_v1(&mut chat, error, "t".into()), vec![Effect::Save]);
+        assert_eq!(chat.timeline.entries[0].delivery, Delivery::Failed);
+        assert_eq!(chat.timeline.entries[0].reason.as_deref(), Some("message is too long"));
+        assert_eq!(courier.queued(), 0, "a failed message waits for the person");
+        // Retry sends it again at once while ready.
+        let entry = chat.timeline.entries[0].id;
+        assert_eq!(sends(&courier.retry(&mut chat, entry)), vec!["p"]);
+        // An error about no message of ours is a notice.
+        courier.on_v1(&mut chat, ServerMessage::error(ErrorCode::RateLimited, "slow down", None), "t".into());
+        assert_eq!(chat.timeline.entries.last().map(|e| e.from), Some(From::System));
+    }
+
+    #[test]
+    fn v0_sends_once_and_fails_what_a_drop_leaves_unknown() {
+        let mut chat = UserChat::new(5);
+        let mut courier = Courier::new(Outbox::default(), &mut chat);
+        courier.compose(&mut chat, "q".into(), None, "queued offline", "t".into());
+        let effects = courier.opened(false, &mut chat);
+        assert_eq!(sends(&effects), vec!["queued offline"]);
+        assert_eq!(sends(&courier.compose(&mut chat, "n".into(), None, "now", "t".into())), vec!["now"]);
+        // The echo of the first confirms it; the link drops before the second's echo.
+        let echo = ChatMessage {
+            uid: 5,
+            role: Role::User,
+            username: String::new(),
+            avatar: String::new(),
+            create_time: "t".into(),
+            text: "queued offline".into(),
+        };
+        assert_eq!(courier.on_v0_chat(&mut chat, &echo), vec![Effect::Save]);
+        courier.lost(&mut chat);
+        assert_eq!(
+            states(&chat),
+            vec![("queued offline".into(), Delivery::Sent), ("now".into(), Delivery::Failed)]
+        );
+        // Reconnecting does not resend it by itself (it may have arrived); retry does.
+        assert!(sends(&courier.opened(false, &mut chat)).is_empty());
+        let entry = chat.timeline.entries[1].id;
+        assert_eq!(sends(&courier.retry(&mut chat, entry)), vec!["now"]);
+    }
+
+    #[test]
+    fn older_pages_are_asked_once_and_only_when_they_exist() {
+        let mut chat = UserChat::new(5);
+        let mut courier = Courier::new(Outbox::default(), &mut chat);
+        assert!(courier.older(&chat, 5).is_empty(), "not connected");
+        courier.opened(true, &mut chat);
+        courier.on_v1(
+            &mut chat,
+            ServerMessage::History { conversation: 5, messages: vec![stored(51, "m51", 5)], has_more: true },
+            "t".into(),
+        );
+        courier.on_v1(&mut chat, ServerMessage::Ready, "t".into());
+        let ask = courier.older(&chat, 5);
+        assert_eq!(
+            ask,
+            vec![Effect::SendV1(ClientMessage::History {
+                conversation: 5,
+                before: 51,
+                limit: Some(DEFAULT_PAGE)
+            })]
+        );
+        assert!(courier.older(&chat, 5).is_empty(), "already on the way");
+        courier.on_v1(
+            &mut chat,
+            ServerMessage::History { conversation: 5, messages: vec![stored(1, "m1", 5)], has_more: false },
+            "t".into(),
+        );
+        assert!(courier.older(&chat, 5).is_empty(), "nothing older");
+        assert_eq!(chat.timeline.first_seq(), Some(1));
+    }
+
+    #[test]
+    fn typing_is_sent_at_most_every_interval_and_shown_for_a_while() {
+        let mut chat = UserChat::new(5);
+        let mut courier = Courier::new(Outbox::default(), &mut chat);
+        assert!(courier.typing(None, 1_000).is_empty(), "not connected");
+        courier.opened(true, &mut chat);
+        courier.on_v1(&mut chat, ServerMessage::Ready, "t".into());
+        let typing = vec![Effect::SendV1(ClientMessage::Typing { conversation: None })];
+        assert_eq!(courier.typing(None, 1_000), typing);
+        assert!(courier.typing(None, 1_000 + TYPING_INTERVAL_MS - 1).is_empty());
+        assert_eq!(courier.typing(None, 1_000 + TYPING_INTERVAL_MS), typing);
+        // The agent types: shown until TYPING_SHOWN_MS later; its message clears it.
+        Courier::typing_seen(&mut chat, 5, true, 10_000);
+        assert_eq!(chat.agent_typing_until, Some(10_000 + TYPING_SHOWN_MS));
+        Courier::typing_seen(&mut chat, 5, false, 11_000);
+        assert_eq!(chat.agent_typing_until, Some(10_000 + TYPING_SHOWN_MS), "own typing is not shown");
+        courier.on_v1(&mut chat, ServerMessage::Message(stored(1, "r", AGENT_UID)), "t".into());
+        assert_eq!(chat.agent_typing_until, None);
+    }
+
+    #[test]
+    fn reads_are_sent_once_per_advance_and_mark_own_messages() {
+        let mut chat = UserChat::new(5);
+        let mut courier = Courier::new(Outbox::default(), &mut chat);
+        assert!(courier.seen(None, 3).is_empty(), "not connected");
+        courier.opened(true, &mut chat);
+        courier.on_v1(&mut chat, ServerMessage::Ready, "t".into());
+        assert_eq!(
+            courier.seen(None, 3),
+            vec![Effect::SendV1(ClientMessage::Read { conversation: None, seq: 3 })]
+        );
+        assert!(courier.seen(None, 3).is_empty());
+        assert!(courier.seen(None, 2).is_empty());
+        courier.on_v1(&mut chat, ServerMessage::Message(stored(1, "mine", 5)), "t".into());
+        courier.on_v1(&mut chat, ServerMessage::Read { conversation: 5, agent: true, seq: 1 }, "t".into());
+        assert!(chat.timeline.entries[0].read);
+        // A message stored after that is not read yet.
+        courier.on_v1(&mut chat, ServerMessage::Message(stored(2, "later", 5)), "t".into());
+        assert!(!chat.timeline.entries[1].read);
+    }
+
+    #[test]
+    fn a_rate_limited_message_stays_sending_and_is_sent_again_after_a_pause() {
+        let mut chat = UserChat::new(5);
+        let mut courier = Courier::new(Outbox::default(), &mut chat);
+        courier.opened(true, &mut chat);
+        courier.on_v1(&mut chat, ServerMessage::Ready, "t".into());
+        courier.compose(&mut chat, "m".into(), None, "hi", "t".into());
+        let limited = ServerMessage::error(ErrorCode::RateLimited, "slow down", Some("m".into()));
+        assert!(courier.on_v1(&mut chat, limited, "t".into()).is_empty());
+        assert_eq!(chat.timeline.entries[0].delivery, Delivery::Sending);
+        assert_eq!(courier.queued(), 1);
+        assert_eq!(sends(&courier.tick(5_000)), vec!["m"]);
+        assert!(courier.tick(5_100).is_empty(), "nothing more is due");
+        let again = ServerMessage::error(ErrorCode::Unavailable, "storage", Some("m".into()));
+        courier.on_v1(&mut chat, again, "t".into());
+        assert!(courier.tick(5_500).is_empty(), "waits the pause");
+        assert_eq!(sends(&courier.tick(6_000)), vec!["m"]);
+    }
+
+    #[test]
+    fn the_user_learns_whether_an_agent_is_there_and_forgets_on_reconnect() {
+        let mut chat = UserChat::new(5);
+        let mut courier = Courier::new(Outbox::default(), &mut chat);
+        courier.opened(true, &mut chat);
+        courier.on_v1(&mut chat, ServerMessage::Agents { online: false }, "t".into());
+        assert_eq!(chat.agents_online, Some(false));
+        courier.lost(&mut chat);
+        assert_eq!(chat.agents_online, None, "unknown while disconnected");
+    }
+
+    #[test]
+    fn only_live_messages_from_the_other_side_alert() {
+        let mut inbox = Inbox::default();
+        let mut courier = Courier::new(Outbox::default(), &mut inbox);
+        courier.opened(true, &mut inbox);
+        // The replay after connecting fills the list silently.
+        let replayed = courier.on_v1(&mut inbox, ServerMessage::Message(stored(1, "u1", 5)), "t".into());
+        assert!(replayed.is_empty(), "{replayed:?}");
+        courier.on_v1(&mut inbox, ServerMessage::Ready, "t".into());
+        let live = courier.on_v1(&mut inbox, ServerMessage::Message(stored(2, "u2", 5)), "t".into());
+        assert_eq!(live, vec![Effect::Alert { conversation: 5 }]);
+        // A colleague's reply is not news to the agents.
+        let reply = courier.on_v1(&mut inbox, ServerMessage::Message(stored(3, "a1", AGENT_UID)), "t".into());
+        assert!(reply.is_empty(), "{reply:?}");
+        // For a user it is the other way round.
+        let mut chat = UserChat::new(5);
+        let mut courier = Courier::new(Outbox::default(), &mut chat);
+        courier.opened(true, &mut chat);
+        courier.on_v1(&mut chat, ServerMessage::Ready, "t".into());
+        let reply = courier.on_v1(&mut chat, ServerMessage::Message(stored(1, "a1", AGENT_UID)), "t".into());
+        assert_eq!(reply, vec![Effect::Alert { conversation: 5 }]);
+    }
+}

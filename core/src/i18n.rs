@@ -1,0 +1,225 @@
+//! UI text in Chinese and English, chosen from the browser language.
+
+use kefu_protocol::TextError;
+
+use crate::connection::Status;
+
+/// Every piece of UI text.
+#[derive(Debug)]
+pub struct Texts {
+    pub lang: &'static str,
+    pub title: &'static str,
+    pub agent_title: &'static str,
+    pub online: &'static str,
+    pub connecting: &'static str,
+    pub offline: &'static str,
+    pub reconnecting: &'static str,
+    pub switched_off: &'static str,
+    pub placeholder: &'static str,
+    pub message_label: &'static str,
+    pub send: &'static str,
+    pub emoji: &'static str,
+    pub empty_error: &'static str,
+    pub sending: &'static str,
+    pub failed: &'static str,
+    pub retry: &'static str,
+    pub messages_label: &'static str,
+    pub connect: &'static str,
+    pub disconnect: &'static str,
+    pub conversations: &'static str,
+    pub no_conversations: &'static str,
+    pub pick_conversation: &'static str,
+    pub broadcast_warning: &'static str,
+    pub closed_by_server: &'static str,
+    pub config_error: &'static str,
+    pub queued: &'static str,
+    pub outbox_unreadable: &'static str,
+    pub outbox_not_saved: &'static str,
+    pub away: &'static str,
+    pub filter: &'static str,
+    pub user_online: &'static str,
+    pub user_offline: &'static str,
+    pub agent_typing: &'static str,
+    pub user_typing: &'static str,
+    pub read: &'static str,
+    pub refused: &'static str,
+    pub identity_renewed: &'static str,
+    pub sign_in: &'static str,
+    pub agent_name: &'static str,
+    pub password: &'static str,
+    pub sign_in_missing: &'static str,
+    pub sign_out: &'static str,
+    pub signed_out: &'static str,
+    pub without_account: &'static str,
+    pub cannot_reach: &'static str,
+    pub sound: &'static str,
+    pub sound_failed: &'static str,
+    pub desktop_alerts: &'static str,
+    pub desktop_failed: &'static str,
+    pub desktop_blocked: &'static str,
+    pub desktop_unsupported: &'static str,
+    pub new_message_from: &'static str,
+}
+
+pub const ZH: Texts = Texts {
+    lang: "zh",
+    title: "在线客服",
+    agent_title: "人工客服控制台",
+    online: "在线",
+    connecting: "连接中…",
+    offline: "离线",
+    reconnecting: "离线，正在重连…",
+    switched_off: "已断开",
+    placeholder: "请输入消息...",
+    message_label: "消息",
+    send: "发送",
+    emoji: "表情",
+    empty_error: "发送消息不能为空!",
+    sending: "发送中…",
+    failed: "未发送",
+    retry: "重试",
+    messages_label: "聊天记录",
+    connect: "连接",
+    disconnect: "断开",
+    conversations: "用户",
+    no_conversations: "还没有用户发来消息",
+    pick_conversation: "请选择左侧的用户",
+    broadcast_warning: "注意：当前协议的回复没有收件人，会发给所有在线用户。",
+    closed_by_server: "连接被服务器关闭",
+    config_error: "地址参数有误",
+    queued: "条消息待发送",
+    outbox_unreadable: "本地保存的待发送消息无法读取",
+    outbox_not_saved: "无法在本机保存待发送消息，刷新页面会丢失它们",
+    away: "客服暂时不在，您的消息会保留，客服上线后会回复您。",
+    filter: "按名字筛选",
+    user_online: "在线",
+    user_offline: "离线",
+    agent_typing: "客服正在输入…",
+    user_typing: "正在输入…",
+    read: "已读",
+    refused: "服务器拒绝了本页面的身份",
+    identity_renewed: "已换用新的访客身份",
+    sign_in: "登录",
+    agent_name: "客服账号",
+    password: "密码",
+    sign_in_missing: "请输入账号和密码",
+    sign_out: "退出登录",
+    signed_out: "已退出登录",
+    without_account: "不登录直接连接（无账号的后端）",
+    cannot_reach: "无法连接服务器",
+    sound: "提示音",
+    sound_failed: "无法播放提示音",
+    desktop_alerts: "桌面通知",
+    desktop_failed: "无法显示桌面通知",
+    desktop_blocked: "浏览器不允许本页面显示通知，请在浏览器设置中允许",
+    desktop_unsupported: "此浏览器不支持桌面通知",
+    new_message_from: "新消息：",
+};
+
+pub const EN: Texts = Texts {
+    lang: "en",
+    title: "Customer service",
+    agent_title: "Agent console",
+    online: "Online",
+    connecting: "Connecting…",
+    offline: "Offline",
+    reconnecting: "Offline, reconnecting…",
+    switched_off: "Disconnected",
+    placeholder: "Type a message...",
+    message_label: "Message",
+    send: "Send",
+    emoji: "Emoji",
+    empty_error: "Message must not be empty!",
+    sending: "Sending…",
+    failed: "Not sent",
+    retry: "Retry",
+    messages_label: "Messages",
+    connect: "Connect",
+    disconnect: "Disconnect",
+    conversations: "Users",
+    no_conversations: "No user has written yet",
+    pick_conversation: "Pick a user on the left",
+    broadcast_warning: "Note: with this protocol a reply has no addressee; it reaches every connected user.",
+    closed_by_server: "Connection closed by the server",
+    config_error: "Bad URL parameter",
+    queued: "queued",
+    outbox_unreadable: "Messages saved in this browser could not be read",
+    outbox_not_saved: "Cannot keep unsent messages in this browser: a reload would lose them",
+    away: "Customer service is away. Your messages are kept and will be answered when an agent is back.",
+    filter: "Filter by name",
+    user_online: "online",
+    user_offline: "offline",
+    agent_typing: "Customer service is typing…",
+    user_typing: "typing…",
+    read: "Read",
+    refused: "The server refused this page's identity",
+    identity_renewed: "Started again as a new guest",
+    sign_in: "Sign in",
+    agent_name: "Agent name",
+    password: "Password",
+    sign_in_missing: "Enter your name and password",
+    sign_out: "Sign out",
+    signed_out: "Signed out",
+    without_account: "Connect without signing in (backends without accounts)",
+    cannot_reach: "Cannot reach the server",
+    sound: "Sound",
+    sound_failed: "Cannot play the alert sound",
+    desktop_alerts: "Desktop alerts",
+    desktop_failed: "Cannot show a desktop notification",
+    desktop_blocked: "The browser does not allow notifications from this page; allow them in its settings",
+    desktop_unsupported: "This browser has no desktop notifications",
+    new_message_from: "New message from",
+};
+
+impl Texts {
+    /// The label for a connection status, so that the state is never shown by colour alone.
+    pub fn status_label(&self, status: Status, retrying: bool) -> &'static str {
+        match status {
+            Status::Online => self.online,
+            Status::Connecting => self.connecting,
+            Status::Offline if retrying => self.reconnecting,
+            Status::Offline => self.offline,
+        }
+    }
+
+    /// Checks a text before it is sent; the error is in the page's language.
+    pub fn check_text(&self, text: &str) -> Result<(), String> {
+        match kefu_protocol::validate_text(text, kefu_protocol::MAX_TEXT_UTF16) {
+            Ok(()) => Ok(()),
+            Err(TextError::Empty) => Err(self.empty_error.to_owned()),
+            Err(err) => Err(err.to_string()),
+        }
+    }
+}
+
+/// Chinese for any `zh*` language tag, English otherwise.
+pub fn for_language(tag: &str) -> &'static Texts {
+    if tag.to_ascii_lowercase().starts_with("zh") {
+        &ZH
+    } else {
+        &EN
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn picks_by_language_tag() {
+        assert_eq!(for_language("zh-CN").lang, "zh");
+        assert_eq!(for_language("ZH-tw").lang, "zh");
+        assert_eq!(for_language("en-US").lang, "en");
+        assert_eq!(for_language("").lang, "en");
+        assert_eq!(ZH.empty_error, "发送消息不能为空!");
+    }
+
+    #[test]
+    fn statuses_are_said_in_words_and_texts_checked_in_the_page_language() {
+        assert_eq!(EN.status_label(Status::Offline, true), EN.reconnecting);
+        assert_eq!(ZH.status_label(Status::Online, false), "在线");
+        assert_eq!(ZH.check_text("  "), Err("发送消息不能为空!".to_owned()));
+        assert!(EN.check_text("heartbeat").is_err());
+        assert_eq!(EN.check_text("hi"), Ok(()));
+    }
+}

@@ -1,0 +1,30 @@
+//! Kefu's pure logic, shared by both pages of the web app and tested natively with a fake
+//! clock. Nothing here knows about the browser: this crate depends on `kefu-protocol` and
+//! serde only, so "pure" is enforced by the dependency graph.
+//!
+//! ```text
+//! connection   when to connect, heartbeat, give up and retry (state machine, fake-clock tests)
+//! negotiation  which protocol to offer: kefu.v1, or the original v0
+//! courier      gets each own message to the server exactly once: resume, resend, ack, refuse
+//! outbox       own messages not yet stored (the page keeps it in browser storage)
+//! timeline     one conversation as shown: entries, sender, delivery, merge by id/seq
+//! user_chat    the user page's model (its conversation with customer service)
+//! inbox        the agent console's model (one conversation per user, unread, order)
+//! alerts       when a new message should alert the agent
+//! config       page settings from the URL
+//! i18n         zh / en UI texts
+//! ```
+
+pub mod alerts;
+pub mod config;
+pub mod connection;
+pub mod courier;
+pub mod i18n;
+pub mod inbox;
+pub mod negotiation;
+pub mod outbox;
+pub mod timeline;
+pub mod user_chat;
+
+#[cfg(test)]
+mod fixtures;

@@ -1,0 +1,76 @@
+//! The reference server's HTTP API (`/api/...`): paths, request and response bodies. The
+//! server, the web app and the tests all use these types, so the JSON has one definition.
+//! Every error answer is [`ErrorBody`] with a non-2xx status.
+
+use serde::{Deserialize, Serialize};
+
+/// `GET`: what the web app needs to know before connecting ([`Config`]).
+pub const CONFIG_PATH: &str = "/api/config";
+/// `POST` (no body): a new guest identity ([`Guest`]).
+pub const GUEST_PATH: &str = "/api/guest";
+/// `POST` [`SignIn`]: an agent session ([`Session`]).
+pub const AGENT_SESSION_PATH: &str = "/api/agent/session";
+/// Every API path starts with this; anything else under it is 404.
+pub const PREFIX: &str = "/api/";
+
+/// Answer of [`CONFIG_PATH`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Config {
+    /// The server has accounts: agents sign in, users bring tokens. (The original backend has
+    /// no `/api` at all.)
+    pub accounts: bool,
+}
+
+/// Answer of [`GUEST_PATH`]: a visitor's identity, kept by the page.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Guest {
+    pub uid: i64,
+    #[serde(default)]
+    pub name: String,
+    pub token: String,
+}
+
+/// Body of [`AGENT_SESSION_PATH`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SignIn {
+    pub name: String,
+    pub password: String,
+}
+
+/// Answer of [`AGENT_SESSION_PATH`]: the session token for `/webSocket/-1?token=`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Session {
+    pub name: String,
+    pub token: String,
+    /// Seconds the session is valid.
+    pub expires_in: u64,
+}
+
+/// Every error answer: `{"error": "..."}`, said for a person.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ErrorBody {
+    pub error: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bodies_have_the_documented_shape() {
+        let config = serde_json::to_string(&Config { accounts: true }).expect("json");
+        assert_eq!(config, r#"{"accounts":true}"#);
+        let session = Session { name: "alice".into(), token: "t".into(), expires_in: 43200 };
+        assert_eq!(
+            serde_json::to_string(&session).expect("json"),
+            r#"{"name":"alice","token":"t","expires_in":43200}"#
+        );
+        let guest: Guest =
+            serde_json::from_str(r#"{"uid":5,"name":"Guest 0005","token":"t"}"#).expect("guest");
+        assert_eq!(guest.uid, 5);
+        assert_eq!(
+            serde_json::to_string(&ErrorBody { error: "no".into() }).expect("json"),
+            r#"{"error":"no"}"#
+        );
+    }
+}

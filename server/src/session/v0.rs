@@ -1,0 +1,52 @@
+//! The original protocol: plain-text frames, a chat text is a message, replies have no
+//! addressee (an agent's v0 message goes to every online user, one stored copy each).
+
+use std::sync::Arc;
+
+use axum::extract::ws::Message as WsMessage;
+use futures_util::Sink;
+use kefu_protocol::v1::ConversationId;
+use kefu_protocol::{notice, validate_text, TextError};
+
+use super::{Session, Step};
+
+impl<S> Session<S>
+where
+    S: Sink<WsMessage, Error = axum::Error> + Unpin,
+{
+    pub(super) async fn on_v0(&mut self, text: &str) -> Step {
+        match validate_text(text, self.shared.max_text_utf16) {
+            Ok(()) | Err(TextError::Reserved) => {}
+            Err(TextError::Empty) => return self.reply(notice::empty_text()),
+            Err(TextError::TooLong(len)) => {
+                return self.reply(notice::text_too_long(len, self.shared.max_text_utf16))
+            }
+        }
+        if !self.rate.allow() {
+            return self.reply(notice::rate_limited());
+        }
+        let conversations: Vec<ConversationId> = if self.is_agent() {
+            self.shared.hub.online_users().into_iter().collect()
+        } else {
+            vec![self.uid]
+        };
+        if conversations.is_empty() {
+            return self.reply(notice::nobody_online());
+        }
+        for (index, conversation) in conversations.into_iter().enumerate() {
+            self.v0_counter += 1;
+            let id = format!("v0-{}-{}-{}", self.uid.unsigned_abs(), self.started, self.v0_counter);
+            let new = self.new_message(conversation, id, text);
+            let hub = &self.shared.hub;
+            // The first copy is the one v0 agents see; the other copies would repeat it.
+            let stored = self.shared.store.append(new, |message| {
+                hub.deliver(&Arc::new(message.clone()), index == 0);
+            });
+            if let Err(err) = stored.await {
+                tracing::error!(%err, "cannot store a message");
+                return self.reply(notice::unavailable());
+            }
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,190 @@
+//! Who this page is to the backend. Against a backend with accounts (the reference server's
+//! `/api`): the visitor's guest identity (asked for once, then kept so a reload is the same
+//! visitor) and an agent's session (from signing in, kept until refused or signed out).
+//! Against one without (the original backend has no `/api`): a guest id made up once.
+
+use kefu_core::config::PageConfig;
+use kefu_protocol::api;
+use serde::de::DeserializeOwned;
+use wasm_bindgen::{JsCast, JsValue};
+use wasm_bindgen_futures::JsFuture;
+
+use super::storage::{self, Key, Once};
+use super::{error_text, random};
+
+/// An HTTP answer: status and body text.
+struct Answer {
+    status: u16,
+    body: String,
+}
+
+impl Answer {
+    fn ok(&self) -> bool {
+        (200..300).contains(&self.status)
+    }
+
+    fn json<T: DeserializeOwned>(&self) -> Result<T, String> {
+        serde_json::from_str(&self.body).map_err(|err| err.to_string())
+    }
+
+    /// The server's own words for an error answer, else its status.
+    fn error(&self) -> String {
+        match self.json::<api::ErrorBody>() {
+            Ok(body) => body.error,
+            Err(_) => format!("HTTP {}", self.status),
+        }
+    }
+}
+
+fn js_error(err: JsValue) -> String {
+    error_text(&err, "network error")
+}
+
+/// `fetch` with an optional JSON body (POST when given or `post`), straight on web-sys:
+/// smaller than an HTTP client crate for three small calls.
+async fn fetch(url: &str, post: bool, json: Option<String>) -> Result<Answer, String> {
+    let window = web_sys::window().ok_or("no window")?;
+    let init = web_sys::RequestInit::new();
+    init.set_method(if post || json.is_some() { "POST" } else { "GET" });
+    if let Some(json) = json {
+        let headers = web_sys::Headers::new().map_err(js_error)?;
+        headers.set("Content-Type", "application/json").map_err(js_error)?;
+        init.set_headers(&headers);
+        init.set_body(&JsValue::from_str(&json));
+    }
+    let response = JsFuture::from(window.fetch_with_str_and_init(url, &init)).await.map_err(js_error)?;
+    let response: web_sys::Response = response.dyn_into().map_err(js_error)?;
+    let text = JsFuture::from(response.text().map_err(js_error)?).await.map_err(js_error)?;
+    Ok(Answer { status: response.status(), body: text.as_string().unwrap_or_default() })
+}
+
+/// What the backend said about accounts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Probe {
+    /// It has accounts: agents sign in, users bring tokens.
+    Accounts,
+    /// It answered without an `/api`: anyone is who they say (the original backend).
+    NoAccounts,
+    /// It could not be asked (down, or another site that does not allow this page).
+    Unreachable(String),
+}
+
+pub(crate) async fn probe(config: &PageConfig) -> Probe {
+    match fetch(&format!("{}{}", config.api_base(), api::CONFIG_PATH), false, None).await {
+        // A page served for every path (a web app's fallback) is no API.
+        Ok(answer) if answer.ok() => match answer.json::<api::Config>() {
+            Ok(api::Config { accounts: true }) => Probe::Accounts,
+            _ => Probe::NoAccounts,
+        },
+        Ok(answer) if answer.status == 404 => Probe::NoAccounts,
+        Ok(answer) => Probe::Unreachable(format!("HTTP {}", answer.status)),
+        Err(err) => Probe::Unreachable(err),
+    }
+}
+
+/// A new guest identity; `Ok(None)` when the backend has no accounts.
+async fn new_guest(config: &PageConfig) -> Result<Option<api::Guest>, String> {
+    let answer = fetch(&format!("{}{}", config.api_base(), api::GUEST_PATH), true, None).await?;
+    match answer.status {
+        404 => Ok(None),
+        200 => answer.json::<api::Guest>().map(Some),
+        status => Err(format!("HTTP {status}")),
+    }
+}
+
+/// The visitor's proven identity, or `None` when the backend has no accounts (then any guest
+/// id will do). Waits, retrying, while its own server is unreachable; another site that cannot
+/// be asked is taken for one without accounts, as the original backend answers no `/api`.
+pub(crate) async fn guest(config: &PageConfig) -> Option<api::Guest> {
+    let key = Key::Guest { api: config.api_base() };
+    if let Some(guest) = storage::get(&key).and_then(|json| serde_json::from_str::<api::Guest>(&json).ok()) {
+        return Some(guest);
+    }
+    let mut wait_ms = 500;
+    loop {
+        match new_guest(config).await {
+            Ok(Some(guest)) => {
+                if let Ok(json) = serde_json::to_string(&guest) {
+                    storage::set(&key, &json);
+                }
+                return Some(guest);
+            }
+            Ok(None) => return None,
+            Err(_) if !config.same_origin => return None,
+            Err(_) => {
+                gloo_timers::future::TimeoutFuture::new(wait_ms).await;
+                wait_ms = (wait_ms * 2).min(5_000);
+            }
+        }
+    }
+}
+
+/// Whether a guest identity is kept for this backend.
+pub(crate) fn has_guest(config: &PageConfig) -> bool {
+    storage::get(&Key::Guest { api: config.api_base() }).is_some()
+}
+
+pub(crate) fn forget_guest(config: &PageConfig) {
+    storage::remove(&Key::Guest { api: config.api_base() });
+}
+
+/// A guest id made up by the page, for backends without accounts; kept so that a reload is
+/// the same visitor.
+pub(crate) fn made_up_guest_uid() -> i64 {
+    if let Some(uid) = storage::get(&Key::MadeUpGuestUid).and_then(|s| kefu_core::config::parse_guest_uid(&s))
+    {
+        return uid;
+    }
+    let uid = kefu_core::config::guest_uid(random());
+    storage::set(&Key::MadeUpGuestUid, &uid.to_string());
+    uid
+}
+
+/// Signs an agent in; the session is kept for the next visits.
+pub(crate) async fn sign_in(config: &PageConfig, name: &str, password: &str) -> Result<String, String> {
+    let api = config.api_base();
+    let body = api::SignIn { name: name.to_owned(), password: password.to_owned() };
+    let body = serde_json::to_string(&body).map_err(|err| err.to_string())?;
+    let answer = fetch(&format!("{api}{}", api::AGENT_SESSION_PATH), true, Some(body)).await?;
+    if !answer.ok() {
+        return Err(answer.error());
+    }
+    let session = answer.json::<api::Session>()?;
+    storage::set(&Key::AgentSession { api }, &session.token);
+    Ok(session.token)
+}
+
+pub(crate) fn agent_session(config: &PageConfig) -> Option<String> {
+    storage::get(&Key::AgentSession { api: config.api_base() })
+}
+
+pub(crate) fn forget_agent_session(config: &PageConfig) {
+    storage::remove(&Key::AgentSession { api: config.api_base() });
+}
+
+/// Starts the page again (to sign in anew), showing `reason` once it has reloaded.
+pub(crate) fn restart_with(reason: &str) {
+    storage::leave(Once::Refusal, reason);
+    if let Some(window) = web_sys::window() {
+        let _ = window.location().reload();
+    }
+}
+
+/// The reason left by [`restart_with`], once.
+pub(crate) fn take_refusal() -> Option<String> {
+    storage::take(Once::Refusal)
+}
+
+/// Remembers the guest id being replaced, across the reload.
+pub(crate) fn remember_previous_guest(uid: i64) {
+    storage::leave(Once::PreviousGuest, &uid.to_string());
+}
+
+/// Moves the unsent messages of a guest replaced after a refusal to the new guest `uid`.
+pub(crate) fn adopt_previous_guest_outbox(config: &PageConfig, uid: i64) {
+    let previous = storage::take(Once::PreviousGuest).and_then(|p| p.parse::<i64>().ok());
+    if let Some(previous) = previous.filter(|p| *p != uid) {
+        let from = Key::UserOutbox { server: config.server.clone(), uid: previous };
+        storage::move_value(&from, &Key::UserOutbox { server: config.server.clone(), uid });
+    }
+}

@@ -1,0 +1,176 @@
+//! The agent console (`/agent`): [`AgentGate`] settles the session (sign-in form, or none
+//! against a backend without accounts), then [`AgentPage`] shows the conversations.
+//!
+//! - [`sign_in`]: the sign-in form.
+//! - [`list`]: the conversation list.
+//! - [`conversation`]: the open conversation and the reply composer.
+//! - [`alerts`]: title count, tone, desktop notifications and their switches.
+
+mod alerts;
+mod conversation;
+mod list;
+mod sign_in;
+
+use kefu_core::config::PageConfig;
+use kefu_core::courier::Protocol;
+use kefu_core::inbox::Inbox;
+use kefu_protocol::AGENT_UID;
+use leptos::prelude::*;
+use leptos::task::spawn_local;
+
+use crate::browser::chat::Chat;
+use crate::browser::identity::{self, Probe};
+use crate::browser::storage::Key;
+use crate::pages::shared::StatusIndicator;
+use crate::pages::texts;
+use alerts::{AlertSwitches, Alerts};
+use conversation::ConversationPane;
+use list::ConversationList;
+use sign_in::SignInForm;
+
+/// What the console shows before it connects.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Gate {
+    Checking,
+    /// The sign-in form, with why the last attempt failed; `unreachable`: the backend could
+    /// not be asked whether it has accounts, so connecting without one is offered too.
+    SignIn {
+        error: Option<String>,
+        unreachable: bool,
+    },
+    /// Connected with this session (`None`: a backend without accounts).
+    Console {
+        token: Option<String>,
+    },
+}
+
+#[component]
+pub(crate) fn AgentGate(config: PageConfig) -> impl IntoView {
+    let texts = texts();
+    let refusal = identity::take_refusal();
+    let gate = RwSignal::new(Gate::Checking);
+    match identity::agent_session(&config) {
+        Some(token) => gate.set(Gate::Console { token: Some(token) }),
+        None => {
+            let config = config.clone();
+            spawn_local(async move {
+                gate.set(match identity::probe(&config).await {
+                    Probe::Accounts => Gate::SignIn { error: refusal, unreachable: false },
+                    Probe::NoAccounts => Gate::Console { token: None },
+                    Probe::Unreachable(err) => Gate::SignIn {
+                        error: Some(format!("{}: {err}", texts.cannot_reach)),
+                        unreachable: true,
+                    },
+                });
+            });
+        }
+    }
+    move || match gate.get() {
+        Gate::Checking => {
+            view! { <p class="placeholder" role="status" data-state="connecting">{texts.connecting}</p> }
+                .into_any()
+        }
+        Gate::SignIn { error, unreachable } => {
+            view! { <SignInForm config=config.clone() gate error unreachable /> }.into_any()
+        }
+        Gate::Console { token } => view! { <AgentPage config=config.clone() token /> }.into_any(),
+    }
+}
+
+#[component]
+fn AgentPage(config: PageConfig, token: Option<String>) -> impl IntoView {
+    let texts = texts();
+    let outbox = Key::AgentOutbox { server: config.server.clone() };
+    let url = kefu_protocol::endpoint_url_with_token(&config.server, AGENT_UID, token.as_deref());
+    let chat = Chat::start(url, config.timing, outbox, Inbox::default(), texts);
+    // A session the server refuses (expired, account removed): sign in again.
+    {
+        let config = config.clone();
+        Effect::new(move |_| {
+            if let Some(reason) = chat.refused.get() {
+                identity::forget_agent_session(&config);
+                identity::restart_with(&reason);
+            }
+        });
+    }
+    let alerts = Alerts::start(chat);
+    let inbox = chat.model;
+    view! {
+        <div
+            class="page agent-page"
+            data-alerts=move || alerts.raised.get().to_string()
+            data-sounds=move || alerts.sounded.get().to_string()
+            data-notified=move || alerts.notified.get().to_string()
+        >
+            <ConsoleBar chat alerts config signed_in=token.is_some() />
+            <Show when=move || chat.protocol() == Protocol::V0>
+                <p class="banner" role="note">{texts.broadcast_warning}</p>
+            </Show>
+            <ul class="notices" aria-label="notices">
+                <For
+                    each=move || inbox.with(|inbox| inbox.notices.entries.clone())
+                    key=|entry| entry.id
+                    children=move |entry| view! { <li data-from="system">{entry.time}" "{entry.text}</li> }
+                />
+            </ul>
+            <div class="agent-main">
+                <ConversationList inbox clock=chat.clock />
+                <ConversationPane chat />
+            </div>
+        </div>
+    }
+}
+
+/// The console's header: title, status, the connect switch, alert switches, sign out.
+#[component]
+fn ConsoleBar(chat: Chat<Inbox>, alerts: Alerts, config: PageConfig, signed_in: bool) -> impl IntoView {
+    let texts = texts();
+    let switched_on = RwSignal::new(true);
+    let toggle = move |_| {
+        let on = !switched_on.get_untracked();
+        switched_on.set(on);
+        if let Some(link) = chat.link() {
+            if on {
+                link.enable()
+            } else {
+                link.disable()
+            }
+        }
+    };
+    let sign_out = move |_| {
+        if let Some(link) = chat.link() {
+            link.disable();
+        }
+        identity::forget_agent_session(&config);
+        identity::restart_with(texts.signed_out);
+    };
+    view! {
+        <header class="bar">
+            <h1 class="title">{texts.agent_title}</h1>
+            <StatusIndicator
+                status=Signal::derive(move || chat.link_state.get().0)
+                label=Signal::derive(move || {
+                    if switched_on.get() { chat.status_label() } else { texts.switched_off.to_owned() }
+                })
+            />
+            <button
+                type="button"
+                class="switch"
+                role="switch"
+                aria-checked=move || switched_on.get().to_string()
+                on:click=toggle
+            >
+                {move || if switched_on.get() { texts.disconnect } else { texts.connect }}
+            </button>
+            <AlertSwitches alerts />
+            {signed_in
+                .then(|| {
+                    view! {
+                        <button type="button" class="sign-out" on:click=sign_out>
+                            {texts.sign_out}
+                        </button>
+                    }
+                })}
+        </header>
+    }
+}

@@ -1,0 +1,139 @@
+//! The user page (`/`): chat with customer service, with the live connection status.
+//! [`UserGate`] first settles who the visitor is: the app's user (`?uid=&token=`), a given id
+//! (`?uid=`), or a guest identity from the server (kept across reloads).
+
+use kefu_core::config::PageConfig;
+use kefu_core::connection::Status;
+use kefu_core::user_chat::UserChat;
+use leptos::prelude::*;
+use leptos::task::spawn_local;
+
+use crate::browser::chat::Chat;
+use crate::browser::identity;
+use crate::browser::storage::Key;
+use crate::pages::shared::{Composer, MessageList, StatusIndicator};
+use crate::pages::texts;
+
+/// Who the page speaks for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Visitor {
+    uid: i64,
+    token: Option<String>,
+    /// A guest identity kept from an earlier visit (replaced if the server refuses it).
+    kept_guest: bool,
+}
+
+#[component]
+pub(crate) fn UserGate(config: PageConfig) -> impl IntoView {
+    let visitor = RwSignal::new(None::<Visitor>);
+    match config.uid {
+        Some(uid) => visitor.set(Some(Visitor { uid, token: config.token.clone(), kept_guest: false })),
+        None => {
+            let config = config.clone();
+            spawn_local(async move {
+                let had_guest = identity::has_guest(&config);
+                let found = match identity::guest(&config).await {
+                    Some(guest) => {
+                        // A replaced guest's unsent messages are sent as the new one.
+                        identity::adopt_previous_guest_outbox(&config, guest.uid);
+                        Visitor { uid: guest.uid, token: Some(guest.token), kept_guest: had_guest }
+                    }
+                    None => Visitor { uid: identity::made_up_guest_uid(), token: None, kept_guest: false },
+                };
+                visitor.set(Some(found));
+            });
+        }
+    }
+    move || match visitor.get() {
+        Some(visitor) => view! { <UserPage config=config.clone() visitor /> }.into_any(),
+        None => view! { <Connecting /> }.into_any(),
+    }
+}
+
+/// The page's frame while the visitor's identity is being settled.
+#[component]
+fn Connecting() -> impl IntoView {
+    let texts = texts();
+    view! {
+        <div class="page user-page">
+            <header class="bar">
+                <h1 class="title">{texts.title}</h1>
+                <StatusIndicator
+                    status=Signal::derive(|| Status::Connecting)
+                    label=Signal::derive(move || texts.connecting.to_owned())
+                />
+            </header>
+        </div>
+    }
+}
+
+#[component]
+fn UserPage(config: PageConfig, visitor: Visitor) -> impl IntoView {
+    let texts = texts();
+    let uid = visitor.uid;
+    let outbox = Key::UserOutbox { server: config.server.clone(), uid };
+    let url = kefu_protocol::endpoint_url_with_token(&config.server, uid, visitor.token.as_deref());
+    let chat = Chat::start(url, config.timing, outbox, UserChat::new(uid), texts);
+    // A kept guest identity the server no longer accepts (its key changed): start afresh.
+    Effect::new(move |_| {
+        if let Some(reason) = chat.refused.get() {
+            if visitor.kept_guest {
+                identity::forget_guest(&config);
+                identity::remember_previous_guest(uid);
+                identity::restart_with(&reason);
+            }
+        }
+    });
+    let send = Callback::new(move |text: String| chat.compose(None, text));
+    let retry = Callback::new(move |entry: u64| chat.retry(entry));
+    let older = Callback::new(move |()| chat.older(uid));
+    let typing = Callback::new(move |()| chat.typing(None));
+    // Reading: whatever is shown while the page is in view (re-checked as the clock ticks,
+    // so coming back to the tab counts too).
+    Effect::new(move |_| {
+        chat.clock.track();
+        let last = chat.model.with(|chat| chat.timeline.last_seq());
+        chat.seen(None, last);
+    });
+    let agent_typing = move || chat.showing(chat.model.with(|chat| chat.agent_typing_until));
+
+    view! {
+        <div class="page user-page">
+            <header class="bar">
+                <h1 class="title">{texts.title}</h1>
+                <StatusIndicator
+                    status=Signal::derive(move || chat.link_state.get().0)
+                    label=Signal::derive(move || chat.status_label())
+                />
+            </header>
+            <Banners chat />
+            <MessageList
+                entries=Signal::derive(move || chat.model.with(|chat| chat.timeline.entries.clone()))
+                on_retry=retry
+                on_top=older
+            />
+            <Show when=agent_typing>
+                <p class="typing" data-typing="agent" aria-live="polite">{texts.agent_typing}</p>
+            </Show>
+            <Composer on_send=send on_typing=typing />
+        </div>
+    }
+}
+
+/// What the page says above the messages: a renewed identity, a refused one, agents away.
+#[component]
+fn Banners(chat: Chat<UserChat>) -> impl IntoView {
+    let texts = texts();
+    let refusal = identity::take_refusal();
+    view! {
+        {refusal.map(|reason| view! { <p class="banner" role="note">{texts.identity_renewed}": "{reason}</p> })}
+        <Show when=move || chat.refused.with(Option::is_some)>
+            <p class="banner refused" role="alert">
+                {texts.refused}": "{move || chat.refused.get().unwrap_or_default()}
+            </p>
+        </Show>
+        <Show when=move || chat.model.with(|chat| chat.agents_online == Some(false))>
+            <p class="away" role="note" data-away="true">{texts.away}</p>
+        </Show>
+    }
+}

@@ -1,0 +1,240 @@
+//! The agent console: the list (presence, unread, filter), private conversations, the
+//! connect switch, alerts (title, tone, desktop notifications).
+
+use std::time::{Duration, Instant};
+
+use fantoccini::{Client, Locator};
+use kefu_testkit::browser::{self, with_browsers};
+use kefu_testkit::page::{self, LOAD};
+use kefu_testkit::server::Server;
+use kefu_testkit::{eventually, fantoccini};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn presence_away_notice_and_filter() {
+    let server = Server::start();
+    // The second user comes from the embedding app, signed in under their own name.
+    let second_url = server.named_user_url(82, Some("Zhang Wei"), "");
+    let (first_url, agent_url) = (server.user_url(81, ""), server.url("/agent"));
+    with_browsers(3, move |browsers| async move {
+        let (user, other, agent) = (&browsers[0], &browsers[1], &browsers[2]);
+        user.goto(&first_url).await.expect("open user page");
+        page::wait_status(user, "online", LOAD).await;
+        // No agent yet: the user is told, and can still write.
+        user.wait().at_most(LOAD).for_element(Locator::Css("[data-away=true]")).await.expect("away notice");
+        page::type_and_send(user, "anyone there?").await;
+        page::wait_message(user, "me", "anyone there?", "sent").await;
+
+        page::open_console(agent, &agent_url).await;
+        page::wait_status(agent, "online", LOAD).await;
+        eventually("away notice gone once an agent is there", LOAD, || async {
+            user.find(Locator::Css("[data-away=true]")).await.is_err().then_some(())
+        })
+        .await;
+        // The console lists users live: one who wrote, and one who only opened the page.
+        let presence = |uid: i64, online: bool| {
+            let agent = agent.clone();
+            async move {
+                let want = (uid.to_string(), online.to_string());
+                eventually(&format!("user {uid} shown online={online}"), LOAD, || async {
+                    page::conversation_rows(&agent).await.contains(&want).then_some(())
+                })
+                .await
+            }
+        };
+        presence(81, true).await;
+        other.goto(&second_url).await.expect("open second user page");
+        presence(82, true).await;
+        // The second user closes the browser.
+        other.clone().close().await.expect("second user leaves");
+        presence(82, false).await;
+
+        let filter = agent.find(Locator::Css("input.conversation-filter")).await.expect("filter");
+        filter.send_keys("zhang").await.expect("type filter");
+        eventually("only the matching user listed", LOAD, || async {
+            let uids: Vec<String> =
+                page::conversation_rows(agent).await.into_iter().map(|(uid, _)| uid).collect();
+            (uids == ["82"]).then_some(())
+        })
+        .await;
+        let name =
+            agent.find(Locator::Css("button.conversation-item[data-uid='82'] .conversation-name")).await;
+        assert_eq!(name.expect("row").text().await.expect("name").trim(), "Zhang Wei");
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_users_see_only_their_own_conversation_and_replies_reach_the_chosen_one() {
+    let server = Server::start();
+    let named = |uid: i64, name: &str| server.named_user_url(uid, Some(name), "");
+    let (alice_url, bob_url, agent_url) = (named(11, "Alice"), named(12, "Bob"), server.url("/agent"));
+    with_browsers(3, move |browsers| async move {
+        let (alice, bob, agent) = (&browsers[0], &browsers[1], &browsers[2]);
+        page::open_console(agent, &agent_url).await;
+        alice.goto(&alice_url).await.expect("alice");
+        bob.goto(&bob_url).await.expect("bob");
+        for client in [agent, alice, bob] {
+            page::wait_status(client, "online", LOAD).await;
+        }
+        page::type_and_send(alice, "A1 order missing").await;
+        page::type_and_send(alice, "A2 still waiting").await;
+        page::type_and_send(bob, "B1 invoice please").await;
+        page::wait_message(alice, "me", "A2 still waiting", "sent").await;
+        page::wait_message(bob, "me", "B1 invoice please", "sent").await;
+
+        // Both listed, online, with their own unread counts.
+        eventually("rows 11 (2 unread) and 12 (1 unread), online", LOAD, || async {
+            (page::row_state(agent, 11).await == Some((2, true)) && page::row_state(agent, 12).await == Some((1, true)))
+                .then_some(())
+        })
+        .await;
+        page::open_conversation(agent, 12).await;
+        page::type_and_send(agent, "for Bob only").await;
+        page::wait_message(bob, "agent", "for Bob only", "sent").await;
+        eventually("Bob's read, Alice's still unread", LOAD, || async {
+            (page::row_state(agent, 12).await == Some((0, true)) && page::row_state(agent, 11).await == Some((2, true)))
+                .then_some(())
+        })
+        .await;
+        page::open_conversation(agent, 11).await;
+        page::type_and_send(agent, "for Alice").await;
+        // The server handles the agent's frames in order: by the time Alice has her reply,
+        // Bob's would have reached her too, had it been sent to her.
+        page::wait_message(alice, "agent", "for Alice", "sent").await;
+        let texts = |client: &Client| {
+            let client = client.clone();
+            async move { page::messages(&client).await.into_iter().map(|(_, text, _)| text).collect::<Vec<_>>() }
+        };
+        let seen_by_alice = texts(alice).await;
+        assert!(!seen_by_alice.iter().any(|t| t.contains("Bob") || t.starts_with("B1")), "{seen_by_alice:?}");
+        // Likewise Bob: his own message's acknowledgement comes after anything sent to him before.
+        page::type_and_send(bob, "B2 thanks").await;
+        page::wait_message(bob, "me", "B2 thanks", "sent").await;
+        let seen_by_bob = texts(bob).await;
+        assert!(!seen_by_bob.iter().any(|t| t.starts_with("A1") || t.starts_with("A2") || t == "for Alice"), "{seen_by_bob:?}");
+        assert_eq!(seen_by_alice, vec!["A1 order missing", "A2 still waiting", "for Alice"]);
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn agent_switch_disconnects_and_reconnects_on_demand() {
+    let server = Server::start();
+    let url = server.url("/agent");
+    with_browsers(1, move |browsers| async move {
+        let agent = &browsers[0];
+        page::open_console(agent, &url).await;
+        page::wait_status(agent, "online", LOAD).await;
+        let switch = agent.find(Locator::Css("button[role=switch]")).await.expect("switch");
+        assert_eq!(switch.attr("aria-checked").await.expect("attr").as_deref(), Some("true"));
+        switch.click().await.expect("disconnect");
+        page::wait_status(agent, "offline", Duration::from_secs(2)).await;
+        assert_eq!(switch.attr("aria-checked").await.expect("attr").as_deref(), Some("false"));
+        // It stays off: no automatic reconnect.
+        let off_since = Instant::now();
+        while off_since.elapsed() < Duration::from_millis(1_500) {
+            assert_eq!(page::status(agent).await, "offline");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        switch.click().await.expect("connect");
+        page::wait_status(agent, "online", Duration::from_secs(5)).await;
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn live_user_messages_alert_with_sound_replayed_ones_do_not() {
+    let server = Server::start();
+    let (user_url, agent_url) = (server.user_url(97, ""), server.url("/agent"));
+    with_browsers(2, move |browsers| async move {
+        let (user, agent) = (&browsers[0], &browsers[1]);
+        user.goto(&user_url).await.expect("open user page");
+        page::type_and_send(user, "written before any agent").await;
+        page::wait_message(user, "me", "written before any agent", "sent").await;
+        page::open_console(agent, &agent_url).await;
+        page::wait_status(agent, "online", LOAD).await;
+        page::open_conversation(agent, 97).await;
+        page::wait_message(agent, "user", "written before any agent", "sent").await;
+        assert_eq!(page::console_counter(agent, "alerts").await, "0", "the replay does not alert");
+
+        let sound = agent.find(Locator::Css("button.sound-switch")).await.expect("sound switch");
+        assert_eq!(sound.attr("aria-pressed").await.expect("attr").as_deref(), Some("false"));
+        sound.click().await.expect("switch sound on");
+        assert_eq!(sound.attr("aria-pressed").await.expect("attr").as_deref(), Some("true"));
+        page::type_and_send(user, "ring ring").await;
+        page::wait_message(agent, "user", "ring ring", "sent").await;
+        eventually("one alert with its tone", LOAD, || async {
+            let counts =
+                (page::console_counter(agent, "alerts").await, page::console_counter(agent, "sounds").await);
+            (counts == ("1".to_owned(), "1".to_owned())).then_some(())
+        })
+        .await;
+        // The agent's own reply is no news; the switch is remembered across a reload.
+        page::type_and_send(agent, "on my way").await;
+        page::wait_message(agent, "me", "on my way", "sent").await;
+        page::wait_message(user, "agent", "on my way", "sent").await;
+        assert_eq!(page::console_counter(agent, "alerts").await, "1");
+        agent.refresh().await.expect("reload");
+        page::wait_status(agent, "online", LOAD).await;
+        let sound = agent.find(Locator::Css("button.sound-switch")).await.expect("sound switch");
+        assert_eq!(sound.attr("aria-pressed").await.expect("attr").as_deref(), Some("true"));
+        // Headless Chromium denies notifications: the switch says so instead of doing nothing.
+        let desktop = agent.find(Locator::Css("button.desktop-switch")).await.expect("desktop switch");
+        desktop.click().await.expect("ask for desktop alerts");
+        eventually("the refusal explained", LOAD, || async {
+            page::console_notices(agent)
+                .await
+                .iter()
+                .any(|n| n.contains("does not allow notifications"))
+                .then_some(())
+        })
+        .await;
+        assert_eq!(desktop.attr("aria-pressed").await.expect("attr").as_deref(), Some("false"));
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn desktop_notifications_only_while_the_console_tab_is_hidden() {
+    let server = Server::start();
+    let (user_url, agent_url) = (server.user_url(98, ""), server.url("/agent?lang=en"));
+    let blank = server.url("/api/config");
+    let specs = [
+        ("en-US", (420, 860), serde_json::json!({})),
+        ("en-US", (1100, 700), browser::notifications_allowed()),
+    ];
+    browser::with_sessions_and_prefs(&specs, move |browsers| async move {
+        let (user, agent) = (&browsers[0], &browsers[1]);
+        page::open_user_and_console(user, &user_url, agent, &agent_url).await;
+        let desktop = agent.find(Locator::Css("button.desktop-switch")).await.expect("desktop switch");
+        desktop.click().await.expect("switch desktop alerts on");
+        eventually("desktop alerts on (permission granted)", LOAD, || async {
+            (desktop.attr("aria-pressed").await.ok().flatten().as_deref() == Some("true")).then_some(())
+        })
+        .await;
+
+        // Watching the console: the list shows it, no notification.
+        page::type_and_send(user, "while you watch").await;
+        eventually("alert raised", LOAD, || async {
+            (page::console_counter(agent, "alerts").await == "1").then_some(())
+        })
+        .await;
+        assert_eq!(page::console_counter(agent, "notified").await, "0");
+
+        // Another tab in front hides the console: the next message notifies.
+        let console_tab = agent.window().await.expect("console tab");
+        let other_tab = agent.new_window(true).await.expect("new tab").handle;
+        agent.switch_to_window(other_tab).await.expect("switch");
+        agent.goto(&blank).await.expect("open something else");
+        page::type_and_send(user, "while you are away").await;
+        // The hidden console's title counts both unread messages once the second has arrived.
+        eventually("the hidden console got the message", LOAD, || async {
+            browser::tab_titles(agent).await.iter().any(|t| t.starts_with("(2)")).then_some(())
+        })
+        .await;
+        agent.switch_to_window(console_tab).await.expect("back to the console");
+        assert_eq!(page::console_counter(agent, "alerts").await, "2");
+        assert_eq!(page::console_counter(agent, "notified").await, "1");
+    })
+    .await;
+}

@@ -1,0 +1,27 @@
+//! End to end: the real reference server (a process, serving the built pages) and real
+//! headless Chromium through WebDriver. One binary, a module per feature; the harness is in
+//! `kefu-testkit` (server process, browser driver, page find/act/check, scripts).
+#![cfg(not(target_arch = "wasm32"))]
+
+mod console;
+mod faults;
+mod identity;
+mod messaging;
+mod screenshots;
+
+use kefu_testkit::server::{Control, Server};
+
+/// Two servers: one serves the pages (still there when the chat server is down, as a CDN
+/// would be), the other carries the chat, under [`Control`]. Returns the pages server, the
+/// user page URL for `uid`, the agent console URL, and the control of the chat server.
+pub(crate) fn pages_apart_from_chat(
+    uid: i64,
+) -> (Server, String, String, (tokio::task::JoinHandle<()>, Control)) {
+    let pages = Server::start();
+    // The pages come from another origin, which the chat server must allow.
+    let chat = Server::start_with(&["--allow-origin", &pages.url("")]);
+    let backend = format!("server=ws://127.0.0.1:{}/webSocket/", chat.port);
+    let url = pages.url(&format!("/?uid={uid}&token={}&{backend}", kefu_testkit::app_token(uid, None)));
+    let agent_url = pages.url(&format!("/agent?{backend}"));
+    (pages, url, agent_url, Control::take(chat))
+}
