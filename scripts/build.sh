@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Builds the web app into dist/ (release, size-optimised) and the reference server.
+# Builds the web app into dist/ (release, size-optimised) and the reference server, then
+# compresses the app once (brotli and gzip beside each file), which the server sends as is.
 # Two pages, two wasm binaries: index.html (the user page, bin `kefu`) and agent.html (the
 # console, bin `kefu-agent`), so a visitor's phone never downloads the console. trunk builds
 # one page per run and replaces its output folder, so the console is built aside and copied in.
@@ -9,4 +10,9 @@ source scripts/env.sh
 trunk build agent.html --release --dist target/trunk-agent --html-output agent.html
 trunk build index.html --release
 cp target/trunk-agent/* dist/
+# trunk's own JS minifier fails on wasm-bindgen's glue (and then copies it as is): terser.
+for js in dist/*.js; do
+  terser "$js" --module --compress --mangle --output "$js.min" && mv "$js.min" "$js"
+done
 cargo build --release -p kefu-server
+target/release/kefu-server precompress dist >/dev/null

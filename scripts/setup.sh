@@ -9,6 +9,7 @@ source scripts/env.sh
 
 TRUNK_VERSION=0.21.14
 BINARYEN_VERSION=132.0.0
+TERSER_VERSION=5.51.4
 # wasm-bindgen-cli must match the wasm-bindgen library the app links (Cargo.lock).
 WASM_BINDGEN_VERSION=$(awk '/^name = "wasm-bindgen"$/ { getline; gsub(/version = |"/, ""); print; exit }' Cargo.lock)
 
@@ -35,6 +36,12 @@ if ! (wasm-opt --version 2>/dev/null | grep -q "version_${BINARYEN_VERSION%%.*}"
   step "npm binaryen@$BINARYEN_VERSION into .tools/binaryen"
   mkdir -p .tools/binaryen
   npm install --no-save --no-audit --no-fund --loglevel=error --prefix .tools/binaryen "binaryen@$BINARYEN_VERSION"
+fi
+
+if [ "$(terser --version 2>/dev/null || true)" != "terser $TERSER_VERSION" ]; then
+  step "npm terser@$TERSER_VERSION into .tools/terser (minifies the wasm-bindgen glue)"
+  mkdir -p .tools/terser
+  npm install --no-save --no-audit --no-fund --loglevel=error --prefix .tools/terser "terser@$TERSER_VERSION"
 fi
 
 if [ "${1:-}" = "--browser" ]; then

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Measures the transfer size of each page (the user page `/` and the agent console `/agent`)
-# as the reference server sends it (gzip), file by file, from the release build in dist/.
+# as the reference server sends it, file by file: plain, gzip and brotli (the files compressed
+# at build time by scripts/build.sh), from the release build in dist/.
 # Usage: scripts/size.sh (after build.sh)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -13,14 +14,15 @@ for _ in $(seq 100); do grep -q listening "$work/log" && break; sleep 0.05; done
 base=$(head -n1 "$work/log" | sed 's/.*listening on //')
 for page in /:dist/index.html /agent:dist/agent.html; do
   url=${page%%:*} html=${page#*:}
-  total_raw=0; total_gz=0
+  total_raw=0; total_gz=0; total_br=0
   echo "== $url"
-  printf '%-44s %10s %10s\n' file bytes gzip-bytes
-  for path in "$url" $(grep -oE '(href|src)="/[^"]+"' "$html" | sed -E 's/.*="([^"]+)"/\1/' | sort -u); do
+  printf '%-44s %10s %10s %10s\n' file bytes gzip brotli
+  for path in "$url" $(grep -oE '(href|src)="?/[^" >]+' "$html" | sed -E 's/^(href|src)="?//' | sort -u); do
     raw=$(curl -s -o /dev/null -w '%{size_download}' "$base$path")
     gz=$(curl -s -H 'Accept-Encoding: gzip' -o /dev/null -w '%{size_download}' "$base$path")
-    printf '%-44s %10s %10s\n' "$path" "$raw" "$gz"
-    total_raw=$((total_raw + raw)); total_gz=$((total_gz + gz))
+    br=$(curl -s -H 'Accept-Encoding: br, gzip' -o /dev/null -w '%{size_download}' "$base$path")
+    printf '%-44s %10s %10s %10s\n' "$path" "$raw" "$gz" "$br"
+    total_raw=$((total_raw + raw)); total_gz=$((total_gz + gz)); total_br=$((total_br + br))
   done
-  printf '%-44s %10s %10s\n' TOTAL "$total_raw" "$total_gz"
+  printf '%-44s %10s %10s %10s\n' TOTAL "$total_raw" "$total_gz" "$total_br"
 done

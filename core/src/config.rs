@@ -45,7 +45,7 @@ pub fn parse(protocol: &str, host: &str, search: &str) -> Result<PageConfig, Str
         match key.as_ref() {
             "server" => {
                 if !(value.starts_with("ws://") || value.starts_with("wss://")) {
-                    return Err(format!("server must start with ws:// or wss://, got {value:?}"));
+                    return Err(format!("server must start with ws:// or wss://, got \"{value}\""));
                 }
                 config.server = value.into_owned();
                 config.same_origin = false;
@@ -54,14 +54,14 @@ pub fn parse(protocol: &str, host: &str, search: &str) -> Result<PageConfig, Str
             "uid" => {
                 let uid = kefu_protocol::parse_user_id(&value)
                     .filter(|uid| *uid > 0)
-                    .ok_or_else(|| format!("uid must be a positive integer, got {value:?}"))?;
+                    .ok_or_else(|| format!("uid must be a positive integer, got \"{value}\""))?;
                 config.uid = Some(uid);
             }
             "lang" => {
                 config.lang = Some(match value.as_ref() {
                     "zh" => "zh",
                     "en" => "en",
-                    other => return Err(format!("lang must be zh or en, got {other:?}")),
+                    other => return Err(format!("lang must be zh or en, got \"{other}\"")),
                 })
             }
             "heartbeat_ms" => config.timing.heartbeat_ms = millis(&key, &value)?,
@@ -76,6 +76,12 @@ pub fn parse(protocol: &str, host: &str, search: &str) -> Result<PageConfig, Str
 }
 
 impl PageConfig {
+    /// The backend's host (and port), as shown to the person when it is not the page's own.
+    pub fn backend_host(&self) -> &str {
+        let rest = self.server.split_once("://").map(|(_, rest)| rest).unwrap_or(&self.server);
+        rest.split('/').next().unwrap_or_default()
+    }
+
     /// The backend's HTTP origin (`http(s)://host[:port]`), where `/api` lives.
     pub fn api_base(&self) -> String {
         let (scheme, rest) = match self.server.split_once("://") {
@@ -90,7 +96,7 @@ impl PageConfig {
 
 fn millis(key: &str, value: &str) -> Result<u64, String> {
     value.parse::<u64>().ok().filter(|ms| (100..=600_000).contains(ms)).ok_or_else(|| {
-        format!("{key} must be a number of milliseconds between 100 and 600000, got {value:?}")
+        format!("{key} must be a number of milliseconds between 100 and 600000, got \"{value}\"")
     })
 }
 
@@ -145,6 +151,7 @@ mod tests {
         assert_eq!(config.api_base(), "https://kefu.example");
         let other = parse("http:", "h", "?server=ws://10.0.0.2:9000/webSocket/").expect("valid");
         assert_eq!(other.api_base(), "http://10.0.0.2:9000");
+        assert_eq!(other.backend_host(), "10.0.0.2:9000");
         assert!(parse("http:", "h", "?token=t").is_err(), "a token without its uid");
     }
 

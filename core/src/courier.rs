@@ -95,6 +95,10 @@ pub struct Courier {
     /// tick at least [`RETRY_AFTER_MS`] after the last resend.
     retry_due: bool,
     last_retry_ms: u64,
+    /// v1: the message sent and not yet settled. One at a time, in the order they were
+    /// written: a message refused for a passing reason (rate limit) is sent again before any
+    /// later one, so that a sender's messages are never stored out of order.
+    in_flight: Option<String>,
 }
 
 /// Pause before messages refused for a passing reason are sent again.
@@ -118,6 +122,7 @@ impl Courier {
             read_sent: vec![],
             retry_due: false,
             last_retry_ms: 0,
+            in_flight: None,
         }
     }
 
@@ -129,6 +134,7 @@ impl Courier {
     /// The socket opened, speaking v1 or v0.
     pub fn opened(&mut self, v1: bool, model: &mut impl Model) -> Vec<Effect> {
         self.loading.clear();
+        self.in_flight = None;
         model.reset_presence();
         if v1 {
             self.protocol = Protocol::V1;
@@ -149,6 +155,7 @@ impl Courier {
     /// The link dropped.
     pub fn lost(&mut self, model: &mut impl Model) -> Vec<Effect> {
         self.ready = false;
+        self.in_flight = None;
         self.loading.clear();
         model.reset_presence();
         if self.protocol != Protocol::V0 {
@@ -175,25 +182,45 @@ impl Courier {
         model.show_pending(&pending);
         self.outbox.add(pending.clone());
         let mut effects = vec![Effect::Save];
-        effects.extend(self.send_now(model, &pending));
+        effects.extend(self.send_now(model));
         effects
     }
 
     /// The person retries a failed message.
     pub fn retry(&mut self, model: &mut impl Model, entry: u64) -> Vec<Effect> {
         let Some(message_id) = model.retry(entry) else { return vec![] };
-        let Some(pending) = self.outbox.retry(&message_id) else { return vec![] };
+        if self.outbox.retry(&message_id).is_none() {
+            return vec![];
+        }
         let mut effects = vec![Effect::Save];
-        effects.extend(self.send_now(model, &pending));
+        effects.extend(self.send_now(model));
         effects
     }
 
-    fn send_now(&mut self, model: &mut impl Model, pending: &Pending) -> Vec<Effect> {
+    fn send_now(&mut self, model: &mut impl Model) -> Vec<Effect> {
         match (self.protocol, self.ready) {
-            (Protocol::V1, true) => vec![send_frame(pending)],
+            (Protocol::V1, true) => self.send_next(),
             (Protocol::V0, true) => self.flush_v0(model),
             _ => vec![],
         }
+    }
+
+    /// v1: sends the oldest message due, unless one is on its way or a refusal's pause runs.
+    fn send_next(&mut self) -> Vec<Effect> {
+        if self.protocol != Protocol::V1 || !self.ready || self.in_flight.is_some() || self.retry_due {
+            return vec![];
+        }
+        let Some(next) = self.outbox.due_v1().into_iter().next() else { return vec![] };
+        self.in_flight = Some(next.id.clone());
+        vec![send_frame(&next)]
+    }
+
+    /// v1: message `id` is settled (stored or refused for good): the next one may go.
+    fn settled(&mut self, id: &str) -> Vec<Effect> {
+        if self.in_flight.as_deref() == Some(id) {
+            self.in_flight = None;
+        }
+        self.send_next()
     }
 
     fn flush_v0(&mut self, model: &mut impl Model) -> Vec<Effect> {
@@ -216,7 +243,8 @@ impl Courier {
         }
         self.retry_due = false;
         self.last_retry_ms = now_ms;
-        self.outbox.due_v1().iter().map(send_frame).collect()
+        self.in_flight = None;
+        self.send_next()
     }
 
     /// The person is typing: say so (v1 only), at most every [`TYPING_INTERVAL_MS`].
@@ -267,7 +295,9 @@ impl Courier {
                 // Seeing our own message stored settles it even if its ack was lost.
                 if self.outbox.remove(&message.id) {
                     model.ack(&message.id, message.seq);
-                    return vec![Effect::Save];
+                    let mut effects = vec![Effect::Save];
+                    effects.extend(self.settled(&message.id));
+                    return effects;
                 }
                 if self.ready && message.role == model.other_side() {
                     return vec![Effect::Alert { conversation: message.conversation }];
@@ -276,15 +306,13 @@ impl Courier {
             }
             ServerMessage::Ack { id, seq, .. } => {
                 model.ack(&id, seq);
-                if self.outbox.remove(&id) {
-                    vec![Effect::Save]
-                } else {
-                    vec![]
-                }
+                let mut effects = if self.outbox.remove(&id) { vec![Effect::Save] } else { vec![] };
+                effects.extend(self.settled(&id));
+                effects
             }
             ServerMessage::Ready => {
                 self.ready = true;
-                self.outbox.due_v1().iter().map(send_frame).collect()
+                self.send_next()
             }
             ServerMessage::Presence { conversation, online, name } => {
                 model.presence(conversation, online, name.as_deref());
@@ -319,13 +347,12 @@ impl Courier {
             {
                 self.outbox.fail(&id, &message);
                 model.fail(&id, &message);
-                vec![Effect::Save]
+                let mut effects = vec![Effect::Save];
+                effects.extend(self.settled(&id));
+                effects
             }
             ServerMessage::Error { code, message, .. } => {
-                model.notice(
-                    &format!("{message} ({})", serde_json::to_string(&code).unwrap_or_default()),
-                    local_time,
-                );
+                model.notice(&format!("{message} ({})", code.as_str()), local_time);
                 vec![]
             }
         }
@@ -557,6 +584,32 @@ mod tests {
         // A message stored after that is not read yet.
         courier.on_v1(&mut chat, ServerMessage::Message(stored(2, "later", 5)), "t".into());
         assert!(!chat.timeline.entries[1].read);
+    }
+
+    #[test]
+    fn messages_go_one_at_a_time_in_order_and_a_refusal_holds_the_later_ones_back() {
+        let mut chat = UserChat::new(5);
+        let mut courier = Courier::new(Outbox::default(), &mut chat);
+        for id in ["a", "b", "c"] {
+            courier.compose(&mut chat, id.into(), None, id, "t".into());
+        }
+        courier.opened(true, &mut chat);
+        assert_eq!(sends(&courier.on_v1(&mut chat, ServerMessage::Ready, "t".into())), vec!["a"]);
+        let ack = |id: &str, seq| ServerMessage::Ack { id: id.into(), conversation: 5, seq };
+        assert_eq!(sends(&courier.on_v1(&mut chat, ack("a", 1), "t".into())), vec!["b"]);
+        // b is refused for now: c waits behind it, and b goes again first.
+        let limited = ServerMessage::error(ErrorCode::RateLimited, "slow down", Some("b".into()));
+        assert!(sends(&courier.on_v1(&mut chat, limited, "t".into())).is_empty());
+        assert!(sends(&courier.compose(&mut chat, "d".into(), None, "d", "t".into())).is_empty());
+        assert_eq!(sends(&courier.tick(5_000)), vec!["b"]);
+        assert_eq!(sends(&courier.on_v1(&mut chat, ack("b", 2), "t".into())), vec!["c"]);
+        // A message refused for good does not hold the others.
+        let refused = ServerMessage::error(ErrorCode::Oversize, "too long", Some("c".into()));
+        assert_eq!(sends(&courier.on_v1(&mut chat, refused, "t".into())), vec!["d"]);
+        // The echo of our own message settles it as well as its ack would.
+        let echo = crate::fixtures::stored(5, 3, "d", 5);
+        assert!(sends(&courier.on_v1(&mut chat, ServerMessage::Message(echo), "t".into())).is_empty());
+        assert_eq!(courier.queued(), 0);
     }
 
     #[test]

@@ -59,6 +59,8 @@ pub struct Texts {
     pub desktop_blocked: &'static str,
     pub desktop_unsupported: &'static str,
     pub new_message_from: &'static str,
+    pub backend: &'static str,
+    pub foreign_backend: &'static str,
 }
 
 pub const ZH: Texts = Texts {
@@ -114,6 +116,9 @@ pub const ZH: Texts = Texts {
     desktop_blocked: "浏览器不允许本页面显示通知，请在浏览器设置中允许",
     desktop_unsupported: "此浏览器不支持桌面通知",
     new_message_from: "新消息：",
+    backend: "服务器",
+    foreign_backend:
+        "本页面不会把密码发送到这个服务器：它不在本站信任的服务器列表中（运营者可用 --console-backend 添加）",
 };
 
 pub const EN: Texts = Texts {
@@ -169,6 +174,8 @@ pub const EN: Texts = Texts {
     desktop_blocked: "The browser does not allow notifications from this page; allow them in its settings",
     desktop_unsupported: "This browser has no desktop notifications",
     new_message_from: "New message from",
+    backend: "Server",
+    foreign_backend: "This page will not send your password to this server: it is not one this site trusts (the operator can add it with --console-backend)",
 };
 
 impl Texts {

@@ -7,7 +7,7 @@
 //!   conversation it was typed in (matched by its echo); a reply from another agent, which
 //!   cannot be matched, is filed under every conversation, since every user received it.
 
-use kefu_protocol::v1::{ConversationId, Message, Position, Seq};
+use kefu_protocol::v1::{ConversationId, Message, Position, Seq, MAX_RESUME_POSITIONS};
 use kefu_protocol::{ChatMessage, Role, AGENT_UID};
 
 use crate::courier::Model;
@@ -100,11 +100,14 @@ impl Inbox {
         self.conversations.iter().map(|c| c.unread).sum()
     }
 
-    /// v1: where to resume: the last sequence number of every conversation shown.
+    /// v1: where to resume: the last sequence number of each conversation shown, the most
+    /// recent first, at most as many as a `resume` may carry. (Conversations past that come
+    /// back as their latest page, which [`Inbox::history`] does not let leave a hole.)
     pub fn positions(&self) -> Vec<Position> {
-        self.conversations
-            .iter()
+        self.conversations()
+            .into_iter()
             .filter_map(|c| c.timeline.last_seq().map(|seq| Position { conversation: c.uid, seq }))
+            .take(MAX_RESUME_POSITIONS)
             .collect()
     }
 
@@ -117,7 +120,7 @@ impl Inbox {
         let activity = self.activity;
         let unread = self.selected != Some(message.uid);
         let conversation = conversation_in(&mut self.conversations, message.uid);
-        conversation.username = message.username.clone();
+        conversation.username = kefu_protocol::display_name(&message.username);
         conversation.avatar = message.avatar.clone();
         conversation.activity = activity;
         if unread {
@@ -161,7 +164,7 @@ impl Inbox {
         let conversation = conversation_in(&mut self.conversations, message.conversation);
         let from = if message.uid == AGENT_UID { From::Me } else { From::User };
         if message.uid != AGENT_UID {
-            conversation.username = message.username.clone();
+            conversation.username = kefu_protocol::display_name(&message.username);
             conversation.avatar = message.avatar.clone();
             // The user sent what they were typing.
             conversation.typing_until = None;
@@ -176,7 +179,15 @@ impl Inbox {
     }
 
     /// v1: a page of a conversation's messages (older ones, or the latest on connecting).
+    /// A latest page that does not join what is shown (messages were missed in between)
+    /// replaces the stored messages shown, so a hole is never shown as a whole conversation.
     pub fn history(&mut self, conversation: ConversationId, messages: &[Message], has_more: bool) {
+        let shown = conversation_in(&mut self.conversations, conversation);
+        if let (Some(first), Some(last)) = (messages.first().map(|m| m.seq), shown.timeline.last_seq()) {
+            if first > last + 1 {
+                shown.timeline.entries.retain(|e| e.seq.is_none());
+            }
+        }
         for message in messages {
             self.receive_v1(message, false);
         }
@@ -245,7 +256,7 @@ impl Inbox {
     /// The name the server vouches for, shown until a message says otherwise.
     pub fn set_name(&mut self, conversation: ConversationId, name: &str) {
         if let Some(c) = self.conversations.iter_mut().find(|c| c.uid == conversation) {
-            c.username = name.to_owned();
+            c.username = kefu_protocol::display_name(name);
         }
     }
 
@@ -508,6 +519,38 @@ mod tests {
         assert_eq!(reply(&inbox), Some(true));
         inbox.set_read(5, true, 1);
         assert_eq!(inbox.unread(), 1, "read positions never go back");
+    }
+
+    #[test]
+    fn a_resume_names_the_most_recent_conversations_within_the_cap() {
+        let mut inbox = Inbox::default();
+        for uid in 1..=(MAX_RESUME_POSITIONS as i64 + 5) {
+            inbox.receive_v1(&stored(uid, 1, uid, "2026-11-26 09:00:00"), false);
+        }
+        inbox.receive_v1(&stored(1, 2, 1, "2026-11-26 10:00:00"), false);
+        let positions = inbox.positions();
+        assert_eq!(positions.len(), MAX_RESUME_POSITIONS);
+        assert_eq!(positions[0], Position { conversation: 1, seq: 2 }, "the most recent first");
+    }
+
+    #[test]
+    fn a_latest_page_past_a_hole_replaces_what_was_shown() {
+        let mut inbox = Inbox::default();
+        inbox.history(5, &[stored(5, 1, 5, "t1"), stored(5, 2, 5, "t2")], false);
+        inbox.show_reply(5, "pending".into(), "still sending", "t".into());
+        // Reconnected past the cap: the latest page starts at 40, messages 3..39 were missed.
+        inbox.history(5, &[stored(5, 40, 5, "t40"), stored(5, 41, 5, "t41")], true);
+        let shown: Vec<Option<u64>> =
+            inbox.conversation(5).expect("listed").timeline.entries.iter().map(|e| e.seq).collect();
+        assert_eq!(shown, vec![Some(40), Some(41), None], "no 2 then 40, and the pending reply stays");
+        assert!(inbox.conversation(5).expect("listed").has_more, "older pages come on scrolling up");
+    }
+
+    #[test]
+    fn names_are_shown_without_invisible_characters() {
+        let mut inbox = Inbox::default();
+        inbox.receive(&ChatMessage { username: "Ali\u{200B}ce".into(), ..message(5, "hi") });
+        assert_eq!(inbox.conversation(5).map(|c| c.username.as_str()), Some("Alice"));
     }
 
     #[test]

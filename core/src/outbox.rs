@@ -7,25 +7,52 @@
 //!   may or may not have arrived, so it becomes *failed* for the person to retry, rather than
 //!   risk a duplicate.
 
-use serde::{Deserialize, Serialize};
+use kefu_protocol::fields::{Fields, FieldsOut};
 
 /// One message waiting to be stored.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Pending {
     /// The message id (also the dedupe key on the server).
     pub id: String,
     /// The conversation (agents); `None` for a user's own.
-    #[serde(default)]
     pub conversation: Option<i64>,
     pub text: String,
     /// Local time it was written.
     pub time: String,
     /// v0: already sent once.
-    #[serde(default)]
     pub sent: bool,
     /// Why it failed; a failed message waits for the person's retry.
-    #[serde(default)]
     pub failed: Option<String>,
+}
+
+impl Pending {
+    /// A stored item: `{"id","conversation"?,"text","time","sent"?,"failed"?}` (`null` and
+    /// absent are the same).
+    pub fn from_fields(object: &impl Fields) -> Option<Pending> {
+        Some(Pending {
+            id: object.string("id")?,
+            conversation: object.integer("conversation"),
+            text: object.string("text")?,
+            time: object.string("time")?,
+            sent: object.boolean("sent").unwrap_or(false),
+            failed: object.string("failed"),
+        })
+    }
+
+    pub fn to_fields<O: FieldsOut>(&self) -> O {
+        let mut out = O::new_object();
+        out.put_string("id", &self.id);
+        if let Some(conversation) = self.conversation {
+            out.put_integer("conversation", conversation);
+        }
+        out.put_string("text", &self.text);
+        out.put_string("time", &self.time);
+        out.put_boolean("sent", self.sent);
+        if let Some(failed) = &self.failed {
+            out.put_string("failed", failed);
+        }
+        out
+    }
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -37,19 +64,22 @@ pub struct Outbox {
 }
 
 impl Outbox {
-    /// Reads a stored outbox. Stored data that cannot be read is an error, not an empty box.
-    pub fn from_json(json: &str) -> Result<Outbox, String> {
-        serde_json::from_str(json)
+    /// Reads a stored outbox: its items as parsed objects (`None`: the stored value is not a
+    /// list). Stored data that cannot be read is an error, not an empty box.
+    pub fn from_stored<F: Fields>(items: Option<Vec<F>>) -> Result<Outbox, String> {
+        let items = items.ok_or("not a list of messages")?;
+        let items: Option<Vec<Pending>> = items.iter().map(Pending::from_fields).collect();
+        items
             .map(|items| Outbox { items, forgotten: vec![] })
-            .map_err(|err| err.to_string())
+            .ok_or_else(|| "a message lacks a field".to_owned())
     }
 
     /// What to write to storage that other tabs of the same visitor share: this page's
     /// messages, plus the ones another tab stored that this page neither has nor has seen
     /// stored by the server. Unreadable stored data is replaced.
-    pub fn merged_json(&self, stored: Option<&str>) -> String {
+    pub fn merged<F: Fields>(&self, stored: Option<Vec<F>>) -> Vec<Pending> {
         let mut items = self.items.clone();
-        if let Some(Ok(other)) = stored.map(Outbox::from_json) {
+        if let Ok(other) = Outbox::from_stored(stored) {
             for pending in other.items {
                 let known = items.iter().any(|p| p.id == pending.id) || self.forgotten.contains(&pending.id);
                 if !known {
@@ -57,7 +87,22 @@ impl Outbox {
                 }
             }
         }
-        serde_json::to_string(&items).unwrap_or_else(|_| "[]".to_owned())
+        items
+    }
+
+    /// [`Outbox::from_stored`] from JSON text (native code and tests; the page lets the
+    /// browser parse).
+    pub fn from_json(json: &str) -> Result<Outbox, String> {
+        let value: serde_json::Value = serde_json::from_str(json).map_err(|err| err.to_string())?;
+        Outbox::from_stored(value.as_array().cloned())
+    }
+
+    /// [`Outbox::merged`] as JSON text (native code and tests).
+    pub fn merged_json(&self, stored: Option<&str>) -> String {
+        let stored = stored.and_then(|json| serde_json::from_str::<serde_json::Value>(json).ok());
+        let items: Vec<serde_json::Value> =
+            self.merged(stored.and_then(|v| v.as_array().cloned())).iter().map(Pending::to_fields).collect();
+        serde_json::Value::Array(items).to_string()
     }
 
     pub fn add(&mut self, pending: Pending) {
@@ -145,7 +190,14 @@ mod tests {
         let restored = Outbox::from_json(&outbox.merged_json(None)).expect("readable");
         assert_eq!(restored, outbox);
         assert!(Outbox::from_json("{broken").is_err());
+        assert!(Outbox::from_json(r#"[{"id":"x"}]"#).is_err(), "a message without its text");
         assert_eq!(Outbox::from_json("[]").expect("empty"), Outbox::default());
+        // What earlier versions stored (nulls, no `sent`) still reads.
+        let earlier = r#"[{"id":"a","conversation":null,"text":"t","time":"t","failed":null}]"#;
+        assert_eq!(
+            Outbox::from_json(earlier).expect("readable").items,
+            vec![pending("a")].into_iter().map(|p| Pending { text: "t".into(), ..p }).collect::<Vec<_>>()
+        );
     }
 
     #[test]

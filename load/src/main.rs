@@ -12,6 +12,8 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+mod probe;
+
 use clap::Parser;
 use futures_util::{SinkExt, StreamExt};
 use kefu_protocol::v1::{ClientMessage, ServerMessage, SUBPROTOCOL};
@@ -49,6 +51,9 @@ struct Args {
     /// The agent's session token (from `POST /api/agent/session`).
     #[arg(long)]
     agent_token: Option<String>,
+    /// Instead of the load: probe one client's resume -> ready and send -> ack, N times.
+    #[arg(long, default_value_t = 0)]
+    probe: u32,
 }
 
 /// The token for `uid`: the agent's session, or a user token signed with the app secret.
@@ -65,11 +70,18 @@ fn token_for(args: &Args, uid: i64) -> Option<String> {
 
 type Socket = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
-async fn connect(base: &str, uid: i64, token: Option<String>) -> Result<Socket, String> {
+/// Opens a v1 connection of `uid` (nothing sent yet).
+async fn open(base: &str, uid: i64, token: Option<String>) -> Result<Socket, String> {
     let url = kefu_protocol::endpoint_url_with_token(base, uid, token.as_deref());
     let mut request = url.as_str().into_client_request().map_err(|e| e.to_string())?;
     request.headers_mut().insert("Sec-WebSocket-Protocol", SUBPROTOCOL.parse().map_err(|_| "header")?);
-    let (mut socket, _) = tokio_tungstenite::connect_async(request).await.map_err(|e| e.to_string())?;
+    let (socket, _) = tokio_tungstenite::connect_async(request).await.map_err(|e| e.to_string())?;
+    Ok(socket)
+}
+
+/// Opens a v1 connection of `uid`, resumes from nothing and waits for `ready`.
+async fn connect(base: &str, uid: i64, token: Option<String>) -> Result<Socket, String> {
+    let mut socket = open(base, uid, token).await?;
     let resume = ClientMessage::Resume { after: vec![] }.encode();
     socket.send(Message::text(resume)).await.map_err(|e| e.to_string())?;
     // Wait for the end of the replay so that measurements see live traffic only.
@@ -117,6 +129,13 @@ impl Samples {
 async fn main() {
     let args = Args::parse();
     raise_fd_limit();
+    if args.probe > 0 {
+        if let Err(err) = probe::run(&args, args.probe).await {
+            eprintln!("kefu-load: probe failed: {err}");
+            std::process::exit(1);
+        }
+        return;
+    }
     let started = Instant::now();
 
     // The agent first, so that it sees every message.

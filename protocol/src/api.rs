@@ -19,6 +19,11 @@ pub struct Config {
     /// The server has accounts: agents sign in, users bring tokens. (The original backend has
     /// no `/api` at all.)
     pub accounts: bool,
+    /// Origins of other backends that the console served by this server may send an agent's
+    /// password to (`--console-backend`). The console signs in to its own origin, or to one
+    /// of these, never to another.
+    #[serde(default)]
+    pub sign_in_origins: Vec<String>,
 }
 
 /// Answer of [`GUEST_PATH`]: a visitor's identity, kept by the page.
@@ -58,8 +63,11 @@ mod tests {
 
     #[test]
     fn bodies_have_the_documented_shape() {
-        let config = serde_json::to_string(&Config { accounts: true }).expect("json");
-        assert_eq!(config, r#"{"accounts":true}"#);
+        let config =
+            serde_json::to_string(&Config { accounts: true, sign_in_origins: vec![] }).expect("json");
+        assert_eq!(config, r#"{"accounts":true,"sign_in_origins":[]}"#);
+        let older: Config = serde_json::from_str(r#"{"accounts":true}"#).expect("an older server's answer");
+        assert!(older.sign_in_origins.is_empty());
         let session = Session { name: "alice".into(), token: "t".into(), expires_in: 43200 };
         assert_eq!(
             serde_json::to_string(&session).expect("json"),

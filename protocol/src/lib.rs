@@ -11,6 +11,7 @@
 use serde::{Deserialize, Serialize};
 
 pub mod api;
+pub mod fields;
 pub mod v1;
 
 /// Path prefix of the WebSocket endpoint; the user id follows it: `/webSocket/{userId}`.
@@ -231,6 +232,25 @@ pub mod close {
     pub const UNAUTHORIZED: u16 = 4401;
 }
 
+/// Longest display name, in characters.
+pub const MAX_NAME_CHARS: usize = 64;
+
+/// A name as people are shown it: without control characters, bidirectional overrides and
+/// isolates, or invisible characters (so `"Ali\u{202E}ec"` cannot pass for another name or
+/// reverse what follows it, and `"Ali\u{200B}ce"` is `"Alice"`), trimmed, at most
+/// [`MAX_NAME_CHARS`] characters.
+pub fn display_name(name: &str) -> String {
+    let visible = |c: &char| {
+        !c.is_control()
+            && !matches!(
+                c,
+                '\u{00AD}' | '\u{061C}' | '\u{180E}' | '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}'
+                    | '\u{2060}'..='\u{2064}' | '\u{2066}'..='\u{2069}' | '\u{FEFF}'
+            )
+    };
+    name.chars().filter(visible).collect::<String>().trim().chars().take(MAX_NAME_CHARS).collect()
+}
+
 /// The user id in an endpoint path segment, as the original parses it (signed 64-bit).
 pub fn parse_user_id(segment: &str) -> Option<i64> {
     segment.parse::<i64>().ok()
@@ -346,7 +366,25 @@ mod tests {
         assert_eq!(endpoint_url_with_token("ws://h/webSocket/", -1, None), "ws://h/webSocket/-1");
     }
 
+    #[test]
+    fn names_lose_their_invisible_and_reversing_characters() {
+        assert_eq!(display_name("Ali\u{200B}ce"), "Alice");
+        assert_eq!(display_name("\u{202E}ecilA\u{202C}"), "ecilA");
+        assert_eq!(display_name("  Bob\u{2066}\u{FEFF}\u{7}  "), "Bob");
+        assert_eq!(display_name("王芳"), "王芳");
+        assert_eq!(display_name(&"x".repeat(100)).chars().count(), MAX_NAME_CHARS);
+    }
+
     proptest! {
+        #[test]
+        fn display_names_are_never_longer_and_hold_no_invisible_characters(name in ".*") {
+            let shown = display_name(&name);
+            prop_assert!(shown.chars().count() <= MAX_NAME_CHARS);
+            let reversing = shown.chars().any(|c| c.is_control() || ('\u{202A}'..='\u{202E}').contains(&c));
+            prop_assert!(!reversing, "{:?}", shown);
+            prop_assert_eq!(display_name(&shown), shown.clone());
+        }
+
         #[test]
         fn chat_round_trips(uid in any::<i64>(), agent in any::<bool>(), username in ".*", avatar in ".*", time in ".*", text in ".*") {
             let message = ChatMessage {

@@ -18,6 +18,8 @@ pub const TYPING_INTERVAL_MS: u64 = 2_000;
 /// How long a receiver shows "typing" after the last notice: a typist who stops or
 /// disconnects is no longer shown after this.
 pub const TYPING_SHOWN_MS: u64 = 4_000;
+/// Positions one `resume` may carry at most (the server answers more with `too_many`).
+pub const MAX_RESUME_POSITIONS: usize = 5_000;
 /// Default and largest number of messages in one history page.
 pub const DEFAULT_PAGE: u32 = 50;
 pub const MAX_PAGE: u32 = 200;
@@ -125,6 +127,13 @@ pub enum ErrorCode {
     RateLimited,
     /// The server could not store the message; retry later.
     Unavailable,
+    /// A second `resume` on one connection.
+    AlreadyResumed,
+    /// A frame naming more items than allowed (a `resume` with too many positions).
+    TooMany,
+    /// A code this client does not know (sent by a newer server): show the message.
+    #[serde(other)]
+    Other,
 }
 
 /// Frames a server sends.
@@ -217,7 +226,7 @@ pub fn valid_id(id: &str) -> bool {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use proptest::prelude::*;
 
@@ -262,6 +271,18 @@ mod tests {
     }
 
     #[test]
+    fn server_frames_missing_fields_or_of_unknown_types_are_refused() {
+        assert!(ServerMessage::decode(r#"{"type":"ack","id":"x"}"#).is_err());
+        assert!(ServerMessage::decode(r#"{"type":"teleport"}"#).is_err());
+        assert!(ServerMessage::decode(r#"{"seq":1}"#).is_err());
+        assert_eq!(
+            ServerMessage::decode(r#"{"type":"error","code":"from_the_future","message":"m"}"#),
+            Ok(ServerMessage::error(ErrorCode::Other, "m", None)),
+            "a newer server's code is shown, not dropped"
+        );
+    }
+
+    #[test]
     fn decode_tells_malformed_from_unknown() {
         assert_eq!(ClientMessage::decode("nope").map_err(|e| e.code), Err(ErrorCode::Malformed));
         assert_eq!(ClientMessage::decode("[1]").map_err(|e| e.code), Err(ErrorCode::Malformed));
@@ -297,8 +318,69 @@ mod tests {
         assert_eq!((v0.uid, v0.text.as_str(), v0.create_time.as_str()), (5, "hi", "2026-11-26 10:00:00"));
     }
 
+    /// Any frame a server may send.
+    pub(crate) fn arb_server_frame() -> impl Strategy<Value = ServerMessage> {
+        let code = prop_oneof![
+            Just(ErrorCode::Malformed),
+            Just(ErrorCode::Oversize),
+            Just(ErrorCode::UnknownConversation),
+            Just(ErrorCode::RateLimited),
+            Just(ErrorCode::TooMany),
+        ];
+        (arb_message(), any::<bool>(), 0..(1u64 << 53), proptest::option::of(".*"), code).prop_flat_map(
+            |(message, flag, seq, name, code)| {
+                let conversation = message.conversation;
+                prop_oneof![
+                    Just(ServerMessage::Message(message.clone())),
+                    Just(ServerMessage::Ack { id: message.id.clone(), conversation, seq }),
+                    Just(ServerMessage::History {
+                        conversation,
+                        messages: vec![message.clone(), message.clone()],
+                        has_more: flag
+                    }),
+                    Just(ServerMessage::Ready),
+                    Just(ServerMessage::Presence { conversation, online: flag, name: name.clone() }),
+                    Just(ServerMessage::Agents { online: flag }),
+                    Just(ServerMessage::Typing { conversation, agent: flag }),
+                    Just(ServerMessage::Read { conversation, agent: flag, seq }),
+                    Just(ServerMessage::error(code, message.text.clone(), name.clone())),
+                ]
+            },
+        )
+    }
+
+    /// Any frame a client may send (numbers in the range JavaScript carries exactly).
+    pub(crate) fn arb_client_frame() -> impl Strategy<Value = ClientMessage> {
+        let safe = -(1i64 << 53) + 1..(1i64 << 53);
+        let seq = 0..(1u64 << 53);
+        (
+            "[a-zA-Z0-9_-]{1,64}",
+            proptest::option::of(safe.clone()),
+            ".*",
+            proptest::collection::vec((safe, seq.clone()), 0..8),
+            seq,
+            proptest::option::of(any::<u32>()),
+        )
+            .prop_flat_map(|(id, conversation, text, after, seq, limit)| {
+                let after: Vec<Position> =
+                    after.into_iter().map(|(conversation, seq)| Position { conversation, seq }).collect();
+                prop_oneof![
+                    Just(ClientMessage::Send { id, conversation, text }),
+                    Just(ClientMessage::Resume { after }),
+                    Just(ClientMessage::History {
+                        conversation: conversation.unwrap_or(1),
+                        before: seq,
+                        limit
+                    }),
+                    Just(ClientMessage::Typing { conversation }),
+                    Just(ClientMessage::Read { conversation, seq }),
+                ]
+            })
+    }
+
     fn arb_message() -> impl Strategy<Value = Message> {
-        (any::<i64>(), any::<u64>(), "[a-z0-9-]{1,64}", any::<i64>(), any::<bool>(), ".*", ".*", ".*", ".*")
+        let safe = -(1i64 << 53) + 1..(1i64 << 53);
+        (safe.clone(), 0..(1u64 << 53), "[a-z0-9-]{1,64}", safe, any::<bool>(), ".*", ".*", ".*", ".*")
             .prop_map(|(conversation, seq, id, uid, agent, username, avatar, create_time, text)| Message {
                 conversation,
                 seq,

@@ -2,15 +2,15 @@
 //! configuration probe, guest identities and agent sign-in. Errors are typed ([`ApiError`])
 //! and answered as `{"error": "..."}` with their status.
 
-use std::sync::Arc;
+use std::time::Instant;
 
 use axum::extract::State;
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::Json;
+use axum::{Extension, Json};
 use kefu_protocol::api;
 
-use crate::app::AppState;
+use crate::app::{truncated, AppState, Client};
 use crate::auth;
 
 /// Why an API call failed; each has its status and a message for a person.
@@ -22,23 +22,39 @@ pub enum ApiError {
     WrongCredentials,
     #[error("too many failed sign-ins; try again in {0} s")]
     Throttled(u64),
+    #[error("too many sign-ins at once; try again in a moment")]
+    Busy,
+    #[error("too many new guests from your address; try again in {0} s")]
+    TooManyGuests(u64),
     #[error("accounts are unavailable; retry")]
     AccountsUnavailable(#[source] crate::store::StoreError),
     #[error("origin not allowed")]
     ForeignOrigin,
+    #[error("this server does not answer to that host name (start it with --public-origin)")]
+    ForeignHost,
     #[error("no such API")]
     NotFound,
 }
 
 impl ApiError {
-    fn status(&self) -> StatusCode {
+    pub(crate) fn status(&self) -> StatusCode {
         match self {
             ApiError::BadSignIn => StatusCode::BAD_REQUEST,
             ApiError::WrongCredentials => StatusCode::UNAUTHORIZED,
-            ApiError::Throttled(_) => StatusCode::TOO_MANY_REQUESTS,
-            ApiError::AccountsUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Throttled(_) | ApiError::TooManyGuests(_) => StatusCode::TOO_MANY_REQUESTS,
+            ApiError::AccountsUnavailable(_) | ApiError::Busy => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::ForeignOrigin => StatusCode::FORBIDDEN,
+            ApiError::ForeignHost => StatusCode::MISDIRECTED_REQUEST,
             ApiError::NotFound => StatusCode::NOT_FOUND,
+        }
+    }
+
+    /// Seconds after which trying again makes sense, for `Retry-After`.
+    fn retry_after(&self) -> Option<u64> {
+        match self {
+            ApiError::Throttled(seconds) | ApiError::TooManyGuests(seconds) => Some(*seconds),
+            ApiError::Busy => Some(1),
+            _ => None,
         }
     }
 }
@@ -49,47 +65,78 @@ impl IntoResponse for ApiError {
             tracing::error!(%err, "cannot read agent accounts");
         }
         let mut response = (self.status(), Json(api::ErrorBody { error: self.to_string() })).into_response();
-        if let ApiError::Throttled(seconds) = self {
+        if let Some(seconds) = self.retry_after() {
             response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(seconds));
         }
         response
     }
 }
 
-/// What the web app needs to know before connecting: this server has accounts.
-pub(crate) async fn config() -> Json<api::Config> {
-    Json(api::Config { accounts: true })
+/// What the web app needs to know before connecting: this server has accounts, and which
+/// other backends the console it serves may send an agent's password to.
+pub(crate) async fn config(State(state): State<AppState>) -> Json<api::Config> {
+    Json(api::Config { accounts: true, sign_in_origins: state.config.console_backends.clone() })
 }
 
-/// A new guest identity for a visitor of the user page.
-pub(crate) async fn new_guest(State(state): State<AppState>) -> Result<Json<api::Guest>, ApiError> {
+/// A new guest identity for a visitor of the user page; a few per address, and a bound on
+/// how many the server hands out in all.
+pub(crate) async fn new_guest(
+    State(state): State<AppState>,
+    Extension(Client(address)): Extension<Client>,
+) -> Result<Json<api::Guest>, ApiError> {
     let auth = state.auth.as_ref().ok_or(ApiError::NotFound)?;
+    let now = Instant::now();
+    if !state.guests_per_address.take(&address, now) {
+        return Err(ApiError::TooManyGuests(state.guests_per_address.wait_secs(&address, now)));
+    }
+    let in_all = state.config.guests.in_all;
+    let issued = state.guests.lock().unwrap_or_else(|p| p.into_inner()).take(in_all, now);
+    if !issued {
+        return Err(ApiError::TooManyGuests(1));
+    }
     let (uid, name, token) = auth.new_guest();
     Ok(Json(api::Guest { uid, name, token }))
 }
 
 /// Agent sign-in: a session token for a right name and password.
+///
+/// Failed attempts are counted per name *and address* (so guessing one name from one place
+/// does not lock its owner out from another) and per address (so one place cannot try many
+/// names); checks themselves run on a bounded pool ([`crate::passwords`]).
 pub(crate) async fn sign_in(
     State(state): State<AppState>,
+    Extension(Client(address)): Extension<Client>,
     body: Option<Json<api::SignIn>>,
 ) -> Result<Json<api::Session>, ApiError> {
     let auth = state.auth.as_ref().ok_or(ApiError::NotFound)?;
     let Json(api::SignIn { name, password }) = body.ok_or(ApiError::BadSignIn)?;
-    if let Some(seconds) = state.throttle.wait(&name, std::time::Instant::now()) {
-        return Err(ApiError::Throttled(seconds));
+    let now = Instant::now();
+    let name_key = (name.clone(), address);
+    let wait = state
+        .failures_per_name
+        .wait_secs(&name_key, now)
+        .max(state.failures_per_address.wait_secs(&address, now));
+    if wait > 0 {
+        return Err(ApiError::Throttled(wait));
     }
-    let account = state.shared.store.agent(&name).await.map_err(ApiError::AccountsUnavailable)?;
+    // A name no account can have is refused at once: nothing to hide, nothing to hash.
+    let account = if auth::valid_agent_name(&name) {
+        state.shared.store.agent(&name).await.map_err(ApiError::AccountsUnavailable)?
+    } else {
+        None
+    };
     // Hash even for an unknown name, so the answer time does not tell which names exist.
     let hash = account.as_ref().map(|a| a.password_hash.clone()).unwrap_or_else(dummy_hash);
-    let matches =
-        tokio::task::spawn_blocking(move || auth::verify_password(&password, &hash)).await.unwrap_or(false);
+    let matches = auth::valid_agent_name(&name)
+        && state.verifier.verify(password, hash).await.map_err(|_| ApiError::Busy)?;
     let Some(account) = account.filter(|_| matches) else {
-        tracing::info!(name, "sign-in refused");
-        state.throttle.failed(&name, std::time::Instant::now());
+        tracing::info!(name = truncated(&name), %address, "sign-in refused");
+        state.failures_per_name.take(&name_key, now);
+        state.failures_per_address.take(&address, now);
         return Err(ApiError::WrongCredentials);
     };
-    state.throttle.succeeded(&name);
-    tracing::info!(name, "agent signed in");
+    state.failures_per_name.forget(&name_key);
+    tracing::info!(name, %address, "agent signed in");
     let token = auth.agent_token(&name, account.session_epoch);
     Ok(Json(api::Session { name, token, expires_in: auth::AGENT_SESSION_SECS }))
 }
@@ -98,16 +145,4 @@ pub(crate) async fn sign_in(
 fn dummy_hash() -> String {
     static DUMMY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
     DUMMY.get_or_init(|| auth::hash_password("no such agent").unwrap_or_default()).clone()
-}
-
-/// Refuses every `/api` call from a page whose origin is not allowed.
-pub(crate) async fn origin_guard(
-    allowed: Arc<Vec<String>>,
-    request: axum::extract::Request,
-    next: axum::middleware::Next,
-) -> Response {
-    if !crate::app::origin_allowed(request.headers(), &allowed) {
-        return ApiError::ForeignOrigin.into_response();
-    }
-    next.run(request).await
 }

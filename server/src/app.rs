@@ -1,55 +1,79 @@
-//! The HTTP side: routes (WebSocket, `/api` for sign-in and guests, the web app), the
-//! Origin check, the WebSocket upgrade (who is connecting), and the serve loop with graceful
-//! shutdown.
+//! The HTTP side: routes (WebSocket, `/api` for sign-in and guests, the web app), the checks
+//! every API call and WebSocket passes (the `Host` is one of ours, the `Origin` is ours or
+//! allowed), the WebSocket upgrade (who is connecting), and the serve loop: accept, HTTP/1.1
+//! per connection with a deadline for each request head, graceful shutdown.
 
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use axum::extract::{Path, Query, State, WebSocketUpgrade};
+use axum::extract::{ConnectInfo, DefaultBodyLimit, Path, Query, Request, State, WebSocketUpgrade};
 use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use axum::Router;
+use axum::{Extension, Router};
 use futures_util::StreamExt;
+use hyper_util::rt::{TokioIo, TokioTimer};
 use serde::Deserialize;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
-use tower_http::compression::CompressionLayer;
+use tower::ServiceExt;
 use tower_http::cors::{AllowOrigin, CorsLayer};
+use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::services::{ServeDir, ServeFile};
+use tower_http::timeout::TimeoutLayer;
 
 use kefu_protocol::api;
 use kefu_protocol::v1::SUBPROTOCOL;
 
 use crate::api::ApiError;
-use crate::auth::{self, Auth, Identity};
-use crate::hub::Hub;
+use crate::auth::{Auth, Identity};
+use crate::limits::{Bucket, Buckets};
+use crate::net::{self, Connections, Slot};
+use crate::passwords::Verifier;
 use crate::session::{self, Close, Shared};
-use crate::store::Store;
 use crate::Config;
 
 /// How long shutdown waits for sessions to send their close frames.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(2);
+/// Largest `/api` request body.
+const API_BODY_LIMIT: usize = 16 * 1024;
+/// Addresses (or name and address pairs) whose rate limits are remembered at most.
+const REMEMBERED_ADDRESSES: usize = 100_000;
 
 #[derive(Clone)]
 pub(crate) struct AppState {
     pub(crate) shared: Arc<Shared>,
     sessions: TaskTracker,
-    v1: bool,
+    pub(crate) config: Arc<Config>,
     /// `None`: any identity is accepted (`--insecure-no-auth`).
     pub(crate) auth: Option<Arc<Auth>>,
-    pub(crate) throttle: Arc<auth::SignInThrottle>,
-    allowed_origins: Arc<Vec<String>>,
+    pub(crate) verifier: Arc<Verifier>,
+    /// Failed sign-ins per (name, address) and per address.
+    pub(crate) failures_per_name: Arc<Buckets<(String, IpAddr)>>,
+    pub(crate) failures_per_address: Arc<Buckets<IpAddr>>,
+    /// Guest identities issued per address, and by the server in all.
+    pub(crate) guests_per_address: Arc<Buckets<IpAddr>>,
+    pub(crate) guests: Arc<std::sync::Mutex<Bucket>>,
+    connections: Arc<Connections>,
 }
+
+/// Who sent a request, as far as this server can tell (see [`net::client_address`]); put in
+/// the request's extensions by [`guard`].
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Client(pub(crate) IpAddr);
 
 /// The router: `/webSocket/{userId}`, `/api/...`, then the web app, with `index.html` for
 /// client routes.
 fn router(config: &Config, state: AppState) -> Router {
-    let index = config.static_dir.join("index.html");
-    let files = ServeDir::new(&config.static_dir).fallback(ServeFile::new(index));
+    // Precompressed at build time (`precompress`): the .br or .gz beside a file is sent to a
+    // browser that takes it.
+    let index = ServeFile::new(config.static_dir.join("index.html")).precompressed_br().precompressed_gzip();
+    let files = ServeDir::new(&config.static_dir).precompressed_br().precompressed_gzip().fallback(index);
     // The console is its own page (and wasm binary): `/agent` serves agent.html.
-    let console = ServeFile::new(config.static_dir.join("agent.html"));
+    let console =
+        ServeFile::new(config.static_dir.join("agent.html")).precompressed_br().precompressed_gzip();
     let mut router = Router::new()
         .route(&format!("{}{{user_id}}", kefu_protocol::ENDPOINT_PREFIX), get(upgrade))
         .route_service("/agent", console.clone())
@@ -61,30 +85,103 @@ fn router(config: &Config, state: AppState) -> Router {
             .allow_origin(AllowOrigin::list(origins))
             .allow_methods([Method::GET, Method::POST])
             .allow_headers([header::CONTENT_TYPE]);
-        let origins_allowed = state.allowed_origins.clone();
         let api = Router::new()
             .route(api::CONFIG_PATH, get(crate::api::config))
             .route(api::GUEST_PATH, post(crate::api::new_guest))
             .route(api::AGENT_SESSION_PATH, post(crate::api::sign_in))
-            .layer(axum::middleware::from_fn(move |request, next| {
-                crate::api::origin_guard(origins_allowed.clone(), request, next)
-            }))
+            .layer(axum::middleware::from_fn_with_state(state.clone(), guard))
+            // A body past the limit is refused from its Content-Length, before it is read; a
+            // request that takes too long (a body sent byte by byte) is cut off.
+            .layer(DefaultBodyLimit::max(API_BODY_LIMIT))
+            .layer(RequestBodyLimitLayer::new(API_BODY_LIMIT))
+            .layer(TimeoutLayer::with_status_code(
+                StatusCode::REQUEST_TIMEOUT,
+                config.connections.handshake_timeout,
+            ))
             .layer(cors);
         router = router.merge(api);
     }
     // An unknown API path is an error, not the web app's index page.
     let unknown_api = format!("{}{{*rest}}", api::PREFIX);
     router = router.route(&unknown_api, axum::routing::any(|| async { ApiError::NotFound }));
-    router.with_state(state).fallback_service(files).layer(CompressionLayer::new())
+    router.with_state(state).fallback_service(files).layer(axum::middleware::from_fn(
+        |request: Request, next: axum::middleware::Next| async move {
+            let path = request.uri().path().to_owned();
+            crate::assets::cache_control(&path, next.run(request).await)
+        },
+    ))
+}
+
+/// Refuses an `/api` call whose `Host` is not one of ours or whose page is from a foreign
+/// origin; tells the handlers who the client is.
+async fn guard(
+    State(state): State<AppState>,
+    mut request: Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let peer = request.extensions().get::<ConnectInfo<SocketAddr>>().map(|info| info.0);
+    match check(&state.config, peer, request.headers()) {
+        Ok(client) => {
+            request.extensions_mut().insert(client);
+            next.run(request).await
+        }
+        Err(refusal) => refusal.into_response(),
+    }
+}
+
+/// The checks every API call and WebSocket passes; the client's address when they pass.
+fn check(config: &Config, peer: Option<SocketAddr>, headers: &HeaderMap) -> Result<Client, ApiError> {
+    let peer = peer.unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 0)));
+    let host = headers.get(header::HOST).and_then(|h| h.to_str().ok()).unwrap_or_default();
+    if !host_allowed(host, &config.public_origins) {
+        tracing::info!(host = truncated(host), "request for a host name that is not ours refused");
+        return Err(ApiError::ForeignHost);
+    }
+    let via_proxy = config.trusted_proxies.contains(&peer.ip());
+    let tls = via_proxy
+        && headers
+            .get("x-forwarded-proto")
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|p| p.eq_ignore_ascii_case("https"));
+    if !origin_allowed(headers, tls, &config.allowed_origins, &config.public_origins) {
+        tracing::info!(origin = ?headers.get(header::ORIGIN), "request from a foreign origin refused");
+        return Err(ApiError::ForeignOrigin);
+    }
+    Ok(Client(net::client_address(peer, headers, &config.trusted_proxies)))
+}
+
+/// At most 64 characters of what a client sent, for the log.
+pub(crate) fn truncated(text: &str) -> String {
+    text.chars().take(64).filter(|c| !c.is_control()).collect()
+}
+
+/// Whether `host` (the `Host` header) names this server: an IP address, `localhost`, or the
+/// host of one of its public origins. Anything else may be a DNS rebinding: a foreign name
+/// made to point at this server, so that a foreign page counts as same-origin.
+pub(crate) fn host_allowed(host: &str, public_origins: &[String]) -> bool {
+    let name = match host.strip_prefix('[') {
+        Some(rest) => rest.split(']').next().unwrap_or_default(),
+        None => host.rsplit_once(':').map(|(name, _)| name).unwrap_or(host),
+    };
+    name.parse::<IpAddr>().is_ok()
+        || name.eq_ignore_ascii_case("localhost")
+        || public_origins.iter().any(|origin| {
+            let authority = origin.split_once("://").map(|(_, rest)| rest).unwrap_or(origin);
+            authority.eq_ignore_ascii_case(host)
+                || authority.rsplit_once(':').is_some_and(|(n, _)| n.eq_ignore_ascii_case(host))
+                || authority.eq_ignore_ascii_case(name)
+        })
 }
 
 /// Whether the request comes from a page allowed to use this server: no `Origin` (not a
-/// browser page), the server's own origin, or one of `--allow-origin`.
-pub(crate) fn origin_allowed(headers: &HeaderMap, allowed: &[String]) -> bool {
+/// browser page), the server's own origin with its own scheme (`https` only when a trusted
+/// proxy says the client came over TLS), one of its public origins, or one of
+/// `--allow-origin`.
+pub(crate) fn origin_allowed(headers: &HeaderMap, tls: bool, allowed: &[String], public: &[String]) -> bool {
     let Some(origin) = headers.get(header::ORIGIN).and_then(|o| o.to_str().ok()) else { return true };
     let host = headers.get(header::HOST).and_then(|h| h.to_str().ok()).unwrap_or_default();
-    let own = origin.split_once("://").is_some_and(|(_, rest)| rest.eq_ignore_ascii_case(host));
-    own || allowed.iter().any(|a| a.eq_ignore_ascii_case(origin))
+    let own = format!("{}://{host}", if tls { "https" } else { "http" });
+    origin.eq_ignore_ascii_case(&own) || allowed.iter().chain(public).any(|a| a.eq_ignore_ascii_case(origin))
 }
 
 #[derive(Deserialize)]
@@ -96,26 +193,40 @@ async fn upgrade(
     Path(user_id): Path<String>,
     Query(credentials): Query<Credentials>,
     State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    slot: Option<Extension<Arc<Slot>>>,
     headers: HeaderMap,
     ws: WebSocketUpgrade,
 ) -> Response {
     // A page from a foreign site must not act for a signed-in visitor of ours.
-    if state.auth.is_some() && !origin_allowed(&headers, &state.allowed_origins) {
-        tracing::info!(origin = ?headers.get(header::ORIGIN), "WebSocket from a foreign origin refused");
-        return (StatusCode::FORBIDDEN, "origin not allowed").into_response();
+    let client = if state.auth.is_some() {
+        match check(&state.config, Some(peer), &headers) {
+            Ok(client) => client,
+            Err(refusal) => return (refusal.status(), refusal.to_string()).into_response(),
+        }
+    } else {
+        Client(net::client_address(peer, &headers, &state.config.trusted_proxies))
+    };
+    // Behind a proxy, connections are counted by the client's address once upgraded.
+    let mut slots: Vec<Arc<Slot>> = slot.map(|Extension(slot)| slot).into_iter().collect();
+    if state.config.trusted_proxies.contains(&peer.ip()) {
+        match state.connections.admit_forwarded(client.0, &state.config.connections) {
+            Some(slot) => slots.push(slot),
+            None => {
+                return (StatusCode::TOO_MANY_REQUESTS, "too many connections from your address")
+                    .into_response()
+            }
+        }
     }
-    // Frames a little over the text limit still get a readable notice; far over it, the
-    // WebSocket layer closes with 1009 as the original did. UTF-8 needs at most 3 bytes per
-    // UTF-16 unit.
-    let max_bytes = state.shared.max_text_utf16 * 3 + 1024;
+    let max_frame = state.config.max_frame_bytes;
     // Small buffers, grown on demand: most frames are heartbeats, and the default 128 KiB read
     // buffer per connection would cost over a gigabyte at 10,000 connections.
     let ws = ws
-        .max_message_size(max_bytes)
-        .max_frame_size(max_bytes)
+        .max_message_size(max_frame)
+        .max_frame_size(max_frame)
         .read_buffer_size(4 * 1024)
         .write_buffer_size(4 * 1024);
-    let ws = if state.v1 { ws.protocols([SUBPROTOCOL]) } else { ws };
+    let ws = if state.config.v1 { ws.protocols([SUBPROTOCOL]) } else { ws };
     let identity = match kefu_protocol::parse_user_id(&user_id) {
         None => Err(Close::BadUserId),
         Some(uid) => identify(&state, uid, credentials.token.as_deref()).await,
@@ -126,10 +237,12 @@ async fn upgrade(
     ws.on_upgrade(move |socket| {
         let v1 = socket.protocol().is_some_and(|p| p.as_bytes() == SUBPROTOCOL.as_bytes());
         sessions.track_future(async move {
+            // The connection's places are held until the session ends.
+            let _slots = slots;
             match identity {
                 Ok(identity) => {
                     let (sink, stream) = socket.split();
-                    session::run(sink, stream, identity, v1, shared).await
+                    session::run(sink, stream, identity, client.0, v1, shared).await
                 }
                 Err(close) => session::refuse(socket, close).await,
             }
@@ -171,17 +284,10 @@ async fn identify(state: &AppState, uid: i64, token: Option<&str>) -> Result<Ide
 pub async fn serve(
     listener: TcpListener,
     config: Config,
-    store: Store,
+    store: crate::store::Store,
     shutdown: CancellationToken,
 ) -> std::io::Result<()> {
-    let shared = Arc::new(Shared {
-        hub: Hub::default(),
-        store,
-        max_text_utf16: config.max_text_utf16,
-        max_frames_per_second: config.max_frames_per_second,
-        idle_timeout: config.idle_timeout,
-        shutdown: shutdown.clone(),
-    });
+    let shared = Arc::new(Shared::new(store, &config, shutdown.clone()));
     let auth = if config.no_auth {
         None
     } else {
@@ -190,19 +296,85 @@ pub async fn serve(
         Some(Arc::new(Auth::new(&secret, app_secret, config.trust_user_ids)))
     };
     let sessions = TaskTracker::new();
+    let connections = Arc::new(Connections::default());
     let state = AppState {
         shared,
         sessions: sessions.clone(),
-        v1: config.v1,
         auth,
-        throttle: Arc::new(auth::SignInThrottle::default()),
-        allowed_origins: Arc::new(config.allowed_origins.clone()),
+        verifier: Arc::new(Verifier::start(config.sign_in.workers, config.sign_in.queue)),
+        failures_per_name: Arc::new(Buckets::new(config.sign_in.failures_per_name, REMEMBERED_ADDRESSES)),
+        failures_per_address: Arc::new(Buckets::new(
+            config.sign_in.failures_per_address,
+            REMEMBERED_ADDRESSES,
+        )),
+        guests_per_address: Arc::new(Buckets::new(config.guests.per_address, REMEMBERED_ADDRESSES)),
+        guests: Arc::new(std::sync::Mutex::new(Bucket::full(config.guests.in_all, Instant::now()))),
+        connections: connections.clone(),
+        config: Arc::new(config.clone()),
     };
-    let app = router(&config, state);
-    axum::serve(listener, app).with_graceful_shutdown(shutdown.cancelled_owned()).await?;
+    let router = router(&config, state);
+    let handlers = TaskTracker::new();
+    loop {
+        let (stream, peer) = tokio::select! {
+            _ = shutdown.cancelled() => break,
+            accepted = net::accept(&listener) => accepted,
+        };
+        // A trusted proxy's connections are counted by client address once upgraded.
+        let address = (!config.trusted_proxies.contains(&peer.ip())).then_some(peer.ip());
+        let Some(slot) = connections.admit(address, &config.connections) else {
+            tracing::debug!(%peer, "connection refused: too many open");
+            continue;
+        };
+        handlers.spawn(serve_connection(
+            stream,
+            peer,
+            slot,
+            router.clone(),
+            config.connections.handshake_timeout,
+            shutdown.clone(),
+        ));
+    }
+    drop(listener);
     sessions.close();
-    if tokio::time::timeout(SHUTDOWN_GRACE, sessions.wait()).await.is_err() {
-        tracing::warn!("some sessions did not close within {SHUTDOWN_GRACE:?}");
+    handlers.close();
+    if tokio::time::timeout(SHUTDOWN_GRACE, async {
+        sessions.wait().await;
+        handlers.wait().await;
+    })
+    .await
+    .is_err()
+    {
+        tracing::warn!("some connections did not close within {SHUTDOWN_GRACE:?}");
     }
     Ok(())
+}
+
+/// HTTP/1.1 on one connection: the request head must arrive within `handshake_timeout`
+/// (also between requests on a kept-alive connection); WebSockets are upgraded from it.
+async fn serve_connection(
+    stream: tokio::net::TcpStream,
+    peer: SocketAddr,
+    slot: Arc<Slot>,
+    router: Router,
+    handshake_timeout: Duration,
+    shutdown: CancellationToken,
+) {
+    let connection_slot = slot.clone();
+    let service = hyper::service::service_fn(move |mut request: hyper::Request<hyper::body::Incoming>| {
+        request.extensions_mut().insert(ConnectInfo(peer));
+        request.extensions_mut().insert(connection_slot.clone());
+        router.clone().oneshot(request.map(axum::body::Body::new))
+    });
+    let mut http = hyper::server::conn::http1::Builder::new();
+    http.timer(TokioTimer::new()).header_read_timeout(handshake_timeout);
+    let connection = http.serve_connection(TokioIo::new(stream), service).with_upgrades();
+    tokio::pin!(connection);
+    tokio::select! {
+        _ = connection.as_mut() => {}
+        _ = shutdown.cancelled() => {
+            connection.as_mut().graceful_shutdown();
+            let _ = tokio::time::timeout(SHUTDOWN_GRACE, connection).await;
+        }
+    }
+    drop(slot);
 }

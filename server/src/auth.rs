@@ -24,8 +24,7 @@ use serde::{Deserialize, Serialize};
 pub const AGENT_SESSION_SECS: u64 = 12 * 60 * 60;
 /// How long a guest token lasts; the page asks for a new guest only when it has none.
 pub const GUEST_TOKEN_SECS: u64 = 365 * 24 * 60 * 60;
-/// Longest name carried by a token (longer ones are cut).
-pub const MAX_NAME_CHARS: usize = 64;
+pub use kefu_protocol::MAX_NAME_CHARS;
 
 const AGENT_PREFIX: &str = "agent:";
 
@@ -95,7 +94,7 @@ fn sign(key: &Key, claims: &Claims) -> String {
 }
 
 fn clean_name(name: Option<String>) -> Option<String> {
-    let name: String = name?.trim().chars().filter(|c| !c.is_control()).take(MAX_NAME_CHARS).collect();
+    let name = kefu_protocol::display_name(&name?);
     (!name.is_empty()).then_some(name)
 }
 
@@ -220,56 +219,14 @@ pub fn verify_password(password: &str, stored_hash: &str) -> bool {
         .unwrap_or(false)
 }
 
-/// An agent name: 1–64 characters, no control characters or surrounding spaces.
+/// An agent name: 1–64 characters, shown as written (no control, invisible or reversing
+/// characters, no surrounding spaces).
 pub fn valid_agent_name(name: &str) -> bool {
-    !name.is_empty()
-        && name.chars().count() <= MAX_NAME_CHARS
-        && name.trim() == name
-        && !name.chars().any(char::is_control)
+    !name.is_empty() && kefu_protocol::display_name(name) == name
 }
 
 /// Shortest password `kefu-server agent add` accepts.
 pub const MIN_PASSWORD_CHARS: usize = 8;
-
-/// Failed sign-ins allowed for one name within [`THROTTLE_WINDOW`]; then it must wait.
-pub const MAX_FAILED_SIGN_INS: u32 = 5;
-pub const THROTTLE_WINDOW: std::time::Duration = std::time::Duration::from_secs(60);
-/// Names remembered at most; past it, forgotten failures are pruned first.
-const THROTTLE_NAMES: usize = 10_000;
-
-/// Slows down password guessing: after [`MAX_FAILED_SIGN_INS`] failures for a name, further
-/// attempts for it are refused until its window has passed.
-#[derive(Default)]
-pub struct SignInThrottle {
-    failures: std::sync::Mutex<std::collections::HashMap<String, (u32, std::time::Instant)>>,
-}
-
-impl SignInThrottle {
-    /// Seconds `name` must wait before trying again, if it must.
-    pub fn wait(&self, name: &str, now: std::time::Instant) -> Option<u64> {
-        let failures = self.failures.lock().unwrap_or_else(|p| p.into_inner());
-        let (count, since) = failures.get(name)?;
-        let elapsed = now.saturating_duration_since(*since);
-        (*count >= MAX_FAILED_SIGN_INS && elapsed < THROTTLE_WINDOW)
-            .then(|| (THROTTLE_WINDOW - elapsed).as_secs().max(1))
-    }
-
-    pub fn failed(&self, name: &str, now: std::time::Instant) {
-        let mut failures = self.failures.lock().unwrap_or_else(|p| p.into_inner());
-        if failures.len() >= THROTTLE_NAMES {
-            failures.retain(|_, (_, since)| now.saturating_duration_since(*since) < THROTTLE_WINDOW);
-        }
-        let entry = failures.entry(name.to_owned()).or_insert((0, now));
-        if now.saturating_duration_since(entry.1) >= THROTTLE_WINDOW {
-            *entry = (0, now);
-        }
-        entry.0 += 1;
-    }
-
-    pub fn succeeded(&self, name: &str) {
-        self.failures.lock().unwrap_or_else(|p| p.into_inner()).remove(name);
-    }
-}
 
 /// Signs an app token, as an embedding app would (for `kefu-server token` and tests).
 pub fn app_token(app_secret: &[u8], uid: i64, name: Option<&str>, valid_secs: u64) -> String {
@@ -339,24 +296,6 @@ mod tests {
         let auth = Auth::new(b"k", None, true);
         assert_eq!(auth.identify(7, None), Ok(Identity::User { uid: 7, name: None }));
         assert!(auth.identify(AGENT_UID, None).is_err());
-    }
-
-    #[test]
-    fn repeated_failed_sign_ins_wait_for_their_window() {
-        let throttle = SignInThrottle::default();
-        let start = std::time::Instant::now();
-        for _ in 0..MAX_FAILED_SIGN_INS {
-            assert_eq!(throttle.wait("alice", start), None);
-            throttle.failed("alice", start);
-        }
-        assert_eq!(throttle.wait("alice", start), Some(60));
-        assert_eq!(throttle.wait("bob", start), None, "other names are not affected");
-        let later = start + THROTTLE_WINDOW;
-        assert_eq!(throttle.wait("alice", later), None, "the window has passed");
-        throttle.failed("alice", later);
-        assert_eq!(throttle.wait("alice", later), None, "counting starts again");
-        throttle.succeeded("alice");
-        assert_eq!(throttle.wait("alice", later), None);
     }
 
     #[test]

@@ -1,9 +1,14 @@
 //! The command line of `kefu-server`: options of the server and its subcommands. Defined in
 //! the library so that the tests build the same [`Config`] from the same arguments.
 
+use std::time::Duration;
+
 use clap::{Parser, Subcommand};
 
-use crate::Config;
+use crate::limits::Rate;
+use crate::net::ConnectionLimits;
+use crate::session::SessionLimits;
+use crate::{Config, GuestLimits, SignInLimits};
 
 #[derive(Parser, Debug)]
 #[command(name = "kefu-server", version, about = "Kefu reference backend")]
@@ -49,7 +54,76 @@ pub struct Cli {
     pub idle_timeout_secs: u64,
     /// Speak only the original protocol (never select `kefu.v1`), like the original backend.
     #[arg(long, env = "KEFU_V0_ONLY")]
-    v0_only: bool,
+    pub v0_only: bool,
+    /// This server's public origin (`https://kefu.example`) when it is reached by a name, or
+    /// behind a TLS proxy; repeatable. Other host names are refused (DNS rebinding).
+    #[arg(long = "public-origin", env = "KEFU_PUBLIC_ORIGINS", value_delimiter = ',')]
+    pub public_origins: Vec<String>,
+    /// Origin of another backend (`https://chat.example`) that the console served here may
+    /// sign in to; repeatable. The console sends no password to any other.
+    #[arg(long = "console-backend", env = "KEFU_CONSOLE_BACKENDS", value_delimiter = ',')]
+    pub console_backends: Vec<String>,
+    /// Address of a reverse proxy whose X-Forwarded-For and X-Forwarded-Proto are believed;
+    /// repeatable.
+    #[arg(long = "trusted-proxy", env = "KEFU_TRUSTED_PROXIES", value_delimiter = ',')]
+    pub trusted_proxies: Vec<std::net::IpAddr>,
+    /// Pending connections the kernel may hold for the accept loop (capped by somaxconn).
+    #[arg(long, env = "KEFU_BACKLOG", default_value_t = 4096)]
+    pub backlog: u32,
+    /// TCP connections open at once, in all.
+    #[arg(long, env = "KEFU_MAX_CONNECTIONS", default_value_t = 50_000)]
+    pub max_connections: usize,
+    /// TCP connections open at once from one client address.
+    #[arg(long, env = "KEFU_MAX_CONNECTIONS_PER_ADDRESS", default_value_t = 256)]
+    pub max_connections_per_address: usize,
+    /// Seconds a client may take to send an HTTP request head (and to stay idle between
+    /// requests on a kept-alive connection).
+    #[arg(long, env = "KEFU_HANDSHAKE_TIMEOUT_SECS", default_value_t = 10)]
+    pub handshake_timeout_secs: u64,
+    /// Seconds a new WebSocket may take to send its first frame.
+    #[arg(long, env = "KEFU_FIRST_FRAME_TIMEOUT_SECS", default_value_t = 10)]
+    pub first_frame_timeout_secs: u64,
+    /// Seconds a write may wait for a client that does not read before it is dropped.
+    #[arg(long, env = "KEFU_WRITE_TIMEOUT_SECS", default_value_t = 10)]
+    pub write_timeout_secs: u64,
+    /// KiB queued for one connection at most (past it: close 1013, client too slow).
+    #[arg(long, env = "KEFU_MAX_QUEUED_KIB", default_value_t = 1024)]
+    pub max_queued_kib: usize,
+    /// MiB queued for all connections together at most.
+    #[arg(long, env = "KEFU_MAX_QUEUED_TOTAL_MIB", default_value_t = 512)]
+    pub max_queued_total_mib: usize,
+    /// KiB of the largest WebSocket frame read (past it: close 1009).
+    #[arg(long, env = "KEFU_MAX_FRAME_KIB", default_value_t = 256)]
+    pub max_frame_kib: usize,
+    /// Counted frames per second per user, all its connections together (default: twice
+    /// --max-frames-per-second), bursts of twice that.
+    #[arg(long, env = "KEFU_MAX_FRAMES_PER_SECOND_PER_USER")]
+    pub max_frames_per_second_per_user: Option<u32>,
+    /// Counted frames per second per client address (default: five times
+    /// --max-frames-per-second), bursts of twice that.
+    #[arg(long, env = "KEFU_MAX_FRAMES_PER_SECOND_PER_ADDRESS")]
+    pub max_frames_per_second_per_address: Option<u32>,
+    /// KiB of chat text stored per second per client address, bursts of 16 times that.
+    #[arg(long, env = "KEFU_MAX_TEXT_KIB_PER_SECOND_PER_ADDRESS", default_value_t = 256)]
+    pub max_text_kib_per_second_per_address: u32,
+    /// Threads checking passwords at once (each holds 19 MiB while it works).
+    #[arg(long, env = "KEFU_PASSWORD_WORKERS", default_value_t = 2)]
+    pub password_workers: usize,
+    /// Sign-ins waiting for a password thread at most (past it: 503, retry).
+    #[arg(long, env = "KEFU_SIGN_IN_QUEUE", default_value_t = 32)]
+    pub sign_in_queue: usize,
+    /// Failed sign-ins per minute for one name from one address.
+    #[arg(long, env = "KEFU_SIGN_IN_FAILURES_PER_NAME", default_value_t = 5)]
+    pub sign_in_failures_per_name: u32,
+    /// Failed sign-ins per minute from one address, whatever the names.
+    #[arg(long, env = "KEFU_SIGN_IN_FAILURES_PER_ADDRESS", default_value_t = 20)]
+    pub sign_in_failures_per_address: u32,
+    /// New guest identities per minute per address (bursts of that many).
+    #[arg(long, env = "KEFU_GUESTS_PER_MINUTE_PER_ADDRESS", default_value_t = 10)]
+    pub guests_per_minute_per_address: u32,
+    /// New guest identities per second from the whole server (bursts of ten times that).
+    #[arg(long, env = "KEFU_GUESTS_PER_SECOND", default_value_t = 50)]
+    pub guests_per_second: u32,
 }
 
 #[derive(Subcommand, Debug)]
@@ -70,6 +144,11 @@ pub enum Command {
         /// Seconds the token stays valid.
         #[arg(long, default_value_t = 3600)]
         valid_secs: u64,
+    },
+    /// Compress the built web app once (brotli and gzip files beside each), for serving.
+    Precompress {
+        /// The folder of the built web app.
+        dir: std::path::PathBuf,
     },
     /// Fill the database with made-up conversations, for the console benchmark.
     Seed {
@@ -98,16 +177,53 @@ pub enum AgentAction {
 impl Cli {
     /// The settings of a server started with these options.
     pub fn config(&self) -> Config {
+        let secs = |s: u64| Duration::from_secs(s.max(1));
+        let frames = self.max_frames_per_second.max(1);
+        let per_second =
+            |rate: u32| Rate { per_second: f64::from(rate.max(1)), burst: f64::from(rate.max(1)) * 2.0 };
+        let per_minute = |count: u32| Rate::per(count, Duration::from_secs(60));
+        let text_per_second = f64::from(self.max_text_kib_per_second_per_address.max(1)) * 1024.0;
         Config {
             static_dir: self.static_dir.clone(),
-            max_text_utf16: self.max_text,
-            max_frames_per_second: self.max_frames_per_second,
-            idle_timeout: std::time::Duration::from_secs(self.idle_timeout_secs.max(1)),
             v1: !self.v0_only,
             app_secret: self.app_secret.clone(),
             trust_user_ids: self.trust_user_ids,
             no_auth: self.insecure_no_auth,
             allowed_origins: self.allowed_origins.clone(),
+            public_origins: self.public_origins.clone(),
+            console_backends: self.console_backends.clone(),
+            trusted_proxies: self.trusted_proxies.clone(),
+            session: SessionLimits {
+                max_text_utf16: self.max_text,
+                max_frames_per_second: frames,
+                idle_timeout: secs(self.idle_timeout_secs),
+                first_frame_timeout: secs(self.first_frame_timeout_secs),
+                max_queued_bytes: self.max_queued_kib.max(64) * 1024,
+                global_max_queued_bytes: self.max_queued_total_mib.max(1) * 1024 * 1024,
+                write_timeout: secs(self.write_timeout_secs),
+            },
+            connections: ConnectionLimits {
+                max_connections: self.max_connections.max(1),
+                max_per_address: self.max_connections_per_address.max(1),
+                handshake_timeout: secs(self.handshake_timeout_secs),
+            },
+            max_frame_bytes: self.max_frame_kib.max(32) * 1024,
+            per_user_frames: per_second(self.max_frames_per_second_per_user.unwrap_or(frames * 2)),
+            per_address_frames: per_second(self.max_frames_per_second_per_address.unwrap_or(frames * 5)),
+            per_address_bytes: Rate { per_second: text_per_second, burst: text_per_second * 16.0 },
+            sign_in: SignInLimits {
+                workers: self.password_workers.max(1),
+                queue: self.sign_in_queue,
+                failures_per_name: per_minute(self.sign_in_failures_per_name),
+                failures_per_address: per_minute(self.sign_in_failures_per_address),
+            },
+            guests: GuestLimits {
+                per_address: per_minute(self.guests_per_minute_per_address),
+                in_all: Rate {
+                    per_second: f64::from(self.guests_per_second.max(1)),
+                    burst: f64::from(self.guests_per_second.max(1)) * 10.0,
+                },
+            },
         }
     }
 }

@@ -18,7 +18,7 @@ use tokio_util::sync::CancellationToken;
 pub type ConnectionId = u64;
 
 /// Frames waiting for one connection's writer; bounded so a stalled client cannot grow memory.
-pub const OUTBOX_CAPACITY: usize = 1024;
+pub const OUTBOX_CAPACITY: usize = 4096;
 
 /// What a session's writer receives; each session encodes messages for its protocol.
 #[derive(Debug, Clone)]

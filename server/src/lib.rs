@@ -13,23 +13,21 @@
 
 pub mod api;
 pub mod app;
+pub mod assets;
 pub mod auth;
 pub mod cli;
 pub mod hub;
+pub mod limits;
+pub mod net;
+pub mod passwords;
 pub mod session;
 pub mod store;
 
-/// Settings of a running server.
+/// Settings of a running server (made from the command line by [`cli::Cli::config`]).
 #[derive(Debug, Clone)]
 pub struct Config {
     /// Folder of the built web app.
     pub static_dir: std::path::PathBuf,
-    /// Longest chat text accepted, in UTF-16 units.
-    pub max_text_utf16: usize,
-    /// Frames per second accepted from one connection (heartbeats not counted).
-    pub max_frames_per_second: u32,
-    /// How long a connection may stay silent before it is closed.
-    pub idle_timeout: std::time::Duration,
     /// Whether protocol v1 is offered (else every connection speaks v0).
     pub v1: bool,
     /// Secret shared with an embedding app that signs its users' tokens, if any.
@@ -39,7 +37,46 @@ pub struct Config {
     /// Accept any identity, agent included, with no `/api`: the original backend's behaviour,
     /// for testing the web app against it. Never for real use.
     pub no_auth: bool,
-    /// Origins (`scheme://host[:port]`) besides the server's own whose pages may connect and
-    /// call `/api`.
+    /// Origins (`scheme://host[:port]`) of other sites whose pages may connect and call `/api`.
     pub allowed_origins: Vec<String>,
+    /// This server's own public origins (`https://kefu.example`): host names it answers to
+    /// besides IP addresses and `localhost`, and origins of its own pages.
+    pub public_origins: Vec<String>,
+    /// Origins of other backends the console served here may send an agent's password to.
+    pub console_backends: Vec<String>,
+    /// Proxies whose `X-Forwarded-For` / `X-Forwarded-Proto` are believed.
+    pub trusted_proxies: Vec<std::net::IpAddr>,
+    /// Bounds of each WebSocket session.
+    pub session: session::SessionLimits,
+    /// Bounds on connections.
+    pub connections: net::ConnectionLimits,
+    /// Largest WebSocket frame read (past it: close 1009).
+    pub max_frame_bytes: usize,
+    /// Counted frames per user (all connections together) and per client address.
+    pub per_user_frames: limits::Rate,
+    pub per_address_frames: limits::Rate,
+    /// Bytes of chat text stored per client address.
+    pub per_address_bytes: limits::Rate,
+    pub sign_in: SignInLimits,
+    pub guests: GuestLimits,
+}
+
+/// Bounds of agent sign-in.
+#[derive(Debug, Clone)]
+pub struct SignInLimits {
+    /// Threads checking passwords (each holds Argon2's memory, 19 MiB by default).
+    pub workers: usize,
+    /// Checks waiting for a worker at most; past it: 503, try again.
+    pub queue: usize,
+    /// Failed sign-ins allowed per (name, address).
+    pub failures_per_name: limits::Rate,
+    /// Failed sign-ins allowed per address, whatever the names.
+    pub failures_per_address: limits::Rate,
+}
+
+/// Bounds of guest identities.
+#[derive(Debug, Clone)]
+pub struct GuestLimits {
+    pub per_address: limits::Rate,
+    pub in_all: limits::Rate,
 }

@@ -27,6 +27,7 @@ async fn main() -> std::process::ExitCode {
             }
         };
     }
+    kefu_server::passwords::return_large_allocations();
     // Every connection is a file descriptor: allow as many as the system lets this process have.
     if let Err(err) = rlimit::increase_nofile_limit(u64::MAX) {
         tracing::warn!(%err, "cannot raise the open-file limit");
@@ -44,7 +45,7 @@ async fn main() -> std::process::ExitCode {
             return std::process::ExitCode::FAILURE;
         }
     };
-    let listener = match tokio::net::TcpListener::bind((cli.bind, cli.port)).await {
+    let listener = match kefu_server::net::bind(std::net::SocketAddr::new(cli.bind, cli.port), cli.backlog) {
         Ok(listener) => listener,
         Err(err) => {
             eprintln!("kefu-server: cannot listen on {}:{}: {err}", cli.bind, cli.port);
@@ -102,6 +103,13 @@ async fn run_command(
     database: &std::path::Path,
     app_secret: Option<&str>,
 ) -> Result<(), CommandError> {
+    if let Command::Precompress { dir } = &command {
+        println!("{:<44} {:>10} {:>10} {:>10}", "file", "bytes", "gzip", "brotli");
+        for (name, raw, gzip, brotli) in kefu_server::assets::precompress(dir)? {
+            println!("{name:<44} {raw:>10} {gzip:>10} {brotli:>10}");
+        }
+        return Ok(());
+    }
     if let Command::Token { uid, name, valid_secs } = command {
         let secret = app_secret.ok_or("token needs --app-secret (or KEFU_APP_SECRET)")?;
         if !(0..kefu_protocol::GUEST_UID_MIN).contains(&uid) {
@@ -160,7 +168,7 @@ async fn run_command(
                 started.elapsed().as_secs_f64()
             );
         }
-        Command::Token { .. } => unreachable!("handled above"),
+        Command::Token { .. } | Command::Precompress { .. } => unreachable!("handled above"),
     }
     Ok(())
 }

@@ -94,6 +94,9 @@ impl From<Row> for Message {
     }
 }
 
+/// What a message's JSON frame adds to its text, name, avatar and id, roughly.
+const JSON_OVERHEAD: usize = 160;
+
 const COLUMNS: &str = "conversation, seq, client_id, uid, role, username, avatar, create_time, text";
 
 /// Stores one message: binds the [`COLUMNS`] in order.
@@ -139,7 +142,10 @@ impl Store {
         if let Some(row) = existing {
             return Ok(Appended::Repeat(row.into()));
         }
-        let mut tx = self.pool.begin().await?;
+        // IMMEDIATE: the transaction takes the write lock at once, so that it never has to
+        // upgrade from reading to writing (which SQLite refuses with SQLITE_BUSY, whatever the
+        // busy timeout, when another connection wrote in between).
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
         let (seq,): (i64,) =
             sqlx::query_as("SELECT COALESCE(MAX(seq), 0) + 1 FROM messages WHERE conversation = ?")
                 .bind(new.conversation)
@@ -173,25 +179,42 @@ impl Store {
         Ok(Appended::New(message))
     }
 
-    /// Every message of a conversation after `seq`, in order.
-    pub async fn after(&self, conversation: ConversationId, seq: Seq) -> Result<Vec<Message>, StoreError> {
+    /// Up to `limit` messages of a conversation after `seq`, in order.
+    pub async fn after(
+        &self,
+        conversation: ConversationId,
+        seq: Seq,
+        limit: u32,
+    ) -> Result<Vec<Message>, StoreError> {
         let rows = sqlx::query_as::<_, Row>(&format!(
-            "SELECT {COLUMNS} FROM messages WHERE conversation = ? AND seq > ? ORDER BY seq"
+            "SELECT {COLUMNS} FROM messages WHERE conversation = ? AND seq > ? ORDER BY seq LIMIT ?"
         ))
         .bind(conversation)
-        .bind(seq as i64)
+        .bind(seq.min(i64::MAX as u64) as i64)
+        .bind(i64::from(limit))
         .fetch_all(&self.pool)
         .await?;
         Ok(rows.into_iter().map(Message::from).collect())
     }
 
+    /// The last sequence number of a conversation (0: no message yet).
+    pub async fn last_seq(&self, conversation: ConversationId) -> Result<Seq, StoreError> {
+        let (last,): (i64,) =
+            sqlx::query_as("SELECT COALESCE(MAX(seq), 0) FROM messages WHERE conversation = ?")
+                .bind(conversation)
+                .fetch_one(&self.pool)
+                .await?;
+        Ok(last.max(0) as Seq)
+    }
+
     /// Up to `limit` messages just before `before` (0: the latest), oldest first, and whether
-    /// older ones exist.
+    /// older ones exist; cut short (newest kept) where their JSON would pass `max_bytes`.
     pub async fn page(
         &self,
         conversation: ConversationId,
         before: Seq,
         limit: u32,
+        max_bytes: usize,
     ) -> Result<(Vec<Message>, bool), StoreError> {
         let before = if before == 0 { i64::MAX } else { before.min(i64::MAX as u64) as i64 };
         let mut rows = sqlx::query_as::<_, Row>(&format!(
@@ -202,8 +225,21 @@ impl Store {
         .bind(i64::from(limit) + 1)
         .fetch_all(&self.pool)
         .await?;
-        let has_more = rows.len() > limit as usize;
+        let mut has_more = rows.len() > limit as usize;
         rows.truncate(limit as usize);
+        // Newest first here: keep messages while they fit.
+        let mut bytes = 0;
+        let mut kept = 0;
+        for row in &rows {
+            bytes +=
+                JSON_OVERHEAD + row.text.len() + row.username.len() + row.avatar.len() + row.client_id.len();
+            if kept > 0 && bytes > max_bytes {
+                has_more = true;
+                break;
+            }
+            kept += 1;
+        }
+        rows.truncate(kept);
         rows.reverse();
         Ok((rows.into_iter().map(Message::from).collect(), has_more))
     }
@@ -217,7 +253,8 @@ impl Store {
         Ok(rows.into_iter().map(|(c,)| c).collect())
     }
 
-    /// Advances a side's read position (never backwards); returns the position now stored.
+    /// Advances a side's read position (never backwards, never past the last message);
+    /// returns the position now stored. Written under the write lock, like every write.
     pub async fn mark_read(
         &self,
         conversation: ConversationId,
@@ -225,8 +262,10 @@ impl Store {
         seq: Seq,
     ) -> Result<Seq, StoreError> {
         let side = if agent { "agent" } else { "user" };
+        let _writing = self.write.lock().await;
         let (stored,): (i64,) = sqlx::query_as(
-            "INSERT INTO reads (conversation, side, seq) VALUES (?, ?, ?) \
+            "INSERT INTO reads (conversation, side, seq) \
+             VALUES (?1, ?2, MIN(?3, (SELECT COALESCE(MAX(seq), 0) FROM messages WHERE conversation = ?1))) \
              ON CONFLICT (conversation, side) DO UPDATE SET seq = MAX(seq, excluded.seq) RETURNING seq",
         )
         .bind(conversation)
@@ -390,7 +429,7 @@ mod tests {
             assert_eq!(delivered, vec![(5, 1), (5, 2), (6, 1)], "a repeat is not delivered again");
         }
         let store = Store::open(&path).await.expect("reopen");
-        let seqs: Vec<u64> = store.after(5, 0).await.expect("after").iter().map(|m| m.seq).collect();
+        let seqs: Vec<u64> = store.after(5, 0, 100).await.expect("after").iter().map(|m| m.seq).collect();
         assert_eq!(seqs, vec![1, 2]);
         assert_eq!(store.conversations().await.expect("list"), vec![5, 6]);
         assert!(store.has_conversation(6).await.expect("has"));
@@ -401,6 +440,10 @@ mod tests {
     async fn read_positions_only_move_forward() {
         let store = Store::open(&temp_db("reads")).await.expect("open");
         assert_eq!(store.reads(5).await.expect("reads"), (0, 0));
+        for n in 1..=3 {
+            store.append(new(5, &format!("m{n}"), "hi"), |_| {}).await.expect("append");
+        }
+        assert_eq!(store.mark_read(5, true, 1_000_000_000).await.expect("mark"), 3, "never past the last");
         assert_eq!(store.mark_read(5, true, 3).await.expect("mark"), 3);
         assert_eq!(store.mark_read(5, true, 2).await.expect("mark"), 3, "never backwards");
         assert_eq!(store.mark_read(5, false, 1).await.expect("mark"), 1);
@@ -413,15 +456,20 @@ mod tests {
         for n in 1..=7 {
             store.append(new(9, &format!("m{n}"), &format!("t{n}")), |_| {}).await.expect("append");
         }
-        let (latest, more) = store.page(9, 0, 3).await.expect("page");
+        let (latest, more) = store.page(9, 0, 3, usize::MAX).await.expect("page");
         assert_eq!(latest.iter().map(|m| m.seq).collect::<Vec<_>>(), vec![5, 6, 7]);
         assert!(more);
-        let (older, more) = store.page(9, 5, 3).await.expect("page");
+        let (older, more) = store.page(9, 5, 3, usize::MAX).await.expect("page");
         assert_eq!(older.iter().map(|m| m.seq).collect::<Vec<_>>(), vec![2, 3, 4]);
         assert!(more);
-        let (oldest, more) = store.page(9, 2, 3).await.expect("page");
+        let (oldest, more) = store.page(9, 2, 3, usize::MAX).await.expect("page");
         assert_eq!(oldest.iter().map(|m| m.seq).collect::<Vec<_>>(), vec![1]);
         assert!(!more);
-        assert_eq!(store.after(9, 5).await.expect("after").len(), 2);
+        assert_eq!(store.after(9, 5, 100).await.expect("after").len(), 2);
+        assert_eq!(store.after(9, 0, 3).await.expect("after").len(), 3, "a chunk at a time");
+        assert_eq!(store.last_seq(9).await.expect("last"), 7);
+        // A byte budget cuts a page short, keeping the newest, and says there is more.
+        let (cut, more) = store.page(9, 0, 7, 2 * (JSON_OVERHEAD + 40)).await.expect("page");
+        assert_eq!((cut.iter().map(|m| m.seq).collect::<Vec<_>>(), more), (vec![6, 7], true));
     }
 }

@@ -189,6 +189,8 @@ async fn a_silent_connection_is_closed_and_a_heartbeating_one_is_not() {
     let server = Server::in_process(&["--idle-timeout-secs", "1"]);
     let mut silent = connect(&server, "30").await;
     let mut alive = connect(&server, "31").await;
+    // It speaks once, then falls silent.
+    assert_nothing_pending(&mut silent).await;
     let started = std::time::Instant::now();
     // Heartbeat the other connection every 300 ms while the silent one times out.
     let closed = loop {
@@ -251,4 +253,47 @@ async fn http_get(port: u16, path: &str) -> String {
     let mut response = String::new();
     stream.read_to_string(&mut response).await.expect("read");
     response
+}
+
+/// A GET with headers; returns the raw response head and body.
+async fn http_get_with(port: u16, path: &str, headers: &str) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = tokio::net::TcpStream::connect(("127.0.0.1", port)).await.expect("connect");
+    let request = format!("GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n{headers}Connection: close\r\n\r\n");
+    stream.write_all(request.as_bytes()).await.expect("write");
+    let mut response = vec![];
+    stream.read_to_end(&mut response).await.expect("read");
+    String::from_utf8_lossy(&response).into_owned()
+}
+
+#[tokio::test]
+async fn the_app_is_sent_compressed_at_build_time_and_cached_by_its_hash() {
+    let site = std::env::temp_dir().join(format!("kefu-assets-site-{}", std::process::id()));
+    std::fs::create_dir_all(&site).expect("site folder");
+    std::fs::write(site.join("index.html"), "<!DOCTYPE html>".repeat(50)).expect("write");
+    std::fs::write(site.join("agent.html"), "<!DOCTYPE html>").expect("write");
+    std::fs::write(site.join("kefu-0123456789abcdef.js"), "export const x = 1;\n".repeat(200))
+        .expect("write");
+    let (ok, output) = kefu_testkit::server::server_command(
+        BIN.as_ref(),
+        &site.join("unused.db"),
+        &["precompress", &site.display().to_string()],
+    );
+    assert!(ok, "{output}");
+    let server = Server::in_process(&["--static-dir", &site.display().to_string()]);
+    let asset = "/kefu-0123456789abcdef.js";
+    let brotli = http_get_with(server.port, asset, "Accept-Encoding: gzip, br\r\n").await.to_lowercase();
+    assert!(brotli.contains("content-encoding: br"), "{brotli}");
+    assert!(brotli.contains("cache-control: public, max-age=31536000, immutable"), "{brotli}");
+    let gzip = http_get_with(server.port, asset, "Accept-Encoding: gzip\r\n").await.to_lowercase();
+    assert!(gzip.contains("content-encoding: gzip"), "{gzip}");
+    let plain = http_get_with(server.port, asset, "").await.to_lowercase();
+    assert!(!plain.contains("content-encoding"), "{plain}");
+    assert!(plain.contains("export const x = 1;"));
+    // Pages are revalidated on every visit, so a new release is seen at once.
+    for path in ["/", "/agent", "/some/client/route"] {
+        let page = http_get_with(server.port, path, "Accept-Encoding: br\r\n").await.to_lowercase();
+        assert!(page.contains("cache-control: no-cache"), "{path}: {page}");
+    }
+    let _ = std::fs::remove_dir_all(site);
 }

@@ -10,6 +10,7 @@ use kefu_protocol::v1::{ConversationId, Seq, ServerMessage};
 use kefu_protocol::ServerFrame;
 use leptos::prelude::*;
 
+use super::json::JsObject;
 use super::link::{Link, LinkEvent};
 use super::random;
 use super::storage::{self, local_time, now_ms, Key};
@@ -53,7 +54,7 @@ impl<M: Model + Send + Sync + 'static> Chat<M> {
         texts: &'static Texts,
     ) -> Chat<M> {
         let stored = storage::get(&outbox_key);
-        let outbox = match stored.as_deref().map(Outbox::from_json) {
+        let outbox = match stored.as_deref().map(|json| Outbox::from_stored(JsObject::parse_list(json))) {
             None => Outbox::default(),
             Some(Ok(outbox)) => outbox,
             Some(Err(err)) => {
@@ -157,9 +158,9 @@ impl<M: Model + Send + Sync + 'static> Chat<M> {
     fn save(self) {
         let saved = self.outbox_key.with_value(|key| {
             // Other tabs of the same visitor share this key: keep what they stored.
-            let stored = storage::get(key);
-            let json = self.courier.with_value(|c| c.outbox.merged_json(stored.as_deref()));
-            storage::set(key, &json)
+            let stored = storage::get(key).and_then(|json| JsObject::parse_list(&json));
+            let items = self.courier.with_value(|c| c.outbox.merged(stored));
+            storage::set(key, &JsObject::list_to_json(items.iter().map(|p| p.to_fields()).collect()))
         });
         if !saved {
             self.model.update(|m| m.notice(self.texts.outbox_not_saved, local_time()));

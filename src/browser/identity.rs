@@ -5,10 +5,10 @@
 
 use kefu_core::config::PageConfig;
 use kefu_protocol::api;
-use serde::de::DeserializeOwned;
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 
+use super::json::JsObject;
 use super::storage::{self, Key, Once};
 use super::{error_text, random};
 
@@ -23,13 +23,17 @@ impl Answer {
         (200..300).contains(&self.status)
     }
 
-    fn json<T: DeserializeOwned>(&self) -> Result<T, String> {
-        serde_json::from_str(&self.body).map_err(|err| err.to_string())
+    /// The body read as `T`, through `read` (one of the protocol's `from_fields`).
+    fn json<T>(&self, read: impl Fn(&JsObject) -> Option<T>) -> Result<T, String> {
+        JsObject::parse(&self.body)
+            .as_ref()
+            .and_then(read)
+            .ok_or_else(|| format!("unexpected answer: HTTP {}", self.status))
     }
 
     /// The server's own words for an error answer, else its status.
     fn error(&self) -> String {
-        match self.json::<api::ErrorBody>() {
+        match self.json(api::ErrorBody::from_fields) {
             Ok(body) => body.error,
             Err(_) => format!("HTTP {}", self.status),
         }
@@ -72,8 +76,8 @@ pub(crate) enum Probe {
 pub(crate) async fn probe(config: &PageConfig) -> Probe {
     match fetch(&format!("{}{}", config.api_base(), api::CONFIG_PATH), false, None).await {
         // A page served for every path (a web app's fallback) is no API.
-        Ok(answer) if answer.ok() => match answer.json::<api::Config>() {
-            Ok(api::Config { accounts: true }) => Probe::Accounts,
+        Ok(answer) if answer.ok() => match answer.json(api::Config::from_fields) {
+            Ok(api::Config { accounts: true, .. }) => Probe::Accounts,
             _ => Probe::NoAccounts,
         },
         Ok(answer) if answer.status == 404 => Probe::NoAccounts,
@@ -87,7 +91,7 @@ async fn new_guest(config: &PageConfig) -> Result<Option<api::Guest>, String> {
     let answer = fetch(&format!("{}{}", config.api_base(), api::GUEST_PATH), true, None).await?;
     match answer.status {
         404 => Ok(None),
-        200 => answer.json::<api::Guest>().map(Some),
+        200 => answer.json(api::Guest::from_fields).map(Some),
         status => Err(format!("HTTP {status}")),
     }
 }
@@ -97,16 +101,16 @@ async fn new_guest(config: &PageConfig) -> Result<Option<api::Guest>, String> {
 /// be asked is taken for one without accounts, as the original backend answers no `/api`.
 pub(crate) async fn guest(config: &PageConfig) -> Option<api::Guest> {
     let key = Key::Guest { api: config.api_base() };
-    if let Some(guest) = storage::get(&key).and_then(|json| serde_json::from_str::<api::Guest>(&json).ok()) {
+    let kept =
+        storage::get(&key).and_then(|json| JsObject::parse(&json)).and_then(|o| api::Guest::from_fields(&o));
+    if let Some(guest) = kept {
         return Some(guest);
     }
     let mut wait_ms = 500;
     loop {
         match new_guest(config).await {
             Ok(Some(guest)) => {
-                if let Ok(json) = serde_json::to_string(&guest) {
-                    storage::set(&key, &json);
-                }
+                storage::set(&key, &guest.to_fields::<JsObject>().to_json());
                 return Some(guest);
             }
             Ok(None) => return None,
@@ -140,16 +144,33 @@ pub(crate) fn made_up_guest_uid() -> i64 {
     uid
 }
 
+/// Whether this page may send an agent's password to its backend: its own origin always;
+/// another only when the page's own server lists it (`--console-backend`), so that a link
+/// with `?server=` pointing elsewhere cannot collect an agent's password.
+pub(crate) async fn may_sign_in(config: &PageConfig) -> bool {
+    let own = web_sys::window().and_then(|w| w.location().origin().ok()).unwrap_or_default();
+    let backend = config.api_base();
+    if config.same_origin || backend.eq_ignore_ascii_case(&own) {
+        return true;
+    }
+    match fetch(api::CONFIG_PATH, false, None).await {
+        Ok(answer) if answer.ok() => answer
+            .json(api::Config::from_fields)
+            .is_ok_and(|c| c.sign_in_origins.iter().any(|origin| origin.eq_ignore_ascii_case(&backend))),
+        _ => false,
+    }
+}
+
 /// Signs an agent in; the session is kept for the next visits.
 pub(crate) async fn sign_in(config: &PageConfig, name: &str, password: &str) -> Result<String, String> {
     let api = config.api_base();
     let body = api::SignIn { name: name.to_owned(), password: password.to_owned() };
-    let body = serde_json::to_string(&body).map_err(|err| err.to_string())?;
+    let body = body.to_fields::<JsObject>().to_json();
     let answer = fetch(&format!("{api}{}", api::AGENT_SESSION_PATH), true, Some(body)).await?;
     if !answer.ok() {
         return Err(answer.error());
     }
-    let session = answer.json::<api::Session>()?;
+    let session = answer.json(api::Session::from_fields)?;
     storage::set(&Key::AgentSession { api }, &session.token);
     Ok(session.token)
 }

@@ -17,10 +17,11 @@ use gloo_timers::future::IntervalStream;
 use kefu_core::connection::{Action, Connection, Event, Status, Timing};
 use kefu_core::negotiation::{Negotiation, Opened};
 use kefu_protocol::v1::{ClientMessage, ServerMessage, SUBPROTOCOL};
-use kefu_protocol::{ClientFrame, ServerFrame};
+use kefu_protocol::{ChatMessage, ClientFrame, ServerFrame, HEARTBEAT_ACK};
 use wasm_bindgen::closure::Closure;
 use wasm_bindgen::JsCast;
 
+use super::json::JsObject;
 use super::random;
 use super::storage::now_ms;
 
@@ -247,7 +248,7 @@ impl Driver {
             }
             Command::SendV1(frame) => {
                 let is_message = matches!(frame, ClientMessage::Send { .. });
-                if self.send_text(frame.encode()).await && is_message {
+                if self.send_text(frame.to_fields::<JsObject>().to_json()).await && is_message {
                     self.machine.handle(Event::MessageSent, now)
                 } else {
                     vec![]
@@ -291,18 +292,20 @@ impl Driver {
             Message::Text(text) => text,
             Message::Bytes(bytes) => format!("(binary frame of {} bytes ignored)", bytes.len()),
         };
-        match ServerFrame::decode(&text) {
-            ServerFrame::HeartbeatAck => {
-                if let Some(ids) = self.probes.pop_front().filter(|ids| !ids.is_empty()) {
-                    (self.emit)(LinkEvent::Processed(ids));
-                }
+        if text == HEARTBEAT_ACK {
+            if let Some(ids) = self.probes.pop_front().filter(|ids| !ids.is_empty()) {
+                (self.emit)(LinkEvent::Processed(ids));
             }
-            _ if self.v1 => match ServerMessage::decode(&text) {
-                Ok(frame) => (self.emit)(LinkEvent::V1(frame)),
-                Err(_) => (self.emit)(LinkEvent::Frame(ServerFrame::Notice(text))),
-            },
-            frame => (self.emit)(LinkEvent::Frame(frame)),
+            return actions;
         }
+        // Whatever is not a frame of the protocol spoken is a notice, never dropped.
+        let object = JsObject::parse(&text);
+        let event = match object {
+            Some(object) if self.v1 => ServerMessage::from_fields(&object).map(LinkEvent::V1),
+            Some(object) => ChatMessage::from_fields(&object).map(|m| LinkEvent::Frame(ServerFrame::Chat(m))),
+            None => None,
+        };
+        (self.emit)(event.unwrap_or(LinkEvent::Frame(ServerFrame::Notice(text))));
         actions
     }
 

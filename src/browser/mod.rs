@@ -11,6 +11,7 @@
 
 pub(crate) mod chat;
 pub(crate) mod identity;
+pub(crate) mod json;
 pub(crate) mod link;
 pub(crate) mod notify;
 pub(crate) mod storage;

@@ -59,6 +59,17 @@ fn remove_database(path: &Path) {
 
 /// Spawns the server and reads the port from its first line ("... listening on http://ADDR").
 fn spawn(bin: &Path, port: u16, database: &Path, args: &[String]) -> Result<(Child, u16), String> {
+    spawn_logging(bin, port, database, args, None)
+}
+
+/// [`spawn`], with the log (at `info`) written to `log` when given.
+fn spawn_logging(
+    bin: &Path,
+    port: u16,
+    database: &Path,
+    args: &[String],
+    log: Option<&Path>,
+) -> Result<(Child, u16), String> {
     let mut command = Command::new(bin);
     command.args(["--bind", "127.0.0.1", "--port", &port.to_string()]);
     if !args.iter().any(|a| a == "--static-dir") {
@@ -68,9 +79,14 @@ fn spawn(bin: &Path, port: u16, database: &Path, args: &[String]) -> Result<(Chi
         .arg("--database")
         .arg(database)
         .args(args)
-        .env("RUST_LOG", "warn")
+        .env("RUST_LOG", if log.is_some() { "info" } else { "warn" })
         .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
+        .stderr(match log {
+            Some(path) => {
+                Stdio::from(std::fs::File::create(path).map_err(|err| format!("create the log: {err}"))?)
+            }
+            None => Stdio::inherit(),
+        })
         .spawn()
         .map_err(|err| format!("cannot start kefu-server: {err}"))?;
     let stdout = child.stdout.take().ok_or("no stdout")?;
@@ -128,6 +144,15 @@ impl Server {
         Server::process(&release_binary(), args)
     }
 
+    /// The release server process on `port` (chosen beforehand, so that another server can
+    /// be told its origin first).
+    pub fn start_on(port: u16, args: &[&str]) -> Server {
+        let (bin, database) = (release_binary(), fresh_database());
+        let server = Server::process_at_port(&bin, database, port, args, None);
+        assert_eq!(server.port, port);
+        server
+    }
+
     /// The server process `bin` (a server test passes the binary cargo built for it).
     pub fn process(bin: &Path, args: &[&str]) -> Server {
         Server::process_on(bin, fresh_database(), args)
@@ -144,14 +169,34 @@ impl Server {
         Server::process_on(&bin, database, &[])
     }
 
+    /// [`Server::process`] whose log (at `info`) goes to the file `log`.
+    pub fn process_logging(bin: &Path, args: &[&str], log: &Path) -> Server {
+        Server::process_at(bin, fresh_database(), args, Some(log))
+    }
+
     fn process_on(bin: &Path, database: PathBuf, args: &[&str]) -> Server {
+        Server::process_at(bin, database, args, None)
+    }
+
+    fn process_at(bin: &Path, database: PathBuf, args: &[&str], log: Option<&Path>) -> Server {
+        Server::process_at_port(bin, database, 0, args, log)
+    }
+
+    fn process_at_port(
+        bin: &Path,
+        database: PathBuf,
+        port: u16,
+        args: &[&str],
+        log: Option<&Path>,
+    ) -> Server {
         let (args, accounts) = with_identities(args);
         if accounts {
             let (ok, output) =
                 server_command(bin, &database, &["agent", "add", AGENT, "--password", AGENT_PASSWORD]);
             assert!(ok, "create the test agent: {output}");
         }
-        let (child, port) = spawn(bin, 0, &database, &args).unwrap_or_else(|err| panic!("{err}"));
+        let (child, port) =
+            spawn_logging(bin, port, &database, &args, log).unwrap_or_else(|err| panic!("{err}"));
         let run = Run::Process { bin: bin.to_path_buf(), child, args };
         Server { port, database, accounts, agent_token: OnceLock::new(), run }
     }
@@ -274,6 +319,27 @@ impl Server {
             Run::Process { child, .. } => child.id() as i32,
             Run::InProcess { .. } => panic!("a server in process has no pid of its own"),
         }
+    }
+
+    /// The process's peak resident memory so far (`VmHWM`), in bytes.
+    pub fn peak_memory(&self) -> u64 {
+        self.proc_status("VmHWM:")
+    }
+
+    /// The process's resident memory now (`VmRSS`), in bytes.
+    pub fn memory(&self) -> u64 {
+        self.proc_status("VmRSS:")
+    }
+
+    fn proc_status(&self, field: &str) -> u64 {
+        let status =
+            std::fs::read_to_string(format!("/proc/{}/status", self.pid())).expect("read /proc status");
+        let kib = status
+            .lines()
+            .find_map(|line| line.strip_prefix(field))
+            .and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+            .unwrap_or_else(|| panic!("{field} in /proc status"));
+        kib * 1024
     }
 
     pub fn signal(&self, signal: i32) {

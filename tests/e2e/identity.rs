@@ -162,3 +162,38 @@ async fn a_bad_url_parameter_is_reported() {
     })
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_console_names_a_foreign_backend_and_sends_it_no_password() {
+    // A link to this site's console that points it at another server (which even allows
+    // this site's pages): the console says where it would connect and refuses to sign in.
+    let pages_port = kefu_testkit::free_port();
+    let elsewhere = Server::start_with(&["--allow-origin", &format!("http://127.0.0.1:{pages_port}")]);
+    let pages = Server::start_on(pages_port, &[]);
+    let url = pages.url(&format!("/agent?server=ws://127.0.0.1:{}/webSocket/", elsewhere.port));
+    let host = format!("127.0.0.1:{}", elsewhere.port);
+    with_browsers(1, move |browsers| async move {
+        let agent = &browsers[0];
+        agent.goto(&url).await.expect("open the console");
+        let form = agent.wait().at_most(LOAD).for_element(Locator::Css("form.sign-in")).await.expect("form");
+        let shown = form.find(Locator::Css("[data-backend]")).await.expect("the backend is named");
+        assert!(shown.text().await.expect("text").contains(&host));
+        let alert = page::wait_alert(agent, "the refusal explained").await;
+        assert!(alert.contains("will not send your password"), "{alert}");
+        let submit = form.find(Locator::Css("button[type=submit]")).await.expect("submit");
+        assert_eq!(submit.attr("disabled").await.expect("attr").as_deref(), Some("true"));
+        // Typing and pressing Enter does not send it either.
+        form.find(Locator::Css("input[name=name]"))
+            .await
+            .expect("name")
+            .send_keys(kefu_testkit::AGENT)
+            .await
+            .expect("type");
+        let secret = form.find(Locator::Css("input[name=password]")).await.expect("password");
+        secret.send_keys(&format!("{}\n", kefu_testkit::AGENT_PASSWORD)).await.expect("type");
+        assert!(agent.find(Locator::Css(".agent-page")).await.is_err(), "no console, no session");
+        assert_eq!(page::alert_text(agent).await.as_deref().map(|a| a.contains("will not send")), Some(true));
+    })
+    .await;
+    drop(pages);
+}

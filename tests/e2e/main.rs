@@ -17,9 +17,11 @@ use kefu_testkit::server::{Control, Server};
 pub(crate) fn pages_apart_from_chat(
     uid: i64,
 ) -> (Server, String, String, (tokio::task::JoinHandle<()>, Control)) {
-    let pages = Server::start();
-    // The pages come from another origin, which the chat server must allow.
-    let chat = Server::start_with(&["--allow-origin", &pages.url("")]);
+    // The pages come from another origin, which the chat server must allow; the console
+    // served by the pages server may sign in to the chat server, which it must list.
+    let pages_port = kefu_testkit::free_port();
+    let chat = Server::start_with(&["--allow-origin", &format!("http://127.0.0.1:{pages_port}")]);
+    let pages = Server::start_on(pages_port, &["--console-backend", &chat.url("")]);
     let backend = format!("server=ws://127.0.0.1:{}/webSocket/", chat.port);
     let url = pages.url(&format!("/?uid={uid}&token={}&{backend}", kefu_testkit::app_token(uid, None)));
     let agent_url = pages.url(&format!("/agent?{backend}"));

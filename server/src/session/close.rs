@@ -12,6 +12,10 @@ pub enum Close {
     ShuttingDown,
     /// Nothing received for the idle timeout.
     Idle,
+    /// Nothing received at all within the first-frame timeout.
+    Silent,
+    /// A text frame that is not valid UTF-8.
+    InvalidUtf8,
     /// The client does not read its frames fast enough.
     TooSlow,
     /// A frame far over the text limit.
@@ -36,7 +40,8 @@ impl Close {
             Close::TooBig => close::TOO_BIG,
             Close::ProtocolError => close::PROTOCOL_ERROR,
             Close::StorageUnavailable => close::INTERNAL_ERROR,
-            Close::BadUserId => close::POLICY,
+            Close::BadUserId | Close::Silent => close::POLICY,
+            Close::InvalidUtf8 => close::INVALID_DATA,
             Close::Unauthorized(_) => close::UNAUTHORIZED,
         }
     }
@@ -45,6 +50,8 @@ impl Close {
         Cow::Borrowed(match self {
             Close::ShuttingDown => "server shutting down",
             Close::Idle => "idle",
+            Close::Silent => "no frame received: say something (a heartbeat) first",
+            Close::InvalidUtf8 => "text frames must be UTF-8",
             Close::TooSlow => "client too slow",
             Close::TooBig => "message too big",
             Close::ProtocolError => "protocol error",

@@ -3,22 +3,27 @@
 //!
 //! Every chat message is stored before it is delivered or acknowledged. Bad input gets an
 //! answer (a v1 error frame, a v0 plain-text notice) and the connection lives on; a frame far
-//! over the limit closes with 1009, a client that stops reading with 1013, shutdown with 1001
-//! ([`Close`]). Everything this connection is told goes through its outbox, in order, so that
-//! a heartbeat answer never overtakes the echo of a message sent before it.
+//! over the limit closes with 1009, invalid UTF-8 with 1007, a client that stops reading with
+//! 1013, shutdown with 1001 ([`Close`]). Everything this connection is told goes through one
+//! queue in order ([`writer`]), so that a heartbeat answer never overtakes the echo of a
+//! message sent before it, and the loop below never waits for the client to read.
 //!
 //! The session runs over any `Sink`/`Stream` of WebSocket messages, so its rules are tested
 //! in process with channels (see the tests below) as well as over real sockets.
 
 mod close;
 mod gate;
+mod replay;
 mod v0;
 mod v1;
+pub mod writer;
 
 use std::collections::HashMap;
+use std::net::IpAddr;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
-use axum::extract::ws::Message as WsMessage;
+use axum::extract::ws::{Message as WsMessage, Utf8Bytes};
 use futures_util::{Sink, SinkExt, Stream, StreamExt};
 use kefu_protocol::v1::{ConversationId, Seq, ServerMessage};
 use kefu_protocol::{Role, ServerFrame, AGENT_NAME, AGENT_UID, HEARTBEAT, HEARTBEAT_ACK};
@@ -29,20 +34,71 @@ pub use close::Close;
 
 use crate::auth::Identity;
 use crate::hub::{ConnectionId, Hub, Outgoing, OUTBOX_CAPACITY};
+use crate::limits::Buckets;
 use crate::store::{NewMessage, Store};
 use gate::RateLimit;
+use replay::Replay;
+use writer::{QueuedBytes, Writer};
 
-/// What a session needs from the server.
-pub struct Shared {
-    pub hub: Hub,
-    pub store: Store,
+/// Bounds of one connection (see the limits table in docs/protocol.md).
+#[derive(Debug, Clone)]
+pub struct SessionLimits {
+    /// Longest chat text accepted, in UTF-16 units.
     pub max_text_utf16: usize,
     /// Chat and control frames per second per connection (heartbeats are not counted).
     pub max_frames_per_second: u32,
     /// A connection that sends nothing (not even a heartbeat) for this long is closed, so a
     /// vanished client does not stay "online".
-    pub idle_timeout: std::time::Duration,
+    pub idle_timeout: Duration,
+    /// A new connection must send its first frame within this.
+    pub first_frame_timeout: Duration,
+    /// Bytes queued for one connection at most; past it the client is too slow (1013).
+    pub max_queued_bytes: usize,
+    /// Bytes queued for all connections together at most.
+    pub global_max_queued_bytes: usize,
+    /// A write the client does not take within this means it stopped reading: dropped.
+    pub write_timeout: Duration,
+}
+
+impl SessionLimits {
+    /// Past this many queued bytes the session stops reading and producing until the client
+    /// has taken some: a fast client never meets the hard bound.
+    fn high_water(&self) -> usize {
+        self.max_queued_bytes / 4
+    }
+}
+
+/// What a session needs from the server.
+pub struct Shared {
+    pub hub: Hub,
+    pub store: Store,
+    pub limits: SessionLimits,
+    /// Bytes queued across every connection.
+    pub queued_bytes: Arc<QueuedBytes>,
+    /// Counted frames per user (all its connections) and per client address, and chat text
+    /// stored per client address: limits that opening more connections does not escape.
+    pub frames_per_user: Buckets<i64>,
+    pub frames_per_address: Buckets<IpAddr>,
+    pub text_per_address: Buckets<IpAddr>,
     pub shutdown: CancellationToken,
+}
+
+/// Users (or addresses) whose frame limits are remembered at most.
+const REMEMBERED: usize = 100_000;
+
+impl Shared {
+    pub fn new(store: Store, config: &crate::Config, shutdown: CancellationToken) -> Shared {
+        Shared {
+            hub: Hub::default(),
+            store,
+            limits: config.session.clone(),
+            queued_bytes: Arc::new(QueuedBytes::default()),
+            frames_per_user: Buckets::new(config.per_user_frames, REMEMBERED),
+            frames_per_address: Buckets::new(config.per_address_frames, REMEMBERED),
+            text_per_address: Buckets::new(config.per_address_bytes, REMEMBERED),
+            shutdown,
+        }
+    }
 }
 
 /// Closes a connection that could not prove who it is, with a reason the client can show.
@@ -57,19 +113,30 @@ where
 /// without one (the connection is gone).
 type Step = Result<(), Option<Close>>;
 
-struct Session<S> {
+/// How long a closing connection may take to write what is queued and its close frame.
+const CLOSE_GRACE: Duration = Duration::from_secs(2);
+
+struct Session {
     uid: i64,
+    /// Where the client connects from (behind a trusted proxy: the address it forwarded).
+    client: IpAddr,
     /// The user's proven display name, or the agent's account name.
     name: Option<String>,
     v1: bool,
     shared: Arc<Shared>,
-    sink: S,
+    writer: Writer,
     outbox: mpsc::Sender<Outgoing>,
+    /// What the hub queued for this connection (the other end of `outbox`).
+    delivered_by_hub: mpsc::Receiver<Outgoing>,
     kick: CancellationToken,
     joined: Option<ConnectionId>,
     /// Per conversation, the last sequence number this client has been given (v1), so that a
     /// live message already sent in the replay is not sent twice.
     delivered: HashMap<ConversationId, Seq>,
+    /// The replay under way after `resume`; live messages wait until it is done.
+    replay: Option<Replay>,
+    /// Whether this connection has resumed (a second `resume` is refused).
+    resumed: bool,
     rate: RateLimit,
     /// Ids for v0 messages, which carry none of their own.
     v0_counter: u64,
@@ -77,31 +144,49 @@ struct Session<S> {
 }
 
 /// Runs one connection until either side closes it or the server stops.
-pub async fn run<S, R>(sink: S, mut stream: R, identity: Identity, v1: bool, shared: Arc<Shared>)
-where
-    S: Sink<WsMessage, Error = axum::Error> + Unpin,
+pub async fn run<S, R>(
+    sink: S,
+    mut stream: R,
+    identity: Identity,
+    client: IpAddr,
+    v1: bool,
+    shared: Arc<Shared>,
+) where
+    S: Sink<WsMessage, Error = axum::Error> + Unpin + Send + 'static,
     R: Stream<Item = Result<WsMessage, axum::Error>> + Unpin,
 {
     let (uid, name) = match identity {
         Identity::Agent { name, .. } => (AGENT_UID, Some(name)),
         Identity::User { uid, name } => (uid, name),
     };
-    let (outbox, mut queued) = mpsc::channel::<Outgoing>(OUTBOX_CAPACITY);
+    let limits = shared.limits.clone();
+    let writer = Writer::spawn(
+        sink,
+        limits.max_queued_bytes,
+        shared.queued_bytes.clone(),
+        limits.global_max_queued_bytes,
+        limits.write_timeout,
+    );
+    let (outbox, delivered_by_hub) = mpsc::channel::<Outgoing>(OUTBOX_CAPACITY);
     let started = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_micros())
         .unwrap_or_default();
     let mut session = Session {
         uid,
+        client,
         name,
         v1,
-        rate: RateLimit::new(shared.max_frames_per_second),
+        rate: RateLimit::new(limits.max_frames_per_second),
         shared: shared.clone(),
-        sink,
+        writer,
         outbox,
+        delivered_by_hub,
         kick: CancellationToken::new(),
         joined: None,
         delivered: HashMap::new(),
+        replay: None,
+        resumed: false,
         v0_counter: 0,
         started,
     };
@@ -110,30 +195,46 @@ where
         session.join().await;
     }
     tracing::info!(uid, v1, name = session.name.as_deref().unwrap_or(""), "connected");
-    let kick = session.kick.clone();
+    let (kick, broken) = (session.kick.clone(), session.writer.broken.clone());
 
-    let mut idle_deadline = tokio::time::Instant::now() + shared.idle_timeout;
+    let mut deadline = tokio::time::Instant::now() + limits.first_frame_timeout.min(limits.idle_timeout);
+    let mut heard = false;
     let close: Option<Close> = loop {
+        // Above the high-water mark, nothing new is taken on until the client has read some.
+        let keeping_up = session.writer.queued() <= limits.high_water();
+        let replaying = session.replay.is_some();
         tokio::select! {
-            _ = tokio::time::sleep_until(idle_deadline) => break Some(Close::Idle),
+            _ = tokio::time::sleep_until(deadline) => {
+                break Some(if heard { Close::Idle } else { Close::Silent });
+            }
             _ = shared.shutdown.cancelled() => break Some(Close::ShuttingDown),
             _ = kick.cancelled() => break Some(Close::TooSlow),
-            next = queued.recv() => {
-                let Some(outgoing) = next else { break None };
-                if session.write(outgoing).await.is_err() {
-                    break None;
+            _ = broken.cancelled() => break None,
+            _ = session.writer.room(limits.high_water()), if !keeping_up => {}
+            _ = std::future::ready(()), if replaying && keeping_up => {
+                if let Err(close) = session.replay_step().await {
+                    break close;
                 }
             }
-            incoming = stream.next() => {
-                idle_deadline = tokio::time::Instant::now() + shared.idle_timeout;
+            next = session.delivered_by_hub.recv(), if keeping_up && !replaying => {
+                let Some(outgoing) = next else { break None };
+                if let Err(close) = session.write(outgoing) {
+                    break close;
+                }
+            }
+            incoming = stream.next(), if keeping_up => {
+                heard = true;
+                deadline = tokio::time::Instant::now() + limits.idle_timeout;
                 let step = match incoming {
                     Some(Ok(WsMessage::Text(text))) => session.on_text(text.as_str()).await,
                     Some(Ok(WsMessage::Binary(_))) => session.refuse_binary(),
                     Some(Ok(WsMessage::Ping(_) | WsMessage::Pong(_))) => Ok(()),
-                    Some(Ok(WsMessage::Close(_))) | None => break None,
+                    // The client closes: its close frame is answered as the writer closes.
+                    Some(Ok(WsMessage::Close(_))) => Err(None),
+                    None => break None,
                     Some(Err(err)) => {
                         tracing::info!(uid, %err, "connection error");
-                        break close_for_error(err);
+                        Err(close_for_error(err))
                     }
                 };
                 if let Err(close) = step {
@@ -145,17 +246,16 @@ where
     if let Some(id) = session.joined {
         shared.hub.leave(id);
     }
-    if let Some(close) = close {
-        let _ = session.sink.send(close.message()).await;
-    }
+    session.writer.close(close.map(|close| close.message()), CLOSE_GRACE).await;
     tracing::info!(uid, "disconnected");
 }
 
-/// The close frame owed for a read error: 1009 for an oversize frame (as the original),
-/// none when the connection is already gone.
+/// The close frame owed for a read error: 1009 for an oversize frame (as the original), 1007
+/// for text that is not UTF-8, 1002 for a broken frame; none when the connection is gone.
 fn close_for_error(err: axum::Error) -> Option<Close> {
     match err.into_inner().downcast_ref::<tungstenite::Error>() {
         Some(tungstenite::Error::Capacity(_)) => Some(Close::TooBig),
+        Some(tungstenite::Error::Utf8(_)) => Some(Close::InvalidUtf8),
         Some(tungstenite::Error::Protocol(_)) => Some(Close::ProtocolError),
         _ => None,
     }
@@ -165,10 +265,7 @@ fn now_text() -> String {
     chrono::Local::now().format(kefu_protocol::CREATE_TIME_FORMAT).to_string()
 }
 
-impl<S> Session<S>
-where
-    S: Sink<WsMessage, Error = axum::Error> + Unpin,
-{
+impl Session {
     fn is_agent(&self) -> bool {
         self.uid == AGENT_UID
     }
@@ -185,9 +282,19 @@ where
             Some(self.shared.hub.join(self.uid, name, self.v1, self.outbox.clone(), self.kick.clone()));
     }
 
-    /// Writes one queued item to the socket.
-    async fn write(&mut self, outgoing: Outgoing) -> Result<(), axum::Error> {
-        let text = match outgoing {
+    /// Whether one more counted frame (carrying `text_bytes` of chat text) may pass: the
+    /// connection's limit, its user's and its address's.
+    fn allow(&mut self, text_bytes: usize) -> bool {
+        let now = Instant::now();
+        self.rate.allow()
+            && self.shared.frames_per_user.take(&self.uid, now)
+            && self.shared.frames_per_address.take(&self.client, now)
+            && (text_bytes == 0 || self.shared.text_per_address.take_n(&self.client, text_bytes as f64, now))
+    }
+
+    /// Queues one item from the hub for the client.
+    fn write(&mut self, outgoing: Outgoing) -> Step {
+        let text: Utf8Bytes = match outgoing {
             Outgoing::Text(text) => text,
             Outgoing::Message(message) if self.v1 => {
                 let seen = self.delivered.entry(message.conversation).or_insert(0);
@@ -199,15 +306,38 @@ where
             }
             Outgoing::Message(message) => ServerFrame::Chat(message.to_v0()).encode().into(),
         };
-        self.sink.send(WsMessage::Text(text)).await
+        self.queue(text)
     }
 
-    /// Queues a reply for this connection, after whatever is already queued for it.
-    fn reply(&self, text: String) -> Step {
-        self.outbox.try_send(Outgoing::Text(text.into())).map_err(|_| Some(Close::TooSlow))
+    /// Queues a frame for this connection, after whatever is already queued for it.
+    fn queue(&self, text: Utf8Bytes) -> Step {
+        self.writer.send(text).map_err(|full| {
+            tracing::warn!(uid = self.uid, ?full, "client too slow: closing");
+            Some(Close::TooSlow)
+        })
     }
 
-    fn refuse_binary(&self) -> Step {
+    /// Queues a reply for this connection, after what the hub has queued for it: a reply
+    /// never overtakes a message delivered before it (the echo of the client's own message
+    /// before its ack, before the heartbeat answer sent after it). During a replay, live
+    /// messages wait for the replay to end, and replies go ahead of them.
+    fn reply(&mut self, text: String) -> Step {
+        if self.replay.is_none() {
+            while let Ok(outgoing) = self.delivered_by_hub.try_recv() {
+                self.write(outgoing)?;
+            }
+        }
+        self.queue(text.into())
+    }
+
+    fn refuse_binary(&mut self) -> Step {
+        if !self.allow(0) {
+            return if self.v1 {
+                self.error(kefu_protocol::v1::ErrorCode::RateLimited, "too many frames; slow down", None)
+            } else {
+                self.reply(kefu_protocol::notice::rate_limited())
+            };
+        }
         if self.v1 {
             self.error(
                 kefu_protocol::v1::ErrorCode::Binary,
@@ -229,9 +359,7 @@ where
             self.on_v0(text).await
         }
     }
-}
 
-impl<S> Session<S> {
     /// A message from this connection's person into `conversation`, for the store.
     fn new_message(&self, conversation: ConversationId, id: String, text: &str) -> NewMessage {
         let (role, username) = if self.uid == AGENT_UID {
@@ -274,7 +402,8 @@ mod tests {
             let (written, from_session) = chan::unbounded::<WsMessage>();
             let (to_session, incoming) = chan::unbounded();
             let sink = written.sink_map_err(axum::Error::new);
-            let task = tokio::spawn(run(sink, incoming, identity, v1, shared.clone()));
+            let client = IpAddr::from([127, 0, 0, 1]);
+            let task = tokio::spawn(run(sink, incoming, identity, client, v1, shared.clone()));
             Client { to_session, from_session, task }
         }
 
@@ -320,19 +449,21 @@ mod tests {
         }
     }
 
-    async fn shared(name: &str, max_frames_per_second: u32) -> Arc<Shared> {
+    /// What a server started with `args` gives its sessions, over a fresh database.
+    async fn shared_with(name: &str, args: &[&str]) -> Arc<Shared> {
         let path = std::env::temp_dir().join(format!("kefu-session-{}-{name}.db", std::process::id()));
         for suffix in ["", "-wal", "-shm"] {
             let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
         }
-        Arc::new(Shared {
-            hub: Hub::default(),
-            store: Store::open(&path).await.expect("store"),
-            max_text_utf16: kefu_protocol::MAX_TEXT_UTF16,
-            max_frames_per_second,
-            idle_timeout: Duration::from_secs(30),
-            shutdown: CancellationToken::new(),
-        })
+        let config = crate::cli::parse(std::iter::once("kefu-server").chain(args.iter().copied()))
+            .expect("arguments")
+            .config();
+        let store = Store::open(&path).await.expect("store");
+        Arc::new(Shared::new(store, &config, CancellationToken::new()))
+    }
+
+    async fn shared(name: &str, max_frames_per_second: u32) -> Arc<Shared> {
+        shared_with(name, &["--max-frames-per-second", &max_frames_per_second.to_string()]).await
     }
 
     fn user(uid: i64) -> Identity {
@@ -357,6 +488,24 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn the_senders_own_message_comes_before_its_ack_every_time() {
+        let shared = shared("echo-ack", 1000).await;
+        let mut client = Client::connect(&shared, user(5), true);
+        client.resume().await;
+        for n in 0..50 {
+            client.send_v1(ClientMessage::Send {
+                id: format!("m{n}"),
+                conversation: None,
+                text: "hi".into(),
+            });
+            client.send(HEARTBEAT);
+            assert!(matches!(client.next_v1().await, ServerMessage::Message(m) if m.id == format!("m{n}")));
+            assert!(matches!(client.next_v1().await, ServerMessage::Ack { id, .. } if id == format!("m{n}")));
+            assert_eq!(client.next_text().await, HEARTBEAT_ACK);
+        }
+    }
+
+    #[tokio::test]
     async fn every_counted_frame_passes_one_rate_gate_and_heartbeats_do_not_count() {
         // One frame a second, bursts of two: a second of slack before a token comes back.
         let shared = shared("gate", 1).await;
@@ -365,7 +514,9 @@ mod tests {
         // echoed to the typist)...
         client.resume().await;
         client.send_v1(ClientMessage::Typing { conversation: None });
-        // ...the next frame of any kind does not, and a refused send is named.
+        // ...the next frame of any kind does not (a broken one neither), and a refused send is named.
+        client.send("{not json");
+        assert_eq!(client.next_error().await, (ErrorCode::RateLimited, None));
         client.send_v1(ClientMessage::Read { conversation: None, seq: 0 });
         assert_eq!(client.next_error().await, (ErrorCode::RateLimited, None));
         client.send_v1(ClientMessage::Send { id: "m1".into(), conversation: None, text: "hi".into() });
@@ -436,5 +587,78 @@ mod tests {
         client.task.await.expect("the session ends");
         assert!(!shared.hub.is_online(8));
         assert!(client.from_session.next().await.is_none(), "nothing more written");
+    }
+
+    mod arbitrary_frames {
+        use super::*;
+        use kefu_protocol::v1::Position;
+        use proptest::prelude::*;
+
+        fn frame() -> impl Strategy<Value = WsMessage> {
+            let conversation = prop_oneof![Just(5i64), Just(6), Just(AGENT_UID), any::<i64>()];
+            let client_message = prop_oneof![
+                proptest::collection::vec((conversation.clone(), any::<u64>()), 0..4).prop_map(|after| {
+                    let after =
+                        after.into_iter().map(|(conversation, seq)| Position { conversation, seq }).collect();
+                    ClientMessage::Resume { after }
+                }),
+                ("[a-z0-9_-]{0,70}", proptest::option::of(conversation.clone()), ".{0,40}")
+                    .prop_map(|(id, conversation, text)| ClientMessage::Send { id, conversation, text }),
+                (conversation.clone(), any::<u64>(), proptest::option::of(any::<u32>())).prop_map(
+                    |(conversation, before, limit)| ClientMessage::History { conversation, before, limit }
+                ),
+                (proptest::option::of(conversation.clone()), any::<u64>())
+                    .prop_map(|(conversation, seq)| ClientMessage::Read { conversation, seq }),
+                proptest::option::of(conversation)
+                    .prop_map(|conversation| ClientMessage::Typing { conversation }),
+            ];
+            prop_oneof![
+                4 => client_message.prop_map(|m| WsMessage::Text(m.encode().into())),
+                2 => ".{0,60}".prop_map(|text| WsMessage::Text(text.into())),
+                1 => r#"\{"type":"[a-z]{0,8}"(,"[a-z]{1,6}":[0-9a-z"\[\]{},]{0,12})?\}"#.prop_map(|t| WsMessage::Text(t.into())),
+                1 => proptest::collection::vec(any::<u8>(), 0..16).prop_map(|b| WsMessage::Binary(b.into())),
+                1 => Just(WsMessage::Ping(vec![1u8].into())),
+                1 => Just(WsMessage::Text(HEARTBEAT.into())),
+            ]
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig { cases: 40, ..ProptestConfig::default() })]
+
+            /// Whatever a client sends (short of a close), the session answers in order and
+            /// lives on: a heartbeat after it all is answered, and nothing it wrote is a close.
+            #[test]
+            fn any_frames_are_answered_and_the_session_lives_on(
+                frames in proptest::collection::vec(frame(), 0..24),
+                v1 in any::<bool>(),
+                as_agent in any::<bool>(),
+            ) {
+                static CASE: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+                let case = CASE.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+                runtime.block_on(async move {
+                    let shared = shared_with(&format!("fuzz-{case}"), &["--max-frames-per-second", "1000"]).await;
+                    let identity = if as_agent { agent() } else { user(5) };
+                    let mut client = Client::connect(&shared, identity, v1);
+                    for frame in frames {
+                        client.to_session.unbounded_send(Ok(frame)).expect("session alive");
+                    }
+                    client.send(HEARTBEAT);
+                    loop {
+                        match client.next().await {
+                            WsMessage::Text(text) if text.as_str() == HEARTBEAT_ACK => break,
+                            WsMessage::Text(text) => {
+                                if v1 {
+                                    assert!(ServerMessage::decode(text.as_str()).is_ok(), "not a v1 frame: {text}");
+                                }
+                            }
+                            other => panic!("the session wrote {other:?}"),
+                        }
+                    }
+                    shared.shutdown.cancel();
+                    client.task.await.expect("the session ends cleanly");
+                });
+            }
+        }
     }
 }

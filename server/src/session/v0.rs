@@ -3,26 +3,21 @@
 
 use std::sync::Arc;
 
-use axum::extract::ws::Message as WsMessage;
-use futures_util::Sink;
 use kefu_protocol::v1::ConversationId;
 use kefu_protocol::{notice, validate_text, TextError};
 
 use super::{Session, Step};
 
-impl<S> Session<S>
-where
-    S: Sink<WsMessage, Error = axum::Error> + Unpin,
-{
+impl Session {
     pub(super) async fn on_v0(&mut self, text: &str) -> Step {
-        match validate_text(text, self.shared.max_text_utf16) {
+        match validate_text(text, self.shared.limits.max_text_utf16) {
             Ok(()) | Err(TextError::Reserved) => {}
             Err(TextError::Empty) => return self.reply(notice::empty_text()),
             Err(TextError::TooLong(len)) => {
-                return self.reply(notice::text_too_long(len, self.shared.max_text_utf16))
+                return self.reply(notice::text_too_long(len, self.shared.limits.max_text_utf16))
             }
         }
-        if !self.rate.allow() {
+        if !self.allow(text.len()) {
             return self.reply(notice::rate_limited());
         }
         let conversations: Vec<ConversationId> = if self.is_agent() {

@@ -2,39 +2,41 @@
 //! positions, error frames. Every frame but the heartbeat passes one rate gate; every frame
 //! that names a conversation is checked by one rule ([`Session::addressed`]).
 
+use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
 
-use axum::extract::ws::Message as WsMessage;
-use futures_util::{Sink, SinkExt};
 use kefu_protocol::v1::{
     self, ClientMessage, ConversationId, ErrorCode, Position, Seq, ServerMessage, DEFAULT_PAGE, MAX_PAGE,
+    MAX_RESUME_POSITIONS,
 };
 use kefu_protocol::{validate_text, TextError, AGENT_UID};
 
-use super::{Close, Session, Step};
+use super::replay::{resume_failed, Replay, PAGE_BYTES};
+use super::{Session, Step};
 use crate::store::{Appended, StoreError};
 
 /// Messages per conversation an agent gets on connecting for conversations it has not seen.
 const AGENT_FIRST_PAGE: u32 = 20;
 
-impl<S> Session<S>
-where
-    S: Sink<WsMessage, Error = axum::Error> + Unpin,
-{
+impl Session {
     pub(super) async fn on_v1(&mut self, text: &str) -> Step {
         let message = match ClientMessage::decode(text) {
             Ok(message) => message,
+            // A broken frame counts too: a flood of them costs an answer each.
+            Err(_) if !self.allow(0) => {
+                return self.error(ErrorCode::RateLimited, "too many frames; slow down", None)
+            }
             Err(err) => return self.error(err.code, err.message, None),
         };
         // A message that could never be stored is refused before it counts.
-        let sending = match &message {
+        let (sending, text_bytes) = match &message {
             ClientMessage::Send { id, text, .. } => match self.check_send(id, text) {
-                Ok(()) => Some(id.clone()),
+                Ok(()) => (Some(id.clone()), text.len()),
                 Err((code, refusal, id)) => return self.error(code, refusal, id),
             },
-            _ => None,
+            _ => (None, 0),
         };
-        if !self.rate.allow() {
+        if !self.allow(text_bytes) {
             return self.error(ErrorCode::RateLimited, "too many frames; slow down", sending);
         }
         match message {
@@ -48,7 +50,7 @@ where
         }
     }
 
-    pub(super) fn error(&self, code: ErrorCode, message: impl Into<String>, id: Option<String>) -> Step {
+    pub(super) fn error(&mut self, code: ErrorCode, message: impl Into<String>, id: Option<String>) -> Step {
         self.reply(ServerMessage::error(code, message, id).encode())
     }
 
@@ -57,11 +59,11 @@ where
         if !v1::valid_id(id) {
             return Err((ErrorCode::BadId, "id must be 1-64 characters of A-Z a-z 0-9 - _".into(), None));
         }
-        match validate_text(text, self.shared.max_text_utf16) {
+        match validate_text(text, self.shared.limits.max_text_utf16) {
             Ok(()) | Err(TextError::Reserved) => Ok(()),
             Err(TextError::Empty) => Err((ErrorCode::EmptyText, "message is empty".into(), Some(id.into()))),
             Err(TextError::TooLong(len)) => {
-                let limit = self.shared.max_text_utf16;
+                let limit = self.shared.limits.max_text_utf16;
                 let message = format!("message too long: {len} UTF-16 units, the limit is {limit}");
                 Err((ErrorCode::Oversize, message, Some(id.into())))
             }
@@ -91,71 +93,55 @@ where
         }
     }
 
+    /// Starts the replay: the positions given (one per conversation, the earliest if named
+    /// twice; at most [`MAX_RESUME_POSITIONS`]; clamped to what exists), then what the client
+    /// has not seen. It is sent a step at a time by [`Session::replay_step`].
     async fn resume(&mut self, after: Vec<Position>) -> Step {
+        if self.resumed {
+            return self.error(ErrorCode::AlreadyResumed, "resume is sent once per connection", None);
+        }
+        if after.len() > MAX_RESUME_POSITIONS {
+            let message = format!("{} positions; at most {MAX_RESUME_POSITIONS} per resume", after.len());
+            return self.error(ErrorCode::TooMany, message, None);
+        }
+        self.resumed = true;
         self.join().await;
-        let mut frames: Vec<String> = vec![];
-        let mut resumed: Vec<ConversationId> = vec![];
+        let mut positions: BTreeMap<ConversationId, Seq> = BTreeMap::new();
         for Position { conversation, seq } in after {
-            if !self.may_use(conversation).await {
-                self.error(
-                    ErrorCode::UnknownConversation,
-                    format!("no conversation {conversation} here"),
-                    None,
-                )?;
+            let earliest = positions.entry(conversation).or_insert(seq);
+            *earliest = (*earliest).min(seq);
+        }
+        // Every conversation an agent may use, read once (not once per position).
+        let existing: HashSet<ConversationId> = if self.is_agent() {
+            let stored = self.shared.store.conversations().await.map_err(resume_failed)?;
+            stored.into_iter().chain(self.shared.hub.online_users()).collect()
+        } else {
+            HashSet::from([self.uid])
+        };
+        let mut replay = Replay {
+            page: if self.is_agent() { AGENT_FIRST_PAGE } else { DEFAULT_PAGE },
+            ..Replay::default()
+        };
+        for (conversation, seq) in positions {
+            if !existing.contains(&conversation) {
+                let message = format!("no conversation {conversation} here (resume position ignored)");
+                self.error(ErrorCode::UnknownConversation, message, None)?;
                 continue;
             }
-            resumed.push(conversation);
-            let messages = self.shared.store.after(conversation, seq).await.map_err(resume_failed)?;
-            let seen = self.delivered.entry(conversation).or_insert(0);
-            *seen = (*seen).max(seq);
-            for message in messages {
-                if message.seq > *seen {
-                    *seen = message.seq;
-                    frames.push(ServerMessage::Message(message).encode());
-                }
+            // A position past the last message (a client that lies) counts as the last one.
+            let last = self.shared.store.last_seq(conversation).await.map_err(resume_failed)?;
+            let seq = seq.min(last);
+            self.delivered.insert(conversation, seq);
+            replay.after.push_back((conversation, seq));
+            replay.replayed.push(conversation);
+        }
+        for conversation in existing {
+            if conversation != AGENT_UID && !replay.replayed.contains(&conversation) {
+                replay.fresh.push_back(conversation);
+                replay.replayed.push(conversation);
             }
         }
-        // Conversations the client has not seen yet start with their latest page.
-        let fresh: Vec<ConversationId> = if self.is_agent() {
-            let all = self.shared.store.conversations().await.map_err(resume_failed)?;
-            all.into_iter().filter(|c| !resumed.contains(c)).collect()
-        } else if resumed.contains(&self.uid) {
-            vec![]
-        } else {
-            vec![self.uid]
-        };
-        let page = if self.is_agent() { AGENT_FIRST_PAGE } else { DEFAULT_PAGE };
-        let replayed: Vec<ConversationId> = resumed.iter().chain(&fresh).copied().collect();
-        for conversation in fresh {
-            let (messages, has_more) =
-                self.shared.store.page(conversation, 0, page).await.map_err(resume_failed)?;
-            let seen = self.delivered.entry(conversation).or_insert(0);
-            *seen = (*seen).max(messages.last().map(|m| m.seq).unwrap_or(0));
-            frames.push(ServerMessage::History { conversation, messages, has_more }.encode());
-        }
-        // How far each side has read the conversations replayed.
-        for conversation in replayed {
-            let (user, agents) = self.shared.store.reads(conversation).await.map_err(resume_failed)?;
-            for (agent, seq) in [(false, user), (true, agents)] {
-                if seq > 0 {
-                    frames.push(ServerMessage::Read { conversation, agent, seq }.encode());
-                }
-            }
-        }
-        // Who is there, as of now; changes follow live.
-        if self.is_agent() {
-            for (uid, name) in self.shared.hub.online_users_named() {
-                frames.push(ServerMessage::Presence { conversation: uid, online: true, name }.encode());
-            }
-        } else {
-            frames.push(ServerMessage::Agents { online: self.shared.hub.agents_online() }.encode());
-        }
-        frames.push(ServerMessage::Ready.encode());
-        // The replay can be longer than the outbox: write it straight to the socket. Live
-        // messages queued meanwhile follow it, minus those the replay already carried.
-        for frame in frames {
-            self.sink.send(WsMessage::Text(frame.into())).await.map_err(|_| None)?;
-        }
+        self.replay = Some(replay);
         Ok(())
     }
 
@@ -185,7 +171,7 @@ where
             return self.error(ErrorCode::UnknownConversation, message, None);
         }
         let limit = limit.unwrap_or(DEFAULT_PAGE).clamp(1, MAX_PAGE);
-        match self.shared.store.page(conversation, before, limit).await {
+        match self.shared.store.page(conversation, before, limit, PAGE_BYTES).await {
             Ok((messages, has_more)) => {
                 self.reply(ServerMessage::History { conversation, messages, has_more }.encode())
             }
@@ -224,15 +210,8 @@ where
         Ok(())
     }
 
-    fn unavailable(&self, err: StoreError) -> Step {
+    fn unavailable(&mut self, err: StoreError) -> Step {
         tracing::error!(%err, "storage error");
         self.error(ErrorCode::Unavailable, "storage is unavailable; retry", None)
     }
-}
-
-/// A replay that cannot be read would leave the client waiting for `ready`: close instead,
-/// so that it reconnects and resumes again.
-fn resume_failed(err: StoreError) -> Option<Close> {
-    tracing::error!(%err, "storage error during resume");
-    Some(Close::StorageUnavailable)
 }

@@ -33,10 +33,12 @@ use sign_in::SignInForm;
 enum Gate {
     Checking,
     /// The sign-in form, with why the last attempt failed; `unreachable`: the backend could
-    /// not be asked whether it has accounts, so connecting without one is offered too.
+    /// not be asked whether it has accounts, so connecting without one is offered too;
+    /// `trusted`: whether this page may send a password to the backend at all.
     SignIn {
         error: Option<String>,
         unreachable: bool,
+        trusted: bool,
     },
     /// Connected with this session (`None`: a backend without accounts).
     Console {
@@ -54,12 +56,14 @@ pub(crate) fn AgentGate(config: PageConfig) -> impl IntoView {
         None => {
             let config = config.clone();
             spawn_local(async move {
+                let trusted = identity::may_sign_in(&config).await;
                 gate.set(match identity::probe(&config).await {
-                    Probe::Accounts => Gate::SignIn { error: refusal, unreachable: false },
+                    Probe::Accounts => Gate::SignIn { error: refusal, unreachable: false, trusted },
                     Probe::NoAccounts => Gate::Console { token: None },
                     Probe::Unreachable(err) => Gate::SignIn {
                         error: Some(format!("{}: {err}", texts.cannot_reach)),
                         unreachable: true,
+                        trusted,
                     },
                 });
             });
@@ -70,8 +74,8 @@ pub(crate) fn AgentGate(config: PageConfig) -> impl IntoView {
             view! { <p class="placeholder" role="status" data-state="connecting">{texts.connecting}</p> }
                 .into_any()
         }
-        Gate::SignIn { error, unreachable } => {
-            view! { <SignInForm config=config.clone() gate error unreachable /> }.into_any()
+        Gate::SignIn { error, unreachable, trusted } => {
+            view! { <SignInForm config=config.clone() gate error unreachable trusted /> }.into_any()
         }
         Gate::Console { token } => view! { <AgentPage config=config.clone() token /> }.into_any(),
     }
@@ -121,10 +125,25 @@ fn AgentPage(config: PageConfig, token: Option<String>) -> impl IntoView {
     }
 }
 
+/// Which server the page talks to, when it is not the page's own: a person must be able to
+/// see where their password and messages go.
+#[component]
+pub(super) fn BackendHost(config: PageConfig) -> impl IntoView {
+    let texts = texts();
+    (!config.same_origin).then(|| {
+        view! {
+            <span class="backend" data-backend=config.backend_host().to_owned()>
+                {texts.backend}": "{config.backend_host().to_owned()}
+            </span>
+        }
+    })
+}
+
 /// The console's header: title, status, the connect switch, alert switches, sign out.
 #[component]
 fn ConsoleBar(chat: Chat<Inbox>, alerts: Alerts, config: PageConfig, signed_in: bool) -> impl IntoView {
     let texts = texts();
+    let backend = config.clone();
     let switched_on = RwSignal::new(true);
     let toggle = move |_| {
         let on = !switched_on.get_untracked();
@@ -147,6 +166,7 @@ fn ConsoleBar(chat: Chat<Inbox>, alerts: Alerts, config: PageConfig, signed_in: 
     view! {
         <header class="bar">
             <h1 class="title">{texts.agent_title}</h1>
+            <BackendHost config=backend />
             <StatusIndicator
                 status=Signal::derive(move || chat.link_state.get().0)
                 label=Signal::derive(move || {

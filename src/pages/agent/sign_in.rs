@@ -5,7 +5,7 @@ use kefu_core::config::PageConfig;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 
-use super::Gate;
+use super::{BackendHost, Gate};
 use crate::browser::identity;
 use crate::pages::texts;
 
@@ -15,14 +15,21 @@ pub(super) fn SignInForm(
     gate: RwSignal<Gate>,
     error: Option<String>,
     unreachable: bool,
+    trusted: bool,
 ) -> impl IntoView {
     let texts = texts();
+    let error = error.or_else(|| (!trusted).then(|| texts.foreign_backend.to_owned()));
+    let backend = config.clone();
     let name = RwSignal::new(String::new());
     let password = RwSignal::new(String::new());
     let busy = RwSignal::new(false);
     let error = RwSignal::new(error);
     let submit = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
+        if !trusted {
+            error.set(Some(texts.foreign_backend.to_owned()));
+            return;
+        }
         let (who, secret) = (name.get_untracked(), password.get_untracked());
         if who.trim().is_empty() || secret.is_empty() {
             error.set(Some(texts.sign_in_missing.to_owned()));
@@ -44,6 +51,7 @@ pub(super) fn SignInForm(
         <div class="page sign-in-page">
             <form class="sign-in" on:submit=submit aria-label=texts.sign_in>
                 <h1 class="title">{texts.agent_title}</h1>
+                <BackendHost config=backend />
                 <label>
                     <span>{texts.agent_name}</span>
                     <input
@@ -66,7 +74,9 @@ pub(super) fn SignInForm(
                 <Show when=move || error.with(Option::is_some)>
                     <p class="error" role="alert">{move || error.get().unwrap_or_default()}</p>
                 </Show>
-                <button type="submit" class="primary" disabled=move || busy.get()>{texts.sign_in}</button>
+                <button type="submit" class="primary" disabled=move || busy.get() || !trusted>
+                    {texts.sign_in}
+                </button>
                 {unreachable
                     .then(|| {
                         view! {

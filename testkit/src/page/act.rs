@@ -26,12 +26,11 @@ pub async fn open_console(client: &Client, url: &str) {
     if form {
         sign_in(client, AGENT, AGENT_PASSWORD).await;
     }
-    client
-        .wait()
-        .at_most(LOAD)
-        .for_element(Locator::Css(".agent-page"))
-        .await
-        .expect("the console after signing in");
+    if client.wait().at_most(LOAD).for_element(Locator::Css(".agent-page")).await.is_err() {
+        // Say what the page shows instead, so a failure explains itself.
+        let shown = super::find::alert_text(client).await;
+        panic!("no console after signing in; the page says: {shown:?}");
+    }
 }
 
 /// Fills in and submits the sign-in form.

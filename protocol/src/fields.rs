@@ -1,0 +1,410 @@
+//! Frames and `/api` bodies as JSON objects read and written field by field. The web app lets
+//! the browser parse and print JSON (`JSON.parse`, `JSON.stringify`) and goes through
+//! [`Fields`] and [`FieldsOut`], instead of carrying a JSON library and a derived
+//! (de)serializer per type in its wasm (about 25 KB of the page). The same code runs natively
+//! over `serde_json::Value`, and the tests check that it agrees with the serde derives (which
+//! the server uses) on every frame and body.
+
+use crate::api;
+use crate::v1::{ClientMessage, ErrorCode, Message, Position, ServerMessage};
+use crate::{ChatMessage, Role};
+
+/// A parsed JSON object: what the decoders need of it.
+pub trait Fields: Sized {
+    fn string(&self, key: &str) -> Option<String>;
+    /// An integer (JSON numbers are read as such when they are whole and in range).
+    fn integer(&self, key: &str) -> Option<i64>;
+    fn boolean(&self, key: &str) -> Option<bool>;
+    /// The objects of an array field.
+    fn objects(&self, key: &str) -> Option<Vec<Self>>;
+    /// The strings of an array field.
+    fn strings(&self, key: &str) -> Option<Vec<String>>;
+}
+
+/// A JSON object being written.
+pub trait FieldsOut: Sized {
+    fn new_object() -> Self;
+    fn put_string(&mut self, key: &str, value: &str);
+    fn put_integer(&mut self, key: &str, value: i64);
+    fn put_boolean(&mut self, key: &str, value: bool);
+    fn put_objects(&mut self, key: &str, items: Vec<Self>);
+}
+
+fn unsigned<F: Fields>(object: &F, key: &str) -> Option<u64> {
+    object.integer(key).and_then(|n| u64::try_from(n).ok())
+}
+
+impl Role {
+    fn from_wire(name: &str) -> Option<Role> {
+        match name {
+            "user" => Some(Role::User),
+            "ai" => Some(Role::Agent),
+            _ => None,
+        }
+    }
+}
+
+impl ErrorCode {
+    /// The code as it is spelled on the wire.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorCode::Malformed => "malformed",
+            ErrorCode::UnknownType => "unknown_type",
+            ErrorCode::Binary => "binary",
+            ErrorCode::Oversize => "oversize",
+            ErrorCode::EmptyText => "empty_text",
+            ErrorCode::BadId => "bad_id",
+            ErrorCode::UnknownConversation => "unknown_conversation",
+            ErrorCode::RateLimited => "rate_limited",
+            ErrorCode::Unavailable => "unavailable",
+            ErrorCode::AlreadyResumed => "already_resumed",
+            ErrorCode::TooMany => "too_many",
+            ErrorCode::Other => "other",
+        }
+    }
+
+    fn from_wire(name: &str) -> ErrorCode {
+        const KNOWN: [ErrorCode; 11] = [
+            ErrorCode::Malformed,
+            ErrorCode::UnknownType,
+            ErrorCode::Binary,
+            ErrorCode::Oversize,
+            ErrorCode::EmptyText,
+            ErrorCode::BadId,
+            ErrorCode::UnknownConversation,
+            ErrorCode::RateLimited,
+            ErrorCode::Unavailable,
+            ErrorCode::AlreadyResumed,
+            ErrorCode::TooMany,
+        ];
+        KNOWN.into_iter().find(|code| code.as_str() == name).unwrap_or(ErrorCode::Other)
+    }
+}
+
+impl ChatMessage {
+    /// A chat message as the original backend sends it; `username`, `avatar` and
+    /// `createTime` may be missing.
+    pub fn from_fields(object: &impl Fields) -> Option<ChatMessage> {
+        Some(ChatMessage {
+            uid: object.integer("uid")?,
+            role: Role::from_wire(&object.string("role")?)?,
+            username: object.string("username").unwrap_or_default(),
+            avatar: object.string("avatar").unwrap_or_default(),
+            create_time: object.string("createTime").unwrap_or_default(),
+            text: object.string("text")?,
+        })
+    }
+}
+
+impl Message {
+    pub fn from_fields(object: &impl Fields) -> Option<Message> {
+        Some(Message {
+            conversation: object.integer("conversation")?,
+            seq: unsigned(object, "seq")?,
+            id: object.string("id")?,
+            uid: object.integer("uid")?,
+            role: Role::from_wire(&object.string("role")?)?,
+            username: object.string("username")?,
+            avatar: object.string("avatar")?,
+            create_time: object.string("createTime")?,
+            text: object.string("text")?,
+        })
+    }
+}
+
+impl ServerMessage {
+    /// A v1 frame from its parsed object; `None` when it is not one.
+    pub fn from_fields<F: Fields>(object: &F) -> Option<ServerMessage> {
+        let conversation = || object.integer("conversation");
+        Some(match object.string("type")?.as_str() {
+            "message" => ServerMessage::Message(Message::from_fields(object)?),
+            "ack" => ServerMessage::Ack {
+                id: object.string("id")?,
+                conversation: conversation()?,
+                seq: unsigned(object, "seq")?,
+            },
+            "ready" => ServerMessage::Ready,
+            "history" => ServerMessage::History {
+                conversation: conversation()?,
+                messages: object
+                    .objects("messages")?
+                    .iter()
+                    .map(Message::from_fields)
+                    .collect::<Option<_>>()?,
+                has_more: object.boolean("has_more")?,
+            },
+            "presence" => ServerMessage::Presence {
+                conversation: conversation()?,
+                online: object.boolean("online")?,
+                name: object.string("name"),
+            },
+            "read" => ServerMessage::Read {
+                conversation: conversation()?,
+                agent: object.boolean("agent")?,
+                seq: unsigned(object, "seq")?,
+            },
+            "typing" => {
+                ServerMessage::Typing { conversation: conversation()?, agent: object.boolean("agent")? }
+            }
+            "agents" => ServerMessage::Agents { online: object.boolean("online")? },
+            "error" => ServerMessage::Error {
+                code: ErrorCode::from_wire(&object.string("code")?),
+                message: object.string("message")?,
+                id: object.string("id"),
+            },
+            _ => return None,
+        })
+    }
+}
+
+impl ClientMessage {
+    /// The frame as a JSON object (absent optional fields are left out).
+    pub fn to_fields<O: FieldsOut>(&self) -> O {
+        let mut out = O::new_object();
+        let kind = match self {
+            ClientMessage::Resume { .. } => "resume",
+            ClientMessage::Send { .. } => "send",
+            ClientMessage::Typing { .. } => "typing",
+            ClientMessage::Read { .. } => "read",
+            ClientMessage::History { .. } => "history",
+        };
+        out.put_string("type", kind);
+        let seq = |seq: u64| i64::try_from(seq).unwrap_or(i64::MAX);
+        match self {
+            ClientMessage::Resume { after } => {
+                let positions = after
+                    .iter()
+                    .map(|Position { conversation, seq: at }| {
+                        let mut position = O::new_object();
+                        position.put_integer("conversation", *conversation);
+                        position.put_integer("seq", seq(*at));
+                        position
+                    })
+                    .collect();
+                out.put_objects("after", positions);
+            }
+            ClientMessage::Send { id, conversation, text } => {
+                out.put_string("id", id);
+                if let Some(conversation) = conversation {
+                    out.put_integer("conversation", *conversation);
+                }
+                out.put_string("text", text);
+            }
+            ClientMessage::Typing { conversation } => {
+                if let Some(conversation) = conversation {
+                    out.put_integer("conversation", *conversation);
+                }
+            }
+            ClientMessage::Read { conversation, seq: at } => {
+                if let Some(conversation) = conversation {
+                    out.put_integer("conversation", *conversation);
+                }
+                out.put_integer("seq", seq(*at));
+            }
+            ClientMessage::History { conversation, before, limit } => {
+                out.put_integer("conversation", *conversation);
+                out.put_integer("before", seq(*before));
+                if let Some(limit) = limit {
+                    out.put_integer("limit", i64::from(*limit));
+                }
+            }
+        }
+        out
+    }
+}
+
+impl api::Config {
+    pub fn from_fields(object: &impl Fields) -> Option<api::Config> {
+        let origins = object.strings("sign_in_origins").unwrap_or_default();
+        Some(api::Config { accounts: object.boolean("accounts")?, sign_in_origins: origins })
+    }
+}
+
+impl api::Guest {
+    pub fn from_fields(object: &impl Fields) -> Option<api::Guest> {
+        Some(api::Guest {
+            uid: object.integer("uid")?,
+            name: object.string("name").unwrap_or_default(),
+            token: object.string("token")?,
+        })
+    }
+
+    pub fn to_fields<O: FieldsOut>(&self) -> O {
+        let mut out = O::new_object();
+        out.put_integer("uid", self.uid);
+        out.put_string("name", &self.name);
+        out.put_string("token", &self.token);
+        out
+    }
+}
+
+impl api::SignIn {
+    pub fn to_fields<O: FieldsOut>(&self) -> O {
+        let mut out = O::new_object();
+        out.put_string("name", &self.name);
+        out.put_string("password", &self.password);
+        out
+    }
+}
+
+impl api::Session {
+    pub fn from_fields(object: &impl Fields) -> Option<api::Session> {
+        Some(api::Session {
+            name: object.string("name")?,
+            token: object.string("token")?,
+            expires_in: unsigned(object, "expires_in")?,
+        })
+    }
+}
+
+impl api::ErrorBody {
+    pub fn from_fields(object: &impl Fields) -> Option<api::ErrorBody> {
+        Some(api::ErrorBody { error: object.string("error")? })
+    }
+}
+
+/// The decoders over `serde_json::Value`, for the server side and the tests.
+impl Fields for serde_json::Value {
+    fn string(&self, key: &str) -> Option<String> {
+        self.get(key)?.as_str().map(str::to_owned)
+    }
+
+    fn integer(&self, key: &str) -> Option<i64> {
+        let value = self.get(key)?;
+        value.as_i64().or_else(|| {
+            value
+                .as_f64()
+                .filter(|f| f.fract() == 0.0 && f.abs() < 9.007_199_254_740_992e15)
+                .map(|f| f as i64)
+        })
+    }
+
+    fn boolean(&self, key: &str) -> Option<bool> {
+        self.get(key)?.as_bool()
+    }
+
+    fn objects(&self, key: &str) -> Option<Vec<Self>> {
+        let items = self.get(key)?.as_array()?;
+        items.iter().all(serde_json::Value::is_object).then(|| items.clone())
+    }
+
+    fn strings(&self, key: &str) -> Option<Vec<String>> {
+        self.get(key)?.as_array()?.iter().map(|item| item.as_str().map(str::to_owned)).collect()
+    }
+}
+
+impl FieldsOut for serde_json::Value {
+    fn new_object() -> Self {
+        serde_json::Value::Object(serde_json::Map::new())
+    }
+
+    fn put_string(&mut self, key: &str, value: &str) {
+        self[key] = value.into();
+    }
+
+    fn put_integer(&mut self, key: &str, value: i64) {
+        self[key] = value.into();
+    }
+
+    fn put_boolean(&mut self, key: &str, value: bool) {
+        self[key] = value.into();
+    }
+
+    fn put_objects(&mut self, key: &str, items: Vec<Self>) {
+        self[key] = serde_json::Value::Array(items);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn via_fields(text: &str) -> Option<ServerMessage> {
+        let value: serde_json::Value = serde_json::from_str(text).ok()?;
+        ServerMessage::from_fields(&value)
+    }
+
+    #[test]
+    fn error_codes_are_spelled_as_serde_spells_them() {
+        for code in
+            [ErrorCode::Malformed, ErrorCode::UnknownConversation, ErrorCode::TooMany, ErrorCode::Other]
+        {
+            assert_eq!(serde_json::to_string(&code).expect("json"), format!("{:?}", code.as_str()));
+            assert_eq!(ErrorCode::from_wire(code.as_str()), code);
+        }
+        assert_eq!(ErrorCode::from_wire("from_the_future"), ErrorCode::Other);
+    }
+
+    #[test]
+    fn frames_that_are_not_frames_are_refused_alike() {
+        for text in [
+            r#"{"type":"ack","id":"x"}"#,
+            r#"{"type":"teleport"}"#,
+            r#"{"seq":1}"#,
+            "[]",
+            r#"{"type":"ready"}"#,
+        ] {
+            assert_eq!(via_fields(text), ServerMessage::decode(text).ok(), "{text}");
+        }
+    }
+
+    #[test]
+    fn a_chat_message_reads_like_the_original_sends_it() {
+        let value: serde_json::Value = serde_json::from_str(
+            r#"{"uid":-1,"role":"ai","username":"人工客服","avatar":"","createTime":"2026-11-26 21:28:43","text":"<b>x</b>"}"#,
+        )
+        .expect("json");
+        let message = ChatMessage::from_fields(&value).expect("a chat message");
+        assert_eq!((message.uid, message.role, message.text.as_str()), (-1, Role::Agent, "<b>x</b>"));
+    }
+
+    #[test]
+    fn api_bodies_read_and_write_like_serde() {
+        let config: serde_json::Value =
+            serde_json::from_str(r#"{"accounts":true,"sign_in_origins":["https://a"]}"#).expect("json");
+        assert_eq!(
+            api::Config::from_fields(&config),
+            Some(api::Config { accounts: true, sign_in_origins: vec!["https://a".into()] })
+        );
+        let older: serde_json::Value = serde_json::from_str(r#"{"accounts":false}"#).expect("json");
+        assert_eq!(api::Config::from_fields(&older).map(|c| c.accounts), Some(false));
+        let guest = api::Guest { uid: 1_000_000_000_007, name: "Guest 0007".into(), token: "a.b.c".into() };
+        assert_eq!(guest.to_fields::<serde_json::Value>(), serde_json::to_value(&guest).expect("json"));
+        assert_eq!(api::Guest::from_fields(&guest.to_fields::<serde_json::Value>()), Some(guest));
+        let sign_in = api::SignIn { name: "alice".into(), password: "p\"w".into() };
+        assert_eq!(sign_in.to_fields::<serde_json::Value>(), serde_json::to_value(&sign_in).expect("json"));
+        let session: serde_json::Value =
+            serde_json::to_value(api::Session { name: "a".into(), token: "t".into(), expires_in: 43200 })
+                .expect("json");
+        assert_eq!(api::Session::from_fields(&session).map(|s| s.expires_in), Some(43200));
+        let error = serde_json::to_value(api::ErrorBody { error: "no".into() }).expect("json");
+        assert_eq!(api::ErrorBody::from_fields(&error).map(|e| e.error), Some("no".into()));
+    }
+
+    proptest! {
+        /// The field reader and the serde derive agree on every frame a server sends.
+        #[test]
+        fn the_field_reader_agrees_with_serde(frame in crate::v1::tests::arb_server_frame()) {
+            let text = frame.encode();
+            prop_assert_eq!(via_fields(&text), Some(frame));
+        }
+
+        /// The field writer writes what the serde derive writes, for every client frame.
+        #[test]
+        fn the_field_writer_agrees_with_serde(frame in crate::v1::tests::arb_client_frame()) {
+            let written: serde_json::Value = frame.to_fields();
+            let serde: serde_json::Value = serde_json::from_str(&frame.encode()).expect("json");
+            prop_assert_eq!(&written, &serde);
+            prop_assert_eq!(ClientMessage::decode(&written.to_string()), Ok(frame));
+        }
+
+        /// A v0 chat message reads alike both ways.
+        #[test]
+        fn chat_messages_read_alike(uid in -(1i64 << 53)+1..(1i64 << 53), agent in any::<bool>(), text in ".*", name in ".*") {
+            let message = ChatMessage { uid, role: if agent { Role::Agent } else { Role::User }, username: name, avatar: String::new(), create_time: "t".into(), text };
+            let value: serde_json::Value = serde_json::to_value(&message).expect("json");
+            prop_assert_eq!(ChatMessage::from_fields(&value), Some(message));
+        }
+    }
+}

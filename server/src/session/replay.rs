@@ -1,0 +1,92 @@
+//! The replay after `resume`, sent a step at a time while the client keeps up: the messages
+//! after each position (in chunks), the latest page of conversations the client has not
+//! seen, read positions, who is there, then `ready`. Live messages wait in the hub's queue
+//! until the replay is done and are then sent minus those the replay already carried.
+
+use std::collections::VecDeque;
+
+use kefu_protocol::v1::{ConversationId, Seq, ServerMessage};
+
+use super::{Close, Session, Step};
+use crate::store::StoreError;
+
+/// Messages read from the store per step of a replay.
+pub(super) const CHUNK: u32 = 100;
+/// Encoded bytes of one history page at most (it is cut short, `has_more` set, past this).
+pub(super) const PAGE_BYTES: usize = 256 * 1024;
+
+/// What is left to send of a replay.
+#[derive(Debug, Default)]
+pub(super) struct Replay {
+    /// Conversations the client has seen, from the position it gave (clamped to what exists).
+    pub(super) after: VecDeque<(ConversationId, Seq)>,
+    /// Conversations the client has not seen: their latest page, as `history`.
+    pub(super) fresh: VecDeque<ConversationId>,
+    /// Messages per fresh page.
+    pub(super) page: u32,
+    /// Conversations whose read positions follow, once their messages are sent.
+    pub(super) replayed: Vec<ConversationId>,
+}
+
+impl Session {
+    /// Sends the next step of the replay under way (and `ready` after the last one).
+    pub(super) async fn replay_step(&mut self) -> Step {
+        let Some(mut replay) = self.replay.take() else { return Ok(()) };
+        let store = &self.shared.store;
+        if let Some((conversation, seq)) = replay.after.pop_front() {
+            let messages = store.after(conversation, seq, CHUNK).await.map_err(resume_failed)?;
+            if messages.len() == CHUNK as usize {
+                let last = messages.last().map(|m| m.seq).unwrap_or(seq);
+                replay.after.push_front((conversation, last));
+            }
+            for message in messages {
+                let seen = self.delivered.entry(conversation).or_insert(0);
+                if message.seq > *seen {
+                    *seen = message.seq;
+                    self.queue(ServerMessage::Message(message).encode().into())?;
+                }
+            }
+        } else if let Some(conversation) = replay.fresh.pop_front() {
+            let (messages, has_more) =
+                store.page(conversation, 0, replay.page, PAGE_BYTES).await.map_err(resume_failed)?;
+            let seen = self.delivered.entry(conversation).or_insert(0);
+            *seen = (*seen).max(messages.last().map(|m| m.seq).unwrap_or(0));
+            self.queue(ServerMessage::History { conversation, messages, has_more }.encode().into())?;
+        } else {
+            self.finish_replay(&replay.replayed).await?;
+            return Ok(());
+        }
+        self.replay = Some(replay);
+        Ok(())
+    }
+
+    /// Read positions of the conversations replayed, who is there, then `ready`.
+    async fn finish_replay(&mut self, replayed: &[ConversationId]) -> Step {
+        for &conversation in replayed {
+            let (user, agents) = self.shared.store.reads(conversation).await.map_err(resume_failed)?;
+            for (agent, seq) in [(false, user), (true, agents)] {
+                if seq > 0 {
+                    self.queue(ServerMessage::Read { conversation, agent, seq }.encode().into())?;
+                }
+            }
+        }
+        // Who is there, as of now; changes follow live.
+        if self.is_agent() {
+            for (uid, name) in self.shared.hub.online_users_named() {
+                self.queue(
+                    ServerMessage::Presence { conversation: uid, online: true, name }.encode().into(),
+                )?;
+            }
+        } else {
+            self.queue(ServerMessage::Agents { online: self.shared.hub.agents_online() }.encode().into())?;
+        }
+        self.queue(ServerMessage::Ready.encode().into())
+    }
+}
+
+/// A replay that cannot be read would leave the client waiting for `ready`: close instead,
+/// so that it reconnects and resumes again.
+pub(super) fn resume_failed(err: StoreError) -> Option<Close> {
+    tracing::error!(%err, "storage error during resume");
+    Some(Close::StorageUnavailable)
+}
