@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # Installs what building and testing Kefu need, from the package registries only
 # (crates.io, npm, Debian). Idempotent: each step is skipped when already satisfied.
-# Usage: scripts/setup.sh [--browser]   (--browser also installs Chromium + ChromeDriver)
+# Usage: scripts/setup.sh [--browser] [--original]
+#   --browser   also Chromium + ChromeDriver (browser tests)
+#   --original  also Java 17, Tomcat 9 and Jackson from Debian (the original backend, which
+#               the compatibility tests start: tests/original-backend/)
 # Source scripts/env.sh afterwards to put the project-local tools on PATH.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -44,11 +47,30 @@ if [ "$(terser --version 2>/dev/null || true)" != "terser $TERSER_VERSION" ]; th
   npm install --no-save --no-audit --no-fund --loglevel=error --prefix .tools/terser "terser@$TERSER_VERSION"
 fi
 
-if [ "${1:-}" = "--browser" ]; then
+browser=false original=false
+for arg in "$@"; do
+  case "$arg" in
+    --browser) browser=true ;;
+    --original) original=true ;;
+    *) echo "setup.sh: unknown option $arg" >&2; exit 2 ;;
+  esac
+done
+
+if $browser; then
   if ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null; then
     step "apt-get install chromium chromium-driver"
     export DEBIAN_FRONTEND=noninteractive
     apt-get update -qq
     apt-get install -y -qq chromium chromium-driver >/dev/null
+  fi
+fi
+
+if $original; then
+  if ! command -v javac >/dev/null || [ ! -f /usr/share/java/tomcat9-websocket.jar ] ||
+     [ ! -f /usr/share/java/jackson-databind.jar ]; then
+    step "apt-get install openjdk-17-jdk-headless libtomcat9-java libjackson2-databind-java"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    apt-get install -y -qq --no-install-recommends openjdk-17-jdk-headless libtomcat9-java libjackson2-databind-java >/dev/null
   fi
 fi

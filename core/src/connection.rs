@@ -23,9 +23,23 @@ pub struct Timing {
     pub connect_timeout_ms: Millis,
     /// First retry delay after a failure; doubles with each further failure.
     pub backoff_initial_ms: Millis,
-    /// Upper bound of the retry delay.
+    /// Upper bound of the retry delay while an outage is young ([`Timing::fast_window_ms`]):
+    /// a server that comes back is found within this.
+    pub backoff_fast_max_ms: Millis,
+    /// How long an outage counts as young: 40 s, so that an outage of up to 30 s on the server
+    /// (plus the time a page takes to notice it) is still young when the server returns.
+    pub fast_window_ms: Millis,
+    /// Upper bound of the retry delay after that: a server down for long is not hammered.
     pub backoff_max_ms: Millis,
+    /// How long after a chat message the probe heartbeat goes (0: at once). The original
+    /// backend answers a heartbeat while it may still be writing the message to the same
+    /// connection, and then drops it; a probe a moment later finds it done.
+    pub probe_delay_ms: Millis,
 }
+
+/// The probe delay for the original protocol (measured: 24 of 40 heartbeats sent right after
+/// a message were lost with the connection, none 300 ms after).
+pub const V0_PROBE_DELAY_MS: Millis = 400;
 
 impl Default for Timing {
     fn default() -> Self {
@@ -34,7 +48,10 @@ impl Default for Timing {
             heartbeat_timeout_ms: 1_500,
             connect_timeout_ms: 5_000,
             backoff_initial_ms: 250,
-            backoff_max_ms: 3_000,
+            backoff_fast_max_ms: 800,
+            fast_window_ms: 40_000,
+            backoff_max_ms: 5_000,
+            probe_delay_ms: 0,
         }
     }
 }
@@ -98,7 +115,7 @@ pub enum Action {
 enum Phase {
     Disabled,
     Connecting { since: Millis },
-    Open { last_heartbeat_at: Millis, awaiting_reply_since: Option<Millis> },
+    Open { last_heartbeat_at: Millis, awaiting_reply_since: Option<Millis>, probe_at: Option<Millis> },
     Waiting { retry_at: Millis },
 }
 
@@ -111,13 +128,15 @@ pub struct Connection {
     failures: u32,
     /// Whether the link has been open since it was last enabled.
     was_online: bool,
+    /// When the current outage began (the link was lost, or never opened since enabled).
+    outage_since: Option<Millis>,
     rng: u64,
 }
 
 impl Connection {
     /// `seed` feeds the retry jitter (so that many clients do not retry in lockstep).
     pub fn new(timing: Timing, seed: u64) -> Self {
-        Connection { timing, phase: Phase::Disabled, failures: 0, was_online: false, rng: seed | 1 }
+        Connection { timing, phase: Phase::Disabled, failures: 0, was_online: false, outage_since: None, rng: seed | 1 }
     }
 
     pub fn status(&self) -> Status {
@@ -142,12 +161,18 @@ impl Connection {
         }
     }
 
+    /// How long after a chat message the probe goes (the original protocol needs a moment).
+    pub fn set_probe_delay(&mut self, ms: Millis) {
+        self.timing.probe_delay_ms = ms;
+    }
+
     /// Applies an event at time `now`; returns what the adapter must do, in order.
     pub fn handle(&mut self, event: Event, now: Millis) -> Vec<Action> {
         match (event, self.phase) {
             (Event::Enable, Phase::Disabled) => {
                 self.failures = 0;
                 self.was_online = false;
+                self.outage_since = None;
                 self.connect(now)
             }
             (Event::Disable, Phase::Disabled) => vec![],
@@ -161,11 +186,12 @@ impl Connection {
             (Event::Opened, Phase::Connecting { .. }) => {
                 self.failures = 0;
                 self.was_online = true;
-                self.phase = Phase::Open { last_heartbeat_at: now, awaiting_reply_since: Some(now) };
+                self.outage_since = None;
+                self.phase = Phase::Open { last_heartbeat_at: now, awaiting_reply_since: Some(now), probe_at: None };
                 vec![Action::SendHeartbeat]
             }
-            (Event::FrameReceived, Phase::Open { last_heartbeat_at, .. }) => {
-                self.phase = Phase::Open { last_heartbeat_at, awaiting_reply_since: None };
+            (Event::FrameReceived, Phase::Open { last_heartbeat_at, probe_at, .. }) => {
+                self.phase = Phase::Open { last_heartbeat_at, awaiting_reply_since: None, probe_at };
                 vec![]
             }
             (Event::Closed, Phase::Connecting { .. } | Phase::Open { .. }) => {
@@ -178,18 +204,24 @@ impl Connection {
             }
             // Coming back to a tab: check the link now rather than at the next heartbeat.
             (Event::Wake, Phase::Open { awaiting_reply_since: None, .. }) => self.heartbeat(now),
-            (Event::MessageSent, Phase::Open { .. }) => self.heartbeat(now),
+            (Event::MessageSent, Phase::Open { .. }) if self.timing.probe_delay_ms == 0 => self.heartbeat(now),
+            (Event::MessageSent, Phase::Open { last_heartbeat_at, awaiting_reply_since, probe_at }) => {
+                let probe_at = probe_at.or(Some(now + self.timing.probe_delay_ms));
+                self.phase = Phase::Open { last_heartbeat_at, awaiting_reply_since, probe_at };
+                vec![]
+            }
             (Event::Tick, Phase::Connecting { since }) if now >= since + self.timing.connect_timeout_ms => {
                 self.fail(now);
                 vec![Action::Close]
             }
-            (Event::Tick, Phase::Open { last_heartbeat_at, awaiting_reply_since }) => {
+            (Event::Tick, Phase::Open { last_heartbeat_at, awaiting_reply_since, probe_at }) => {
                 match awaiting_reply_since {
                     Some(since) if now >= since + self.timing.heartbeat_timeout_ms => {
                         self.fail(now);
                         vec![Action::Close]
                     }
                     _ if now >= last_heartbeat_at + self.timing.heartbeat_ms => self.heartbeat(now),
+                    _ if probe_at.is_some_and(|at| now >= at) => self.heartbeat(now),
                     _ => vec![],
                 }
             }
@@ -210,6 +242,7 @@ impl Connection {
             self.phase = Phase::Open {
                 last_heartbeat_at: now,
                 awaiting_reply_since: Some(awaiting_reply_since.unwrap_or(now)),
+                probe_at: None,
             };
         }
         vec![Action::SendHeartbeat]
@@ -217,15 +250,22 @@ impl Connection {
 
     fn fail(&mut self, now: Millis) {
         self.failures = self.failures.saturating_add(1);
-        let delay = self.backoff_delay();
+        let outage_since = *self.outage_since.get_or_insert(now);
+        let delay = self.backoff_delay(now.saturating_sub(outage_since));
         self.phase = Phase::Waiting { retry_at: now + delay };
     }
 
-    /// Capped exponential backoff with jitter: a delay in [d/2, d], d = initial * 2^(n-1).
-    fn backoff_delay(&mut self) -> Millis {
+    /// Capped exponential backoff with jitter: a delay in [d/2, d], d = initial * 2^(n-1),
+    /// capped low while the outage is young (a returning server is found at once) and higher
+    /// after (a server down for long is not hammered).
+    fn backoff_delay(&mut self, outage_ms: Millis) -> Millis {
         let exponent = self.failures.saturating_sub(1).min(16);
-        let ceiling =
-            self.timing.backoff_initial_ms.saturating_mul(1 << exponent).min(self.timing.backoff_max_ms);
+        let cap = if outage_ms < self.timing.fast_window_ms {
+            self.timing.backoff_fast_max_ms
+        } else {
+            self.timing.backoff_max_ms
+        };
+        let ceiling = self.timing.backoff_initial_ms.saturating_mul(1 << exponent).min(cap);
         let half = ceiling / 2;
         half + self.next_random() % (ceiling - half + 1)
     }
@@ -357,22 +397,67 @@ mod tests {
         assert_eq!(h.connection.status(), Status::Online);
     }
 
-    #[test]
-    fn backoff_grows_is_capped_and_jittered() {
-        let mut h = Harness::online();
+    /// Retries after a loss at `h.now`, with a server that accepts from `back_at` on;
+    /// returns the retry delays and when the link was open again.
+    fn outage(h: &mut Harness, back_at: Millis) -> (Vec<Millis>, Millis) {
         h.at(Event::Closed);
         let mut delays = vec![];
-        for _ in 0..10 {
+        loop {
             let delay = h.connection.retry_at().expect("waiting") - h.now;
             delays.push(delay);
             assert_eq!(h.advance(delay), vec![Action::Open]);
+            if h.now >= back_at {
+                h.at(Event::Opened);
+                return (delays, h.now);
+            }
             h.at(Event::Closed);
         }
+    }
+
+    #[test]
+    fn backoff_grows_stays_low_while_the_outage_is_young_then_backs_off() {
         let timing = Timing::default();
-        assert!(delays.iter().all(|&d| d <= timing.backoff_max_ms), "{delays:?}");
+        let mut h = Harness::online();
+        let lost_at = h.now;
+        let (delays, _) = outage(&mut h, lost_at + 120_000);
+        let mut elapsed = 0;
+        for (n, &d) in delays.iter().enumerate() {
+            let cap = if elapsed < timing.fast_window_ms { timing.backoff_fast_max_ms } else { timing.backoff_max_ms };
+            assert!(d <= cap, "retry {n} after {elapsed} ms waited {d} ms: {delays:?}");
+            elapsed += d;
+        }
         assert!(delays[3] > delays[0], "{delays:?}");
-        assert!(delays[9] >= timing.backoff_max_ms / 2, "{delays:?}");
-        // Two clients with different seeds do not retry in lockstep.
+        // A server down for long is not hammered: the last delays are near the long cap.
+        assert!(delays.iter().rev().take(3).all(|&d| d >= timing.backoff_max_ms / 2), "{delays:?}");
+        // While the outage is young, retries stay below about one per 400 ms.
+        let young_attempts = delays
+            .iter()
+            .scan(0, |t, &d| {
+                *t += d;
+                Some(*t)
+            })
+            .take_while(|&t| t < timing.fast_window_ms)
+            .count() as u64;
+        assert!(young_attempts <= timing.fast_window_ms / (timing.backoff_fast_max_ms / 2) + 3, "{young_attempts}");
+    }
+
+    #[test]
+    fn a_server_back_within_thirty_seconds_is_found_within_one_second() {
+        let timing = Timing::default();
+        for outage_ms in (0..=30_000).step_by(700) {
+            let mut h = Harness::online();
+            let back_at = h.now + outage_ms;
+            let (_, online_at) = outage(&mut h, back_at);
+            let waited = online_at - back_at;
+            // One tick (100 ms) of the adapter's clock on top of the fast cap.
+            assert!(waited <= timing.backoff_fast_max_ms + 100, "after {outage_ms} ms down, back after {waited} ms");
+            assert!(timing.backoff_fast_max_ms + 100 <= 1_000);
+        }
+    }
+
+    #[test]
+    fn different_seeds_do_not_retry_in_lockstep() {
+        let timing = Timing::default();
         let mut other = Connection::new(timing, 7);
         other.handle(Event::Enable, 0);
         other.handle(Event::Closed, 0);
@@ -390,6 +475,34 @@ mod tests {
             this.handle(Event::Closed, 10_000 * (n + 1));
         }
         assert_ne!(a, b);
+    }
+
+    #[test]
+    fn a_delayed_probe_goes_once_after_the_delay_and_still_finds_a_dead_link() {
+        let mut h = Harness::online();
+        h.connection.set_probe_delay(V0_PROBE_DELAY_MS);
+        h.advance(500);
+        let sent_at = h.now;
+        assert_eq!(h.at(Event::MessageSent), vec![], "no heartbeat straight after a message");
+        assert_eq!(h.advance(200), vec![]);
+        // A second message does not push the probe further out.
+        assert_eq!(h.at(Event::MessageSent), vec![]);
+        assert_eq!(h.advance(V0_PROBE_DELAY_MS - 200), vec![Action::SendHeartbeat]);
+        assert_eq!(h.now - sent_at, V0_PROBE_DELAY_MS);
+        h.at(Event::FrameReceived);
+        assert_eq!(h.advance(1_000), vec![], "one probe only");
+        // Unanswered, the delayed probe finds the dead link one timeout later.
+        h.at(Event::MessageSent);
+        let sent_at = h.now;
+        let mut closed_at = None;
+        for _ in 0..40 {
+            if h.advance(100).contains(&Action::Close) {
+                closed_at = Some(h.now);
+                break;
+            }
+        }
+        let waited = closed_at.expect("watchdog fired") - sent_at;
+        assert!(waited <= V0_PROBE_DELAY_MS + Timing::default().heartbeat_timeout_ms + 100, "{waited} ms");
     }
 
     #[test]

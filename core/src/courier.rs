@@ -66,6 +66,11 @@ pub enum Effect {
     Alert {
         conversation: ConversationId,
     },
+    /// v0: back online after a loss at `since` (local time); the backend does not resend what
+    /// it broadcast meanwhile, so say that messages of that time may be missing.
+    MayHaveMissed {
+        since: String,
+    },
 }
 
 /// Which protocol the current (or last) connection speaks.
@@ -99,6 +104,8 @@ pub struct Courier {
     /// written: a message refused for a passing reason (rate limit) is sent again before any
     /// later one, so that a sender's messages are never stored out of order.
     in_flight: Option<String>,
+    /// v0: when (local time) a working link was lost, until the next one opens.
+    offline_since: Option<String>,
 }
 
 /// Pause before messages refused for a passing reason are sent again.
@@ -123,6 +130,7 @@ impl Courier {
             retry_due: false,
             last_retry_ms: 0,
             in_flight: None,
+            offline_since: None,
         }
     }
 
@@ -136,6 +144,7 @@ impl Courier {
         self.loading.clear();
         self.in_flight = None;
         model.reset_presence();
+        let offline_since = self.offline_since.take();
         if v1 {
             self.protocol = Protocol::V1;
             self.ready = false;
@@ -147,13 +156,17 @@ impl Courier {
         for id in self.outbox.fail_sent_v0(UNCONFIRMED) {
             model.fail(&id, UNCONFIRMED);
         }
-        let mut effects = self.flush_v0(model);
+        let mut effects: Vec<Effect> = offline_since.map(|since| Effect::MayHaveMissed { since }).into_iter().collect();
+        effects.extend(self.flush_v0(model));
         effects.push(Effect::Save);
         effects
     }
 
-    /// The link dropped.
-    pub fn lost(&mut self, model: &mut impl Model) -> Vec<Effect> {
+    /// The link dropped at `local_time` (or a send found it down).
+    pub fn lost(&mut self, model: &mut impl Model, local_time: String) -> Vec<Effect> {
+        if self.protocol == Protocol::V0 && self.ready {
+            self.offline_since.get_or_insert(local_time);
+        }
         self.ready = false;
         self.in_flight = None;
         self.loading.clear();
@@ -440,7 +453,7 @@ mod tests {
         );
         assert_eq!(sends(&courier.on_v1(&mut chat, ServerMessage::Ready, "t".into())), vec!["a"]);
         // The link drops before the ack: still sending, and sent again after reconnecting.
-        assert!(courier.lost(&mut chat).is_empty());
+        assert!(courier.lost(&mut chat, "t".into()).is_empty());
         assert_eq!(chat.timeline.entries[1].delivery, Delivery::Sending);
         let effects = courier.opened(true, &mut chat);
         assert_eq!(
@@ -503,7 +516,7 @@ mod tests {
             text: "queued offline".into(),
         };
         assert_eq!(courier.on_v0_chat(&mut chat, &echo), vec![Effect::Save]);
-        courier.lost(&mut chat);
+        courier.lost(&mut chat, "t".into());
         assert_eq!(
             states(&chat),
             vec![("queued offline".into(), Delivery::Sent), ("now".into(), Delivery::Failed)]
@@ -512,6 +525,35 @@ mod tests {
         assert!(sends(&courier.opened(false, &mut chat)).is_empty());
         let entry = chat.timeline.entries[1].id;
         assert_eq!(sends(&courier.retry(&mut chat, entry)), vec!["now"]);
+    }
+
+    #[test]
+    fn v0_says_what_may_be_missing_after_a_loss_and_only_then() {
+        let mut inbox = Inbox::default();
+        let mut courier = Courier::new(Outbox::default(), &mut inbox);
+        let missed = |effects: &[Effect]| {
+            effects.iter().find_map(|e| match e {
+                Effect::MayHaveMissed { since } => Some(since.clone()),
+                _ => None,
+            })
+        };
+        // A first connection has nothing to miss, nor does a send before it.
+        courier.lost(&mut inbox, "before".into());
+        assert_eq!(missed(&courier.opened(false, &mut inbox)), None);
+        // A working link lost at 10:00:01; a failed attempt later does not move the start.
+        courier.lost(&mut inbox, "10:00:01".into());
+        courier.lost(&mut inbox, "10:00:03".into());
+        assert_eq!(missed(&courier.opened(false, &mut inbox)).as_deref(), Some("10:00:01"));
+        // Said once.
+        courier.lost(&mut inbox, "10:00:05".into());
+        courier.opened(false, &mut inbox);
+        assert_eq!(missed(&courier.opened(false, &mut inbox)), None);
+        // v1 replays what was missed: nothing to say.
+        let mut courier = Courier::new(Outbox::default(), &mut inbox);
+        courier.opened(true, &mut inbox);
+        courier.on_v1(&mut inbox, ServerMessage::Ready, "t".into());
+        courier.lost(&mut inbox, "10:00:07".into());
+        assert_eq!(missed(&courier.opened(true, &mut inbox)), None);
     }
 
     #[test]
@@ -638,7 +680,7 @@ mod tests {
         courier.opened(true, &mut chat);
         courier.on_v1(&mut chat, ServerMessage::Agents { online: false }, "t".into());
         assert_eq!(chat.agents_online, Some(false));
-        courier.lost(&mut chat);
+        courier.lost(&mut chat, "t".into());
         assert_eq!(chat.agents_online, None, "unknown while disconnected");
     }
 

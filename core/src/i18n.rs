@@ -35,7 +35,6 @@ pub struct Texts {
     pub queued: &'static str,
     pub outbox_unreadable: &'static str,
     pub outbox_not_saved: &'static str,
-    pub away: &'static str,
     pub filter: &'static str,
     pub user_online: &'static str,
     pub user_offline: &'static str,
@@ -61,6 +60,23 @@ pub struct Texts {
     pub new_message_from: &'static str,
     pub backend: &'static str,
     pub foreign_backend: &'static str,
+    pub today: &'static str,
+    pub yesterday: &'static str,
+    pub just_now: &'static str,
+    pub minutes_ago: &'static str,
+    pub welcome: &'static str,
+    pub agents_here: &'static str,
+    pub agents_away: &'static str,
+    pub away_detail: &'static str,
+    pub unknown_user: &'static str,
+    pub missed: &'static str,
+    pub last_close: &'static str,
+    pub signed_in_as: &'static str,
+    pub available: &'static str,
+    pub away_switch: &'static str,
+    pub availability: &'static str,
+    pub send_hint: &'static str,
+    pub service: &'static str,
 }
 
 pub const ZH: Texts = Texts {
@@ -92,7 +108,6 @@ pub const ZH: Texts = Texts {
     queued: "条消息待发送",
     outbox_unreadable: "本地保存的待发送消息无法读取",
     outbox_not_saved: "无法在本机保存待发送消息，刷新页面会丢失它们",
-    away: "客服暂时不在，您的消息会保留，客服上线后会回复您。",
     filter: "按名字筛选",
     user_online: "在线",
     user_offline: "离线",
@@ -119,6 +134,23 @@ pub const ZH: Texts = Texts {
     backend: "服务器",
     foreign_backend:
         "本页面不会把密码发送到这个服务器：它不在本站信任的服务器列表中（运营者可用 --console-backend 添加）",
+    today: "今天",
+    yesterday: "昨天",
+    just_now: "刚刚",
+    minutes_ago: "分钟前",
+    welcome: "您好！欢迎咨询。请在下方输入您的问题，客服通常几分钟内回复。",
+    agents_here: "客服在线",
+    agents_away: "客服暂时不在，可以留言",
+    away_detail: "您的消息会保留，客服上线后会回复您。",
+    unknown_user: "此客服服务不认识这个访客编号。请从 App 里打开客服页面（或在地址后加上 ?uid=您的用户编号）。",
+    missed: "连接在 {since} 至 {until} 之间中断，此服务器不会补发这段时间的消息：可能有消息未收到。",
+    last_close: "上次断开",
+    signed_in_as: "当前客服",
+    available: "接待中",
+    away_switch: "暂离",
+    availability: "接待状态",
+    send_hint: "Enter 发送，Shift+Enter 换行",
+    service: "客服",
 };
 
 pub const EN: Texts = Texts {
@@ -150,7 +182,6 @@ pub const EN: Texts = Texts {
     queued: "queued",
     outbox_unreadable: "Messages saved in this browser could not be read",
     outbox_not_saved: "Cannot keep unsent messages in this browser: a reload would lose them",
-    away: "Customer service is away. Your messages are kept and will be answered when an agent is back.",
     filter: "Filter by name",
     user_online: "online",
     user_offline: "offline",
@@ -176,6 +207,23 @@ pub const EN: Texts = Texts {
     new_message_from: "New message from",
     backend: "Server",
     foreign_backend: "This page will not send your password to this server: it is not one this site trusts (the operator can add it with --console-backend)",
+    today: "Today",
+    yesterday: "Yesterday",
+    just_now: "now",
+    minutes_ago: "min",
+    welcome: "Hi! How can we help? Write your question below; an agent usually replies within a few minutes.",
+    agents_here: "Customer service is online",
+    agents_away: "Away – leave a message",
+    away_detail: "Your messages are kept and will be answered when an agent is back.",
+    unknown_user: "This service does not know this visitor id. Open customer service from the app (or add ?uid=your user id to the address).",
+    missed: "The connection was down from {since} to {until}, and this server does not resend what was sent meanwhile: messages may be missing.",
+    last_close: "Last disconnect",
+    signed_in_as: "Signed in as",
+    available: "Available",
+    away_switch: "Away",
+    availability: "Availability",
+    send_hint: "Enter to send, Shift+Enter for a new line",
+    service: "Customer service",
 };
 
 impl Texts {
@@ -187,6 +235,21 @@ impl Texts {
             Status::Offline if retrying => self.reconnecting,
             Status::Offline => self.offline,
         }
+    }
+
+    /// The visitor's one status message: the connection and, once connected, whether an agent
+    /// is there (`None`: the backend does not say, as the original does not).
+    pub fn visitor_status(&self, status: Status, retrying: bool, agents_online: Option<bool>) -> &'static str {
+        match (status, agents_online) {
+            (Status::Online, Some(true)) => self.agents_here,
+            (Status::Online, Some(false)) => self.agents_away,
+            _ => self.status_label(status, retrying),
+        }
+    }
+
+    /// The notice after a v0 link was down from `since` to `until`.
+    pub fn may_have_missed(&self, since: &str, until: &str) -> String {
+        self.missed.replace("{since}", since).replace("{until}", until)
     }
 
     /// Checks a text before it is sent; the error is in the page's language.
@@ -228,5 +291,15 @@ mod tests {
         assert_eq!(ZH.check_text("  "), Err("发送消息不能为空!".to_owned()));
         assert!(EN.check_text("heartbeat").is_err());
         assert_eq!(EN.check_text("hi"), Ok(()));
+    }
+
+    #[test]
+    fn the_visitor_sees_one_status_message() {
+        assert_eq!(EN.visitor_status(Status::Online, false, Some(true)), EN.agents_here);
+        assert_eq!(EN.visitor_status(Status::Online, false, Some(false)), EN.agents_away);
+        assert_eq!(ZH.visitor_status(Status::Online, false, None), "在线", "the original does not say");
+        assert_eq!(EN.visitor_status(Status::Offline, true, Some(true)), EN.reconnecting, "the link comes first");
+        let missed = ZH.may_have_missed("10:00:01", "10:00:09");
+        assert!(missed.contains("10:00:01") && missed.contains("10:00:09") && !missed.contains('{'), "{missed}");
     }
 }

@@ -1,6 +1,6 @@
 //! Kefu's pure logic, shared by both pages of the web app and tested natively with a fake
-//! clock. Nothing here knows about the browser: this crate depends on `kefu-protocol` and
-//! serde only, so "pure" is enforced by the dependency graph.
+//! clock. Nothing here knows about the browser: this crate depends on `kefu-protocol`, serde
+//! and chrono's calendar only, so "pure" is enforced by the dependency graph.
 //!
 //! ```text
 //! connection   when to connect, heartbeat, give up and retry (state machine, fake-clock tests)
@@ -13,6 +13,7 @@
 //! alerts       when a new message should alert the agent
 //! config       page settings from the URL
 //! i18n         zh / en UI texts
+//! when         times as people read them: day headings, short and relative times
 //! ```
 
 pub mod alerts;
@@ -25,6 +26,7 @@ pub mod negotiation;
 pub mod outbox;
 pub mod timeline;
 pub mod user_chat;
+pub mod when;
 
 #[cfg(test)]
 mod fixtures;

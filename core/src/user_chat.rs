@@ -2,7 +2,7 @@
 //! shows it. Pure data, no browser types.
 
 use kefu_protocol::v1::{ConversationId, Message, Position, Seq};
-use kefu_protocol::{ChatMessage, Role, AGENT_UID};
+use kefu_protocol::{ChatMessage, Role, AGENT_UID, NOTICE_UNKNOWN_USER};
 
 use crate::courier::Model;
 use crate::outbox::Pending;
@@ -21,6 +21,8 @@ pub struct UserChat {
     pub agent_typing_until: Option<u64>,
     /// How far the agents have read this conversation.
     pub agents_read: Seq,
+    /// The backend said it does not know this user id (the original's 用户信息不存在!).
+    pub unknown_user: bool,
     ids: Ids,
 }
 
@@ -33,6 +35,7 @@ impl UserChat {
             agents_online: None,
             agent_typing_until: None,
             agents_read: 0,
+            unknown_user: false,
             ids: Ids::default(),
         }
     }
@@ -85,6 +88,9 @@ impl UserChat {
     }
 
     pub fn notice(&mut self, text: &str, local_time: String) {
+        if text == NOTICE_UNKNOWN_USER {
+            self.unknown_user = true;
+        }
         self.timeline.push_notice(&mut self.ids, text, local_time);
     }
 }
@@ -191,7 +197,9 @@ mod tests {
         assert!(chat.receive(&message(5, "from my other tab")).1);
         assert!(chat.receive(&message(AGENT_UID, "hello")).1);
         assert!(!chat.receive(&message(6, "someone else's secret")).1);
+        assert!(!chat.unknown_user);
         chat.notice("用户信息不存在!", "t".into());
+        assert!(chat.unknown_user, "the page can say what to do instead");
         let shown: Vec<(From, Delivery, &str)> =
             chat.timeline.entries.iter().map(|e| (e.from, e.delivery, e.text.as_str())).collect();
         assert_eq!(

@@ -2,8 +2,11 @@
 //!
 //! - N user connections, each sending `heartbeat` every interval (first one at a random
 //!   offset) and timing the `success` answer: the heartbeat round trip.
-//! - One agent connection; users send chat messages at a fixed total rate, and the agent
-//!   times each from send to arrival: user→agent delivery latency.
+//! - One agent connection; users send chat messages at a fixed total rate (each after a
+//!   `typing` frame, as a page sends), and the agent times each from send to arrival:
+//!   user→agent delivery latency. The agent marks messages read as a console does with the
+//!   conversation it shows (at most every [`READ_EVERY`], within its frame rate limit), so
+//!   that read positions are written while messages are.
 //!
 //! Every loop is bounded by `--duration`; it targets only the URL given (use loopback).
 //! Prints p50/p99/max and throughput.
@@ -19,6 +22,9 @@ use futures_util::{SinkExt, StreamExt};
 use kefu_protocol::v1::{ClientMessage, ServerMessage, SUBPROTOCOL};
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::Message;
+
+/// How often the agent marks a conversation read.
+const READ_EVERY: Duration = Duration::from_millis(100);
 
 #[derive(Parser, Debug, Clone)]
 #[command(about = "Kefu load generator")]
@@ -75,7 +81,11 @@ async fn open(base: &str, uid: i64, token: Option<String>) -> Result<Socket, Str
     let url = kefu_protocol::endpoint_url_with_token(base, uid, token.as_deref());
     let mut request = url.as_str().into_client_request().map_err(|e| e.to_string())?;
     request.headers_mut().insert("Sec-WebSocket-Protocol", SUBPROTOCOL.parse().map_err(|_| "header")?);
-    let (socket, _) = tokio_tungstenite::connect_async(request).await.map_err(|e| e.to_string())?;
+    // No Nagle delay, as browsers do: a frame written right after another (typing, then the
+    // message) must not wait for the server's delayed ACK.
+    let (socket, _) = tokio_tungstenite::connect_async_with_config(request, None, true)
+        .await
+        .map_err(|e| e.to_string())?;
     Ok(socket)
 }
 
@@ -214,6 +224,8 @@ async fn main() {
                         next_beat += interval;
                     }
                     Some(id) = rx.recv() => {
+                        let typing = ClientMessage::Typing { conversation: None };
+                        if write.send(Message::text(typing.encode())).await.is_err() { errors += 1; break; }
                         let frame = ClientMessage::Send { id: id.clone(), conversation: None, text: format!("load {id}") };
                         sent_at.lock().map(|mut m| m.insert(id, Instant::now())).ok();
                         if write.send(Message::text(frame.encode())).await.is_err() { errors += 1; break; }
@@ -259,6 +271,8 @@ async fn main() {
     // The agent: delivery latency of every load message.
     let mut delivery = Samples::default();
     let mut delivered = 0u64;
+    let (mut reads_sent, mut agent_errors) = (0u64, 0u64);
+    let mut last_read = Instant::now();
     let agent_deadline = deadline + Duration::from_secs(2);
     loop {
         let left = agent_deadline.saturating_duration_since(Instant::now());
@@ -267,11 +281,22 @@ async fn main() {
         }
         match tokio::time::timeout(left, agent.next()).await {
             Ok(Some(Ok(Message::Text(text)))) => {
-                if let Ok(ServerMessage::Message(message)) = ServerMessage::decode(text.as_str()) {
-                    if let Some(at) = sent_at.lock().ok().and_then(|mut m| m.remove(&message.id)) {
-                        delivery.0.push(at.elapsed().as_micros() as u64);
-                        delivered += 1;
+                match ServerMessage::decode(text.as_str()) {
+                    Ok(ServerMessage::Message(message)) => {
+                        if let Some(at) = sent_at.lock().ok().and_then(|mut m| m.remove(&message.id)) {
+                            delivery.0.push(at.elapsed().as_micros() as u64);
+                            delivered += 1;
+                        }
+                        if last_read.elapsed() >= READ_EVERY {
+                            last_read = Instant::now();
+                            let read = ClientMessage::Read { conversation: Some(message.conversation), seq: message.seq };
+                            if agent.send(Message::text(read.encode())).await.is_ok() {
+                                reads_sent += 1;
+                            }
+                        }
                     }
+                    Ok(ServerMessage::Error { .. }) => agent_errors += 1,
+                    _ => {}
                 }
             }
             Ok(Some(Ok(_))) => {}
@@ -293,6 +318,7 @@ async fn main() {
             scheduled.saturating_sub(delivered)
         );
     }
+    println!("read receipts sent by the agent: {reads_sent}, refused: {agent_errors}");
     println!("client errors: {errors}");
 }
 

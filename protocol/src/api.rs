@@ -24,6 +24,37 @@ pub struct Config {
     /// of these, never to another.
     #[serde(default)]
     pub sign_in_origins: Vec<String>,
+    /// How the operator names the service and greets visitors, in both languages; empty:
+    /// the page's own words. Flat in the JSON (`service_name_zh`, ...).
+    #[serde(flatten)]
+    pub branding: Branding,
+}
+
+/// The service's name and welcome text, as the operator set them (`--service-name-zh`, ...).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Branding {
+    #[serde(default)]
+    pub service_name_zh: String,
+    #[serde(default)]
+    pub service_name_en: String,
+    #[serde(default)]
+    pub welcome_zh: String,
+    #[serde(default)]
+    pub welcome_en: String,
+}
+
+impl Branding {
+    /// The service name for a page in `lang` ("zh" or "en"), if the operator set one.
+    pub fn service_name(&self, lang: &str) -> Option<&str> {
+        Some(if lang == "zh" { &self.service_name_zh } else { &self.service_name_en }.as_str())
+            .filter(|s| !s.trim().is_empty())
+    }
+
+    /// The welcome text for a page in `lang`, if the operator set one.
+    pub fn welcome(&self, lang: &str) -> Option<&str> {
+        Some(if lang == "zh" { &self.welcome_zh } else { &self.welcome_en }.as_str())
+            .filter(|s| !s.trim().is_empty())
+    }
 }
 
 /// Answer of [`GUEST_PATH`]: a visitor's identity, kept by the page.
@@ -63,9 +94,11 @@ mod tests {
 
     #[test]
     fn bodies_have_the_documented_shape() {
-        let config =
-            serde_json::to_string(&Config { accounts: true, sign_in_origins: vec![] }).expect("json");
-        assert_eq!(config, r#"{"accounts":true,"sign_in_origins":[]}"#);
+        let config = Config { accounts: true, sign_in_origins: vec![], branding: Branding::default() };
+        assert_eq!(
+            serde_json::to_string(&config).expect("json"),
+            r#"{"accounts":true,"sign_in_origins":[],"service_name_zh":"","service_name_en":"","welcome_zh":"","welcome_en":""}"#
+        );
         let older: Config = serde_json::from_str(r#"{"accounts":true}"#).expect("an older server's answer");
         assert!(older.sign_in_origins.is_empty());
         let session = Session { name: "alice".into(), token: "t".into(), expires_in: 43200 };

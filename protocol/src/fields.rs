@@ -216,7 +216,20 @@ impl ClientMessage {
 impl api::Config {
     pub fn from_fields(object: &impl Fields) -> Option<api::Config> {
         let origins = object.strings("sign_in_origins").unwrap_or_default();
-        Some(api::Config { accounts: object.boolean("accounts")?, sign_in_origins: origins })
+        let branding = api::Branding::from_fields(object);
+        Some(api::Config { accounts: object.boolean("accounts")?, sign_in_origins: origins, branding })
+    }
+}
+
+impl api::Branding {
+    pub fn from_fields(object: &impl Fields) -> api::Branding {
+        let text = |key: &str| object.string(key).unwrap_or_default();
+        api::Branding {
+            service_name_zh: text("service_name_zh"),
+            service_name_en: text("service_name_en"),
+            welcome_zh: text("welcome_zh"),
+            welcome_en: text("welcome_en"),
+        }
     }
 }
 
@@ -365,8 +378,28 @@ mod tests {
             serde_json::from_str(r#"{"accounts":true,"sign_in_origins":["https://a"]}"#).expect("json");
         assert_eq!(
             api::Config::from_fields(&config),
-            Some(api::Config { accounts: true, sign_in_origins: vec!["https://a".into()] })
+            Some(api::Config {
+                accounts: true,
+                sign_in_origins: vec!["https://a".into()],
+                branding: api::Branding::default()
+            })
         );
+        let branded = api::Config {
+            accounts: true,
+            sign_in_origins: vec![],
+            branding: api::Branding {
+                service_name_zh: "小店客服".into(),
+                service_name_en: "Shop help".into(),
+                welcome_zh: "您好".into(),
+                welcome_en: "Hello".into(),
+            },
+        };
+        let json = serde_json::to_value(&branded).expect("json");
+        assert_eq!(json["service_name_en"], "Shop help", "flat in the JSON");
+        assert_eq!(api::Config::from_fields(&json), Some(branded.clone()));
+        assert_eq!(branded.branding.service_name("zh"), Some("小店客服"));
+        assert_eq!(branded.branding.welcome("en"), Some("Hello"));
+        assert_eq!(api::Branding::default().welcome("en"), None);
         let older: serde_json::Value = serde_json::from_str(r#"{"accounts":false}"#).expect("json");
         assert_eq!(api::Config::from_fields(&older).map(|c| c.accounts), Some(false));
         let guest = api::Guest { uid: 1_000_000_000_007, name: "Guest 0007".into(), token: "a.b.c".into() };

@@ -75,7 +75,11 @@ impl IntoResponse for ApiError {
 /// What the web app needs to know before connecting: this server has accounts, and which
 /// other backends the console it serves may send an agent's password to.
 pub(crate) async fn config(State(state): State<AppState>) -> Json<api::Config> {
-    Json(api::Config { accounts: true, sign_in_origins: state.config.console_backends.clone() })
+    Json(api::Config {
+        accounts: true,
+        sign_in_origins: state.config.console_backends.clone(),
+        branding: state.config.branding.clone(),
+    })
 }
 
 /// A new guest identity for a visitor of the user page; a few per address, and a bound on

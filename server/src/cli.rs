@@ -63,6 +63,18 @@ pub struct Cli {
     /// sign in to; repeatable. The console sends no password to any other.
     #[arg(long = "console-backend", env = "KEFU_CONSOLE_BACKENDS", value_delimiter = ',')]
     pub console_backends: Vec<String>,
+    /// The service's name shown to visitors (Chinese page); empty: 在线客服.
+    #[arg(long, env = "KEFU_SERVICE_NAME_ZH", default_value = "")]
+    pub service_name_zh: String,
+    /// The service's name shown to visitors (English page); empty: Customer service.
+    #[arg(long, env = "KEFU_SERVICE_NAME_EN", default_value = "")]
+    pub service_name_en: String,
+    /// The greeting shown at the top of a visitor's chat (Chinese page); empty: the page's own.
+    #[arg(long, env = "KEFU_WELCOME_ZH", default_value = "")]
+    pub welcome_zh: String,
+    /// The greeting shown at the top of a visitor's chat (English page); empty: the page's own.
+    #[arg(long, env = "KEFU_WELCOME_EN", default_value = "")]
+    pub welcome_en: String,
     /// Address of a reverse proxy whose X-Forwarded-For and X-Forwarded-Proto are believed;
     /// repeatable.
     #[arg(long = "trusted-proxy", env = "KEFU_TRUSTED_PROXIES", value_delimiter = ',')]
@@ -192,6 +204,12 @@ impl Cli {
             allowed_origins: self.allowed_origins.clone(),
             public_origins: self.public_origins.clone(),
             console_backends: self.console_backends.clone(),
+            branding: kefu_protocol::api::Branding {
+                service_name_zh: self.service_name_zh.clone(),
+                service_name_en: self.service_name_en.clone(),
+                welcome_zh: self.welcome_zh.clone(),
+                welcome_en: self.welcome_en.clone(),
+            },
             trusted_proxies: self.trusted_proxies.clone(),
             session: SessionLimits {
                 max_text_utf16: self.max_text,

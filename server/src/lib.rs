@@ -44,6 +44,8 @@ pub struct Config {
     pub public_origins: Vec<String>,
     /// Origins of other backends the console served here may send an agent's password to.
     pub console_backends: Vec<String>,
+    /// The service's name and welcome text, for `/api/config`.
+    pub branding: kefu_protocol::api::Branding,
     /// Proxies whose `X-Forwarded-For` / `X-Forwarded-Proto` are believed.
     pub trusted_proxies: Vec<std::net::IpAddr>,
     /// Bounds of each WebSocket session.

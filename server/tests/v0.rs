@@ -62,6 +62,17 @@ async fn a_users_message_reaches_that_user_and_the_agent_but_no_other_user() {
 }
 
 #[tokio::test]
+async fn without_accounts_the_agent_is_named_as_the_original_names_it() {
+    let server = Server::in_process(&["--insecure-no-auth"]);
+    let mut agent = connect(&server, "-1").await;
+    let mut five = connect(&server, "5").await;
+    assert_nothing_pending(&mut five).await;
+    send_text(&mut agent, "欢迎").await;
+    let message = next_chat(&mut five).await;
+    assert_eq!((message.uid, message.username.as_str()), (AGENT_UID, AGENT_NAME));
+}
+
+#[tokio::test]
 async fn an_agents_message_reaches_every_user() {
     let server = Server::in_process(&[]);
     let mut agent = connect(&server, "-1").await;
@@ -74,9 +85,10 @@ async fn an_agents_message_reaches_every_user() {
     send_text(&mut agent, "欢迎").await;
     for socket in [&mut agent, &mut five, &mut six] {
         let message = next_chat(socket).await;
+        // Signed in: the agent's account name, so visitors see who answers them.
         assert_eq!(
             (message.uid, message.role, message.username.as_str()),
-            (AGENT_UID, Role::Agent, AGENT_NAME)
+            (AGENT_UID, Role::Agent, kefu_testkit::AGENT)
         );
         assert_eq!(message.text, "欢迎");
     }

@@ -29,11 +29,25 @@ pub(crate) struct Chat<M: Send + Sync + 'static> {
     pub(crate) alerts: RwSignal<(u64, Option<ConversationId>)>,
     /// Why the server refused this page's identity; the link stops retrying then.
     pub(crate) refused: RwSignal<Option<String>>,
+    /// The latest close the server gave a reason for: shown on the status, not in the chat,
+    /// where repeated drops would pile up as lines.
+    pub(crate) last_close: RwSignal<Option<String>>,
     protocol: RwSignal<Protocol>,
     courier: StoredValue<Courier>,
     link: StoredValue<Option<Link>>,
     outbox_key: StoredValue<Key>,
     texts: &'static Texts,
+}
+
+/// A page model that knows whether customer service is there (the visitor's).
+pub(crate) trait AgentsOnline {
+    fn agents_online(&self) -> Option<bool>;
+}
+
+impl AgentsOnline for kefu_core::user_chat::UserChat {
+    fn agents_online(&self) -> Option<bool> {
+        self.agents_online
+    }
 }
 
 impl<M: Send + Sync + 'static> Clone for Chat<M> {
@@ -70,6 +84,7 @@ impl<M: Model + Send + Sync + 'static> Chat<M> {
             clock: RwSignal::new(now_ms()),
             alerts: RwSignal::new((0, None)),
             refused: RwSignal::new(None),
+            last_close: RwSignal::new(None),
             protocol: RwSignal::new(Protocol::Unknown),
             courier: StoredValue::new(courier),
             link: StoredValue::new(None),
@@ -108,12 +123,13 @@ impl<M: Model + Send + Sync + 'static> Chat<M> {
                 self.model.update(|m| m.notice(&text, local_time()))
             }
             LinkEvent::Frame(ServerFrame::HeartbeatAck) => {}
-            LinkEvent::Lost => self.apply(|model, courier| courier.lost(model)),
+            LinkEvent::Lost => self.apply(|model, courier| courier.lost(model, local_time())),
             LinkEvent::Processed(entries) => self.apply(|model, courier| courier.processed(model, &entries)),
             LinkEvent::ClosedByServer { code, reason } => {
-                let text = format!("{} ({code}): {reason}", self.texts.closed_by_server);
-                self.model.update(|m| m.notice(&text, local_time()));
+                let text = format!("{} {} ({code}): {reason}", local_time(), self.texts.closed_by_server);
+                self.last_close.set(Some(text.clone()));
                 if code == kefu_protocol::CLOSE_UNAUTHORIZED {
+                    self.model.update(|m| m.notice(&text, local_time()));
                     // Retrying with the same identity would be refused again.
                     if let Some(link) = self.link() {
                         link.disable();
@@ -140,6 +156,10 @@ impl<M: Model + Send + Sync + 'static> Chat<M> {
                 (Effect::SendV0 { entry, text }, Some(link)) => link.send(entry, text),
                 (Effect::SendV1(frame), Some(link)) => link.send_v1(frame),
                 (Effect::Save, _) => self.save(),
+                (Effect::MayHaveMissed { since }, _) => {
+                    let text = self.texts.may_have_missed(&since, &local_time());
+                    self.model.update(|m| m.notice(&text, local_time()));
+                }
                 (Effect::Alert { conversation }, _) => self.alerts.update(|(count, last)| {
                     *count += 1;
                     *last = Some(conversation);
@@ -214,6 +234,21 @@ impl<M: Model + Send + Sync + 'static> Chat<M> {
     /// The protocol of the current (or last) connection.
     pub(crate) fn protocol(self) -> Protocol {
         self.protocol.get()
+    }
+
+    /// The visitor's status: the link, and whether customer service is there; with the
+    /// messages waiting while offline.
+    pub(crate) fn visitor_status_label(self) -> String
+    where
+        M: AgentsOnline,
+    {
+        let (status, retrying) = self.link_state.get();
+        let agents = self.model.with(|m| m.agents_online());
+        let label = self.texts.visitor_status(status, retrying, agents);
+        match self.queued.get() {
+            n if n > 0 && status != Status::Online => format!("{label} · {n} {}", self.texts.queued),
+            _ => label.to_owned(),
+        }
     }
 
     /// Status label: the state in words, and how many messages wait while offline.

@@ -2,7 +2,11 @@
 //! `/api`): the visitor's guest identity (asked for once, then kept so a reload is the same
 //! visitor) and an agent's session (from signing in, kept until refused or signed out).
 //! Against one without (the original backend has no `/api`): a guest id made up once.
+//! Whether a backend has accounts is asked over HTTP, and, when another site's backend cannot
+//! be asked that way (the original sends no CORS headers), over its WebSocket.
 
+use futures::{FutureExt, SinkExt, StreamExt};
+use gloo_net::websocket::{futures::WebSocket, Message, WebSocketError};
 use kefu_core::config::PageConfig;
 use kefu_protocol::api;
 use wasm_bindgen::{JsCast, JsValue};
@@ -82,8 +86,58 @@ pub(crate) async fn probe(config: &PageConfig) -> Probe {
         },
         Ok(answer) if answer.status == 404 => Probe::NoAccounts,
         Ok(answer) => Probe::Unreachable(format!("HTTP {}", answer.status)),
-        Err(err) => Probe::Unreachable(err),
+        Err(err) => match probe_socket(config).await {
+            Probe::Unreachable(_) => Probe::Unreachable(err),
+            found => found,
+        },
     }
+}
+
+/// How long the WebSocket probe waits for an answer.
+const SOCKET_PROBE_MS: u32 = 5_000;
+
+/// Asks the backend's WebSocket itself: a heartbeat without a token is answered by a backend
+/// without accounts, and refused (4401) by one with them. It connects as a made-up guest, never
+/// as the agent: the original backend would drop an agent console already connected.
+async fn probe_socket(config: &PageConfig) -> Probe {
+    let uid = kefu_core::config::guest_uid(random());
+    let url = kefu_protocol::endpoint_url(&config.server, uid);
+    let Ok(mut socket) = WebSocket::open(&url) else {
+        return Probe::Unreachable(format!("cannot open a WebSocket to {url}"));
+    };
+    let answer = async {
+        socket.send(Message::Text(kefu_protocol::HEARTBEAT.to_owned())).await?;
+        loop {
+            match socket.next().await {
+                Some(Ok(Message::Text(text))) if text == kefu_protocol::HEARTBEAT_ACK => return Ok(true),
+                // Presence and other broadcasts may come first.
+                Some(Ok(_)) => continue,
+                Some(Err(err)) => return Err(err),
+                None => return Ok(false),
+            }
+        }
+    };
+    let timeout = gloo_timers::future::TimeoutFuture::new(SOCKET_PROBE_MS);
+    let found = futures::select! {
+        answer = answer.fuse() => answer,
+        () = timeout.fuse() => Ok(false),
+    };
+    let _ = socket.close(Some(1000), None);
+    match found {
+        Ok(true) => Probe::NoAccounts,
+        Err(WebSocketError::ConnectionClose(close)) if close.code == kefu_protocol::CLOSE_UNAUTHORIZED => {
+            Probe::Accounts
+        }
+        Err(err) => Probe::Unreachable(err.to_string()),
+        Ok(false) => Probe::Unreachable(format!("no answer from {url}")),
+    }
+}
+
+/// The backend's settings for the pages (service name, welcome text); `None` when it has
+/// none to give (the original backend), and the pages use their own.
+pub(crate) async fn settings(config: &PageConfig) -> Option<api::Config> {
+    let answer = fetch(&format!("{}{}", config.api_base(), api::CONFIG_PATH), false, None).await.ok()?;
+    answer.ok().then(|| answer.json(api::Config::from_fields).ok()).flatten()
 }
 
 /// A new guest identity; `Ok(None)` when the backend has no accounts.
@@ -161,8 +215,15 @@ pub(crate) async fn may_sign_in(config: &PageConfig) -> bool {
     }
 }
 
+/// An agent's session: who signed in, and the token that proves it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct AgentSession {
+    pub(crate) name: String,
+    pub(crate) token: String,
+}
+
 /// Signs an agent in; the session is kept for the next visits.
-pub(crate) async fn sign_in(config: &PageConfig, name: &str, password: &str) -> Result<String, String> {
+pub(crate) async fn sign_in(config: &PageConfig, name: &str, password: &str) -> Result<AgentSession, String> {
     let api = config.api_base();
     let body = api::SignIn { name: name.to_owned(), password: password.to_owned() };
     let body = body.to_fields::<JsObject>().to_json();
@@ -171,12 +232,17 @@ pub(crate) async fn sign_in(config: &PageConfig, name: &str, password: &str) -> 
         return Err(answer.error());
     }
     let session = answer.json(api::Session::from_fields)?;
-    storage::set(&Key::AgentSession { api }, &session.token);
-    Ok(session.token)
+    storage::set(&Key::AgentSession { api }, &answer.body);
+    Ok(AgentSession { name: session.name, token: session.token })
 }
 
-pub(crate) fn agent_session(config: &PageConfig) -> Option<String> {
-    storage::get(&Key::AgentSession { api: config.api_base() })
+pub(crate) fn agent_session(config: &PageConfig) -> Option<AgentSession> {
+    let kept = storage::get(&Key::AgentSession { api: config.api_base() })?;
+    match JsObject::parse(&kept).and_then(|o| api::Session::from_fields(&o)) {
+        Some(session) => Some(AgentSession { name: session.name, token: session.token }),
+        // Kept by an earlier version: the token alone.
+        None => Some(AgentSession { name: String::new(), token: kept }),
+    }
 }
 
 pub(crate) fn forget_agent_session(config: &PageConfig) {

@@ -14,7 +14,7 @@ use futures::channel::mpsc;
 use futures::{SinkExt, StreamExt};
 use gloo_net::websocket::{futures::WebSocket, Message, State, WebSocketError};
 use gloo_timers::future::IntervalStream;
-use kefu_core::connection::{Action, Connection, Event, Status, Timing};
+use kefu_core::connection::{Action, Connection, Event, Status, Timing, V0_PROBE_DELAY_MS};
 use kefu_core::negotiation::{Negotiation, Opened};
 use kefu_protocol::v1::{ClientMessage, ServerMessage, SUBPROTOCOL};
 use kefu_protocol::{ChatMessage, ClientFrame, ServerFrame, HEARTBEAT_ACK};
@@ -273,6 +273,7 @@ impl Driver {
             Some(Opened::Use { v1 }) => {
                 self.attempt.opened = true;
                 self.v1 = v1;
+                self.machine.set_probe_delay(if v1 { 0 } else { V0_PROBE_DELAY_MS });
                 (self.emit)(LinkEvent::Opened { v1 });
                 self.machine.handle(Event::Opened, now)
             }

@@ -1,24 +1,97 @@
-//! Small components shared by both pages: status indicator, message list, avatar, composer,
-//! emoji. Text is always inserted as text nodes; nothing here sets inner HTML. UI texts come
+//! Small components shared by both pages: status indicator, message list (grouped by day),
+//! avatar, composer, emoji. Text is always inserted as text nodes; nothing here sets inner HTML. UI texts come
 //! from the context ([`super::texts`]).
 
 use kefu_core::connection::Status;
 use kefu_core::timeline::{Delivery, Entry, From, RenderKey};
-use leptos::ev::SubmitEvent;
+use kefu_core::when::{self, Stamp};
+use leptos::ev::{KeyboardEvent, SubmitEvent};
 use leptos::html::Ol;
 use leptos::prelude::*;
 
 use super::texts;
+use crate::browser::storage::local_time;
 
-/// Green/grey dot with a text label; `role="status"` and `data-state` for tests and AT.
+/// Dot with a text label; `role="status"` and `data-state` for tests and AT. With `agents`
+/// (the visitor's view) it also says whether customer service is there: `data-agents`
+/// `online` / `away` / `unknown`, and an amber dot when connected but nobody is there.
+/// `detail` is the longer story, as a tooltip (why the link dropped, what "away" means).
 #[component]
-pub fn StatusIndicator(status: Signal<Status>, label: Signal<String>) -> impl IntoView {
+pub fn StatusIndicator(
+    status: Signal<Status>,
+    label: Signal<String>,
+    #[prop(optional)] agents: Option<Signal<Option<bool>>>,
+    #[prop(optional)] detail: Option<Signal<Option<String>>>,
+) -> impl IntoView {
+    let agents_attr = move || {
+        agents.map(|agents| match agents.get() {
+            Some(true) => "online",
+            Some(false) => "away",
+            None => "unknown",
+        })
+    };
+    let away = move || {
+        let away = status.get() == Status::Online && agents.is_some_and(|a| a.get() == Some(false));
+        away.then_some("true")
+    };
     view! {
-        <span class="status" role="status" data-state=move || status.get().as_str()>
+        <span
+            class="status"
+            role="status"
+            data-state=move || status.get().as_str()
+            data-agents=agents_attr
+            data-away=away
+            title=move || detail.and_then(|detail| detail.get())
+        >
             <span class="status-dot" aria-hidden="true"></span>
             <span class="status-label">{move || label.get()}</span>
         </span>
     }
+}
+
+/// A line of a message list: a day's heading, or a message (with the sender's name shown on
+/// the first of a run of agent messages).
+#[derive(Clone)]
+enum Line {
+    Day { date: String, label: String },
+    Message { entry: Entry, named: bool },
+}
+
+#[derive(Clone, PartialEq, Eq, Hash)]
+enum LineKey {
+    Day(String, String),
+    Message(RenderKey, bool),
+}
+
+impl Line {
+    fn key(&self) -> LineKey {
+        match self {
+            Line::Day { date, label } => LineKey::Day(date.clone(), label.clone()),
+            Line::Message { entry, named } => LineKey::Message(entry.render_key(), *named),
+        }
+    }
+}
+
+/// The entries with day headings, as the person reads them today.
+fn lines(entries: &[Entry]) -> Vec<Line> {
+    let today = Stamp::parse(&local_time()).map(Stamp::date).unwrap_or_default();
+    let rows = when::with_days(entries.iter().map(|e| e.time.as_str()), today, texts());
+    let mut previous: Option<&Entry> = None;
+    rows.into_iter()
+        .map(|row| match row {
+            when::Row::Day { date, label } => {
+                previous = None;
+                Line::Day { date, label }
+            }
+            when::Row::Item(index) => {
+                let entry = &entries[index];
+                let named = entry.from == From::Agent
+                    && !previous.is_some_and(|p| p.from == From::Agent && p.username == entry.username);
+                previous = Some(entry);
+                Line::Message { entry: entry.clone(), named }
+            }
+        })
+        .collect()
 }
 
 /// A scrolling log of messages that keeps the newest in view, keeps its place when older
@@ -28,6 +101,9 @@ pub fn MessageList(
     entries: Signal<Vec<Entry>>,
     on_retry: Callback<u64>,
     #[prop(optional)] on_top: Option<Callback<()>>,
+    /// A greeting shown first, as from the service (the user page).
+    #[prop(optional)]
+    welcome: Option<Signal<String>>,
 ) -> impl IntoView {
     let texts = texts();
     let list: NodeRef<Ol> = NodeRef::new();
@@ -69,17 +145,32 @@ pub fn MessageList(
             node_ref=list
             on:scroll=on_scroll
         >
+            {welcome
+                .map(|welcome| {
+                    view! {
+                        <li class="msg msg-agent welcome" data-welcome="true">
+                            <div class="msg-row">
+                                <div class="bubble">{move || welcome.get()}</div>
+                            </div>
+                        </li>
+                    }
+                })}
             <For
-                each=move || entries.get()
-                key=|entry| entry.render_key()
-                children=move |entry| view! { <MessageItem entry on_retry /> }
+                each=move || entries.with(|entries| lines(entries))
+                key=Line::key
+                children=move |line| match line {
+                    Line::Day { date, label } => {
+                        view! { <li class="day" data-day=date>{label}</li> }.into_any()
+                    }
+                    Line::Message { entry, named } => view! { <MessageItem entry named on_retry /> }.into_any(),
+                }
             />
         </ol>
     }
 }
 
 #[component]
-fn MessageItem(entry: Entry, on_retry: Callback<u64>) -> impl IntoView {
+fn MessageItem(entry: Entry, named: bool, on_retry: Callback<u64>) -> impl IntoView {
     let texts = texts();
     let id = entry.id;
     let avatar = matches!(entry.from, From::Agent | From::User)
@@ -110,10 +201,13 @@ fn MessageItem(entry: Entry, on_retry: Callback<u64>) -> impl IntoView {
             data-delivery=entry.delivery.as_str()
             data-read=entry.read.then_some("true")
         >
-            <div class="msg-time">{entry.time}</div>
+            {named.then(|| view! { <div class="msg-name">{entry.username.clone()}</div> })}
             <div class="msg-row">
                 {avatar}
                 <div class="bubble">{entry.text}</div>
+                <time class="msg-time" title=entry.time.clone() datetime=entry.time.clone()>
+                    {when::clock(&entry.time)}
+                </time>
             </div>
             {state}
         </li>
@@ -151,8 +245,7 @@ pub(crate) fn Composer(
     let draft = RwSignal::new(String::new());
     let error = RwSignal::new(None::<String>);
     let picker_open = RwSignal::new(false);
-    let submit = move |ev: SubmitEvent| {
-        ev.prevent_default();
+    let send = move || {
         match on_send.run(draft.get_untracked()) {
             Ok(()) => {
                 draft.set(String::new());
@@ -160,6 +253,18 @@ pub(crate) fn Composer(
                 picker_open.set(false);
             }
             Err(message) => error.set(Some(message)),
+        }
+    };
+    let submit = move |ev: SubmitEvent| {
+        ev.prevent_default();
+        send();
+    };
+    // Enter sends where there is a keyboard; Shift+Enter (and Enter on a phone, which has
+    // the send button) starts a new line. Not while an input method is composing.
+    let keydown = move |ev: KeyboardEvent| {
+        if ev.key() == "Enter" && !ev.shift_key() && !ev.is_composing() && has_keyboard() {
+            ev.prevent_default();
+            send();
         }
     };
     let pick = Callback::new(move |emoji: &'static str| draft.update(|text| text.push_str(emoji)));
@@ -179,14 +284,15 @@ pub(crate) fn Composer(
                 >
                     "😀"
                 </button>
-                <input
+                <textarea
                     class="composer-input"
-                    type="text"
+                    rows="1"
                     aria-label=texts.message_label
                     placeholder=texts.placeholder
+                    title=texts.send_hint
                     autocomplete="off"
-                    enterkeyhint="send"
                     prop:value=move || draft.get()
+                    on:keydown=keydown
                     on:input=move |ev| {
                         draft.set(event_target_value(&ev));
                         error.set(None);
@@ -194,13 +300,21 @@ pub(crate) fn Composer(
                             on_typing.run(());
                         }
                     }
-                />
+                ></textarea>
                 <button type="submit" class="send" aria-label=texts.send>
                     {texts.send}
                 </button>
             </div>
         </form>
     }
+}
+
+/// Whether the page is used with a keyboard: anything but a touch screen (whose keyboard's
+/// Enter is for new lines, beside the send button).
+fn has_keyboard() -> bool {
+    web_sys::window()
+        .and_then(|w| w.match_media("(pointer: coarse)").ok().flatten())
+        .is_none_or(|touch| !touch.matches())
 }
 
 #[component]

@@ -6,6 +6,8 @@
 //! ws        plain WebSocket clients: connect (v0/v1, Origin), send, read frames, close codes
 //! browser   ChromeDriver and headless Chromium sessions, always closed, retried once
 //! page      the pages through WebDriver: find (read), act (do), check (wait until)
+//! original  the original backend (Java, Tomcat 9) as a process, for compatibility tests
+//! proxy     a TCP proxy the test can cut, to break one page's link only
 //! ```
 //!
 //! Identities are made here independently of the server's code: [`app_token`] signs what an
@@ -13,7 +15,9 @@
 
 pub mod bench;
 pub mod browser;
+pub mod original;
 pub mod page;
+pub mod proxy;
 pub mod server;
 pub mod ws;
 

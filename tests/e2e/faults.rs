@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 
 use fantoccini::{Client, Locator};
 use kefu_testkit::browser::with_browsers;
-use kefu_testkit::fantoccini;
+use kefu_testkit::{eventually, fantoccini};
 use kefu_testkit::page::{self, LOAD};
 use kefu_testkit::server::{Control, Server};
 
@@ -260,6 +260,14 @@ async fn fault_run_every_message_exactly_once_in_the_same_order_on_both_sides() 
             assert_eq!(shown.len(), expected.len(), "{side}: {shown:?}");
         }
         assert_eq!(on_user, on_agent, "same order on both sides");
+        // Read receipts went through the faults too (stored with the messages, never refused
+        // as "database is locked"): each side sees its last message read by the other.
+        for (side, client, last) in [("user", user, "u before reload 2"), ("agent", agent, "a last")] {
+            eventually(&format!("{side} sees {last:?} read"), LOAD, || async {
+                page::read_mark(client, last).await.then_some(())
+            })
+            .await;
+        }
         println!(
             "FAULT RUN: {} messages, {kills} kills, {freezes} freeze, {reloads} reload: all delivered once, same order",
             expected.len()

@@ -5,8 +5,10 @@
 
 mod console;
 mod faults;
+mod first_look;
 mod identity;
 mod messaging;
+mod original;
 mod screenshots;
 
 use kefu_testkit::server::{Control, Server};

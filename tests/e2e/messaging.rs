@@ -191,7 +191,7 @@ async fn typing_shows_both_ways_and_clears_when_the_typist_stops_or_leaves() {
         let clear_within = Duration::from_millis(kefu_protocol::v1::TYPING_SHOWN_MS + 2_000);
 
         // The agent types without sending: the user sees it, then it clears once they stop.
-        let input = agent.find(Locator::Css("input.composer-input")).await.expect("agent input");
+        let input = agent.find(Locator::Css(".composer-input")).await.expect("agent input");
         input.send_keys("let me ch").await.expect("type");
         eventually("user sees the agent typing", LOAD, || async {
             shown(user, "[data-typing=agent]").await.then_some(())
@@ -203,7 +203,7 @@ async fn typing_shows_both_ways_and_clears_when_the_typist_stops_or_leaves() {
         .await;
 
         // The user types: the console shows it in the conversation and in the list.
-        let input = user.find(Locator::Css("input.composer-input")).await.expect("user input");
+        let input = user.find(Locator::Css(".composer-input")).await.expect("user input");
         input.send_keys("one more th").await.expect("type");
         eventually("agent sees the user typing", LOAD, || async {
             (shown(agent, ".conversation [data-typing=user]").await

@@ -2,7 +2,7 @@
 //! `cargo test -p kefu --test e2e readme_screenshots -- --ignored` (after scripts/build.sh).
 
 use fantoccini::Locator;
-use kefu_testkit::browser::with_sessions;
+use kefu_testkit::browser::{with_sessions, Cdp};
 use kefu_testkit::fantoccini;
 use kefu_testkit::page::{self, LOAD};
 use kefu_testkit::server::Server;
@@ -12,20 +12,35 @@ use kefu_testkit::server::Server;
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore]
 async fn readme_screenshots() {
-    let server = Server::start();
+    let server = Server::start_with(&[
+        "--service-name-zh",
+        "悦购商城客服",
+        "--welcome-zh",
+        "您好，欢迎来到悦购商城！订单、物流、售后问题都可以在这里问我们，客服一般几分钟内回复。",
+    ]);
     // Users of an embedding app, signed in under their names.
     let named = |uid: i64, name: &str| server.named_user_url(uid, Some(name), "lang=zh");
     let (user_url, other_url, agent_url) = (named(5, "王芳"), named(6, "李明"), server.url("/agent?lang=zh"));
-    let sessions = [("zh-CN", (390, 720)), ("zh-CN", (390, 720)), ("zh-CN", (1100, 640))];
+    // A phone (375×667) and a desktop console (1280×800).
+    let sessions = [("zh-CN", (375, 667)), ("zh-CN", (375, 667)), ("zh-CN", (1280, 800))];
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/img");
     with_sessions(&sessions, move |browsers| async move {
         let (user, other, agent) = (&browsers[0], &browsers[1], &browsers[2]);
         std::fs::create_dir_all(&dir).expect("docs/img");
+        // Headless windows are at least 500 px wide and lose some height: emulate the screens.
+        for (client, (width, height), mobile) in [(user, (375, 667), true), (other, (375, 667), true), (agent, (1280, 800), false)] {
+            let metrics = serde_json::json!({ "width": width, "height": height, "deviceScaleFactor": 1, "mobile": mobile });
+            client.issue_cmd(Cdp { cmd: "Emulation.setDeviceMetricsOverride", params: metrics }).await.expect("screen size");
+        }
         agent.goto(&agent_url).await.expect("agent");
         agent.wait().at_most(LOAD).for_element(Locator::Css("form.sign-in")).await.expect("sign-in form");
         std::fs::write(dir.join("sign-in.png"), agent.screenshot().await.expect("shot")).expect("write");
-        page::open_console(agent, &agent_url).await;
+        // Before any agent is there: the visitor's one status says so.
         user.goto(&user_url).await.expect("user");
+        user.wait().at_most(LOAD).for_element(Locator::Css("[data-agents=away]")).await.expect("away");
+        std::fs::write(dir.join("user-away.png"), user.screenshot().await.expect("shot")).expect("write");
+        page::open_console(agent, &agent_url).await;
+        user.wait().at_most(LOAD).for_element(Locator::Css("[data-agents=online]")).await.expect("online");
         other.goto(&other_url).await.expect("other user");
         for client in [agent, user, other] {
             page::wait_status(client, "online", LOAD).await;
@@ -37,6 +52,11 @@ async fn readme_screenshots() {
         page::wait_message(user, "agent", "您好！我帮您查一下，请稍等 🙏", "sent").await;
         page::type_and_send(user, "好的，谢谢 👍").await;
         page::wait_message(agent, "user", "好的，谢谢 👍", "sent").await;
+        // Read receipts settle before the pictures.
+        kefu_testkit::eventually("the reply read", LOAD, || async {
+            page::read_mark(agent, "您好！我帮您查一下，请稍等 🙏").await.then_some(())
+        })
+        .await;
         std::fs::write(dir.join("user-page.png"), user.screenshot().await.expect("shot")).expect("write");
         std::fs::write(dir.join("agent-console.png"), agent.screenshot().await.expect("shot"))
             .expect("write");

@@ -363,7 +363,8 @@ impl Session {
     /// A message from this connection's person into `conversation`, for the store.
     fn new_message(&self, conversation: ConversationId, id: String, text: &str) -> NewMessage {
         let (role, username) = if self.uid == AGENT_UID {
-            (Role::Agent, AGENT_NAME.to_owned())
+            // The signed-in agent's account name: visitors see who answers them.
+            (Role::Agent, self.name.clone().unwrap_or_else(|| AGENT_NAME.to_owned()))
         } else {
             (Role::User, self.name.clone().unwrap_or_else(|| format!("user{}", self.uid)))
         };

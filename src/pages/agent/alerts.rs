@@ -125,7 +125,10 @@ pub(super) fn AlertSwitches(alerts: Alerts) -> impl IntoView {
             aria-pressed=move || alerts.sound.get().to_string()
             on:click=toggle_sound
         >
-            {texts.sound}
+            <span class="switch-track" aria-hidden="true">
+                <span class="switch-thumb"></span>
+            </span>
+            <span class="switch-label">{texts.sound}</span>
         </button>
         <button
             type="button"
@@ -133,7 +136,10 @@ pub(super) fn AlertSwitches(alerts: Alerts) -> impl IntoView {
             aria-pressed=move || alerts.desktop.get().to_string()
             on:click=toggle_desktop
         >
-            {texts.desktop_alerts}
+            <span class="switch-track" aria-hidden="true">
+                <span class="switch-thumb"></span>
+            </span>
+            <span class="switch-label">{texts.desktop_alerts}</span>
         </button>
     }
 }

@@ -1,16 +1,26 @@
 //! The console's conversation list: one row per user, most recent first, with presence,
-//! unread count, the latest message, a typing hint, and a filter by name.
+//! unread count, the latest message with a short relative time ("5 min"), a typing hint, and
+//! a filter by name.
 
 use kefu_core::inbox::Inbox;
+use kefu_core::when;
 use leptos::prelude::*;
 
+use crate::browser::storage::local_time;
 use crate::pages::shared::Avatar;
 use crate::pages::texts;
 
 #[component]
-pub(super) fn ConversationList(inbox: RwSignal<Inbox>, clock: RwSignal<u64>) -> impl IntoView {
+pub(super) fn ConversationList(
+    inbox: RwSignal<Inbox>,
+    clock: RwSignal<u64>,
+    /// Whether the backend says who is online (the original does not).
+    presence_known: Signal<bool>,
+) -> impl IntoView {
     let texts = texts();
     let filter = RwSignal::new(String::new());
+    // Relative times change by the minute, not with every tick of the clock.
+    let minute = Memo::new(move |_| clock.get() / 60_000);
     // Not tied to the clock: the list is rebuilt when the inbox changes, not twice a second.
     let rows = move || {
         let filter = filter.get();
@@ -31,6 +41,7 @@ pub(super) fn ConversationList(inbox: RwSignal<Inbox>, clock: RwSignal<u64>) -> 
                         preview: preview.0,
                         time: preview.1,
                         selected: selected == Some(c.uid),
+                        presence_known: presence_known.get(),
                     }
                 })
                 .collect::<Vec<_>>()
@@ -50,7 +61,7 @@ pub(super) fn ConversationList(inbox: RwSignal<Inbox>, clock: RwSignal<u64>) -> 
                 <p class="placeholder">{texts.no_conversations}</p>
             </Show>
             <ul>
-                <For each=rows key=|row| row.clone() children=move |row| view! { <ConversationRow row inbox clock /> } />
+                <For each=rows key=|row| row.clone() children=move |row| view! { <ConversationRow row inbox clock minute /> } />
             </ul>
         </nav>
     }
@@ -69,10 +80,11 @@ struct Row {
     preview: String,
     time: String,
     selected: bool,
+    presence_known: bool,
 }
 
 #[component]
-fn ConversationRow(row: Row, inbox: RwSignal<Inbox>, clock: RwSignal<u64>) -> impl IntoView {
+fn ConversationRow(row: Row, inbox: RwSignal<Inbox>, clock: RwSignal<u64>, minute: Memo<u64>) -> impl IntoView {
     let texts = texts();
     let uid = row.uid;
     let presence = if row.online { texts.user_online } else { texts.user_offline };
@@ -80,13 +92,19 @@ fn ConversationRow(row: Row, inbox: RwSignal<Inbox>, clock: RwSignal<u64>) -> im
     let until = row.typing_until;
     let typing = move || until.is_some_and(|until| clock.get() < until);
     let preview = row.preview;
+    let name = row.name.clone();
+    let time = row.time.clone();
+    let relative = move || {
+        minute.track();
+        when::relative(&time, &local_time(), texts)
+    };
     view! {
         <li>
             <button
                 type="button"
                 class="conversation-item"
                 data-uid=uid.to_string()
-                data-online=row.online.to_string()
+                data-online=row.presence_known.then(|| row.online.to_string())
                 data-typing=move || typing().to_string()
                 aria-current=row.selected.then_some("true")
                 on:click=move |_| {
@@ -96,11 +114,13 @@ fn ConversationRow(row: Row, inbox: RwSignal<Inbox>, clock: RwSignal<u64>) -> im
                 }
             >
                 <Avatar url=row.avatar name=row.name.clone() />
-                <span class="conversation-name">
-                    <span class="presence" aria-label=presence title=presence></span>
+                <span class="conversation-name" title=name>
+                    {row.presence_known.then(|| view! { <span class="presence" aria-label=presence title=presence></span> })}
                     {row.name}
                 </span>
-                <span class="conversation-time">{row.time}</span>
+                <time class="conversation-time" title=row.time.clone() datetime=row.time.clone()>
+                    {relative}
+                </time>
                 <span class="conversation-preview">
                     {move || if typing() { texts.user_typing.to_owned() } else { preview.clone() }}
                 </span>

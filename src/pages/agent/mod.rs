@@ -19,7 +19,7 @@ use leptos::prelude::*;
 use leptos::task::spawn_local;
 
 use crate::browser::chat::Chat;
-use crate::browser::identity::{self, Probe};
+use crate::browser::identity::{self, AgentSession, Probe};
 use crate::browser::storage::Key;
 use crate::pages::shared::StatusIndicator;
 use crate::pages::texts;
@@ -42,7 +42,7 @@ enum Gate {
     },
     /// Connected with this session (`None`: a backend without accounts).
     Console {
-        token: Option<String>,
+        session: Option<AgentSession>,
     },
 }
 
@@ -52,14 +52,14 @@ pub(crate) fn AgentGate(config: PageConfig) -> impl IntoView {
     let refusal = identity::take_refusal();
     let gate = RwSignal::new(Gate::Checking);
     match identity::agent_session(&config) {
-        Some(token) => gate.set(Gate::Console { token: Some(token) }),
+        Some(session) => gate.set(Gate::Console { session: Some(session) }),
         None => {
             let config = config.clone();
             spawn_local(async move {
                 let trusted = identity::may_sign_in(&config).await;
                 gate.set(match identity::probe(&config).await {
                     Probe::Accounts => Gate::SignIn { error: refusal, unreachable: false, trusted },
-                    Probe::NoAccounts => Gate::Console { token: None },
+                    Probe::NoAccounts => Gate::Console { session: None },
                     Probe::Unreachable(err) => Gate::SignIn {
                         error: Some(format!("{}: {err}", texts.cannot_reach)),
                         unreachable: true,
@@ -77,15 +77,16 @@ pub(crate) fn AgentGate(config: PageConfig) -> impl IntoView {
         Gate::SignIn { error, unreachable, trusted } => {
             view! { <SignInForm config=config.clone() gate error unreachable trusted /> }.into_any()
         }
-        Gate::Console { token } => view! { <AgentPage config=config.clone() token /> }.into_any(),
+        Gate::Console { session } => view! { <AgentPage config=config.clone() session /> }.into_any(),
     }
 }
 
 #[component]
-fn AgentPage(config: PageConfig, token: Option<String>) -> impl IntoView {
+fn AgentPage(config: PageConfig, session: Option<AgentSession>) -> impl IntoView {
     let texts = texts();
     let outbox = Key::AgentOutbox { server: config.server.clone() };
-    let url = kefu_protocol::endpoint_url_with_token(&config.server, AGENT_UID, token.as_deref());
+    let token = session.as_ref().map(|s| s.token.as_str());
+    let url = kefu_protocol::endpoint_url_with_token(&config.server, AGENT_UID, token);
     let chat = Chat::start(url, config.timing, outbox, Inbox::default(), texts);
     // A session the server refuses (expired, account removed): sign in again.
     {
@@ -105,8 +106,13 @@ fn AgentPage(config: PageConfig, token: Option<String>) -> impl IntoView {
             data-alerts=move || alerts.raised.get().to_string()
             data-sounds=move || alerts.sounded.get().to_string()
             data-notified=move || alerts.notified.get().to_string()
+            data-protocol=move || match chat.protocol() {
+                Protocol::V0 => "v0",
+                Protocol::V1 => "v1",
+                Protocol::Unknown => "unknown",
+            }
         >
-            <ConsoleBar chat alerts config signed_in=token.is_some() />
+            <ConsoleBar chat alerts config session />
             <Show when=move || chat.protocol() == Protocol::V0>
                 <p class="banner" role="note">{texts.broadcast_warning}</p>
             </Show>
@@ -118,7 +124,12 @@ fn AgentPage(config: PageConfig, token: Option<String>) -> impl IntoView {
                 />
             </ul>
             <div class="agent-main">
-                <ConversationList inbox clock=chat.clock />
+                // The original backend says nothing of presence: show none rather than "offline".
+                <ConversationList
+                    inbox
+                    clock=chat.clock
+                    presence_known=Signal::derive(move || chat.protocol() != Protocol::V0)
+                />
                 <ConversationPane chat />
             </div>
         </div>
@@ -139,9 +150,10 @@ pub(super) fn BackendHost(config: PageConfig) -> impl IntoView {
     })
 }
 
-/// The console's header: title, status, the connect switch, alert switches, sign out.
+/// The console's header: title, who is signed in, status, the availability switch, alert
+/// switches, sign out.
 #[component]
-fn ConsoleBar(chat: Chat<Inbox>, alerts: Alerts, config: PageConfig, signed_in: bool) -> impl IntoView {
+fn ConsoleBar(chat: Chat<Inbox>, alerts: Alerts, config: PageConfig, session: Option<AgentSession>) -> impl IntoView {
     let texts = texts();
     let backend = config.clone();
     let switched_on = RwSignal::new(true);
@@ -172,20 +184,32 @@ fn ConsoleBar(chat: Chat<Inbox>, alerts: Alerts, config: PageConfig, signed_in: 
                 label=Signal::derive(move || {
                     if switched_on.get() { chat.status_label() } else { texts.switched_off.to_owned() }
                 })
+                detail=Signal::derive(move || chat.last_close.get())
             />
             <button
                 type="button"
-                class="switch"
+                class="switch availability"
                 role="switch"
                 aria-checked=move || switched_on.get().to_string()
+                aria-label=texts.availability
+                title=move || if switched_on.get() { texts.disconnect } else { texts.connect }
                 on:click=toggle
             >
-                {move || if switched_on.get() { texts.disconnect } else { texts.connect }}
+                <span class="switch-track" aria-hidden="true">
+                    <span class="switch-thumb"></span>
+                </span>
+                <span class="switch-label">
+                    {move || if switched_on.get() { texts.available } else { texts.away_switch }}
+                </span>
             </button>
             <AlertSwitches alerts />
-            {signed_in
-                .then(|| {
+            {session
+                .map(|session| {
+                    let name = session.name;
                     view! {
+                        <span class="signed-in" data-agent=name.clone()>
+                            {(!name.is_empty()).then(|| view! { {texts.signed_in_as}" " <strong>{name.clone()}</strong> })}
+                        </span>
                         <button type="button" class="sign-out" on:click=sign_out>
                             {texts.sign_out}
                         </button>

@@ -39,7 +39,7 @@ pub(super) fn SignInForm(
         let config = config.clone();
         spawn_local(async move {
             match identity::sign_in(&config, who.trim(), &secret).await {
-                Ok(token) => gate.set(Gate::Console { token: Some(token) }),
+                Ok(session) => gate.set(Gate::Console { session: Some(session) }),
                 Err(err) => {
                     error.set(Some(err));
                     busy.set(false);
@@ -83,7 +83,7 @@ pub(super) fn SignInForm(
                             <button
                                 type="button"
                                 class="secondary"
-                                on:click=move |_| gate.set(Gate::Console { token: None })
+                                on:click=move |_| gate.set(Gate::Console { session: None })
                             >
                                 {texts.without_account}
                             </button>

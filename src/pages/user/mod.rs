@@ -11,7 +11,7 @@ use leptos::task::spawn_local;
 use crate::browser::chat::Chat;
 use crate::browser::identity;
 use crate::browser::storage::Key;
-use crate::pages::shared::{Composer, MessageList, StatusIndicator};
+use crate::pages::shared::{Avatar, Composer, MessageList, StatusIndicator};
 use crate::pages::texts;
 
 /// Who the page speaks for.
@@ -57,11 +57,14 @@ fn Connecting() -> impl IntoView {
     view! {
         <div class="page user-page">
             <header class="bar">
-                <h1 class="title">{texts.title}</h1>
-                <StatusIndicator
-                    status=Signal::derive(|| Status::Connecting)
-                    label=Signal::derive(move || texts.connecting.to_owned())
-                />
+                <Avatar url=String::new() name=texts.service.to_owned() />
+                <div class="bar-text">
+                    <h1 class="title">{texts.service}</h1>
+                    <StatusIndicator
+                        status=Signal::derive(|| Status::Connecting)
+                        label=Signal::derive(move || texts.connecting.to_owned())
+                    />
+                </div>
             </header>
         </div>
     }
@@ -75,10 +78,11 @@ fn UserPage(config: PageConfig, visitor: Visitor) -> impl IntoView {
     let url = kefu_protocol::endpoint_url_with_token(&config.server, uid, visitor.token.as_deref());
     let chat = Chat::start(url, config.timing, outbox, UserChat::new(uid), texts);
     // A kept guest identity the server no longer accepts (its key changed): start afresh.
+    let kept_config = config.clone();
     Effect::new(move |_| {
         if let Some(reason) = chat.refused.get() {
             if visitor.kept_guest {
-                identity::forget_guest(&config);
+                identity::forget_guest(&kept_config);
                 identity::remember_previous_guest(uid);
                 identity::restart_with(&reason);
             }
@@ -96,21 +100,52 @@ fn UserPage(config: PageConfig, visitor: Visitor) -> impl IntoView {
         chat.seen(None, last);
     });
     let agent_typing = move || chat.showing(chat.model.with(|chat| chat.agent_typing_until));
+    // The operator's name for the service and greeting, when the backend has them.
+    let branding = RwSignal::new(kefu_protocol::api::Branding::default());
+    {
+        let config = config.clone();
+        spawn_local(async move {
+            if let Some(settings) = identity::settings(&config).await {
+                branding.set(settings.branding);
+            }
+        });
+    }
+    let service = Signal::derive(move || {
+        branding.with(|b| b.service_name(texts.lang).unwrap_or(texts.service).to_owned())
+    });
+    let welcome = Signal::derive(move || {
+        branding.with(|b| b.welcome(texts.lang).unwrap_or(texts.welcome).to_owned())
+    });
+    let agents = Signal::derive(move || chat.model.with(|chat| chat.agents_online));
+    let status_detail = Signal::derive(move || {
+        let (status, _) = chat.link_state.get();
+        if status == Status::Online {
+            (agents.get() == Some(false)).then(|| texts.away_detail.to_owned())
+        } else {
+            chat.last_close.get()
+        }
+    });
 
     view! {
         <div class="page user-page">
             <header class="bar">
-                <h1 class="title">{texts.title}</h1>
-                <StatusIndicator
-                    status=Signal::derive(move || chat.link_state.get().0)
-                    label=Signal::derive(move || chat.status_label())
-                />
+                {move || view! { <Avatar url=String::new() name=service.get() /> }}
+                <div class="bar-text">
+                    <h1 class="title">{move || service.get()}</h1>
+                    <StatusIndicator
+                        status=Signal::derive(move || chat.link_state.get().0)
+                        label=Signal::derive(move || chat.visitor_status_label())
+                        agents
+                        detail=status_detail
+                    />
+                </div>
             </header>
             <Banners chat />
             <MessageList
                 entries=Signal::derive(move || chat.model.with(|chat| chat.timeline.entries.clone()))
                 on_retry=retry
                 on_top=older
+                welcome
             />
             <Show when=agent_typing>
                 <p class="typing" data-typing="agent" aria-live="polite">{texts.agent_typing}</p>
@@ -120,7 +155,8 @@ fn UserPage(config: PageConfig, visitor: Visitor) -> impl IntoView {
     }
 }
 
-/// What the page says above the messages: a renewed identity, a refused one, agents away.
+/// What the page says above the messages: a renewed identity, a refused one, an id the
+/// backend does not know.
 #[component]
 fn Banners(chat: Chat<UserChat>) -> impl IntoView {
     let texts = texts();
@@ -132,8 +168,8 @@ fn Banners(chat: Chat<UserChat>) -> impl IntoView {
                 {texts.refused}": "{move || chat.refused.get().unwrap_or_default()}
             </p>
         </Show>
-        <Show when=move || chat.model.with(|chat| chat.agents_online == Some(false))>
-            <p class="away" role="note" data-away="true">{texts.away}</p>
+        <Show when=move || chat.model.with(|chat| chat.unknown_user)>
+            <p class="banner refused" role="alert" data-unknown-user="true">{texts.unknown_user}</p>
         </Show>
     }
 }

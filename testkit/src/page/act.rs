@@ -83,3 +83,14 @@ pub async fn open_user_and_console(user: &Client, user_url: &str, agent: &Client
     open_online(user, user_url).await;
     check::wait_status(agent, "online", LOAD).await;
 }
+
+/// Sends `text` from the page's composer at once (see [`scripts::SEND_NOW`]).
+pub async fn send_now(client: &Client, text: &str) {
+    run(client, scripts::SEND_NOW, vec![text.into()]).await;
+}
+
+/// Starts recording the states the page's status takes; read them with
+/// [`super::find::recorded_states`].
+pub async fn record_states(client: &Client) {
+    run(client, scripts::RECORD_STATES, vec![]).await;
+}

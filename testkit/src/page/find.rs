@@ -73,3 +73,8 @@ pub async fn row_state(agent: &Client, uid: i64) -> Option<(u64, bool)> {
     serde_json::from_value(run(agent, scripts::ROW_STATE, vec![json!(uid.to_string())]).await)
         .expect("row state")
 }
+
+/// The states the status took since [`super::act::record_states`].
+pub async fn recorded_states(client: &Client) -> Vec<String> {
+    serde_json::from_value(run(client, scripts::RECORDED_STATES, vec![]).await).expect("recorded states")
+}

@@ -7,7 +7,7 @@ pub const STATUS: &str =
     "const s = document.querySelector('[role=status]'); return s ? s.dataset.state : '';";
 
 /// The messages in the log: `[data-from, text, data-delivery]` each.
-pub const MESSAGES: &str = "return [...document.querySelectorAll('[role=log] > li')].map(li => \
+pub const MESSAGES: &str = "return [...document.querySelectorAll('[role=log] > li[data-from]')].map(li => \
      [li.dataset.from, li.querySelector('.bubble').textContent, li.dataset.delivery]);";
 
 /// Whether the console shows its sign-in form (`form`), itself (`console`), or neither yet.
@@ -146,3 +146,18 @@ pub const ARM_WATCH: &str = "window.__kefuExpect = arguments[0]; window.__kefuFr
 
 /// Benchmarks (async): the result of [`ARM_WATCH`].
 pub const WATCH_RESULT: &str = "window.__kefuResult.then(arguments[0]);";
+
+/// Writes `arguments[0]` into the composer and sends it, in one go (no WebDriver round trips
+/// between the two pages' sends, so that their timing is the test's).
+pub const SEND_NOW: &str = "const input = document.querySelector('.composer-input'); \
+     Object.getOwnPropertyDescriptor(HTMLTextAreaElement.prototype, 'value').set.call(input, arguments[0]); \
+     input.dispatchEvent(new Event('input', { bubbles: true })); \
+     document.querySelector('button.send').click();";
+
+/// Starts recording every state the page's status takes (`window.__kefuStates`).
+pub const RECORD_STATES: &str = "const el = document.querySelector('[role=status]'); window.__kefuStates = []; \
+     new MutationObserver(() => window.__kefuStates.push(el.dataset.state)) \
+     .observe(el, { attributes: true, attributeFilter: ['data-state'] });";
+
+/// The states recorded since [`RECORD_STATES`].
+pub const RECORDED_STATES: &str = "return window.__kefuStates || null;";

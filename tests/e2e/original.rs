@@ -1,0 +1,158 @@
+//! The pages against the original backend (its endpoint on Tomcat 9, `tests/original-backend/`),
+//! served by the reference server as a CDN would serve them: links that stay up while both
+//! sides write, nothing lost that can be kept, a plain word when something may have been
+//! missed, a console that needs no sign-in and claims no presence, and a visitor told what to
+//! do when the backend does not know them.
+
+use std::time::Duration;
+
+use fantoccini::{Client, Locator};
+use kefu_testkit::browser::with_browsers;
+use kefu_testkit::original::Original;
+use kefu_testkit::page::{self, scripts, LOAD};
+use kefu_testkit::proxy::Proxy;
+use kefu_testkit::server::Server;
+use kefu_testkit::{eventually, fantoccini};
+
+/// A user the original knows (it knows ids 1..100).
+const UID: i64 = 7;
+
+fn page_urls(pages: &Server, backend: &str) -> (String, String) {
+    let server = format!("server={backend}");
+    (pages.url(&format!("/?uid={UID}&{server}")), pages.url(&format!("/agent?{server}")))
+}
+
+/// The texts of messages `from` shows in the open conversation.
+async fn texts_from(client: &Client, from: &str) -> Vec<String> {
+    page::messages(client).await.into_iter().filter(|(f, _, _)| f == from).map(|(_, t, _)| t).collect()
+}
+
+/// Waits until `client` shows every one of `expected` from `from`.
+async fn wait_all(client: &Client, from: &str, expected: &[String]) {
+    eventually(&format!("{} messages from {from}", expected.len()), LOAD, || async {
+        let shown = texts_from(client, from).await;
+        expected.iter().all(|text| shown.contains(text)).then_some(())
+    })
+    .await
+}
+
+/// Opens the console against the original: no sign-in form, online, and no presence dots.
+async fn open_console_without_sign_in(agent: &Client, url: &str) {
+    agent.goto(url).await.expect("open console");
+    let shown = eventually("console or form", LOAD, || async {
+        page::run(agent, scripts::CONSOLE_OR_FORM, vec![]).await.as_str().map(str::to_owned)
+    })
+    .await;
+    assert_eq!(shown, "console", "a backend without accounts needs no sign-in");
+    page::wait_status(agent, "online", LOAD).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn both_pages_stay_linked_to_the_original_and_no_message_is_lost() {
+    let original = Original::start();
+    let pages = Server::start();
+    let (user_url, agent_url) = page_urls(&pages, &original.ws_base());
+    with_browsers(2, move |browsers| async move {
+        let (user, agent) = (&browsers[0], &browsers[1]);
+        open_console_without_sign_in(agent, &agent_url).await;
+        page::open_online(user, &user_url).await;
+        page::type_and_send(user, "hello").await;
+        page::open_conversation(agent, UID).await;
+        // The original says nothing of presence: no grey "offline" dot that would be a guess.
+        assert!(!page::shown(agent, "button.conversation-item .presence").await, "no presence dots");
+        let row = agent.find(Locator::Css(&format!("button.conversation-item[data-uid='{UID}']"))).await;
+        assert_eq!(row.expect("row").attr("data-online").await.expect("attr"), None);
+        page::record_states(user).await;
+        page::record_states(agent).await;
+
+        // Each side writes in turn, as in a conversation.
+        let (mut asked, mut answered) = (vec![], vec![]);
+        for round in 0..10 {
+            asked.push(format!("question {round}"));
+            page::send_now(user, &asked[round]).await;
+            page::wait_message(user, "me", &asked[round], "sent").await;
+            answered.push(format!("answer {round}"));
+            page::send_now(agent, &answered[round]).await;
+            page::wait_message(agent, "me", &answered[round], "sent").await;
+        }
+        // Crossing: the console replies, the user writes 40 ms later (the console's probe of
+        // its own message must not make the original drop it meanwhile).
+        for round in 0..15 {
+            answered.push(format!("reply {round}"));
+            page::send_now(agent, answered.last().expect("reply")).await;
+            tokio::time::sleep(Duration::from_millis(40)).await;
+            asked.push(format!("follow-up {round}"));
+            page::send_now(user, asked.last().expect("follow-up")).await;
+        }
+        wait_all(agent, "user", &asked).await;
+        wait_all(user, "agent", &answered).await;
+        for (name, client) in [("user", user), ("console", agent)] {
+            let states = page::recorded_states(client).await;
+            assert!(states.iter().all(|s| s == "online"), "the {name}'s link dropped: {states:?}");
+        }
+        assert_eq!(page::console_notices(agent).await, Vec::<String>::new(), "no close reasons piled up");
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_console_cut_off_from_the_original_says_it_may_have_missed_messages() {
+    let original = Original::start();
+    let proxy = Proxy::start(original.port).await;
+    let pages = Server::start();
+    let (user_url, _) = page_urls(&pages, &original.ws_base());
+    let through_proxy = format!("ws://127.0.0.1:{}{}", proxy.port, kefu_protocol::ENDPOINT_PREFIX);
+    let (_, agent_url) = page_urls(&pages, &through_proxy);
+    let proxy = std::sync::Arc::new(proxy);
+    let cut = proxy.clone();
+    with_browsers(2, move |browsers| async move {
+        let (user, agent) = (&browsers[0], &browsers[1]);
+        open_console_without_sign_in(agent, &agent_url).await;
+        page::open_online(user, &user_url).await;
+        page::type_and_send(user, "before").await;
+        page::open_conversation(agent, UID).await;
+        page::wait_message(agent, "user", "before", "sent").await;
+        assert_eq!(page::console_notices(agent).await, Vec::<String>::new());
+
+        // Only the console's link breaks; the user writes meanwhile, and the original, which
+        // keeps nothing, will not resend it.
+        cut.cut();
+        page::wait_status(agent, "offline", LOAD).await;
+        page::type_and_send(user, "while the console was away").await;
+        page::wait_message(user, "me", "while the console was away", "sent").await;
+        cut.restore();
+        page::wait_status(agent, "online", LOAD).await;
+        let notices = eventually("the console says what it may have missed", LOAD, || async {
+            let notices = page::console_notices(agent).await;
+            (!notices.is_empty()).then_some(notices)
+        })
+        .await;
+        assert_eq!(notices.len(), 1, "{notices:?}");
+        assert!(notices[0].contains("messages may be missing"), "{notices:?}");
+        // Messages after the return arrive as before.
+        page::type_and_send(user, "after").await;
+        page::wait_message(agent, "user", "after", "sent").await;
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_visitor_the_original_does_not_know_is_told_what_to_do() {
+    let original = Original::start();
+    let pages = Server::start();
+    let url = pages.url(&format!("/?server={}", original.ws_base()));
+    with_browsers(1, move |browsers| async move {
+        let user = &browsers[0];
+        page::open_online(user, &url).await;
+        assert!(!page::shown(user, "[data-unknown-user]").await);
+        page::type_and_send(user, "hello?").await;
+        let banner = user
+            .wait()
+            .at_most(LOAD)
+            .for_element(Locator::Css("[data-unknown-user]"))
+            .await
+            .expect("the page says what to do");
+        assert!(banner.text().await.expect("text").contains("?uid="), "it says how");
+    })
+    .await;
+}
