@@ -311,6 +311,16 @@ mod tests {
             actions
         }
 
+        /// Advances in ticks until the watchdog closes the link (at most 4 s); returns when.
+        fn until_closed(&mut self) -> Millis {
+            for _ in 0..40 {
+                if self.advance(100).contains(&Action::Close) {
+                    return self.now;
+                }
+            }
+            panic!("the watchdog did not fire within 4 s");
+        }
+
         fn online() -> Self {
             let mut h = Harness::new();
             assert_eq!(h.at(Event::Enable), vec![Action::Open]);
@@ -494,14 +504,7 @@ mod tests {
         // Unanswered, the delayed probe finds the dead link one timeout later.
         h.at(Event::MessageSent);
         let sent_at = h.now;
-        let mut closed_at = None;
-        for _ in 0..40 {
-            if h.advance(100).contains(&Action::Close) {
-                closed_at = Some(h.now);
-                break;
-            }
-        }
-        let waited = closed_at.expect("watchdog fired") - sent_at;
+        let waited = h.until_closed() - sent_at;
         assert!(waited <= V0_PROBE_DELAY_MS + Timing::default().heartbeat_timeout_ms + 100, "{waited} ms");
     }
 
@@ -535,14 +538,7 @@ mod tests {
         let sent_at = h.now;
         // No answer: the link is declared dead one timeout after the message, not after the
         // next periodic heartbeat.
-        let mut closed_at = None;
-        for _ in 0..40 {
-            if h.advance(100).contains(&Action::Close) {
-                closed_at = Some(h.now);
-                break;
-            }
-        }
-        let waited = closed_at.expect("watchdog fired") - sent_at;
+        let waited = h.until_closed() - sent_at;
         assert!(waited <= Timing::default().heartbeat_timeout_ms + 100, "{waited} ms");
         // While not open, a sent message asks for nothing.
         assert_eq!(h.at(Event::MessageSent), vec![]);

@@ -16,6 +16,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 mod probe;
+mod storm;
 
 use clap::Parser;
 use futures_util::{SinkExt, StreamExt};
@@ -29,8 +30,9 @@ const READ_EVERY: Duration = Duration::from_millis(100);
 #[derive(Parser, Debug, Clone)]
 #[command(about = "Kefu load generator")]
 struct Args {
-    /// WebSocket base, e.g. ws://127.0.0.1:8080/webSocket/
-    #[arg(long)]
+    /// WebSocket base, e.g. ws://127.0.0.1:8080/webSocket/ (not for `--storm`, which starts
+    /// its own backend).
+    #[arg(long, default_value = "")]
     url: String,
     /// Number of user connections.
     #[arg(long, default_value_t = 1000)]
@@ -60,6 +62,25 @@ struct Args {
     /// Instead of the load: probe one client's resume -> ready and send -> ack, N times.
     #[arg(long, default_value_t = 0)]
     probe: u32,
+    /// Instead of the load: the restart storm (see storm.rs), against the reference server
+    /// started from `--server-bin`, or the original backend from `--original-classes`.
+    #[arg(long)]
+    storm: bool,
+    /// The reference server binary the storm starts, kills and starts again.
+    #[arg(long)]
+    server_bin: Option<std::path::PathBuf>,
+    /// The original backend's compiled classes (tests/original-backend/build.sh).
+    #[arg(long)]
+    original_classes: Option<std::path::PathBuf>,
+    /// Storm: each user writes a message this often (ms).
+    #[arg(long, default_value_t = 20_000)]
+    storm_chat_every_ms: u64,
+    /// Storm: seconds of chatting before the kill.
+    #[arg(long, default_value_t = 3)]
+    storm_warm_s: u64,
+    /// Storm: how long the backend stays down (ms).
+    #[arg(long, default_value_t = 1_000)]
+    storm_down_ms: u64,
 }
 
 /// The token for `uid`: the agent's session, or a user token signed with the app secret.
@@ -67,7 +88,11 @@ fn token_for(args: &Args, uid: i64) -> Option<String> {
     if uid == kefu_protocol::AGENT_UID {
         return args.agent_token.clone();
     }
-    let secret = args.app_secret.as_ref()?;
+    app_token(args.app_secret.as_ref()?, uid)
+}
+
+/// A user token for `uid` signed with the app secret, valid for a day, as an app signs it.
+fn app_token(secret: &str, uid: i64) -> Option<String> {
     let exp = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).ok()?.as_secs() + 24 * 3600;
     let claims = serde_json::json!({ "sub": uid.to_string(), "exp": exp });
     let key = jsonwebtoken::EncodingKey::from_secret(secret.as_bytes());
@@ -139,6 +164,16 @@ impl Samples {
 async fn main() {
     let args = Args::parse();
     raise_fd_limit();
+    if args.storm {
+        match storm::run(&args).await {
+            Ok(true) => return,
+            Ok(false) => std::process::exit(1),
+            Err(err) => {
+                eprintln!("kefu-load: storm failed: {err}");
+                std::process::exit(1);
+            }
+        }
+    }
     if args.probe > 0 {
         if let Err(err) = probe::run(&args, args.probe).await {
             eprintln!("kefu-load: probe failed: {err}");

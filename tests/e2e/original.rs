@@ -27,13 +27,18 @@ async fn texts_from(client: &Client, from: &str) -> Vec<String> {
     page::messages(client).await.into_iter().filter(|(f, _, _)| f == from).map(|(_, t, _)| t).collect()
 }
 
-/// Waits until `client` shows every one of `expected` from `from`.
-async fn wait_all(client: &Client, from: &str, expected: &[String]) {
-    eventually(&format!("{} messages from {from}", expected.len()), LOAD, || async {
-        let shown = texts_from(client, from).await;
-        expected.iter().all(|text| shown.contains(text)).then_some(())
-    })
-    .await
+/// How many times the page's status left *online* since the recording started.
+async fn drops_of(client: &Client) -> usize {
+    let states = page::recorded_states(client).await;
+    states.iter().filter(|s| *s == "offline").count()
+}
+
+/// Whether the page says it may have missed messages (the console in its notices, the user
+/// page as a system line).
+async fn gap_notice(client: &Client) -> bool {
+    let said = |text: &str| text.contains("messages may be missing");
+    page::console_notices(client).await.iter().any(|n| said(n))
+        || page::messages(client).await.iter().any(|(from, text, _)| from == "system" && said(text))
 }
 
 /// Opens the console against the original: no sign-in form, online, and no presence dots.
@@ -48,7 +53,7 @@ async fn open_console_without_sign_in(agent: &Client, url: &str) {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn both_pages_stay_linked_to_the_original_and_no_message_is_lost() {
+async fn both_pages_stay_linked_to_the_original_and_nothing_is_lost_silently() {
     let original = Original::start();
     let pages = Server::start();
     let (user_url, agent_url) = page_urls(&pages, &original.ws_base());
@@ -65,32 +70,76 @@ async fn both_pages_stay_linked_to_the_original_and_no_message_is_lost() {
         page::record_states(user).await;
         page::record_states(agent).await;
 
-        // Each side writes in turn, as in a conversation.
+        // One side writes while the other reads, then the other way round: a page's own
+        // probe must not make the original drop it (with the probe sent at once after each
+        // message, it did: 3 drops in 20 messages in the browser, 24 in 40 with a plain
+        // client). The writer is the only one writing to its own connection here, so no
+        // collision inside the original can drop it; the reader may still be dropped by one
+        // (a broadcast to it while its heartbeat is answered), which is said, not hidden.
         let (mut asked, mut answered) = (vec![], vec![]);
-        for round in 0..10 {
-            asked.push(format!("question {round}"));
-            page::send_now(user, &asked[round]).await;
-            page::wait_message(user, "me", &asked[round], "sent").await;
-            answered.push(format!("answer {round}"));
-            page::send_now(agent, &answered[round]).await;
-            page::wait_message(agent, "me", &answered[round], "sent").await;
+        for (writer, reader, from, written, prefix) in
+            [(user, agent, "user", &mut asked, "question"), (agent, user, "agent", &mut answered, "answer")]
+        {
+            page::record_states(writer).await;
+            for round in 0..10 {
+                written.push(format!("{prefix} {round}"));
+                page::send_now(writer, &written[round]).await;
+                page::wait_message(writer, "me", &written[round], "sent").await;
+            }
+            // A drop would come with the probe of the last message: watch through its window
+            // (an absence is observed over a time, not polled for).
+            tokio::time::sleep(Duration::from_millis(kefu_core::connection::V0_PROBE_DELAY_MS + 300)).await;
+            assert_eq!(drops_of(writer).await, 0, "the {from} page was dropped after its own messages");
+            let received = texts_from(reader, from).await;
+            let missing: Vec<&String> = written.iter().filter(|t| !received.contains(t)).collect();
+            assert!(missing.is_empty() || gap_notice(reader).await, "{missing:?} lost silently");
         }
-        // Crossing: the console replies, the user writes 40 ms later (the console's probe of
-        // its own message must not make the original drop it meanwhile).
+
+        // Crossing: the console replies, the user writes 40 ms later. Two broadcasts to the
+        // same page may now collide inside the original and drop that page. Whatever happens,
+        // nothing is lost silently: each message reaches the other side, or its sender shows
+        // it *not sent* (to retry), or the receiver says it may have missed messages.
+        page::record_states(user).await;
+        page::record_states(agent).await;
+        let (mut crossing_asked, mut crossing_answered) = (vec![], vec![]);
         for round in 0..15 {
-            answered.push(format!("reply {round}"));
-            page::send_now(agent, answered.last().expect("reply")).await;
+            crossing_answered.push(format!("reply {round}"));
+            page::send_now(agent, crossing_answered.last().expect("reply")).await;
             tokio::time::sleep(Duration::from_millis(40)).await;
-            asked.push(format!("follow-up {round}"));
-            page::send_now(user, asked.last().expect("follow-up")).await;
+            crossing_asked.push(format!("follow-up {round}"));
+            page::send_now(user, crossing_asked.last().expect("follow-up")).await;
         }
-        wait_all(agent, "user", &asked).await;
-        wait_all(user, "agent", &answered).await;
-        for (name, client) in [("user", user), ("console", agent)] {
-            let states = page::recorded_states(client).await;
-            assert!(states.iter().all(|s| s == "online"), "the {name}'s link dropped: {states:?}");
+        for client in [user, agent] {
+            page::wait_status(client, "online", LOAD).await;
+            eventually("every own message settled", LOAD, || async {
+                let shown = page::messages(client).await;
+                (!shown.iter().any(|(from, _, delivery)| from == "me" && delivery == "sending")).then_some(())
+            })
+            .await;
         }
-        assert_eq!(page::console_notices(agent).await, Vec::<String>::new(), "no close reasons piled up");
+        let crossing_drops = drops_of(user).await + drops_of(agent).await;
+        for (writer, reader, from, written) in
+            [(user, agent, "user", &crossing_asked), (agent, user, "agent", &crossing_answered)]
+        {
+            let received = texts_from(reader, from).await;
+            let failed: Vec<String> = page::messages(writer)
+                .await
+                .into_iter()
+                .filter(|(f, _, d)| f == "me" && d == "failed")
+                .map(|(_, t, _)| t)
+                .collect();
+            let warned = gap_notice(reader).await;
+            for text in written.iter() {
+                assert!(
+                    received.contains(text) || failed.contains(text) || warned,
+                    "{text:?} lost silently ({crossing_drops} drops)"
+                );
+            }
+        }
+        // Close reasons are on the status' tooltip, not piled up as lines.
+        let notices = page::console_notices(agent).await;
+        assert!(notices.iter().all(|n| n.contains("messages may be missing")), "{notices:?}");
+        println!("ORIGINAL: {crossing_drops} dropped links while crossing");
     })
     .await;
 }

@@ -154,10 +154,12 @@ pub const SEND_NOW: &str = "const input = document.querySelector('.composer-inpu
      input.dispatchEvent(new Event('input', { bubbles: true })); \
      document.querySelector('button.send').click();";
 
-/// Starts recording every state the page's status takes (`window.__kefuStates`).
-pub const RECORD_STATES: &str = "const el = document.querySelector('[role=status]'); window.__kefuStates = []; \
+/// Starts (or restarts, from nothing) recording every state the page's status takes
+/// (`window.__kefuStates`).
+pub const RECORD_STATES: &str = "window.__kefuStates = []; if (!window.__kefuRecording) { \
+     const el = document.querySelector('[role=status]'); window.__kefuRecording = true; \
      new MutationObserver(() => window.__kefuStates.push(el.dataset.state)) \
-     .observe(el, { attributes: true, attributeFilter: ['data-state'] });";
+     .observe(el, { attributes: true, attributeFilter: ['data-state'] }); }";
 
 /// The states recorded since [`RECORD_STATES`].
 pub const RECORDED_STATES: &str = "return window.__kefuStates || null;";
