@@ -115,7 +115,10 @@ pub enum Action {
 enum Phase {
     Disabled,
     Connecting { since: Millis },
-    Open { last_heartbeat_at: Millis, awaiting_reply_since: Option<Millis>, probe_at: Option<Millis> },
+    /// `answered`: a frame has come on this connection. Until then the link is only half
+    /// proven: the first answer may take as long as a handshake (a server busy with a
+    /// restart storm answers after the replay), and the backoff is not reset yet.
+    Open { last_heartbeat_at: Millis, awaiting_reply_since: Option<Millis>, probe_at: Option<Millis>, answered: bool },
     Waiting { retry_at: Millis },
 }
 
@@ -184,14 +187,21 @@ impl Connection {
                 }
             }
             (Event::Opened, Phase::Connecting { .. }) => {
-                self.failures = 0;
                 self.was_online = true;
-                self.outage_since = None;
-                self.phase = Phase::Open { last_heartbeat_at: now, awaiting_reply_since: Some(now), probe_at: None };
+                self.phase = Phase::Open {
+                    last_heartbeat_at: now,
+                    awaiting_reply_since: Some(now),
+                    probe_at: None,
+                    answered: false,
+                };
                 vec![Action::SendHeartbeat]
             }
             (Event::FrameReceived, Phase::Open { last_heartbeat_at, probe_at, .. }) => {
-                self.phase = Phase::Open { last_heartbeat_at, awaiting_reply_since: None, probe_at };
+                // Only a link that answers ends the outage: one that opens and then says
+                // nothing must not reset the backoff (it would reconnect in a tight loop).
+                self.failures = 0;
+                self.outage_since = None;
+                self.phase = Phase::Open { last_heartbeat_at, awaiting_reply_since: None, probe_at, answered: true };
                 vec![]
             }
             (Event::Closed, Phase::Connecting { .. } | Phase::Open { .. }) => {
@@ -205,18 +215,20 @@ impl Connection {
             // Coming back to a tab: check the link now rather than at the next heartbeat.
             (Event::Wake, Phase::Open { awaiting_reply_since: None, .. }) => self.heartbeat(now),
             (Event::MessageSent, Phase::Open { .. }) if self.timing.probe_delay_ms == 0 => self.heartbeat(now),
-            (Event::MessageSent, Phase::Open { last_heartbeat_at, awaiting_reply_since, probe_at }) => {
+            (Event::MessageSent, Phase::Open { last_heartbeat_at, awaiting_reply_since, probe_at, answered }) => {
                 let probe_at = probe_at.or(Some(now + self.timing.probe_delay_ms));
-                self.phase = Phase::Open { last_heartbeat_at, awaiting_reply_since, probe_at };
+                self.phase = Phase::Open { last_heartbeat_at, awaiting_reply_since, probe_at, answered };
                 vec![]
             }
             (Event::Tick, Phase::Connecting { since }) if now >= since + self.timing.connect_timeout_ms => {
                 self.fail(now);
                 vec![Action::Close]
             }
-            (Event::Tick, Phase::Open { last_heartbeat_at, awaiting_reply_since, probe_at }) => {
+            (Event::Tick, Phase::Open { last_heartbeat_at, awaiting_reply_since, probe_at, answered }) => {
+                let timeout =
+                    if answered { self.timing.heartbeat_timeout_ms } else { self.timing.connect_timeout_ms };
                 match awaiting_reply_since {
-                    Some(since) if now >= since + self.timing.heartbeat_timeout_ms => {
+                    Some(since) if now >= since + timeout => {
                         self.fail(now);
                         vec![Action::Close]
                     }
@@ -238,11 +250,12 @@ impl Connection {
     }
 
     fn heartbeat(&mut self, now: Millis) -> Vec<Action> {
-        if let Phase::Open { awaiting_reply_since, .. } = self.phase {
+        if let Phase::Open { awaiting_reply_since, answered, .. } = self.phase {
             self.phase = Phase::Open {
                 last_heartbeat_at: now,
                 awaiting_reply_since: Some(awaiting_reply_since.unwrap_or(now)),
                 probe_at: None,
+                answered,
             };
         }
         vec![Action::SendHeartbeat]
@@ -506,6 +519,45 @@ mod tests {
         let sent_at = h.now;
         let waited = h.until_closed() - sent_at;
         assert!(waited <= V0_PROBE_DELAY_MS + Timing::default().heartbeat_timeout_ms + 100, "{waited} ms");
+    }
+
+    #[test]
+    fn a_link_that_opens_but_does_not_answer_gets_the_handshake_time_and_keeps_the_backoff() {
+        let timing = Timing::default();
+        let mut h = Harness::new();
+        assert_eq!(h.at(Event::Enable), vec![Action::Open]);
+        // Two refused attempts grow the backoff.
+        for _ in 0..2 {
+            h.at(Event::Closed);
+            let mut opened = false;
+            for _ in 0..20 {
+                if h.advance(100).contains(&Action::Open) {
+                    opened = true;
+                    break;
+                }
+            }
+            assert!(opened, "retried");
+        }
+        // A server busy with a storm accepts, then answers only after the replay: the link is
+        // not declared dead at the heartbeat timeout...
+        assert_eq!(h.at(Event::Opened), vec![Action::SendHeartbeat]);
+        assert!(!h.advance(timing.heartbeat_timeout_ms + 500).contains(&Action::Close));
+        // ...but at the handshake's, and the backoff goes on growing instead of starting over
+        // (third failure: a delay of at least 400 ms, not 125-250 ms).
+        let opened_at = h.now - timing.heartbeat_timeout_ms - 500;
+        while !h.advance(100).contains(&Action::Close) {
+            assert!(h.now < opened_at + timing.connect_timeout_ms + 100, "not closed in time");
+        }
+        assert!(h.now >= opened_at + timing.connect_timeout_ms);
+        let delay = h.connection.retry_at().expect("waiting") - h.now;
+        assert!(delay >= 400, "{delay}");
+        // Once a link has answered, the next loss starts the backoff afresh.
+        h.advance(delay + 100);
+        h.at(Event::Opened);
+        h.at(Event::FrameReceived);
+        h.at(Event::Closed);
+        let delay = h.connection.retry_at().expect("waiting") - h.now;
+        assert!((125..=250).contains(&delay), "{delay}");
     }
 
     #[test]

@@ -76,8 +76,18 @@ impl Backend {
                 command
             }
         };
-        let mut child =
-            command.stdout(Stdio::piped()).stderr(Stdio::null()).spawn().map_err(|e| format!("start backend: {e}"))?;
+        // KEFU_STORM_BACKEND_LOG=FILE keeps the backend's log (appended), to see why clients
+        // were closed.
+        let log = match std::env::var_os("KEFU_STORM_BACKEND_LOG") {
+            Some(path) => std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(path)
+                .map(Stdio::from)
+                .map_err(|e| format!("backend log: {e}"))?,
+            None => Stdio::null(),
+        };
+        let mut child = command.stdout(Stdio::piped()).stderr(log).spawn().map_err(|e| format!("start backend: {e}"))?;
         let mut lines = BufReader::new(child.stdout.take().ok_or("no stdout")?).lines();
         let ready_word = if self.v1() { "listening" } else { "READY" };
         loop {
@@ -383,7 +393,15 @@ pub(crate) async fn run(args: &Args) -> Result<bool, String> {
         (None, Some(classes)) => Backend::Original { classes: classes.clone() },
         _ => return Err("--storm needs --server-bin or --original-classes".into()),
     };
-    let (mut child, port, _) = backend.spawn(0)?;
+    // The reference server picks a port and says it; the original is given a free one.
+    let first_port = match backend {
+        Backend::Reference { .. } => 0,
+        Backend::Original { .. } => std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .map(|a| a.port())
+            .map_err(|e| e.to_string())?,
+    };
+    let (mut child, port, _) = backend.spawn(first_port)?;
     let agent_token = if backend.v1() { Some(agent_session(port).await?) } else { None };
     let shared = Arc::new(Shared {
         url: format!("ws://127.0.0.1:{port}{}", kefu_protocol::ENDPOINT_PREFIX),
@@ -428,13 +446,15 @@ pub(crate) async fn run(args: &Args) -> Result<bool, String> {
     tokio::time::sleep(Duration::from_secs(args.storm_warm_s)).await;
 
     // The kill, and the restart after the outage.
+    eprintln!("storm: killing the backend");
     let _ = child.kill();
     let _ = child.wait();
     let killed = Instant::now();
     tokio::time::sleep(Duration::from_millis(args.storm_down_ms)).await;
     let restarted = Instant::now();
     shared.restarted_ms.store(shared.now_ms().max(1), Ordering::SeqCst);
-    let (mut child, _, ready) = backend.spawn(port)?;
+    let (mut child, _, ready) = tokio::task::block_in_place(|| backend.spawn(port))?;
+    eprintln!("storm: backend restarted; waiting for the clients");
     let (cpu_before, _) = cpu_and_peak(child.id());
     let counted = shared.clone();
     let all_back = wait_until("every client back", Duration::from_secs(60), Box::new(move || {
@@ -449,13 +469,16 @@ pub(crate) async fn run(args: &Args) -> Result<bool, String> {
     let mut handshakes: Vec<u64> = shared.handshakes_us.lock().map(|h| h.clone()).unwrap_or_default();
     handshakes.sort_unstable();
 
+    eprintln!("storm: {} of {everyone} back; settling", shared.back_ms.lock().map(|b| b.len()).unwrap_or(0));
     // Settle: stop writing, let every outbox drain, then read everything back.
     phase_tx.send(Phase::Quiet).ok();
     tokio::time::sleep(Duration::from_secs(3)).await;
     phase_tx.send(Phase::Verify).ok();
     let (mut written, mut lost, mut doubled, mut unverified) = (0, 0, 0, 0);
+    // One deadline for all: a client that never comes back must not hold the report.
+    let verify_deadline = tokio::time::Instant::now() + Duration::from_secs(60);
     for task in tasks {
-        match tokio::time::timeout(Duration::from_secs(60), task).await {
+        match tokio::time::timeout_at(verify_deadline, task).await {
             Ok(Ok(outcome)) => {
                 written += outcome.written;
                 lost += outcome.lost;

@@ -19,6 +19,8 @@ pub type ConnectionId = u64;
 
 /// Frames waiting for one connection's writer; bounded so a stalled client cannot grow memory.
 pub const OUTBOX_CAPACITY: usize = 4096;
+/// The same for an agent's connection, which receives every conversation's frames.
+pub const AGENT_OUTBOX_CAPACITY: usize = 65_536;
 
 /// What a session's writer receives; each session encodes messages for its protocol.
 #[derive(Debug, Clone)]

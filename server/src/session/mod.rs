@@ -33,7 +33,7 @@ use tokio_util::sync::CancellationToken;
 pub use close::Close;
 
 use crate::auth::Identity;
-use crate::hub::{ConnectionId, Hub, Outgoing, OUTBOX_CAPACITY};
+use crate::hub::{ConnectionId, Hub, Outgoing, AGENT_OUTBOX_CAPACITY, OUTBOX_CAPACITY};
 use crate::limits::Buckets;
 use crate::store::{NewMessage, Store};
 use gate::RateLimit;
@@ -167,7 +167,13 @@ pub async fn run<S, R>(
         limits.global_max_queued_bytes,
         limits.write_timeout,
     );
-    let (outbox, delivered_by_hub) = mpsc::channel::<Outgoing>(OUTBOX_CAPACITY);
+    // Agents receive every conversation's traffic, and wait for their (larger) replay before
+    // live frames flow: after a restart, thousands of users coming back (a presence frame
+    // each) plus live messages must not fill an agent's queue and kick it, which would start
+    // its replay over and over. Frames are shared (`Arc`), so a longer queue costs little;
+    // the writer's byte bound still holds.
+    let capacity = if uid == kefu_protocol::AGENT_UID { AGENT_OUTBOX_CAPACITY } else { OUTBOX_CAPACITY };
+    let (outbox, delivered_by_hub) = mpsc::channel::<Outgoing>(capacity);
     let started = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_micros())
