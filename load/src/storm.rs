@@ -48,7 +48,7 @@ impl Backend {
     }
 
     /// Starts it on `port` (0: any); returns the process, its port and when it was ready.
-    fn spawn(&self, port: u16) -> Result<(Child, u16, Instant), String> {
+    fn spawn(&self, port: u16) -> Result<(Running, u16, Instant), String> {
         let mut command = match self {
             Backend::Reference { bin, database, secret } => {
                 let mut command = Command::new(bin);
@@ -100,7 +100,7 @@ impl Backend {
                         line.trim().rsplit(':').next().and_then(|p| p.parse().ok()).ok_or("no port in the ready line")?
                     };
                     std::thread::spawn(move || lines.for_each(drop));
-                    return Ok((child, port, ready));
+                    return Ok((Running(child), port, ready));
                 }
                 Some(Ok(_)) => {}
                 _ => {
@@ -109,6 +109,26 @@ impl Backend {
                 }
             }
         }
+    }
+}
+
+/// The backend process, killed (by PID) when dropped, so that no error path leaves it behind.
+struct Running(Child);
+
+impl Running {
+    fn id(&self) -> u32 {
+        self.0.id()
+    }
+
+    fn kill(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        self.kill();
     }
 }
 
@@ -447,8 +467,7 @@ pub(crate) async fn run(args: &Args) -> Result<bool, String> {
 
     // The kill, and the restart after the outage.
     eprintln!("storm: killing the backend");
-    let _ = child.kill();
-    let _ = child.wait();
+    child.kill();
     let killed = Instant::now();
     tokio::time::sleep(Duration::from_millis(args.storm_down_ms)).await;
     let restarted = Instant::now();
@@ -488,8 +507,7 @@ pub(crate) async fn run(args: &Args) -> Result<bool, String> {
             _ => unverified += 1,
         }
     }
-    let _ = child.kill();
-    let _ = child.wait();
+    child.kill();
     let _ = std::fs::remove_dir_all(&work);
 
     let ms = |at: Option<u64>, from: u64| at.map(|t| format!("{}", t.saturating_sub(from))).unwrap_or_else(|| "-".into());
