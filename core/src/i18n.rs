@@ -238,7 +238,8 @@ impl Texts {
     }
 
     /// The visitor's one status message: the connection and, once connected, whether an agent
-    /// is there (`None`: the backend does not say, as the original does not).
+    /// is there (`None`: the backend does not say, as the original does not; or the page is
+    /// the console).
     pub fn visitor_status(&self, status: Status, retrying: bool, agents_online: Option<bool>) -> &'static str {
         match (status, agents_online) {
             (Status::Online, Some(true)) => self.agents_here,

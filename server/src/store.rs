@@ -116,6 +116,13 @@ static INSERT_MESSAGE: std::sync::LazyLock<String> = std::sync::LazyLock::new(||
     format!("INSERT INTO messages ({COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)")
 });
 
+/// Every conversation's last `seq`, read from the messages.
+async fn last_seqs(pool: &SqlitePool) -> Result<std::collections::HashMap<ConversationId, Seq>, StoreError> {
+    let last: Vec<(i64, i64)> =
+        sqlx::query_as("SELECT conversation, MAX(seq) FROM messages GROUP BY conversation").fetch_all(pool).await?;
+    Ok(last.into_iter().map(|(conversation, seq)| (conversation, seq.max(0) as Seq)).collect())
+}
+
 impl Store {
     /// Opens (creating if needed) the database file and brings its schema up to date.
     pub async fn open(path: &Path) -> Result<Store, StoreError> {
@@ -127,10 +134,7 @@ impl Store {
             .busy_timeout(Duration::from_secs(5));
         let pool = SqlitePoolOptions::new().max_connections(4).connect_with(options).await?;
         sqlx::migrate!("./migrations").run(&pool).await?;
-        let mut positions = Positions::default();
-        let last: Vec<(i64, i64)> =
-            sqlx::query_as("SELECT conversation, MAX(seq) FROM messages GROUP BY conversation").fetch_all(&pool).await?;
-        positions.last_seq = last.into_iter().map(|(c, seq)| (c, seq.max(0) as Seq)).collect();
+        let mut positions = Positions { last_seq: last_seqs(&pool).await?, ..Positions::default() };
         let reads: Vec<(i64, String, i64)> = sqlx::query_as("SELECT conversation, side, seq FROM reads").fetch_all(&pool).await?;
         for (conversation, side, seq) in reads {
             let entry = positions.reads.entry(conversation).or_default();
@@ -353,9 +357,8 @@ impl Store {
                 .await?;
         }
         tx.commit().await?;
-        let last: Vec<(i64, i64)> =
-            sqlx::query_as("SELECT conversation, MAX(seq) FROM messages GROUP BY conversation").fetch_all(&self.pool).await?;
-        self.positions().last_seq.extend(last.into_iter().map(|(c, seq)| (c, seq.max(0) as Seq)));
+        let last = last_seqs(&self.pool).await?;
+        self.positions().last_seq = last;
         Ok(())
     }
 

@@ -87,16 +87,17 @@ async fn no_message_is_refused_while_read_positions_and_typing_are_written() {
     let mut writers = vec![];
     for uid in USERS {
         let socket = connect(&server, uid).await;
-        writers.push(tokio::spawn(write(socket, true, vec![None], MESSAGES_EACH)));
+        writers.push((MESSAGES_EACH, tokio::spawn(write(socket, true, vec![None], MESSAGES_EACH))));
     }
     let conversations = USERS.iter().map(|&uid| Some(uid)).collect();
-    writers.push(tokio::spawn(write(agent, false, conversations, MESSAGES_EACH * USERS.len())));
+    let agent_count = MESSAGES_EACH * USERS.len();
+    writers.push((agent_count, tokio::spawn(write(agent, false, conversations, agent_count))));
     let mut expected = 0;
-    for (n, writer) in writers.into_iter().enumerate() {
+    for (n, (count, writer)) in writers.into_iter().enumerate() {
         let tally = writer.await.expect("writer");
-        expected += if n < USERS.len() { MESSAGES_EACH } else { MESSAGES_EACH * USERS.len() };
+        expected += count;
         assert_eq!(tally.refused, vec![], "writer {n} was refused");
-        assert_eq!(tally.acked, if n < USERS.len() { MESSAGES_EACH } else { MESSAGES_EACH * USERS.len() });
+        assert_eq!(tally.acked, count);
     }
     // Everything is stored: each conversation holds both sides' messages.
     let mut reader = connect(&server, AGENT_UID).await;

@@ -39,17 +39,6 @@ pub(crate) struct Chat<M: Send + Sync + 'static> {
     texts: &'static Texts,
 }
 
-/// A page model that knows whether customer service is there (the visitor's).
-pub(crate) trait AgentsOnline {
-    fn agents_online(&self) -> Option<bool>;
-}
-
-impl AgentsOnline for kefu_core::user_chat::UserChat {
-    fn agents_online(&self) -> Option<bool> {
-        self.agents_online
-    }
-}
-
 impl<M: Send + Sync + 'static> Clone for Chat<M> {
     fn clone(&self) -> Self {
         *self
@@ -236,28 +225,13 @@ impl<M: Model + Send + Sync + 'static> Chat<M> {
         self.protocol.get()
     }
 
-    /// The visitor's status: the link, and whether customer service is there; with the
-    /// messages waiting while offline.
-    pub(crate) fn visitor_status_label(self) -> String
-    where
-        M: AgentsOnline,
-    {
+    /// Status label: the state in words (with `agents`, whether customer service is there,
+    /// for the visitor), and how many messages wait while offline.
+    pub(crate) fn status_label(self, agents: Option<bool>) -> String {
         let (status, retrying) = self.link_state.get();
-        let agents = self.model.with(|m| m.agents_online());
         let label = self.texts.visitor_status(status, retrying, agents);
         match self.queued.get() {
             n if n > 0 && status != Status::Online => format!("{label} · {n} {}", self.texts.queued),
-            _ => label.to_owned(),
-        }
-    }
-
-    /// Status label: the state in words, and how many messages wait while offline.
-    pub(crate) fn status_label(self) -> String {
-        let (status, retrying) = self.link_state.get();
-        let label = self.texts.status_label(status, retrying);
-        match self.queued.get() {
-            0 => label.to_owned(),
-            n if status != Status::Online => format!("{label} · {n} {}", self.texts.queued),
             _ => label.to_owned(),
         }
     }

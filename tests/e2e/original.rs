@@ -152,8 +152,6 @@ async fn a_console_cut_off_from_the_original_says_it_may_have_missed_messages() 
     let (user_url, _) = page_urls(&pages, &original.ws_base());
     let through_proxy = format!("ws://127.0.0.1:{}{}", proxy.port, kefu_protocol::ENDPOINT_PREFIX);
     let (_, agent_url) = page_urls(&pages, &through_proxy);
-    let proxy = std::sync::Arc::new(proxy);
-    let cut = proxy.clone();
     with_browsers(2, move |browsers| async move {
         let (user, agent) = (&browsers[0], &browsers[1]);
         open_console_without_sign_in(agent, &agent_url).await;
@@ -165,11 +163,11 @@ async fn a_console_cut_off_from_the_original_says_it_may_have_missed_messages() 
 
         // Only the console's link breaks; the user writes meanwhile, and the original, which
         // keeps nothing, will not resend it.
-        cut.cut();
+        proxy.cut();
         page::wait_status(agent, "offline", LOAD).await;
         page::type_and_send(user, "while the console was away").await;
         page::wait_message(user, "me", "while the console was away", "sent").await;
-        cut.restore();
+        proxy.restore();
         page::wait_status(agent, "online", LOAD).await;
         let notices = eventually("the console says what it may have missed", LOAD, || async {
             let notices = page::console_notices(agent).await;

@@ -182,7 +182,7 @@ fn ConsoleBar(chat: Chat<Inbox>, alerts: Alerts, config: PageConfig, session: Op
             <StatusIndicator
                 status=Signal::derive(move || chat.link_state.get().0)
                 label=Signal::derive(move || {
-                    if switched_on.get() { chat.status_label() } else { texts.switched_off.to_owned() }
+                    if switched_on.get() { chat.status_label(None) } else { texts.switched_off.to_owned() }
                 })
                 detail=Signal::derive(move || chat.last_close.get())
             />

@@ -134,7 +134,7 @@ fn UserPage(config: PageConfig, visitor: Visitor) -> impl IntoView {
                     <h1 class="title">{move || service.get()}</h1>
                     <StatusIndicator
                         status=Signal::derive(move || chat.link_state.get().0)
-                        label=Signal::derive(move || chat.visitor_status_label())
+                        label=Signal::derive(move || chat.status_label(agents.get()))
                         agents
                         detail=status_detail
                     />
