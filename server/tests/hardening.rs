@@ -221,21 +221,28 @@ async fn sign_in_names_are_bounded_in_requests_and_in_the_log() {
         assert_eq!(server.sign_in(&format!("{n}{}", "n".repeat(10_000)), "guess").0, 401);
     }
     // A 1 MB body is refused from its length alone, before it is read.
-    let mut stream = TcpStream::connect(("127.0.0.1", server.port)).await.expect("connect");
-    let head = format!(
-        "POST {} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: 1000000\r\n\r\n{{\"name\":\"nnnn",
-        api::AGENT_SESSION_PATH
-    );
-    stream.write_all(head.as_bytes()).await.expect("write");
-    let mut answer = [0u8; 12];
-    tokio::time::timeout(ws::WAIT, stream.read_exact(&mut answer)).await.expect("an answer").expect("read");
-    assert_eq!(&answer, b"HTTP/1.1 413");
+    let address = SocketAddr::from(([127, 0, 0, 1], server.port));
+    assert_eq!(&partial_sign_in(address, 1_000_000, "{\"name\":\"nnnn").await, b"HTTP/1.1 413");
     let logged = std::fs::metadata(&log).map(|m| m.len()).unwrap_or(0);
     let _ = std::fs::remove_file(&log);
     assert!(logged < 8_000, "the log grew by {logged} bytes");
 }
 
 /// Reads from `stream` until it ends (or `within` passes): whether the server closed it.
+/// Sends a sign-in request announcing `length` bytes of body but only `body_start`, and
+/// returns the status line's first 12 bytes.
+async fn partial_sign_in(address: SocketAddr, length: usize, body_start: &str) -> [u8; 12] {
+    let mut stream = TcpStream::connect(address).await.expect("connect");
+    let head = format!(
+        "POST {} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: {length}\r\n\r\n{body_start}",
+        api::AGENT_SESSION_PATH
+    );
+    stream.write_all(head.as_bytes()).await.expect("write");
+    let mut answer = [0u8; 12];
+    tokio::time::timeout(ws::WAIT, stream.read_exact(&mut answer)).await.expect("an answer").expect("read");
+    answer
+}
+
 async fn closed_within(stream: &mut TcpStream, within: Duration) -> bool {
     let mut buffer = [0u8; 1024];
     let deadline = Instant::now() + within;
@@ -275,15 +282,7 @@ async fn silent_connections_time_out_and_one_address_cannot_hold_them_all() {
         assert!(closed_within(stream, Duration::from_secs(5)).await, "a silent connection was kept");
     }
     // A request whose body comes too slowly is cut off too.
-    let mut slow = TcpStream::connect(address).await.expect("connect");
-    let head = format!(
-        "POST {} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{{\"na",
-        api::AGENT_SESSION_PATH
-    );
-    slow.write_all(head.as_bytes()).await.expect("write");
-    let mut answer = [0u8; 12];
-    tokio::time::timeout(ws::WAIT, slow.read_exact(&mut answer)).await.expect("an answer").expect("read");
-    assert_eq!(&answer, b"HTTP/1.1 408");
+    assert_eq!(&partial_sign_in(address, 100, "{\"na").await, b"HTTP/1.1 408");
     // Places came back; an upgraded WebSocket that says nothing is closed with 1008.
     let mut quiet = ws::connect_v1(&server.ws_url("5")).await;
     let (code, reason) = ws::close_frame(&mut quiet).await.expect("a close frame");
