@@ -115,6 +115,12 @@ async fn read_positions_are_shared_with_the_team_and_replayed() {
     for n in 1..=2 {
         send_message(&mut user, &format!("u{n}"), None, "question").await;
     }
+    // Both acks first (the user's own messages come back too, for its other tabs): an ack is
+    // queued after the broadcast, so a fast agent's read could otherwise overtake the second.
+    for n in 1..=2 {
+        assert!(matches!(next(&mut user).await, ServerMessage::Message(m) if m.seq == n));
+        assert_eq!(next(&mut user).await, ServerMessage::Ack { id: format!("u{n}"), conversation: 5, seq: n });
+    }
     for socket in [&mut agent, &mut colleague] {
         next_message(socket).await;
         next_message(socket).await;
@@ -123,15 +129,7 @@ async fn read_positions_are_shared_with_the_team_and_replayed() {
     send(&mut agent, &ClientMessage::Read { conversation: Some(5), seq: 2 }).await;
     let read = ServerMessage::Read { conversation: 5, agent: true, seq: 2 };
     for socket in [&mut colleague, &mut user, &mut agent] {
-        loop {
-            match next(socket).await {
-                ServerMessage::Message(_) | ServerMessage::Ack { .. } => continue,
-                frame => {
-                    assert_eq!(frame, read);
-                    break;
-                }
-            }
-        }
+        assert_eq!(next(socket).await, read);
     }
     // Going back is ignored: the stored position stays, and nobody is told.
     send(&mut agent, &ClientMessage::Read { conversation: Some(5), seq: 1 }).await;
