@@ -117,7 +117,8 @@ mod tests {
             outcomes.push(check.await.expect("task"));
         }
         assert!(outcomes.contains(&Err(Busy)), "some were turned away");
-        assert!(outcomes.contains(&Ok(true)), "the ones that got in were checked");
-        assert!(outcomes.len() - outcomes.iter().filter(|o| **o == Err(Busy)).count() >= 3);
+        // At least the queue's two got in (a third if the worker had already taken one when
+        // the rest arrived; on a busy machine it may not have).
+        assert!(outcomes.iter().filter(|o| **o == Ok(true)).count() >= 2, "{outcomes:?}");
     }
 }
