@@ -12,6 +12,9 @@ pub const GUEST_PATH: &str = "/api/guest";
 pub const AGENT_SESSION_PATH: &str = "/api/agent/session";
 /// Every API path starts with this; anything else under it is 404.
 pub const PREFIX: &str = "/api/";
+/// `POST`, body a JWT signed with the app secret ([`crate::friends::AppFriendship`]): the
+/// embedding app's backend makes two users friends or ends their friendship.
+pub const APP_FRIENDSHIP_PATH: &str = "/api/app/friendship";
 
 /// Answer of [`CONFIG_PATH`].
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -55,6 +58,14 @@ impl Branding {
         Some(if lang == "zh" { &self.welcome_zh } else { &self.welcome_en }.as_str())
             .filter(|s| !s.trim().is_empty())
     }
+}
+
+/// Answer of [`APP_FRIENDSHIP_PATH`]: the friendship as it now stands.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Friendship {
+    pub a: i64,
+    pub b: i64,
+    pub friends: bool,
 }
 
 /// Answer of [`GUEST_PATH`]: a visitor's identity, kept by the page.

@@ -19,6 +19,8 @@ pub trait Fields: Sized {
     fn objects(&self, key: &str) -> Option<Vec<Self>>;
     /// The strings of an array field.
     fn strings(&self, key: &str) -> Option<Vec<String>>;
+    /// An object field.
+    fn object(&self, key: &str) -> Option<Self>;
 }
 
 /// A JSON object being written.
@@ -59,12 +61,17 @@ impl ErrorCode {
             ErrorCode::Unavailable => "unavailable",
             ErrorCode::AlreadyResumed => "already_resumed",
             ErrorCode::TooMany => "too_many",
+            ErrorCode::NotFriends => "not_friends",
+            ErrorCode::Blocked => "blocked",
+            ErrorCode::TooManyFriends => "too_many_friends",
+            ErrorCode::UnknownUser => "unknown_user",
+            ErrorCode::BadInvite => "bad_invite",
             ErrorCode::Other => "other",
         }
     }
 
     fn from_wire(name: &str) -> ErrorCode {
-        const KNOWN: [ErrorCode; 11] = [
+        const KNOWN: [ErrorCode; 16] = [
             ErrorCode::Malformed,
             ErrorCode::UnknownType,
             ErrorCode::Binary,
@@ -76,6 +83,11 @@ impl ErrorCode {
             ErrorCode::Unavailable,
             ErrorCode::AlreadyResumed,
             ErrorCode::TooMany,
+            ErrorCode::NotFriends,
+            ErrorCode::Blocked,
+            ErrorCode::TooManyFriends,
+            ErrorCode::UnknownUser,
+            ErrorCode::BadInvite,
         ];
         KNOWN.into_iter().find(|code| code.as_str() == name).unwrap_or(ErrorCode::Other)
     }
@@ -147,6 +159,18 @@ impl ServerMessage {
                 ServerMessage::Typing { conversation: conversation()?, agent: object.boolean("agent")? }
             }
             "agents" => ServerMessage::Agents { online: object.boolean("online")? },
+            "friends" => ServerMessage::Friends(crate::friends::Friends::from_fields(object)?),
+            "friend_presence" => {
+                ServerMessage::FriendPresence { uid: object.integer("uid")?, online: object.boolean("online")? }
+            }
+            "member_read" => ServerMessage::MemberRead {
+                conversation: conversation()?,
+                uid: object.integer("uid")?,
+                seq: unsigned(object, "seq")?,
+            },
+            "member_typing" => {
+                ServerMessage::MemberTyping { conversation: conversation()?, uid: object.integer("uid")? }
+            }
             "error" => ServerMessage::Error {
                 code: ErrorCode::from_wire(&object.string("code")?),
                 message: object.string("message")?,
@@ -167,6 +191,12 @@ impl ClientMessage {
             ClientMessage::Typing { .. } => "typing",
             ClientMessage::Read { .. } => "read",
             ClientMessage::History { .. } => "history",
+            ClientMessage::Befriend { .. } => "befriend",
+            ClientMessage::Answer { .. } => "answer",
+            ClientMessage::Cancel { .. } => "cancel",
+            ClientMessage::Unfriend { .. } => "unfriend",
+            ClientMessage::Block { .. } => "block",
+            ClientMessage::Unblock { .. } => "unblock",
         };
         out.put_string("type", kind);
         let seq = |seq: u64| i64::try_from(seq).unwrap_or(i64::MAX);
@@ -208,8 +238,67 @@ impl ClientMessage {
                     out.put_integer("limit", i64::from(*limit));
                 }
             }
+            ClientMessage::Befriend { uid, note, invite } => {
+                out.put_integer("uid", *uid);
+                if !note.is_empty() {
+                    out.put_string("note", note);
+                }
+                if let Some(invite) = invite {
+                    out.put_string("invite", invite);
+                }
+            }
+            ClientMessage::Answer { uid, accept } => {
+                out.put_integer("uid", *uid);
+                out.put_boolean("accept", *accept);
+            }
+            ClientMessage::Cancel { uid }
+            | ClientMessage::Unfriend { uid }
+            | ClientMessage::Block { uid }
+            | ClientMessage::Unblock { uid } => out.put_integer("uid", *uid),
         }
         out
+    }
+}
+
+impl crate::friends::Person {
+    pub fn from_fields(object: &impl Fields) -> Option<crate::friends::Person> {
+        Some(crate::friends::Person {
+            uid: object.integer("uid")?,
+            name: object.string("name")?,
+            avatar: object.string("avatar").unwrap_or_default(),
+        })
+    }
+}
+
+impl crate::friends::Friends {
+    pub fn from_fields<F: Fields>(object: &F) -> Option<crate::friends::Friends> {
+        use crate::friends::{Friend, Person, Request};
+        let friend = |item: &F| {
+            Some(Friend {
+                person: Person::from_fields(item)?,
+                conversation: item.integer("conversation")?,
+                online: item.boolean("online")?,
+                last: match item.object("last") {
+                    Some(last) => Some(Message::from_fields(&last)?),
+                    None => None,
+                },
+                unread: unsigned(item, "unread").unwrap_or(0),
+            })
+        };
+        let request = |item: &F| {
+            Some(Request {
+                person: Person::from_fields(item)?,
+                note: item.string("note").unwrap_or_default(),
+                sent: unsigned(item, "sent")?,
+            })
+        };
+        Some(crate::friends::Friends {
+            friends: object.objects("friends")?.iter().map(friend).collect::<Option<_>>()?,
+            incoming: object.objects("incoming")?.iter().map(request).collect::<Option<_>>()?,
+            outgoing: object.objects("outgoing")?.iter().map(request).collect::<Option<_>>()?,
+            blocked: object.objects("blocked")?.iter().map(Person::from_fields).collect::<Option<_>>()?,
+            invite: object.string("invite")?,
+        })
     }
 }
 
@@ -303,6 +392,10 @@ impl Fields for serde_json::Value {
 
     fn strings(&self, key: &str) -> Option<Vec<String>> {
         self.get(key)?.as_array()?.iter().map(|item| item.as_str().map(str::to_owned)).collect()
+    }
+
+    fn object(&self, key: &str) -> Option<Self> {
+        self.get(key).filter(|value| value.is_object()).cloned()
     }
 }
 

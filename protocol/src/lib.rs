@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 
 pub mod api;
 pub mod fields;
+pub mod friends;
 pub mod v1;
 
 /// Path prefix of the WebSocket endpoint; the user id follows it: `/webSocket/{userId}`.

@@ -67,6 +67,25 @@ pub enum ClientMessage {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         limit: Option<u32>,
     },
+    /// v2: asks `uid` to be friends (accepts at once if `uid` already asked). With the
+    /// `invite` token of `uid`'s invite link, the friendship is made without asking.
+    Befriend {
+        uid: i64,
+        #[serde(default, skip_serializing_if = "String::is_empty")]
+        note: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        invite: Option<String>,
+    },
+    /// v2: accepts or declines `uid`'s request.
+    Answer { uid: i64, accept: bool },
+    /// v2: withdraws one's own request to `uid`.
+    Cancel { uid: i64 },
+    /// v2: ends the friendship with `uid` (the conversation's history stays).
+    Unfriend { uid: i64 },
+    /// v2: ends any friendship or request with `uid` and refuses their requests, messages
+    /// and presence until [`ClientMessage::Unblock`].
+    Block { uid: i64 },
+    Unblock { uid: i64 },
 }
 
 /// The last sequence number a client has seen in a conversation.
@@ -131,6 +150,16 @@ pub enum ErrorCode {
     AlreadyResumed,
     /// A frame naming more items than allowed (a `resume` with too many positions).
     TooMany,
+    /// v2: the other user is not (or no longer) a friend.
+    NotFriends,
+    /// v2: one of the two has blocked the other.
+    Blocked,
+    /// v2: past [`crate::friends::MAX_FRIENDS`] friends.
+    TooManyFriends,
+    /// v2: no such user (never seen by this server), or oneself.
+    UnknownUser,
+    /// v2: an invite that is forged, expired, or someone else's.
+    BadInvite,
     /// A code this client does not know (sent by a newer server): show the message.
     #[serde(other)]
     Other,
@@ -164,6 +193,14 @@ pub enum ServerMessage {
     Typing { conversation: ConversationId, agent: bool },
     /// To users: whether any agent is connected. Sent during the replay and on every change.
     Agents { online: bool },
+    /// v2: the reader's friends, requests and blocks, whole (see [`crate::friends::Friends`]).
+    Friends(crate::friends::Friends),
+    /// v2: friend `uid` came online or went offline (only ever sent to friends).
+    FriendPresence { uid: i64, online: bool },
+    /// v2: member `uid` of peer `conversation` has read it up to `seq`.
+    MemberRead { conversation: ConversationId, uid: i64, seq: Seq },
+    /// v2: member `uid` is typing in peer `conversation`.
+    MemberTyping { conversation: ConversationId, uid: i64 },
     /// A frame was refused; the connection stays open. `id` names the refused message.
     Error {
         code: ErrorCode,
@@ -195,7 +232,10 @@ impl ClientMessage {
                 code: ErrorCode::Malformed,
                 message: "a frame must be a JSON object with a string \"type\"".into(),
             }),
-            Some("resume" | "send" | "history" | "typing" | "read") => serde_json::from_str(text)
+            Some(
+                "resume" | "send" | "history" | "typing" | "read" | "befriend" | "answer" | "cancel"
+                | "unfriend" | "block" | "unblock",
+            ) => serde_json::from_str(text)
                 .map_err(|err| DecodeError { code: ErrorCode::Malformed, message: err.to_string() }),
             Some(other) => {
                 Err(DecodeError { code: ErrorCode::UnknownType, message: format!("unknown type {other:?}") })
@@ -344,9 +384,36 @@ pub(crate) mod tests {
                     Just(ServerMessage::Typing { conversation, agent: flag }),
                     Just(ServerMessage::Read { conversation, agent: flag, seq }),
                     Just(ServerMessage::error(code, message.text.clone(), name.clone())),
+                    Just(ServerMessage::FriendPresence { uid: message.uid, online: flag }),
+                    Just(ServerMessage::MemberRead { conversation, uid: message.uid, seq }),
+                    Just(ServerMessage::MemberTyping { conversation, uid: message.uid }),
+                    Just(ServerMessage::Friends(friends(&message, flag, seq, name.clone()))),
                 ]
             },
         )
+    }
+
+    /// A friends snapshot made of the generated values.
+    fn friends(message: &Message, flag: bool, seq: u64, name: Option<String>) -> crate::friends::Friends {
+        use crate::friends::{Friend, Friends, Person, Request};
+        let person = Person {
+            uid: message.uid,
+            name: message.username.clone(),
+            avatar: name.clone().unwrap_or_default(),
+        };
+        Friends {
+            friends: vec![Friend {
+                person: person.clone(),
+                conversation: message.conversation,
+                online: flag,
+                last: flag.then(|| message.clone()),
+                unread: seq,
+            }],
+            incoming: vec![Request { person: person.clone(), note: message.text.clone(), sent: seq }],
+            outgoing: vec![],
+            blocked: vec![person],
+            invite: message.id.clone(),
+        }
     }
 
     /// Any frame a client may send (numbers in the range JavaScript carries exactly).
@@ -365,7 +432,7 @@ pub(crate) mod tests {
                 let after: Vec<Position> =
                     after.into_iter().map(|(conversation, seq)| Position { conversation, seq }).collect();
                 prop_oneof![
-                    Just(ClientMessage::Send { id, conversation, text }),
+                    Just(ClientMessage::Send { id: id.clone(), conversation, text: text.clone() }),
                     Just(ClientMessage::Resume { after }),
                     Just(ClientMessage::History {
                         conversation: conversation.unwrap_or(1),
@@ -374,6 +441,16 @@ pub(crate) mod tests {
                     }),
                     Just(ClientMessage::Typing { conversation }),
                     Just(ClientMessage::Read { conversation, seq }),
+                    Just(ClientMessage::Befriend {
+                        uid: conversation.unwrap_or(1),
+                        note: text.clone(),
+                        invite: conversation.map(|_| id.clone()),
+                    }),
+                    Just(ClientMessage::Answer { uid: conversation.unwrap_or(1), accept: seq % 2 == 0 }),
+                    Just(ClientMessage::Cancel { uid: conversation.unwrap_or(1) }),
+                    Just(ClientMessage::Unfriend { uid: conversation.unwrap_or(1) }),
+                    Just(ClientMessage::Block { uid: conversation.unwrap_or(1) }),
+                    Just(ClientMessage::Unblock { uid: conversation.unwrap_or(1) }),
                 ]
             })
     }

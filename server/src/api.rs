@@ -34,6 +34,16 @@ pub enum ApiError {
     ForeignHost,
     #[error("no such API")]
     NotFound,
+    #[error("{0}")]
+    BadAppSignature(String),
+    #[error("a friendship needs two different users")]
+    SameUser,
+    #[error("one of the two has blocked the other")]
+    Blocked,
+    #[error("one of the two already has the most friends allowed")]
+    TooManyFriends,
+    #[error("friends are unavailable; retry")]
+    FriendsUnavailable(#[source] crate::store::StoreError),
 }
 
 impl ApiError {
@@ -46,6 +56,10 @@ impl ApiError {
             ApiError::ForeignOrigin => StatusCode::FORBIDDEN,
             ApiError::ForeignHost => StatusCode::MISDIRECTED_REQUEST,
             ApiError::NotFound => StatusCode::NOT_FOUND,
+            ApiError::BadAppSignature(_) => StatusCode::UNAUTHORIZED,
+            ApiError::SameUser => StatusCode::BAD_REQUEST,
+            ApiError::Blocked | ApiError::TooManyFriends => StatusCode::CONFLICT,
+            ApiError::FriendsUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
         }
     }
 
@@ -100,6 +114,38 @@ pub(crate) async fn new_guest(
     }
     let (uid, name, token) = auth.new_guest();
     Ok(Json(api::Guest { uid, name, token }))
+}
+
+/// The embedding app's backend sets or ends a friendship: the body is a JWT signed with the
+/// app secret ([`kefu_protocol::friends::AppFriendship`]). Both users' open pages get their
+/// friends list at once. Ending a friendship that does not exist is not an error.
+pub(crate) async fn app_friendship(State(state): State<AppState>, body: String) -> Result<Json<api::Friendship>, ApiError> {
+    use crate::store::FriendError;
+    let auth = state.auth.as_ref().ok_or(ApiError::NotFound)?;
+    let request = auth.app_friendship(body.trim()).map_err(|refusal| ApiError::BadAppSignature(refusal.0))?;
+    let (a, b) = (request.a, request.b);
+    if a == b || a == kefu_protocol::AGENT_UID || b == kefu_protocol::AGENT_UID {
+        return Err(ApiError::SameUser);
+    }
+    let store = &state.shared.store;
+    let outcome = if request.friends {
+        store.make_friends(a, b).await.map(|_| ())
+    } else {
+        match store.end_friendship(a, b).await {
+            Err(FriendError::NotFriends) => Ok(()),
+            other => other,
+        }
+    };
+    match outcome {
+        Ok(()) => {}
+        Err(FriendError::Blocked) => return Err(ApiError::Blocked),
+        Err(FriendError::TooManyFriends) => return Err(ApiError::TooManyFriends),
+        Err(FriendError::Store(err)) => return Err(ApiError::FriendsUnavailable(err)),
+        Err(FriendError::UnknownUser | FriendError::NotFriends | FriendError::NoRequest) => return Err(ApiError::SameUser),
+    }
+    state.shared.tell_friends_lists(&[a, b]).await;
+    tracing::info!(a, b, friends = request.friends, "friendship set by the app");
+    Ok(Json(api::Friendship { a, b, friends: request.friends }))
 }
 
 /// Agent sign-in: a session token for a right name and password.

@@ -25,14 +25,15 @@ use tower_http::services::{ServeDir, ServeFile};
 use tower_http::timeout::TimeoutLayer;
 
 use kefu_protocol::api;
+use kefu_protocol::friends::SUBPROTOCOL_V2;
 use kefu_protocol::v1::SUBPROTOCOL;
 
 use crate::api::ApiError;
-use crate::auth::{Auth, Identity};
+use crate::auth::{Auth, Identity, Invites};
 use crate::limits::{Bucket, Buckets};
 use crate::net::{self, Connections, Slot};
 use crate::passwords::Verifier;
-use crate::session::{self, Close, Shared};
+use crate::session::{self, Close, Protocol, Shared};
 use crate::Config;
 
 /// How long shutdown waits for sessions to send their close frames.
@@ -89,6 +90,7 @@ fn router(config: &Config, state: AppState) -> Router {
             .route(api::CONFIG_PATH, get(crate::api::config))
             .route(api::GUEST_PATH, post(crate::api::new_guest))
             .route(api::AGENT_SESSION_PATH, post(crate::api::sign_in))
+            .route(api::APP_FRIENDSHIP_PATH, post(crate::api::app_friendship))
             .layer(axum::middleware::from_fn_with_state(state.clone(), guard))
             // A body past the limit is refused from its Content-Length, before it is read; a
             // request that takes too long (a body sent byte by byte) is cut off.
@@ -226,7 +228,8 @@ async fn upgrade(
         .max_frame_size(max_frame)
         .read_buffer_size(4 * 1024)
         .write_buffer_size(4 * 1024);
-    let ws = if state.config.v1 { ws.protocols([SUBPROTOCOL]) } else { ws };
+    // The client's order decides: the page offers v2 before v1.
+    let ws = if state.config.v1 { ws.protocols([SUBPROTOCOL_V2, SUBPROTOCOL]) } else { ws };
     let identity = match kefu_protocol::parse_user_id(&user_id) {
         None => Err(Close::BadUserId),
         Some(uid) => identify(&state, uid, credentials.token.as_deref()).await,
@@ -235,14 +238,18 @@ async fn upgrade(
     let shared = state.shared.clone();
     // Refusals are close frames after the upgrade, so a browser page can show the reason.
     ws.on_upgrade(move |socket| {
-        let v1 = socket.protocol().is_some_and(|p| p.as_bytes() == SUBPROTOCOL.as_bytes());
+        let protocol = match socket.protocol().map(|p| p.as_bytes()) {
+            Some(p) if p == SUBPROTOCOL_V2.as_bytes() => Protocol::V2,
+            Some(p) if p == SUBPROTOCOL.as_bytes() => Protocol::V1,
+            _ => Protocol::V0,
+        };
         sessions.track_future(async move {
             // The connection's places are held until the session ends.
             let _slots = slots;
             match identity {
                 Ok(identity) => {
                     let (sink, stream) = socket.split();
-                    session::run(sink, stream, identity, client.0, v1, shared).await
+                    session::run(sink, stream, identity, client.0, protocol, shared).await
                 }
                 Err(close) => session::refuse(socket, close).await,
             }
@@ -287,11 +294,11 @@ pub async fn serve(
     store: crate::store::Store,
     shutdown: CancellationToken,
 ) -> std::io::Result<()> {
-    let shared = Arc::new(Shared::new(store, &config, shutdown.clone()));
+    let secret = store.server_secret().await.map_err(std::io::Error::other)?;
+    let shared = Arc::new(Shared::new(store, &config, shutdown.clone(), Invites::new(&secret)));
     let auth = if config.no_auth {
         None
     } else {
-        let secret = shared.store.server_secret().await.map_err(std::io::Error::other)?;
         let app_secret = config.app_secret.as_deref().map(str::as_bytes);
         Some(Arc::new(Auth::new(&secret, app_secret, config.trust_user_ids)))
     };

@@ -75,6 +75,35 @@ impl Key {
     }
 }
 
+/// Signs and checks invite links: a JWT with the server's key, `sub` = `invite:UID`, the
+/// inviter's name, and an expiry ([`kefu_protocol::friends::INVITE_SECS`]). It can never pass
+/// as an identity: its subject is not a user id.
+pub struct Invites {
+    key: Key,
+}
+
+impl Invites {
+    pub fn new(server_secret: &[u8]) -> Invites {
+        Invites { key: Key::new(server_secret) }
+    }
+
+    pub fn token(&self, uid: i64, name: &str) -> String {
+        let invite = kefu_protocol::friends::Invite {
+            sub: format!("invite:{uid}"),
+            name: name.to_owned(),
+            exp: now() + kefu_protocol::friends::INVITE_SECS,
+        };
+        encode(&Header::new(Algorithm::HS256), &invite, &self.key.encoding).unwrap_or_default()
+    }
+
+    /// The inviter, if `token` is a valid invite.
+    pub fn inviter(&self, token: &str) -> Option<i64> {
+        let mut validation = Validation::new(Algorithm::HS256);
+        validation.set_required_spec_claims(&["exp", "sub"]);
+        decode::<kefu_protocol::friends::Invite>(token, &self.key.decoding, &validation).ok()?.claims.uid()
+    }
+}
+
 /// Checks identities; built once per server.
 pub struct Auth {
     server: Key,
@@ -158,6 +187,19 @@ impl Auth {
             return Err(Refusal(format!("token is for user {subject}, not {uid}")));
         }
         Ok(Identity::User { uid, name: clean_name(claims.name) })
+    }
+
+    /// The friendship an app's backend asks for in a JWT signed with the app secret.
+    pub fn app_friendship(&self, token: &str) -> Result<kefu_protocol::friends::AppFriendship, Refusal> {
+        let Some(app) = &self.app else {
+            return Err(Refusal("this server has no app secret (--app-secret)".into()));
+        };
+        let mut validation = Validation::new(Algorithm::HS256);
+        validation.set_required_spec_claims(&["exp"]);
+        validation.leeway = 30;
+        decode::<kefu_protocol::friends::AppFriendship>(token, &app.decoding, &validation)
+            .map(|data| data.claims)
+            .map_err(|err| Refusal(format!("not a friendship signed with the app secret: {err}")))
     }
 
     fn verify(&self, token: &str) -> Result<Verified, Refusal> {

@@ -10,6 +10,7 @@ use std::sync::{Arc, Mutex};
 
 use axum::extract::ws::Utf8Bytes;
 use kefu_protocol::v1::{ConversationId, Message, ServerMessage};
+use kefu_protocol::friends::is_peer;
 use kefu_protocol::AGENT_UID;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
@@ -34,9 +35,22 @@ struct Peer {
     /// A user's proven display name, told to agents with its presence.
     name: Option<String>,
     v1: bool,
+    /// Speaks v2: receives friend frames and peer conversations.
+    v2: bool,
     outbox: mpsc::Sender<Outgoing>,
     /// Cancelled when the peer cannot keep up; its session then closes the connection.
     kick: CancellationToken,
+}
+
+/// Who a new connection is (see [`Hub::join`]).
+pub struct Joining {
+    pub uid: i64,
+    /// A user's proven display name, told to agents with its presence.
+    pub name: Option<String>,
+    pub v1: bool,
+    pub v2: bool,
+    /// The user's friends, told that the user came online.
+    pub friends: Vec<i64>,
 }
 
 /// The registry of live connections, indexed by uid so that joining, leaving and routing a
@@ -62,15 +76,34 @@ impl Inner {
     }
 
     /// The connections that receive `conversation`'s frames: its user's and the agents'.
+    /// A peer conversation has none here (it goes through [`Hub::deliver_peer`]): agents never
+    /// receive one, whoever calls.
     fn recipients(&self, conversation: ConversationId) -> impl Iterator<Item = (&ConnectionId, &Peer)> {
-        let agents = self.connections_of(AGENT_UID);
-        let user = if conversation == AGENT_UID { None } else { self.by_uid.get(&conversation) };
+        let support = !is_peer(conversation) && conversation != AGENT_UID;
+        let agents = self.connections_of(AGENT_UID).filter(move |_| support);
+        let user = if support { self.by_uid.get(&conversation) } else { None };
         agents.chain(user.into_iter().flatten())
     }
 
+    /// Queues `text` for the v2 connections of `uids`, except `except`.
+    fn tell_v2(&self, uids: &[i64], text: &Utf8Bytes, except: Option<ConnectionId>) {
+        for uid in uids {
+            for (id, peer) in self.connections_of(*uid) {
+                if peer.v2 && Some(*id) != except {
+                    let _ = peer.outbox.try_send(Outgoing::Text(text.clone()));
+                }
+            }
+        }
+    }
+
     /// Tells v1 peers that `uid` came online or went offline: a user's presence to the
-    /// agents, the agents' presence (any agent at all) to the users.
-    fn announce(&self, uid: i64, name: Option<String>, online: bool) {
+    /// agents, the agents' presence (any agent at all) to the users; and a user's presence to
+    /// their friends (v2), to nobody else.
+    fn announce(&self, uid: i64, name: Option<String>, online: bool, friends: &[i64]) {
+        if uid != AGENT_UID && !friends.is_empty() {
+            let text: Utf8Bytes = ServerMessage::FriendPresence { uid, online }.encode().into();
+            self.tell_v2(friends, &text, None);
+        }
         let frame = if uid == AGENT_UID {
             ServerMessage::Agents { online }
         } else {
@@ -92,37 +125,61 @@ impl Inner {
 }
 
 impl Hub {
-    /// Registers a connection; frames for it arrive on `outbox`.
-    pub fn join(
-        &self,
-        uid: i64,
-        name: Option<String>,
-        v1: bool,
-        outbox: mpsc::Sender<Outgoing>,
-        kick: CancellationToken,
-    ) -> ConnectionId {
+    /// Registers a connection; frames for it arrive on `outbox`. `friends`: the user's
+    /// friends, told when the user comes online.
+    pub fn join(&self, joining: Joining, outbox: mpsc::Sender<Outgoing>, kick: CancellationToken) -> ConnectionId {
+        let Joining { uid, name, v1, v2, friends } = joining;
         let mut inner = self.lock();
         inner.next_id += 1;
         let id = inner.next_id;
         let connections = inner.by_uid.entry(uid).or_default();
         let first = connections.is_empty();
-        connections.insert(id, Peer { uid, name: name.clone(), v1, outbox, kick });
+        connections.insert(id, Peer { uid, name: name.clone(), v1, v2, outbox, kick });
         inner.uid_of.insert(id, uid);
         if first {
-            inner.announce(uid, name, true);
+            inner.announce(uid, name, true, &friends);
         }
         id
     }
 
-    pub fn leave(&self, id: ConnectionId) {
+    /// Removes a connection; `friends` are told if it was the user's last.
+    pub fn leave(&self, id: ConnectionId, friends: &[i64]) {
         let mut inner = self.lock();
         let Some(uid) = inner.uid_of.remove(&id) else { return };
         let Some(connections) = inner.by_uid.get_mut(&uid) else { return };
         let Some(peer) = connections.remove(&id) else { return };
         if connections.is_empty() {
             inner.by_uid.remove(&uid);
-            inner.announce(uid, peer.name, false);
+            inner.announce(uid, peer.name, false, friends);
         }
+    }
+
+    /// Queues a stored message of a peer conversation for its two members' v2 connections.
+    pub fn deliver_peer(&self, message: &Arc<Message>, members: (i64, i64)) -> usize {
+        let inner = self.lock();
+        let mut delivered = 0;
+        let (a, b) = members;
+        let uids: &[i64] = if a == b { &[a] } else { &[a, b] };
+        for uid in uids {
+            for (id, peer) in inner.connections_of(*uid).filter(|(_, peer)| peer.v2) {
+                match peer.outbox.try_send(Outgoing::Message(message.clone())) {
+                    Ok(()) => delivered += 1,
+                    Err(mpsc::error::TrySendError::Full(_)) => {
+                        tracing::warn!(connection = id, uid = peer.uid, "client too slow: disconnecting it");
+                        peer.kick.cancel();
+                    }
+                    Err(mpsc::error::TrySendError::Closed(_)) => {}
+                }
+            }
+        }
+        delivered
+    }
+
+    /// Passes a frame to the v2 connections of `uids` (a peer conversation's members, or one
+    /// user), except `except`.
+    pub fn tell(&self, uids: &[i64], frame: &ServerMessage, except: Option<ConnectionId>) {
+        let text: Utf8Bytes = frame.encode().into();
+        self.lock().tell_v2(uids, &text, except);
     }
 
     /// Whether any agent is connected.
@@ -192,6 +249,10 @@ mod tests {
     use super::*;
     use kefu_protocol::Role;
 
+    fn joining(uid: i64, name: Option<String>, v1: bool) -> Joining {
+        Joining { uid, name, v1, v2: false, friends: vec![] }
+    }
+
     fn message(conversation: i64, text: &str) -> Arc<Message> {
         Arc::new(Message {
             conversation,
@@ -233,10 +294,10 @@ mod tests {
         let (tx_v0_agent, mut rx_v0_agent) = mpsc::channel(OUTBOX_CAPACITY);
         let (tx_agent, mut rx_agent) = mpsc::channel(1);
         let agent_kick = CancellationToken::new();
-        hub.join(5, None, false, tx5, CancellationToken::new());
-        let six = hub.join(6, None, true, tx6, CancellationToken::new());
-        hub.join(AGENT_UID, None, false, tx_v0_agent, CancellationToken::new());
-        hub.join(AGENT_UID, None, true, tx_agent, agent_kick.clone());
+        hub.join(joining(5, None, false), tx5, CancellationToken::new());
+        let six = hub.join(joining(6, None, true), tx6, CancellationToken::new());
+        hub.join(joining(AGENT_UID, None, false), tx_v0_agent, CancellationToken::new());
+        hub.join(joining(AGENT_UID, None, true), tx_agent, agent_kick.clone());
         assert_eq!(hub.online_users(), BTreeSet::from([5, 6]));
 
         assert_eq!(hub.deliver(&message(5, "a"), true), 3);
@@ -255,7 +316,7 @@ mod tests {
         hub.deliver(&message(5, "c"), true);
         assert!(agent_kick.is_cancelled());
 
-        hub.leave(six);
+        hub.leave(six, &[]);
         assert!(hub.is_online(5) && hub.agents_online());
         assert!(!hub.is_online(6));
     }
@@ -274,21 +335,51 @@ mod tests {
         let (agent_tx, mut agent_rx) = mpsc::channel(OUTBOX_CAPACITY);
         let (user_tx, mut user_rx) = mpsc::channel(OUTBOX_CAPACITY);
         let (tab_tx, _tab_rx) = mpsc::channel(OUTBOX_CAPACITY);
-        hub.join(AGENT_UID, None, true, agent_tx, CancellationToken::new());
-        let first = hub.join(5, Some("Alice".into()), true, user_tx, CancellationToken::new());
+        hub.join(joining(AGENT_UID, None, true), agent_tx, CancellationToken::new());
+        let first = hub.join(joining(5, Some("Alice".into()), true), user_tx, CancellationToken::new());
         assert_eq!(
             texts(&mut agent_rx),
             vec![r#"{"type":"presence","conversation":5,"online":true,"name":"Alice"}"#]
         );
         assert_eq!(hub.online_users_named().get(&5), Some(&Some("Alice".to_owned())));
-        let second = hub.join(5, None, true, tab_tx, CancellationToken::new());
+        let second = hub.join(joining(5, None, true), tab_tx, CancellationToken::new());
         assert!(texts(&mut agent_rx).is_empty(), "a second tab is not news");
-        hub.leave(first);
+        hub.leave(first, &[]);
         assert!(texts(&mut agent_rx).is_empty());
-        hub.leave(second);
+        hub.leave(second, &[]);
         assert_eq!(texts(&mut agent_rx), vec![r#"{"type":"presence","conversation":5,"online":false}"#]);
         assert!(hub.online_users_named().is_empty());
         assert!(texts(&mut user_rx).is_empty(), "users are not told about other users");
         assert!(hub.agents_online());
+    }
+
+    #[tokio::test]
+    async fn peer_messages_and_presence_reach_friends_on_v2_only_never_agents() {
+        let hub = Hub::default();
+        let (agent_tx, mut agent_rx) = mpsc::channel(OUTBOX_CAPACITY);
+        let (ann_tx, mut ann_rx) = mpsc::channel(OUTBOX_CAPACITY);
+        let (ann_v1_tx, mut ann_v1_rx) = mpsc::channel(OUTBOX_CAPACITY);
+        let (stranger_tx, mut stranger_rx) = mpsc::channel(OUTBOX_CAPACITY);
+        hub.join(joining(AGENT_UID, None, true), agent_tx, CancellationToken::new());
+        hub.join(Joining { v2: true, ..joining(5, None, true) }, ann_tx, CancellationToken::new());
+        hub.join(joining(5, None, true), ann_v1_tx, CancellationToken::new());
+        hub.join(Joining { v2: true, ..joining(7, None, true) }, stranger_tx, CancellationToken::new());
+        let (bob_tx, _bob_rx) = mpsc::channel(OUTBOX_CAPACITY);
+        let bob =
+            hub.join(Joining { v2: true, friends: vec![5], ..joining(6, None, true) }, bob_tx, CancellationToken::new());
+        assert_eq!(texts(&mut ann_rx), vec![r#"{"type":"friend_presence","uid":6,"online":true}"#]);
+        assert!(texts(&mut ann_v1_rx).is_empty(), "a v1 tab knows nothing of friends");
+        assert!(texts(&mut stranger_rx).is_empty(), "presence goes to friends only");
+
+        assert_eq!(hub.deliver_peer(&message(-2, "hi Ann"), (5, 6)), 2, "Ann's v2 tab and Bob");
+        assert_eq!(next_text(&mut ann_rx).await.as_deref(), Some("hi Ann"));
+        assert!(no_message(&mut ann_v1_rx) && no_message(&mut stranger_rx));
+        assert!(no_message(&mut agent_rx), "agents never see a peer conversation");
+        assert_eq!(hub.deliver(&message(-2, "misrouted"), true), 0, "even when asked to");
+        hub.notify(-2, &ServerMessage::Typing { conversation: -2, agent: false }, None);
+        assert!(texts(&mut agent_rx).iter().all(|t| t.contains("presence")));
+
+        hub.leave(bob, &[5]);
+        assert_eq!(texts(&mut ann_rx), vec![r#"{"type":"friend_presence","uid":6,"online":false}"#]);
     }
 }

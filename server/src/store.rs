@@ -16,6 +16,9 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 use sqlx::SqlitePool;
 use tokio::sync::{Mutex, MutexGuard};
 
+mod friends;
+pub use friends::{FriendError, Requested};
+
 /// Storage errors, said plainly, with their source kept.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -67,6 +70,8 @@ pub struct Store {
     /// each write: a resume that has missed nothing costs no query. After a restart, ten
     /// thousand clients resuming at once would otherwise queue ~3 queries each on the pool.
     positions: std::sync::Mutex<Positions>,
+    /// Friends, blocks, pairs and people ([`friends`]), kept the same way.
+    graph: std::sync::Mutex<friends::Graph>,
 }
 
 /// What [`Store::positions`] holds, per conversation.
@@ -138,13 +143,20 @@ impl Store {
         let reads: Vec<(i64, String, i64)> = sqlx::query_as("SELECT conversation, side, seq FROM reads").fetch_all(&pool).await?;
         for (conversation, side, seq) in reads {
             let entry = positions.reads.entry(conversation).or_default();
-            if side == "agent" {
-                entry.1 = seq.max(0) as Seq;
-            } else {
-                entry.0 = seq.max(0) as Seq;
+            match side.as_str() {
+                "agent" => entry.1 = seq.max(0) as Seq,
+                "user" => entry.0 = seq.max(0) as Seq,
+                // A member's position in a peer conversation: the graph keeps those.
+                _ => {}
             }
         }
-        Ok(Store { pool, write: Mutex::new(()), positions: std::sync::Mutex::new(positions) })
+        let graph = friends::Graph::load(&pool).await?;
+        Ok(Store {
+            pool,
+            write: Mutex::new(()),
+            positions: std::sync::Mutex::new(positions),
+            graph: std::sync::Mutex::new(graph),
+        })
     }
 
     /// Holds back writes (and so deliveries) while a connection joins, so that it either finds
@@ -277,10 +289,11 @@ impl Store {
         Ok((rows.into_iter().map(Message::from).collect(), has_more))
     }
 
-    /// Every conversation that has messages.
+    /// Every customer-service conversation that has messages (peer conversations are not
+    /// the agents' business).
     pub async fn conversations(&self) -> Result<Vec<ConversationId>, StoreError> {
         let rows: Vec<(i64,)> =
-            sqlx::query_as("SELECT DISTINCT conversation FROM messages ORDER BY conversation")
+            sqlx::query_as("SELECT DISTINCT conversation FROM messages WHERE conversation >= 0 ORDER BY conversation")
                 .fetch_all(&self.pool)
                 .await?;
         Ok(rows.into_iter().map(|(c,)| c).collect())

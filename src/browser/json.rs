@@ -42,6 +42,11 @@ impl Fields for JsObject {
         array.iter().map(|item| item.is_object().then_some(JsObject(item))).collect()
     }
 
+    fn object(&self, key: &str) -> Option<Self> {
+        let value = self.get(key)?;
+        (value.is_object() && !js_sys::Array::is_array(&value)).then_some(JsObject(value))
+    }
+
     fn strings(&self, key: &str) -> Option<Vec<String>> {
         let array: js_sys::Array = self.get(key)?.dyn_into().ok()?;
         array.iter().map(|item| item.as_string()).collect()

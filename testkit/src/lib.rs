@@ -72,6 +72,18 @@ pub fn app_token_signed(secret: &str, uid: i64, name: Option<&str>, valid_secs: 
     .expect("sign a token")
 }
 
+/// The body of `POST /api/app/friendship` as the app's backend signs it (with `secret`).
+pub fn app_friendship_signed(secret: &str, a: i64, b: i64, friends: bool) -> String {
+    let exp = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).expect("clock").as_secs() + 60;
+    let claims = kefu_protocol::friends::AppFriendship { a, b, friends, exp };
+    jsonwebtoken::encode(
+        &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256),
+        &claims,
+        &jsonwebtoken::EncodingKey::from_secret(secret.as_bytes()),
+    )
+    .expect("sign a friendship")
+}
+
 /// An HTTP client that returns error statuses as responses, for tests to check them.
 pub fn http() -> ureq::Agent {
     ureq::Agent::config_builder().http_status_as_error(false).build().new_agent()

@@ -4,6 +4,7 @@
 use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
+use kefu_protocol::friends::SUBPROTOCOL_V2;
 use kefu_protocol::v1::{ClientMessage, Position, ServerMessage, SUBPROTOCOL};
 use kefu_protocol::{ServerFrame, HEARTBEAT, HEARTBEAT_ACK};
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
@@ -42,6 +43,15 @@ pub async fn connect_v1(url: &str) -> Socket {
     let (socket, response) = open(url, Some(SUBPROTOCOL), None).await.expect("connect");
     let selected = response.headers().get("Sec-WebSocket-Protocol").and_then(|v| v.to_str().ok());
     assert_eq!(selected, Some(SUBPROTOCOL), "server selects kefu.v1");
+    socket
+}
+
+/// A connection offering v2 then v1, as the page does; checks that the server selected v2.
+pub async fn connect_v2(url: &str) -> Socket {
+    let offer = format!("{SUBPROTOCOL_V2}, {SUBPROTOCOL}");
+    let (socket, response) = open(url, Some(&offer), None).await.expect("connect");
+    let selected = response.headers().get("Sec-WebSocket-Protocol").and_then(|v| v.to_str().ok());
+    assert_eq!(selected, Some(SUBPROTOCOL_V2), "server selects kefu.v2");
     socket
 }
 

@@ -12,6 +12,7 @@
 //! in process with channels (see the tests below) as well as over real sockets.
 
 mod close;
+mod friends;
 mod gate;
 mod replay;
 mod v0;
@@ -32,8 +33,19 @@ use tokio_util::sync::CancellationToken;
 
 pub use close::Close;
 
-use crate::auth::Identity;
-use crate::hub::{ConnectionId, Hub, Outgoing, AGENT_OUTBOX_CAPACITY, OUTBOX_CAPACITY};
+/// What a connection speaks, as negotiated by subprotocol.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Protocol {
+    /// The original's (no subprotocol).
+    V0,
+    /// `kefu.v1`.
+    V1,
+    /// `kefu.v2`: v1 with friends and peer conversations.
+    V2,
+}
+
+use crate::auth::{Identity, Invites};
+use crate::hub::{ConnectionId, Hub, Joining, Outgoing, AGENT_OUTBOX_CAPACITY, OUTBOX_CAPACITY};
 use crate::limits::Buckets;
 use crate::store::{NewMessage, Store};
 use gate::RateLimit;
@@ -80,6 +92,9 @@ pub struct Shared {
     pub frames_per_user: Buckets<i64>,
     pub frames_per_address: Buckets<IpAddr>,
     pub text_per_address: Buckets<IpAddr>,
+    /// Friend requests per user ([`kefu_protocol::friends::MAX_REQUESTS_PER_WINDOW`]).
+    pub friend_requests: Buckets<i64>,
+    pub invites: Invites,
     pub shutdown: CancellationToken,
 }
 
@@ -87,7 +102,9 @@ pub struct Shared {
 const REMEMBERED: usize = 100_000;
 
 impl Shared {
-    pub fn new(store: Store, config: &crate::Config, shutdown: CancellationToken) -> Shared {
+    pub fn new(store: Store, config: &crate::Config, shutdown: CancellationToken, invites: Invites) -> Shared {
+        use kefu_protocol::friends::{MAX_REQUESTS_PER_WINDOW, REQUEST_WINDOW_SECS};
+        let requests = crate::limits::Rate::per(MAX_REQUESTS_PER_WINDOW, Duration::from_secs(REQUEST_WINDOW_SECS));
         Shared {
             hub: Hub::default(),
             store,
@@ -96,6 +113,8 @@ impl Shared {
             frames_per_user: Buckets::new(config.per_user_frames, REMEMBERED),
             frames_per_address: Buckets::new(config.per_address_frames, REMEMBERED),
             text_per_address: Buckets::new(config.per_address_bytes, REMEMBERED),
+            friend_requests: Buckets::new(requests, REMEMBERED),
+            invites,
             shutdown,
         }
     }
@@ -123,6 +142,8 @@ struct Session {
     /// The user's proven display name, or the agent's account name.
     name: Option<String>,
     v1: bool,
+    /// v2: friends and peer conversations (users only).
+    v2: bool,
     shared: Arc<Shared>,
     writer: Writer,
     outbox: mpsc::Sender<Outgoing>,
@@ -149,7 +170,7 @@ pub async fn run<S, R>(
     mut stream: R,
     identity: Identity,
     client: IpAddr,
-    v1: bool,
+    protocol: Protocol,
     shared: Arc<Shared>,
 ) where
     S: Sink<WsMessage, Error = axum::Error> + Unpin + Send + 'static,
@@ -159,6 +180,7 @@ pub async fn run<S, R>(
         Identity::Agent { name, .. } => (AGENT_UID, Some(name)),
         Identity::User { uid, name } => (uid, name),
     };
+    let v1 = protocol != Protocol::V0;
     let limits = shared.limits.clone();
     let writer = Writer::spawn(
         sink,
@@ -183,6 +205,7 @@ pub async fn run<S, R>(
         client,
         name,
         v1,
+        v2: protocol == Protocol::V2 && uid != AGENT_UID,
         rate: RateLimit::new(limits.max_frames_per_second),
         shared: shared.clone(),
         writer,
@@ -250,7 +273,7 @@ pub async fn run<S, R>(
         }
     };
     if let Some(id) = session.joined {
-        shared.hub.leave(id);
+        shared.hub.leave(id, &session.friends());
     }
     session.writer.close(close.map(|close| close.message()), CLOSE_GRACE).await;
     tracing::info!(uid, "disconnected");
@@ -282,10 +305,26 @@ impl Session {
         if self.joined.is_some() {
             return;
         }
+        if self.v2 {
+            // Friend lists show the name a user last came with.
+            let name = self.name.clone().unwrap_or_default();
+            if let Err(err) = self.shared.store.remember_person(self.uid, &name, "").await {
+                tracing::error!(%err, "cannot note a user's name");
+            }
+        }
         let _writes = self.shared.store.hold_writes().await;
         let name = if self.is_agent() { None } else { self.name.clone() };
-        self.joined =
-            Some(self.shared.hub.join(self.uid, name, self.v1, self.outbox.clone(), self.kick.clone()));
+        let joining = Joining { uid: self.uid, name, v1: self.v1, v2: self.v2, friends: self.friends() };
+        self.joined = Some(self.shared.hub.join(joining, self.outbox.clone(), self.kick.clone()));
+    }
+
+    /// The user's friends (an agent has none).
+    fn friends(&self) -> Vec<i64> {
+        if self.is_agent() {
+            vec![]
+        } else {
+            self.shared.store.friends_of(self.uid)
+        }
     }
 
     /// Whether one more counted frame (carrying `text_bytes` of chat text) may pass: the
@@ -410,7 +449,8 @@ mod tests {
             let (to_session, incoming) = chan::unbounded();
             let sink = written.sink_map_err(axum::Error::new);
             let client = IpAddr::from([127, 0, 0, 1]);
-            let task = tokio::spawn(run(sink, incoming, identity, client, v1, shared.clone()));
+            let protocol = if v1 { Protocol::V1 } else { Protocol::V0 };
+            let task = tokio::spawn(run(sink, incoming, identity, client, protocol, shared.clone()));
             Client { to_session, from_session, task }
         }
 
@@ -466,7 +506,7 @@ mod tests {
             .expect("arguments")
             .config();
         let store = Store::open(&path).await.expect("store");
-        Arc::new(Shared::new(store, &config, CancellationToken::new()))
+        Arc::new(Shared::new(store, &config, CancellationToken::new(), Invites::new(b"test")))
     }
 
     async fn shared(name: &str, max_frames_per_second: u32) -> Arc<Shared> {

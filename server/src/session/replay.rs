@@ -5,6 +5,7 @@
 
 use std::collections::VecDeque;
 
+use kefu_protocol::friends::is_peer;
 use kefu_protocol::v1::{ConversationId, Seq, ServerMessage};
 
 use super::{Close, Session, Step};
@@ -63,6 +64,14 @@ impl Session {
     /// Read positions of the conversations replayed, who is there, then `ready`.
     async fn finish_replay(&mut self, replayed: &[ConversationId]) -> Step {
         for &conversation in replayed {
+            if is_peer(conversation) {
+                for (uid, seq) in self.shared.store.member_reads(conversation) {
+                    if seq > 0 {
+                        self.queue(ServerMessage::MemberRead { conversation, uid, seq }.encode().into())?;
+                    }
+                }
+                continue;
+            }
             let (user, agents) = self.shared.store.reads(conversation).await.map_err(resume_failed)?;
             for (agent, seq) in [(false, user), (true, agents)] {
                 if seq > 0 {
@@ -79,6 +88,10 @@ impl Session {
             }
         } else {
             self.queue(ServerMessage::Agents { online: self.shared.hub.agents_online() }.encode().into())?;
+        }
+        if self.v2 {
+            let friends = self.friends_frame().await.map_err(resume_failed)?;
+            self.queue(friends.encode().into())?;
         }
         self.queue(ServerMessage::Ready.encode().into())
     }

@@ -9,6 +9,7 @@ use kefu_protocol::v1::{
     self, ClientMessage, ConversationId, ErrorCode, Position, Seq, ServerMessage, DEFAULT_PAGE, MAX_PAGE,
     MAX_RESUME_POSITIONS,
 };
+use kefu_protocol::friends::is_peer;
 use kefu_protocol::{validate_text, TextError, AGENT_UID};
 
 use super::replay::{resume_failed, Replay, PAGE_BYTES};
@@ -47,6 +48,7 @@ impl Session {
             ClientMessage::History { conversation, before, limit } => {
                 self.history(conversation, before, limit).await
             }
+            friend_frame => self.on_friend_frame(friend_frame).await,
         }
     }
 
@@ -70,8 +72,13 @@ impl Session {
         }
     }
 
-    /// Whether this connection may read and write `conversation`.
+    /// Whether this connection may read `conversation`: a user its own and (v2) the peer
+    /// conversations it is a member of; an agent any customer-service conversation, never a
+    /// peer one. (Writing to a peer conversation also needs a friendship: [`Session::send`].)
     async fn may_use(&self, conversation: ConversationId) -> bool {
+        if is_peer(conversation) {
+            return self.v2 && self.shared.store.members(conversation).is_some_and(|(a, b)| a == self.uid || b == self.uid);
+        }
         if !self.is_agent() {
             return conversation == self.uid;
         }
@@ -115,6 +122,9 @@ impl Session {
         let existing: HashSet<ConversationId> = if self.is_agent() {
             let stored = self.shared.store.conversations().await.map_err(resume_failed)?;
             stored.into_iter().chain(self.shared.hub.online_users()).collect()
+        } else if self.v2 {
+            let peers = self.shared.store.peer_conversations_of(self.uid);
+            peers.into_iter().chain([self.uid]).collect()
         } else {
             HashSet::from([self.uid])
         };
@@ -136,7 +146,11 @@ impl Session {
             replay.replayed.push(conversation);
         }
         for conversation in existing {
-            if conversation != AGENT_UID && !replay.replayed.contains(&conversation) {
+            // `delivered` holds exactly the conversations replayed from a position (a set:
+            // an agent has one per user, ten thousand after a restart).
+            // A peer conversation not seen yet is not replayed: the friends list carries its
+            // latest message, and the page asks for a page when it is opened.
+            if conversation != AGENT_UID && !is_peer(conversation) && !self.delivered.contains_key(&conversation) {
                 replay.fresh.push_back(conversation);
                 replay.replayed.push(conversation);
             }
@@ -150,10 +164,19 @@ impl Session {
             Ok(conversation) => conversation,
             Err(message) => return self.error(ErrorCode::UnknownConversation, message, Some(id)),
         };
+        let members = match self.peer_writable(conversation) {
+            Ok(members) => members,
+            Err((code, message)) => return self.error(code, message, Some(id)),
+        };
         let new = self.new_message(conversation, id.clone(), &text);
         let hub = &self.shared.hub;
-        let stored = self.shared.store.append(new, |message| {
-            hub.deliver(&Arc::new(message.clone()), true);
+        let stored = self.shared.store.append(new, |message| match members {
+            Some(members) => {
+                hub.deliver_peer(&Arc::new(message.clone()), members);
+            }
+            None => {
+                hub.deliver(&Arc::new(message.clone()), true);
+            }
         });
         match stored.await {
             Ok(Appended::New(message) | Appended::Repeat(message)) => {
@@ -184,6 +207,19 @@ impl Session {
             Ok(conversation) => conversation,
             Err(message) => return self.error(ErrorCode::UnknownConversation, message, None),
         };
+        if let Some((a, b)) = self.shared.store.members(conversation) {
+            return match self.shared.store.mark_member_read(conversation, self.uid, seq).await {
+                Ok(stored) if stored > seq => Ok(()),
+                // Nothing read yet, nothing to tell.
+                Ok(0) => Ok(()),
+                Ok(seq) => {
+                    let frame = ServerMessage::MemberRead { conversation, uid: self.uid, seq };
+                    self.shared.hub.tell(&[a, b], &frame, None);
+                    Ok(())
+                }
+                Err(err) => self.unavailable(err),
+            };
+        }
         match self.shared.store.mark_read(conversation, self.is_agent(), seq).await {
             // Already read further: nothing new to tell.
             Ok(stored) if stored > seq => Ok(()),
@@ -203,11 +239,37 @@ impl Session {
             Ok(conversation) => conversation,
             Err(message) => return self.error(ErrorCode::UnknownConversation, message, None),
         };
+        let members = match self.peer_writable(conversation) {
+            Ok(members) => members,
+            Err((code, message)) => return self.error(code, message, None),
+        };
         if let Some(id) = self.joined {
-            let frame = ServerMessage::Typing { conversation, agent: self.is_agent() };
-            self.shared.hub.notify(conversation, &frame, Some(id));
+            match members {
+                Some((a, b)) => {
+                    let frame = ServerMessage::MemberTyping { conversation, uid: self.uid };
+                    self.shared.hub.tell(&[a, b], &frame, Some(id));
+                }
+                None => {
+                    let frame = ServerMessage::Typing { conversation, agent: self.is_agent() };
+                    self.shared.hub.notify(conversation, &frame, Some(id));
+                }
+            }
         }
         Ok(())
+    }
+
+    /// For a peer conversation (already known to be the user's): its members, if the other
+    /// is still a friend, or the error to refuse writing with. `Ok(None)`: not a peer one.
+    fn peer_writable(&self, conversation: ConversationId) -> Result<Option<(i64, i64)>, (ErrorCode, String)> {
+        let Some((a, b)) = self.shared.store.members(conversation) else { return Ok(None) };
+        let other = if a == self.uid { b } else { a };
+        if self.shared.store.are_friends(self.uid, other) {
+            Ok(Some((a, b)))
+        } else if self.shared.store.blocked_either_way(self.uid, other) {
+            Err((ErrorCode::Blocked, format!("you and user {other} cannot write to each other")))
+        } else {
+            Err((ErrorCode::NotFriends, format!("user {other} is not your friend")))
+        }
     }
 
     fn unavailable(&mut self, err: StoreError) -> Step {

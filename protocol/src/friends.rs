@@ -1,0 +1,152 @@
+//! Friends and peer conversations (protocol v2, subprotocol [`SUBPROTOCOL_V2`]): the types
+//! the friend frames carry, the limits both sides keep, and how a peer conversation is named.
+//!
+//! v2 is v1 plus these frames (see `docs/protocol.md`, "v2: friends"). A client offers
+//! `kefu.v2, kefu.v1`; a server that selects only v1 (or a v0 backend) has no friends, and
+//! the page does not show them.
+
+use serde::{Deserialize, Serialize};
+
+use crate::v1::{ConversationId, Message};
+
+/// The WebSocket subprotocol that selects v2.
+pub const SUBPROTOCOL_V2: &str = "kefu.v2";
+/// Longest note on a friend request, in characters.
+pub const MAX_NOTE_CHARS: usize = 100;
+/// Most friends one user may have.
+pub const MAX_FRIENDS: usize = 1_000;
+/// A pending request is dropped this long after it was sent.
+pub const REQUEST_EXPIRY_SECS: u64 = 30 * 24 * 60 * 60;
+/// Friend requests one user may send per [`REQUEST_WINDOW_SECS`].
+pub const MAX_REQUESTS_PER_WINDOW: u32 = 30;
+pub const REQUEST_WINDOW_SECS: u64 = 60 * 60;
+/// How long an invite link stays valid.
+pub const INVITE_SECS: u64 = 30 * 24 * 60 * 60;
+/// Query parameter of the user page that carries an invite.
+pub const INVITE_PARAM: &str = "invite";
+
+/// Whether `conversation` is between two users (not with customer service). Support
+/// conversations carry their user's id (≥ 0); peer conversations are numbered -2, -3, …
+/// (-1 is the agents' uid).
+pub fn is_peer(conversation: ConversationId) -> bool {
+    conversation <= -2
+}
+
+/// A person as friend lists show them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Person {
+    pub uid: i64,
+    pub name: String,
+    /// An image URL from the app's token; empty: show initials.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub avatar: String,
+}
+
+/// A friend, with what the list shows of their conversation.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Friend {
+    #[serde(flatten)]
+    pub person: Person,
+    /// The peer conversation with this friend.
+    pub conversation: ConversationId,
+    pub online: bool,
+    /// The conversation's latest message, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last: Option<Message>,
+    /// Messages from the friend after the reader's read position.
+    #[serde(default)]
+    pub unread: u64,
+}
+
+/// A pending friend request (to the reader, or from them).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Request {
+    #[serde(flatten)]
+    pub person: Person,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub note: String,
+    /// Unix seconds when it was sent.
+    pub sent: u64,
+}
+
+/// Everything a user's friends screen shows, sent whole during the replay and after every
+/// change (a few KB for a typical list; at most [`MAX_FRIENDS`] entries).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Friends {
+    pub friends: Vec<Friend>,
+    /// Requests to the reader, newest first.
+    pub incoming: Vec<Request>,
+    /// The reader's own pending requests, newest first.
+    pub outgoing: Vec<Request>,
+    pub blocked: Vec<Person>,
+    /// The reader's invite token, for the invite link and its QR code.
+    pub invite: String,
+}
+
+/// The body of `POST /api/app/friendship` ([`crate::api::APP_FRIENDSHIP_PATH`]) is a JWT
+/// (HS256, signed with the app secret) with these claims.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AppFriendship {
+    /// The two users, as the app's ids.
+    pub a: i64,
+    pub b: i64,
+    /// `true` makes them friends, `false` ends the friendship.
+    pub friends: bool,
+    /// Unix seconds after which the request is refused (keep it short: a minute).
+    pub exp: u64,
+}
+
+/// What an invite token says (readable by the page to show who invites; only the server can
+/// check it).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Invite {
+    /// `invite:UID`.
+    pub sub: String,
+    pub name: String,
+    pub exp: u64,
+}
+
+impl Invite {
+    /// The inviter's uid.
+    pub fn uid(&self) -> Option<i64> {
+        self.sub.strip_prefix("invite:")?.parse().ok()
+    }
+}
+
+/// Whether a note fits.
+pub fn valid_note(note: &str) -> bool {
+    note.chars().count() <= MAX_NOTE_CHARS
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn peer_conversations_are_below_the_agents_uid() {
+        assert!(!is_peer(5) && !is_peer(0) && !is_peer(crate::AGENT_UID));
+        assert!(is_peer(-2) && is_peer(-1_000));
+    }
+
+    #[test]
+    fn a_friend_is_flat_json() {
+        let friend = Friend {
+            person: Person { uid: 7, name: "Li".into(), avatar: String::new() },
+            conversation: -2,
+            online: true,
+            last: None,
+            unread: 0,
+        };
+        let text = serde_json::to_string(&friend).expect("json");
+        assert_eq!(text, r#"{"uid":7,"name":"Li","conversation":-2,"online":true,"unread":0}"#);
+        assert_eq!(serde_json::from_str::<Friend>(&text).expect("back"), friend);
+    }
+
+    #[test]
+    fn invite_names_its_uid() {
+        let invite = Invite { sub: "invite:42".into(), name: "Ann".into(), exp: 1 };
+        assert_eq!(invite.uid(), Some(42));
+        assert_eq!(Invite { sub: "agent:x".into(), ..invite }.uid(), None);
+        assert!(valid_note(&"字".repeat(MAX_NOTE_CHARS)) && !valid_note(&"a".repeat(MAX_NOTE_CHARS + 1)));
+    }
+}

@@ -1,0 +1,600 @@
+//! Friends, requests, blocks and peer conversations in the store. The graph (who is friends
+//! with whom, who blocked whom, each pair's conversation, people's names) is read once at
+//! open and kept in memory beside the tables, like the read positions: routing a message or
+//! a presence change costs no query. Every change is written under the store's write lock,
+//! then applied to the graph.
+
+use std::collections::{HashMap, HashSet};
+
+use kefu_protocol::friends::{Friend, Friends, Person, Request, MAX_FRIENDS, REQUEST_EXPIRY_SECS};
+use kefu_protocol::v1::{ConversationId, Message, Seq};
+use sqlx::SqlitePool;
+
+use super::{Row, Store, StoreError, COLUMNS};
+
+/// Why a friend operation was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum FriendError {
+    #[error("not friends")]
+    NotFriends,
+    #[error("one of you has blocked the other")]
+    Blocked,
+    #[error("at most {MAX_FRIENDS} friends")]
+    TooManyFriends,
+    #[error("no such user")]
+    UnknownUser,
+    #[error("no such request")]
+    NoRequest,
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl From<sqlx::Error> for FriendError {
+    fn from(err: sqlx::Error) -> Self {
+        FriendError::Store(err.into())
+    }
+}
+
+/// What [`Store::request_friend`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Requested {
+    /// A request is pending (new, or the same one again).
+    Pending,
+    /// They had asked too (or were already friends): friends now, in this conversation.
+    Friends(ConversationId),
+}
+
+/// The friend graph, in memory.
+#[derive(Default)]
+pub(super) struct Graph {
+    /// Every pair ever made, by its conversation: (low uid, high uid).
+    pairs: HashMap<ConversationId, (i64, i64)>,
+    conversation_of: HashMap<(i64, i64), ConversationId>,
+    /// Each user's current friends, with their conversation.
+    friends: HashMap<i64, HashMap<i64, ConversationId>>,
+    /// (blocker, blocked).
+    blocks: HashSet<(i64, i64)>,
+    /// Name and avatar each user last connected with.
+    people: HashMap<i64, (String, String)>,
+    /// Read positions in peer conversations: (conversation, member) → seq.
+    member_reads: HashMap<(ConversationId, i64), Seq>,
+}
+
+fn ordered(a: i64, b: i64) -> (i64, i64) {
+    (a.min(b), a.max(b))
+}
+
+/// A pair's conversation id from its row id: -2, -3, …
+fn conversation_id(pair_id: i64) -> ConversationId {
+    -1 - pair_id
+}
+
+impl Graph {
+    pub(super) async fn load(pool: &SqlitePool) -> Result<Graph, StoreError> {
+        let mut graph = Graph::default();
+        let pairs: Vec<(i64, i64, i64, bool)> =
+            sqlx::query_as("SELECT id, low, high, friends FROM pairs").fetch_all(pool).await?;
+        for (id, low, high, friends) in pairs {
+            graph.add_pair(conversation_id(id), low, high);
+            if friends {
+                graph.link(low, high, conversation_id(id));
+            }
+        }
+        let blocks: Vec<(i64, i64)> =
+            sqlx::query_as("SELECT blocker, blocked FROM blocks").fetch_all(pool).await?;
+        graph.blocks.extend(blocks);
+        let people: Vec<(i64, String, String)> =
+            sqlx::query_as("SELECT uid, name, avatar FROM people").fetch_all(pool).await?;
+        graph.people.extend(people.into_iter().map(|(uid, name, avatar)| (uid, (name, avatar))));
+        let reads: Vec<(i64, String, i64)> =
+            sqlx::query_as("SELECT conversation, side, seq FROM reads WHERE conversation <= -2")
+                .fetch_all(pool)
+                .await?;
+        for (conversation, side, seq) in reads {
+            if let Ok(uid) = side.parse::<i64>() {
+                graph.member_reads.insert((conversation, uid), seq.max(0) as Seq);
+            }
+        }
+        Ok(graph)
+    }
+
+    fn add_pair(&mut self, conversation: ConversationId, low: i64, high: i64) {
+        self.pairs.insert(conversation, (low, high));
+        self.conversation_of.insert((low, high), conversation);
+    }
+
+    fn link(&mut self, a: i64, b: i64, conversation: ConversationId) {
+        self.friends.entry(a).or_default().insert(b, conversation);
+        self.friends.entry(b).or_default().insert(a, conversation);
+    }
+
+    fn unlink(&mut self, a: i64, b: i64) {
+        for (x, y) in [(a, b), (b, a)] {
+            if let Some(friends) = self.friends.get_mut(&x) {
+                friends.remove(&y);
+                if friends.is_empty() {
+                    self.friends.remove(&x);
+                }
+            }
+        }
+    }
+
+    fn friend_count(&self, uid: i64) -> usize {
+        self.friends.get(&uid).map_or(0, HashMap::len)
+    }
+
+    fn blocked_either_way(&self, a: i64, b: i64) -> bool {
+        self.blocks.contains(&(a, b)) || self.blocks.contains(&(b, a))
+    }
+
+    fn person(&self, uid: i64) -> Person {
+        let (name, avatar) = self.people.get(&uid).cloned().unwrap_or_default();
+        Person { uid, name, avatar }
+    }
+}
+
+fn now_secs() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or_default()
+}
+
+impl Store {
+    fn graph(&self) -> std::sync::MutexGuard<'_, Graph> {
+        self.graph.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// The two members of a peer conversation.
+    pub fn members(&self, conversation: ConversationId) -> Option<(i64, i64)> {
+        self.graph().pairs.get(&conversation).copied()
+    }
+
+    /// `uid`'s current friends.
+    pub fn friends_of(&self, uid: i64) -> Vec<i64> {
+        self.graph().friends.get(&uid).map(|f| f.keys().copied().collect()).unwrap_or_default()
+    }
+
+    pub fn are_friends(&self, a: i64, b: i64) -> bool {
+        self.graph().friends.get(&a).is_some_and(|f| f.contains_key(&b))
+    }
+
+    /// Whether one of `a` and `b` has blocked the other.
+    pub fn blocked_either_way(&self, a: i64, b: i64) -> bool {
+        self.graph().blocked_either_way(a, b)
+    }
+
+    /// Every peer conversation `uid` is a member of (friends now or before).
+    pub fn peer_conversations_of(&self, uid: i64) -> Vec<ConversationId> {
+        let graph = self.graph();
+        graph.pairs.iter().filter(|(_, (a, b))| *a == uid || *b == uid).map(|(c, _)| *c).collect()
+    }
+
+    /// The name `uid` last connected with (empty if none).
+    pub fn person_name(&self, uid: i64) -> String {
+        self.graph().people.get(&uid).map(|(name, _)| name.clone()).unwrap_or_default()
+    }
+
+    /// Whether the server has seen `uid`.
+    pub fn knows(&self, uid: i64) -> bool {
+        self.graph().people.contains_key(&uid)
+    }
+
+    /// Notes the name and avatar `uid` connects with (written only when they change).
+    pub async fn remember_person(&self, uid: i64, name: &str, avatar: &str) -> Result<(), StoreError> {
+        if self.graph().people.get(&uid).is_some_and(|(n, a)| n == name && a == avatar) {
+            return Ok(());
+        }
+        let _writing = self.write.lock().await;
+        sqlx::query(
+            "INSERT INTO people (uid, name, avatar) VALUES (?, ?, ?) \
+             ON CONFLICT (uid) DO UPDATE SET name = excluded.name, avatar = excluded.avatar",
+        )
+        .bind(uid)
+        .bind(name)
+        .bind(avatar)
+        .execute(&self.pool)
+        .await?;
+        self.graph().people.insert(uid, (name.to_owned(), avatar.to_owned()));
+        Ok(())
+    }
+
+    /// `from` asks `to` to be friends; if `to` had asked `from` (a crossing request), they are
+    /// friends at once.
+    pub async fn request_friend(&self, from: i64, to: i64, note: &str) -> Result<Requested, FriendError> {
+        let now = now_secs();
+        let _writing = self.write.lock().await;
+        {
+            let graph = self.graph();
+            if from == to || !graph.people.contains_key(&to) {
+                return Err(FriendError::UnknownUser);
+            }
+            if graph.blocked_either_way(from, to) {
+                return Err(FriendError::Blocked);
+            }
+            if let Some(conversation) = graph.friends.get(&from).and_then(|f| f.get(&to)) {
+                return Ok(Requested::Friends(*conversation));
+            }
+        }
+        let crossing: Option<(i64,)> =
+            sqlx::query_as("SELECT 1 FROM friend_requests WHERE from_uid = ? AND to_uid = ? AND sent >= ?")
+                .bind(to)
+                .bind(from)
+                .bind(now.saturating_sub(REQUEST_EXPIRY_SECS) as i64)
+                .fetch_optional(&self.pool)
+                .await?;
+        if crossing.is_some() {
+            return Ok(Requested::Friends(self.befriend_locked(from, to).await?));
+        }
+        self.check_room(from, to)?;
+        sqlx::query("DELETE FROM friend_requests WHERE sent < ?")
+            .bind(now.saturating_sub(REQUEST_EXPIRY_SECS) as i64)
+            .execute(&self.pool)
+            .await?;
+        sqlx::query(
+            "INSERT INTO friend_requests (from_uid, to_uid, note, sent) VALUES (?, ?, ?, ?) \
+             ON CONFLICT (from_uid, to_uid) DO UPDATE SET note = excluded.note",
+        )
+        .bind(from)
+        .bind(to)
+        .bind(note)
+        .bind(now as i64)
+        .execute(&self.pool)
+        .await?;
+        Ok(Requested::Pending)
+    }
+
+    /// `me` answers `from`'s request; `Some(conversation)` when accepted.
+    pub async fn answer_request(
+        &self,
+        me: i64,
+        from: i64,
+        accept: bool,
+    ) -> Result<Option<ConversationId>, FriendError> {
+        let _writing = self.write.lock().await;
+        let found: Option<(i64,)> =
+            sqlx::query_as("SELECT sent FROM friend_requests WHERE from_uid = ? AND to_uid = ?")
+                .bind(from)
+                .bind(me)
+                .fetch_optional(&self.pool)
+                .await?;
+        match found {
+            Some((sent,)) if (sent.max(0) as u64) >= now_secs().saturating_sub(REQUEST_EXPIRY_SECS) => {}
+            _ => return Err(FriendError::NoRequest),
+        }
+        if !accept {
+            self.delete_requests(me, from).await?;
+            return Ok(None);
+        }
+        Ok(Some(self.befriend_locked(me, from).await?))
+    }
+
+    /// `me` withdraws their request to `to`.
+    pub async fn cancel_request(&self, me: i64, to: i64) -> Result<(), FriendError> {
+        let _writing = self.write.lock().await;
+        let done = sqlx::query("DELETE FROM friend_requests WHERE from_uid = ? AND to_uid = ?")
+            .bind(me)
+            .bind(to)
+            .execute(&self.pool)
+            .await?;
+        if done.rows_affected() == 0 {
+            return Err(FriendError::NoRequest);
+        }
+        Ok(())
+    }
+
+    /// Makes `a` and `b` friends without a request (an invite link, the app's backend).
+    pub async fn make_friends(&self, a: i64, b: i64) -> Result<ConversationId, FriendError> {
+        let _writing = self.write.lock().await;
+        if a == b {
+            return Err(FriendError::UnknownUser);
+        }
+        if self.graph().blocked_either_way(a, b) {
+            return Err(FriendError::Blocked);
+        }
+        self.befriend_locked(a, b).await
+    }
+
+    /// Ends the friendship of `a` and `b` (the conversation stays, closed to new messages).
+    pub async fn end_friendship(&self, a: i64, b: i64) -> Result<(), FriendError> {
+        let _writing = self.write.lock().await;
+        if !self.are_friends(a, b) {
+            return Err(FriendError::NotFriends);
+        }
+        self.unlink_locked(a, b).await
+    }
+
+    /// `me` blocks `other`: no friendship, no requests either way, refused from now on.
+    pub async fn block(&self, me: i64, other: i64) -> Result<(), FriendError> {
+        let _writing = self.write.lock().await;
+        if me == other || !self.knows(other) {
+            return Err(FriendError::UnknownUser);
+        }
+        sqlx::query("INSERT OR IGNORE INTO blocks (blocker, blocked) VALUES (?, ?)")
+            .bind(me)
+            .bind(other)
+            .execute(&self.pool)
+            .await?;
+        self.delete_requests(me, other).await?;
+        self.unlink_locked(me, other).await?;
+        self.graph().blocks.insert((me, other));
+        Ok(())
+    }
+
+    pub async fn unblock(&self, me: i64, other: i64) -> Result<(), FriendError> {
+        let _writing = self.write.lock().await;
+        sqlx::query("DELETE FROM blocks WHERE blocker = ? AND blocked = ?")
+            .bind(me)
+            .bind(other)
+            .execute(&self.pool)
+            .await?;
+        self.graph().blocks.remove(&(me, other));
+        Ok(())
+    }
+
+    /// A user's friends screen. `online` says who is connected.
+    pub async fn friends_snapshot(
+        &self,
+        uid: i64,
+        online: impl Fn(i64) -> bool,
+        invite: String,
+    ) -> Result<Friends, StoreError> {
+        let since = now_secs().saturating_sub(REQUEST_EXPIRY_SECS) as i64;
+        let incoming: Vec<(i64, String, i64)> = sqlx::query_as(
+            "SELECT from_uid, note, sent FROM friend_requests WHERE to_uid = ? AND sent >= ? ORDER BY sent DESC",
+        )
+        .bind(uid)
+        .bind(since)
+        .fetch_all(&self.pool)
+        .await?;
+        let outgoing: Vec<(i64, String, i64)> = sqlx::query_as(
+            "SELECT to_uid, note, sent FROM friend_requests WHERE from_uid = ? AND sent >= ? ORDER BY sent DESC",
+        )
+        .bind(uid)
+        .bind(since)
+        .fetch_all(&self.pool)
+        .await?;
+        // The latest message and the unread count of every friend's conversation, in two
+        // queries whatever the number of friends.
+        // (conversation, friend) and (conversation, the reader's position) per friend.
+        type PerFriend = (Vec<(ConversationId, i64)>, Vec<(ConversationId, Seq)>);
+        let (conversations, reads): PerFriend = {
+            let graph = self.graph();
+            let friends = graph.friends.get(&uid).cloned().unwrap_or_default();
+            let positions = self.positions();
+            friends
+                .iter()
+                .map(|(friend, conversation)| {
+                    let last = positions.last_seq.get(conversation).copied().unwrap_or(0);
+                    let read = graph.member_reads.get(&(*conversation, uid)).copied().unwrap_or(0);
+                    ((*conversation, *friend), (*conversation, read.min(last)))
+                })
+                .unzip()
+        };
+        let wanted: Vec<(ConversationId, Seq)> = {
+            let positions = self.positions();
+            conversations
+                .iter()
+                .filter_map(|(c, _)| positions.last_seq.get(c).map(|seq| (*c, *seq)))
+                .collect()
+        };
+        let last_rows = sqlx::query_as::<_, Row>(&format!(
+            "SELECT {COLUMNS} FROM messages JOIN json_each(?) AS w \
+             ON conversation = w.value ->> 0 AND seq = w.value ->> 1"
+        ))
+        .bind(serde_json::to_string(&wanted).unwrap_or_default())
+        .fetch_all(&self.pool)
+        .await?;
+        let mut last: HashMap<ConversationId, Message> =
+            last_rows.into_iter().map(Message::from).map(|m| (m.conversation, m)).collect();
+        let unread_rows: Vec<(i64, i64)> = sqlx::query_as(
+            "SELECT conversation, COUNT(*) FROM messages JOIN json_each(?) AS r \
+             ON conversation = r.value ->> 0 AND seq > r.value ->> 1 WHERE uid != ? GROUP BY conversation",
+        )
+        .bind(serde_json::to_string(&reads).unwrap_or_default())
+        .bind(uid)
+        .fetch_all(&self.pool)
+        .await?;
+        let unread: HashMap<ConversationId, u64> =
+            unread_rows.into_iter().map(|(c, n)| (c, n.max(0) as u64)).collect();
+        let graph = self.graph();
+        let request = |(other, note, sent): (i64, String, i64)| Request {
+            person: graph.person(other),
+            note,
+            sent: sent.max(0) as u64,
+        };
+        let mut friends: Vec<Friend> = conversations
+            .into_iter()
+            .map(|(conversation, friend)| Friend {
+                person: graph.person(friend),
+                conversation,
+                online: online(friend),
+                last: last.remove(&conversation),
+                unread: unread.get(&conversation).copied().unwrap_or(0),
+            })
+            .collect();
+        // Most recent conversation first; friends without messages after, by name.
+        friends.sort_by(|a, b| {
+            let key = |f: &Friend| f.last.as_ref().map(|m| m.create_time.clone());
+            key(b)
+                .cmp(&key(a))
+                .then_with(|| a.person.name.cmp(&b.person.name))
+                .then(a.person.uid.cmp(&b.person.uid))
+        });
+        let mut blocked: Vec<Person> = graph
+            .blocks
+            .iter()
+            .filter(|(blocker, _)| *blocker == uid)
+            .map(|(_, other)| graph.person(*other))
+            .collect();
+        blocked.sort_by_key(|p| p.uid);
+        Ok(Friends {
+            friends,
+            incoming: incoming.into_iter().map(request).collect(),
+            outgoing: outgoing.into_iter().map(request).collect(),
+            blocked,
+            invite,
+        })
+    }
+
+    /// Advances `uid`'s read position in a peer conversation (never backwards, never past the
+    /// last message); returns the position now stored.
+    pub async fn mark_member_read(
+        &self,
+        conversation: ConversationId,
+        uid: i64,
+        seq: Seq,
+    ) -> Result<Seq, StoreError> {
+        let _writing = self.write.lock().await;
+        let last = self.positions().last_seq.get(&conversation).copied().unwrap_or(0);
+        let stored_before = self.graph().member_reads.get(&(conversation, uid)).copied().unwrap_or(0);
+        let seq = seq.min(last);
+        if seq <= stored_before {
+            return Ok(stored_before);
+        }
+        sqlx::query(
+            "INSERT INTO reads (conversation, side, seq) VALUES (?, ?, ?) \
+             ON CONFLICT (conversation, side) DO UPDATE SET seq = MAX(seq, excluded.seq)",
+        )
+        .bind(conversation)
+        .bind(uid.to_string())
+        .bind(seq as i64)
+        .execute(&self.pool)
+        .await?;
+        self.graph().member_reads.insert((conversation, uid), seq);
+        Ok(seq)
+    }
+
+    /// Both members' read positions in a peer conversation.
+    pub fn member_reads(&self, conversation: ConversationId) -> Vec<(i64, Seq)> {
+        let graph = self.graph();
+        let Some((a, b)) = graph.pairs.get(&conversation).copied() else { return vec![] };
+        [a, b]
+            .into_iter()
+            .map(|uid| (uid, graph.member_reads.get(&(conversation, uid)).copied().unwrap_or(0)))
+            .collect()
+    }
+
+    fn check_room(&self, a: i64, b: i64) -> Result<(), FriendError> {
+        let graph = self.graph();
+        if graph.friend_count(a) >= MAX_FRIENDS || graph.friend_count(b) >= MAX_FRIENDS {
+            return Err(FriendError::TooManyFriends);
+        }
+        Ok(())
+    }
+
+    /// Makes them friends (the write lock held): the pair's row (made once), its flag, no
+    /// more requests between them.
+    async fn befriend_locked(&self, a: i64, b: i64) -> Result<ConversationId, FriendError> {
+        if let Some(conversation) = self.graph().friends.get(&a).and_then(|f| f.get(&b)) {
+            return Ok(*conversation);
+        }
+        self.check_room(a, b)?;
+        let (low, high) = ordered(a, b);
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let (id,): (i64,) = sqlx::query_as(
+            "INSERT INTO pairs (low, high, friends) VALUES (?, ?, 1) \
+             ON CONFLICT (low, high) DO UPDATE SET friends = 1 RETURNING id",
+        )
+        .bind(low)
+        .bind(high)
+        .fetch_one(&mut *tx)
+        .await?;
+        sqlx::query("DELETE FROM friend_requests WHERE (from_uid = ?1 AND to_uid = ?2) OR (from_uid = ?2 AND to_uid = ?1)")
+            .bind(a)
+            .bind(b)
+            .execute(&mut *tx)
+            .await?;
+        // Someone the app's backend names may not have connected yet: known, without a name.
+        for uid in [a, b] {
+            sqlx::query("INSERT OR IGNORE INTO people (uid, name) VALUES (?, '')")
+                .bind(uid)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        let conversation = conversation_id(id);
+        let mut graph = self.graph();
+        graph.add_pair(conversation, low, high);
+        graph.link(a, b, conversation);
+        for uid in [a, b] {
+            graph.people.entry(uid).or_default();
+        }
+        Ok(conversation)
+    }
+
+    async fn unlink_locked(&self, a: i64, b: i64) -> Result<(), FriendError> {
+        let (low, high) = ordered(a, b);
+        sqlx::query("UPDATE pairs SET friends = 0 WHERE low = ? AND high = ?")
+            .bind(low)
+            .bind(high)
+            .execute(&self.pool)
+            .await?;
+        self.graph().unlink(a, b);
+        Ok(())
+    }
+
+    async fn delete_requests(&self, a: i64, b: i64) -> Result<(), FriendError> {
+        sqlx::query("DELETE FROM friend_requests WHERE (from_uid = ?1 AND to_uid = ?2) OR (from_uid = ?2 AND to_uid = ?1)")
+            .bind(a)
+            .bind(b)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    async fn store(name: &str) -> Store {
+        let path = std::env::temp_dir().join(format!("kefu-friends-{name}-{}.db", std::process::id()));
+        for suffix in ["", "-wal", "-shm"] {
+            let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
+        }
+        Store::open(&path).await.expect("open")
+    }
+
+    #[tokio::test]
+    async fn at_most_max_friends_each_and_the_graph_survives_reopening() {
+        let store = store("max").await;
+        for friend in 1..=MAX_FRIENDS as i64 {
+            store.make_friends(0, friend).await.expect("room for one more");
+        }
+        assert!(matches!(store.make_friends(0, 5_000).await, Err(FriendError::TooManyFriends)));
+        store.remember_person(5_000, "Late", "").await.expect("person");
+        assert!(matches!(store.request_friend(5_000, 0, "").await, Err(FriendError::TooManyFriends)));
+        store.end_friendship(0, 7).await.expect("one less");
+        let conversation = store.make_friends(0, 5_000).await.expect("room again");
+        assert!(kefu_protocol::friends::is_peer(conversation));
+        // A renewed friendship continues its conversation.
+        store.end_friendship(0, 5_000).await.expect("end");
+        assert_eq!(store.make_friends(5_000, 0).await.expect("again"), conversation);
+        assert_eq!(store.members(conversation), Some((0, 5_000)));
+        let reopened = Store::open(&std::env::temp_dir().join(format!("kefu-friends-max-{}.db", std::process::id())))
+            .await
+            .expect("reopen");
+        assert_eq!(reopened.friends_of(0).len(), MAX_FRIENDS);
+        assert!(reopened.are_friends(5_000, 0) && !reopened.are_friends(0, 7));
+    }
+
+    #[tokio::test]
+    async fn a_request_expires_after_thirty_days() {
+        let store = store("expiry").await;
+        for (uid, name) in [(1, "Ann"), (2, "Bob")] {
+            store.remember_person(uid, name, "").await.expect("person");
+        }
+        let old = now_secs() - REQUEST_EXPIRY_SECS - 60;
+        sqlx::query("INSERT INTO friend_requests (from_uid, to_uid, note, sent) VALUES (1, 2, 'old', ?)")
+            .bind(old as i64)
+            .execute(&store.pool)
+            .await
+            .expect("an old request");
+        assert!(matches!(store.answer_request(2, 1, true).await, Err(FriendError::NoRequest)));
+        let bobs = store.friends_snapshot(2, |_| false, String::new()).await.expect("list");
+        assert!(bobs.incoming.is_empty(), "an expired request is not shown");
+        assert_eq!(store.request_friend(2, 1, "").await.expect("request"), Requested::Pending, "no crossing");
+        assert_eq!(store.request_friend(1, 2, "").await.expect("request"), Requested::Friends(-2));
+    }
+}

@@ -1,0 +1,387 @@
+//! Friends and peer conversations (protocol v2) against the reference server, from plain
+//! WebSocket clients: requests, invites, the app's API, peer chat with acks, typing, reads and
+//! presence, blocks, and privacy against a third user and the agents.
+
+use kefu_protocol::friends::{Friends, MAX_NOTE_CHARS, MAX_REQUESTS_PER_WINDOW};
+use kefu_protocol::v1::{ClientMessage, ErrorCode, Position, ServerMessage};
+use kefu_protocol::AGENT_UID;
+use kefu_testkit::server::Server;
+use kefu_testkit::ws::{self, assert_nothing_pending, next_v1, send, Socket};
+use kefu_testkit::{app_friendship_signed, app_token, http, APP_SECRET};
+
+const ANN: i64 = 101;
+const BOB: i64 = 102;
+const EVE: i64 = 103;
+
+/// A v2 user page's connection, resumed: its socket and its first friends list.
+async fn user(
+    server: &Server,
+    uid: i64,
+    name: &str,
+    after: Vec<Position>,
+) -> (Socket, Friends, Vec<ServerMessage>) {
+    let url = format!("{}?token={}", server.bare_ws_url(&uid.to_string()), app_token(uid, Some(name)));
+    let mut socket = ws::connect_v2(&url).await;
+    let replay = ws::resume(&mut socket, after).await;
+    let friends = replay
+        .iter()
+        .find_map(|frame| match frame {
+            ServerMessage::Friends(friends) => Some(friends.clone()),
+            _ => None,
+        })
+        .unwrap_or_else(|| panic!("a v2 replay carries the friends list: {replay:?}"));
+    (socket, friends, replay)
+}
+
+/// The next frame that `wanted` picks, skipping the others (presence and lists that a test
+/// does not look at). Panics after 5 s (the socket's wait) without one.
+async fn until<T>(socket: &mut Socket, wanted: impl Fn(&ServerMessage) -> Option<T>) -> T {
+    loop {
+        if let Some(found) = wanted(&next_v1(socket).await) {
+            return found;
+        }
+    }
+}
+
+async fn next_friends(socket: &mut Socket) -> Friends {
+    until(socket, |frame| match frame {
+        ServerMessage::Friends(friends) => Some(friends.clone()),
+        _ => None,
+    })
+    .await
+}
+
+async fn next_error(socket: &mut Socket) -> (ErrorCode, String) {
+    until(socket, |frame| match frame {
+        ServerMessage::Error { code, message, .. } => Some((*code, message.clone())),
+        _ => None,
+    })
+    .await
+}
+
+fn friend_uids(friends: &Friends) -> Vec<i64> {
+    friends.friends.iter().map(|f| f.person.uid).collect()
+}
+
+/// Ann asks Bob, Bob accepts: their conversation id.
+async fn befriend(ann: &mut Socket, bob: &mut Socket) -> i64 {
+    send(ann, &ClientMessage::Befriend { uid: BOB, note: "hi, it's Ann".into(), invite: None }).await;
+    let bobs = next_friends(bob).await;
+    assert_eq!(bobs.incoming.len(), 1);
+    assert_eq!((bobs.incoming[0].person.uid, bobs.incoming[0].note.as_str()), (ANN, "hi, it's Ann"));
+    assert_eq!(bobs.incoming[0].person.name, "Ann");
+    assert_eq!(next_friends(ann).await.outgoing.len(), 1, "Ann sees her pending request");
+    send(bob, &ClientMessage::Answer { uid: ANN, accept: true }).await;
+    let bobs = next_friends(bob).await;
+    let anns = next_friends(ann).await;
+    assert_eq!((friend_uids(&bobs), friend_uids(&anns)), (vec![ANN], vec![BOB]));
+    assert!(bobs.incoming.is_empty() && anns.outgoing.is_empty());
+    assert!(anns.friends[0].online, "Bob is connected");
+    assert_eq!(anns.friends[0].conversation, bobs.friends[0].conversation);
+    assert!(kefu_protocol::friends::is_peer(anns.friends[0].conversation));
+    anns.friends[0].conversation
+}
+
+#[tokio::test]
+async fn friends_by_request_chat_with_acks_typing_reads_and_presence() {
+    let server = Server::in_process(&[]);
+    let (mut ann, first, _) = user(&server, ANN, "Ann", vec![]).await;
+    assert!(first.friends.is_empty() && !first.invite.is_empty());
+    let (mut bob, _, _) = user(&server, BOB, "Bob", vec![]).await;
+    let conversation = befriend(&mut ann, &mut bob).await;
+
+    // Ann writes: acked, echoed to her, delivered to Bob.
+    let hello =
+        ClientMessage::Send { id: "a1".into(), conversation: Some(conversation), text: "你好 Bob".into() };
+    send(&mut ann, &hello).await;
+    let delivered = until(&mut bob, |f| match f {
+        ServerMessage::Message(m) => Some(m.clone()),
+        _ => None,
+    })
+    .await;
+    assert_eq!((delivered.conversation, delivered.seq, delivered.uid), (conversation, 1, ANN));
+    assert_eq!((delivered.text.as_str(), delivered.username.as_str()), ("你好 Bob", "Ann"));
+    let ack = until(&mut ann, |f| matches!(f, ServerMessage::Ack { .. }).then(|| f.clone())).await;
+    assert_eq!(ack, ServerMessage::Ack { id: "a1".into(), conversation, seq: 1 });
+    // A repeat is acknowledged again, not stored twice.
+    send(&mut ann, &hello).await;
+    let ack = until(&mut ann, |f| matches!(f, ServerMessage::Ack { .. }).then(|| f.clone())).await;
+    assert_eq!(ack, ServerMessage::Ack { id: "a1".into(), conversation, seq: 1 });
+
+    // Bob types and reads; Ann hears both, with who did it.
+    send(&mut bob, &ClientMessage::Typing { conversation: Some(conversation) }).await;
+    let typing =
+        until(&mut ann, |f| matches!(f, ServerMessage::MemberTyping { .. }).then(|| f.clone())).await;
+    assert_eq!(typing, ServerMessage::MemberTyping { conversation, uid: BOB });
+    send(&mut bob, &ClientMessage::Read { conversation: Some(conversation), seq: 1 }).await;
+    let read = until(&mut ann, |f| matches!(f, ServerMessage::MemberRead { .. }).then(|| f.clone())).await;
+    assert_eq!(read, ServerMessage::MemberRead { conversation, uid: BOB, seq: 1 });
+
+    // Bob answers; history pages work for members.
+    send(
+        &mut bob,
+        &ClientMessage::Send { id: "b1".into(), conversation: Some(conversation), text: "hi!".into() },
+    )
+    .await;
+    until(&mut ann, |f| matches!(f, ServerMessage::Message(m) if m.seq == 2).then_some(())).await;
+    send(&mut ann, &ClientMessage::History { conversation, before: 0, limit: None }).await;
+    let page = until(&mut ann, |f| match f {
+        ServerMessage::History { messages, .. } => {
+            Some(messages.iter().map(|m| m.text.clone()).collect::<Vec<_>>())
+        }
+        _ => None,
+    })
+    .await;
+    assert_eq!(page, vec!["你好 Bob", "hi!"]);
+
+    // Bob leaves: Ann is told; he comes back: told again, and his list shows what is unread.
+    drop(bob);
+    let gone =
+        until(&mut ann, |f| matches!(f, ServerMessage::FriendPresence { .. }).then(|| f.clone())).await;
+    assert_eq!(gone, ServerMessage::FriendPresence { uid: BOB, online: false });
+    send(
+        &mut ann,
+        &ClientMessage::Send {
+            id: "a2".into(),
+            conversation: Some(conversation),
+            text: "still there?".into(),
+        },
+    )
+    .await;
+    until(&mut ann, |f| matches!(f, ServerMessage::Ack { seq: 3, .. }).then_some(())).await;
+    let (mut bob, bobs, replay) = user(&server, BOB, "Bob", vec![Position { conversation, seq: 2 }]).await;
+    assert!(
+        replay
+            .iter()
+            .any(|f| matches!(f, ServerMessage::Message(m) if m.seq == 3 && m.text == "still there?")),
+        "a message to an offline friend arrives when they return: {replay:?}"
+    );
+    assert!(replay.contains(&ServerMessage::MemberRead { conversation, uid: BOB, seq: 1 }), "{replay:?}");
+    let ann_in_bobs = &bobs.friends[0];
+    assert_eq!((ann_in_bobs.unread, ann_in_bobs.last.as_ref().map(|m| m.seq)), (1, Some(3)), "a2 is unread");
+    assert!(ann_in_bobs.online);
+    let back =
+        until(&mut ann, |f| matches!(f, ServerMessage::FriendPresence { .. }).then(|| f.clone())).await;
+    assert_eq!(back, ServerMessage::FriendPresence { uid: BOB, online: true });
+
+    // Unfriended: the conversation is closed to new messages and typing, with a clear code.
+    send(&mut bob, &ClientMessage::Unfriend { uid: ANN }).await;
+    assert!(next_friends(&mut ann).await.friends.is_empty());
+    send(
+        &mut ann,
+        &ClientMessage::Send { id: "a3".into(), conversation: Some(conversation), text: "?".into() },
+    )
+    .await;
+    assert_eq!(next_error(&mut ann).await.0, ErrorCode::NotFriends);
+}
+
+#[tokio::test]
+async fn a_third_user_and_the_agents_never_see_a_peer_conversation() {
+    let server = Server::in_process(&[]);
+    let (mut agent, _) = {
+        let mut socket = ws::connect_v1(&server.ws_url(&AGENT_UID.to_string())).await;
+        let replay = ws::resume(&mut socket, vec![]).await;
+        (socket, replay)
+    };
+    let (mut ann, _, _) = user(&server, ANN, "Ann", vec![]).await;
+    let (mut bob, _, _) = user(&server, BOB, "Bob", vec![]).await;
+    let (mut eve, _, _) = user(&server, EVE, "Eve", vec![]).await;
+    let conversation = befriend(&mut ann, &mut bob).await;
+    send(
+        &mut ann,
+        &ClientMessage::Send { id: "a1".into(), conversation: Some(conversation), text: "secret".into() },
+    )
+    .await;
+    until(&mut bob, |f| matches!(f, ServerMessage::Message(_)).then_some(())).await;
+    until(&mut ann, |f| matches!(f, ServerMessage::Ack { .. }).then_some(())).await;
+
+    // Eve tries everything on their conversation: each refused, nothing delivered.
+    let forged = [
+        ClientMessage::Send { id: "e1".into(), conversation: Some(conversation), text: "hi".into() },
+        ClientMessage::History { conversation, before: 0, limit: None },
+        ClientMessage::Read { conversation: Some(conversation), seq: 1 },
+        ClientMessage::Typing { conversation: Some(conversation) },
+    ];
+    for frame in forged {
+        send(&mut eve, &frame).await;
+        assert_eq!(next_error(&mut eve).await.0, ErrorCode::UnknownConversation, "{frame:?}");
+    }
+    let (mut eve2, _, replay) = user(&server, EVE, "Eve", vec![Position { conversation, seq: 0 }]).await;
+    assert!(
+        replay.iter().any(|f| matches!(f, ServerMessage::Error { code: ErrorCode::UnknownConversation, .. })),
+        "resume naming their conversation is refused: {replay:?}"
+    );
+    assert!(!replay.iter().any(|f| matches!(f, ServerMessage::Message(_))), "{replay:?}");
+    // Ann and Bob heard nothing of Eve; Eve never hears their presence or messages.
+    assert_nothing_pending(&mut ann, |t| t.contains("\"friend_presence\"") && !t.contains(&EVE.to_string()))
+        .await;
+    drop(bob);
+    until(&mut ann, |f| matches!(f, ServerMessage::FriendPresence { online: false, .. }).then_some(())).await;
+    assert_nothing_pending(&mut eve, ws::nothing).await;
+    assert_nothing_pending(&mut eve2, ws::nothing).await;
+
+    // Agents: no peer message reached them, and they cannot address the conversation.
+    assert_nothing_pending(&mut agent, |t| t.contains("\"presence\"")).await;
+    send(&mut agent, &ClientMessage::History { conversation, before: 0, limit: None }).await;
+    assert_eq!(next_error(&mut agent).await.0, ErrorCode::UnknownConversation);
+    send(
+        &mut agent,
+        &ClientMessage::Send { id: "x".into(), conversation: Some(conversation), text: "hi".into() },
+    )
+    .await;
+    assert_eq!(next_error(&mut agent).await.0, ErrorCode::UnknownConversation);
+    send(&mut agent, &ClientMessage::Befriend { uid: ANN, note: String::new(), invite: None }).await;
+    assert_eq!(next_error(&mut agent).await.0, ErrorCode::UnknownType, "agents have no friends");
+    let mut late_agent = ws::connect_v1(&server.ws_url(&AGENT_UID.to_string())).await;
+    let replay = ws::resume(&mut late_agent, vec![]).await;
+    assert!(
+        !replay
+            .iter()
+            .any(|f| matches!(f, ServerMessage::History { conversation: c, .. } if *c == conversation)),
+        "{replay:?}"
+    );
+
+    // A request flood is cut at the documented limit.
+    let mut refused = 0;
+    for _ in 0..MAX_REQUESTS_PER_WINDOW + 5 {
+        send(&mut eve, &ClientMessage::Befriend { uid: ANN, note: String::new(), invite: None }).await;
+    }
+    // Every accepted one answers with a list (to Eve); each refused one with an error.
+    let mut lists = 0;
+    while lists + refused < MAX_REQUESTS_PER_WINDOW + 5 {
+        match next_v1(&mut eve).await {
+            ServerMessage::Friends(_) => lists += 1,
+            ServerMessage::Error { code: ErrorCode::RateLimited, .. } => refused += 1,
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    assert_eq!((lists, refused), (MAX_REQUESTS_PER_WINDOW, 5));
+}
+
+#[tokio::test]
+async fn invites_crossing_requests_and_refusals_say_why() {
+    let server = Server::in_process(&[]);
+    let (mut ann, anns, _) = user(&server, ANN, "Ann", vec![]).await;
+    let (mut bob, _, _) = user(&server, BOB, "Bob", vec![]).await;
+    let (mut eve, eves, _) = user(&server, EVE, "Eve", vec![]).await;
+
+    // The invite says who it is from; only the right one works.
+    let invite = anns.invite.clone();
+    send(
+        &mut bob,
+        &ClientMessage::Befriend { uid: ANN, note: String::new(), invite: Some(eves.invite.clone()) },
+    )
+    .await;
+    assert_eq!(next_error(&mut bob).await.0, ErrorCode::BadInvite, "Eve's invite is not Ann's");
+    send(
+        &mut bob,
+        &ClientMessage::Befriend { uid: ANN, note: String::new(), invite: Some(format!("{invite}x")) },
+    )
+    .await;
+    assert_eq!(next_error(&mut bob).await.0, ErrorCode::BadInvite, "a forged invite");
+    send(&mut bob, &ClientMessage::Befriend { uid: ANN, note: String::new(), invite: Some(invite) }).await;
+    assert_eq!(friend_uids(&next_friends(&mut bob).await), vec![ANN], "an invite needs no answer");
+    assert_eq!(friend_uids(&next_friends(&mut ann).await), vec![BOB]);
+
+    // Two crossing requests make a friendship.
+    send(&mut eve, &ClientMessage::Befriend { uid: BOB, note: String::new(), invite: None }).await;
+    next_friends(&mut eve).await;
+    next_friends(&mut bob).await;
+    send(&mut bob, &ClientMessage::Befriend { uid: EVE, note: String::new(), invite: None }).await;
+    let bobs = next_friends(&mut bob).await;
+    assert_eq!(bobs.friends.len(), 2);
+    assert!(bobs.incoming.is_empty() && bobs.outgoing.is_empty());
+
+    // Clear refusals.
+    let long = "字".repeat(MAX_NOTE_CHARS + 1);
+    send(&mut eve, &ClientMessage::Befriend { uid: ANN, note: long, invite: None }).await;
+    assert_eq!(next_error(&mut eve).await.0, ErrorCode::Oversize);
+    send(&mut eve, &ClientMessage::Befriend { uid: 999, note: String::new(), invite: None }).await;
+    assert_eq!(next_error(&mut eve).await.0, ErrorCode::UnknownUser, "nobody by that id");
+    send(&mut eve, &ClientMessage::Befriend { uid: EVE, note: String::new(), invite: None }).await;
+    assert_eq!(next_error(&mut eve).await.0, ErrorCode::UnknownUser, "not oneself");
+    send(&mut eve, &ClientMessage::Answer { uid: ANN, accept: true }).await;
+    assert_eq!(next_error(&mut eve).await.0, ErrorCode::UnknownUser, "no request to answer");
+
+    // Declined and cancelled requests disappear from both lists.
+    send(&mut eve, &ClientMessage::Befriend { uid: ANN, note: "hello".into(), invite: None }).await;
+    assert_eq!(next_friends(&mut eve).await.outgoing.len(), 1);
+    assert_eq!(next_friends(&mut ann).await.incoming.len(), 1);
+    send(&mut ann, &ClientMessage::Answer { uid: EVE, accept: false }).await;
+    assert!(next_friends(&mut ann).await.incoming.is_empty());
+    assert!(next_friends(&mut eve).await.outgoing.is_empty());
+    send(&mut eve, &ClientMessage::Befriend { uid: ANN, note: String::new(), invite: None }).await;
+    assert_eq!(next_friends(&mut eve).await.outgoing.len(), 1);
+    send(&mut eve, &ClientMessage::Cancel { uid: ANN }).await;
+    assert!(next_friends(&mut eve).await.outgoing.is_empty());
+
+    // A v1 connection does not know friend frames.
+    let mut v1 = ws::connect_v1(&server.ws_url(&ANN.to_string())).await;
+    ws::resume(&mut v1, vec![]).await;
+    send(&mut v1, &ClientMessage::Befriend { uid: BOB, note: String::new(), invite: None }).await;
+    assert_eq!(next_error(&mut v1).await.0, ErrorCode::UnknownType);
+}
+
+#[tokio::test]
+async fn a_block_refuses_messages_and_requests_and_hides_presence_until_unblocked() {
+    let server = Server::in_process(&[]);
+    let (mut ann, _, _) = user(&server, ANN, "Ann", vec![]).await;
+    let (mut bob, _, _) = user(&server, BOB, "Bob", vec![]).await;
+    let conversation = befriend(&mut ann, &mut bob).await;
+
+    send(&mut ann, &ClientMessage::Block { uid: BOB }).await;
+    let anns = next_friends(&mut ann).await;
+    assert!(anns.friends.is_empty());
+    assert_eq!(anns.blocked.iter().map(|p| p.uid).collect::<Vec<_>>(), vec![BOB]);
+    assert!(next_friends(&mut bob).await.friends.is_empty());
+    send(
+        &mut bob,
+        &ClientMessage::Send { id: "b1".into(), conversation: Some(conversation), text: "why?".into() },
+    )
+    .await;
+    assert_eq!(next_error(&mut bob).await.0, ErrorCode::Blocked);
+    send(&mut bob, &ClientMessage::Befriend { uid: ANN, note: String::new(), invite: None }).await;
+    assert_eq!(next_error(&mut bob).await.0, ErrorCode::Blocked);
+    // Presence is hidden both ways.
+    drop(bob);
+    assert_nothing_pending(&mut ann, ws::nothing).await;
+    let (mut bob, _, _) = user(&server, BOB, "Bob", vec![]).await;
+    assert_nothing_pending(&mut ann, ws::nothing).await;
+    // The app's backend cannot override a block either.
+    let body = app_friendship_signed(APP_SECRET, ANN, BOB, true);
+    let response =
+        http().post(&server.url(kefu_protocol::api::APP_FRIENDSHIP_PATH)).send(body).expect("POST");
+    assert_eq!(response.status().as_u16(), 409);
+
+    send(&mut ann, &ClientMessage::Unblock { uid: BOB }).await;
+    assert!(next_friends(&mut ann).await.blocked.is_empty());
+    send(&mut bob, &ClientMessage::Befriend { uid: ANN, note: String::new(), invite: None }).await;
+    assert_eq!(next_friends(&mut ann).await.incoming.len(), 1, "requests pass again");
+}
+
+#[tokio::test]
+async fn the_apps_backend_sets_and_ends_friendships_live() {
+    let server = Server::in_process(&[]);
+    let (mut ann, _, _) = user(&server, ANN, "Ann", vec![]).await;
+    let (mut bob, _, _) = user(&server, BOB, "Bob", vec![]).await;
+    let post = |body: String| {
+        let mut response =
+            http().post(&server.url(kefu_protocol::api::APP_FRIENDSHIP_PATH)).send(body).expect("POST");
+        (response.status().as_u16(), response.body_mut().read_to_string().unwrap_or_default())
+    };
+    assert_eq!(post(app_friendship_signed("not-the-secret", ANN, BOB, true)).0, 401);
+    assert_eq!(post("not a token".into()).0, 401);
+    assert_eq!(post(app_friendship_signed(APP_SECRET, ANN, ANN, true)).0, 400);
+    let (status, body) = post(app_friendship_signed(APP_SECRET, ANN, BOB, true));
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(friend_uids(&next_friends(&mut ann).await), vec![BOB]);
+    assert_eq!(friend_uids(&next_friends(&mut bob).await), vec![ANN]);
+    // A user who has never connected can be named: they find the friend on arrival.
+    assert_eq!(post(app_friendship_signed(APP_SECRET, ANN, EVE, true)).0, 200);
+    assert_eq!(next_friends(&mut ann).await.friends.len(), 2);
+    let (_eve, eves, _) = user(&server, EVE, "Eve", vec![]).await;
+    assert_eq!(friend_uids(&eves), vec![ANN]);
+    assert_eq!(eves.friends[0].person.name, "Ann");
+    assert_eq!(post(app_friendship_signed(APP_SECRET, ANN, BOB, false)).0, 200);
+    assert_eq!(friend_uids(&next_friends(&mut bob).await), Vec::<i64>::new());
+}
