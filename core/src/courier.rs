@@ -49,6 +49,19 @@ pub trait Model {
     fn read(&mut self, _conversation: ConversationId, _agent: bool, _seq: Seq) {}
     /// The other side is typing in `conversation`: show it until `until_ms`.
     fn typing(&mut self, _conversation: ConversationId, _agent: bool, _until_ms: u64) {}
+    /// v2: the person's friends list, whole.
+    fn friends(&mut self, _list: kefu_protocol::friends::Friends) {}
+    /// v2: a friend came online or went offline.
+    fn friend_presence(&mut self, _uid: i64, _online: bool) {}
+    /// v2: a member of a peer conversation has read it up to `seq`.
+    fn member_read(&mut self, _conversation: ConversationId, _uid: i64, _seq: Seq) {}
+    /// v2: a refusal (without a message id) that answers the friend frame the page sent;
+    /// `false` if no friend frame was waiting for an answer.
+    fn friend_refused(&mut self, _code: ErrorCode) -> bool {
+        false
+    }
+    /// v2: a member is typing in a peer conversation: show it until `until_ms`.
+    fn member_typing(&mut self, _conversation: ConversationId, _uid: i64, _until_ms: u64) {}
 }
 
 /// Something the browser side must do.
@@ -286,6 +299,17 @@ impl Courier {
         model.typing(conversation, agent, now_ms + TYPING_SHOWN_MS);
     }
 
+    /// A peer conversation member's typing notice arrived at `now_ms`.
+    pub fn member_typing_seen(model: &mut impl Model, conversation: ConversationId, uid: i64, now_ms: u64) {
+        model.member_typing(conversation, uid, now_ms + TYPING_SHOWN_MS);
+    }
+
+    /// v2: a friend frame (request, answer, block…): sent only on a ready link; `false`
+    /// when it could not be sent now (the page says so, the person tries again).
+    pub fn friend_frame(&self, frame: ClientMessage) -> Option<Effect> {
+        (self.protocol == Protocol::V1 && self.ready).then_some(Effect::SendV1(frame))
+    }
+
     /// Asks for older messages of a conversation, unless they are all shown or on the way.
     pub fn older(&mut self, model: &impl Model, conversation: ConversationId) -> Vec<Effect> {
         let (first, has_more) = model.oldest(conversation);
@@ -340,7 +364,19 @@ impl Courier {
                 vec![]
             }
             // Timed by the caller, which knows the clock: see [`Courier::typing_seen`].
-            ServerMessage::Typing { .. } => vec![],
+            ServerMessage::Typing { .. } | ServerMessage::MemberTyping { .. } => vec![],
+            ServerMessage::Friends(list) => {
+                model.friends(list);
+                vec![]
+            }
+            ServerMessage::FriendPresence { uid, online } => {
+                model.friend_presence(uid, online);
+                vec![]
+            }
+            ServerMessage::MemberRead { conversation, uid, seq } => {
+                model.member_read(conversation, uid, seq);
+                vec![]
+            }
             ServerMessage::History { conversation, messages, has_more } => {
                 self.loading.retain(|c| *c != conversation);
                 model.history(conversation, &messages, has_more);
@@ -365,7 +401,9 @@ impl Courier {
                 effects
             }
             ServerMessage::Error { code, message, .. } => {
-                model.notice(&format!("{message} ({})", code.as_str()), local_time);
+                if !model.friend_refused(code) {
+                    model.notice(&format!("{message} ({})", code.as_str()), local_time);
+                }
                 vec![]
             }
         }

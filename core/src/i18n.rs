@@ -77,6 +77,135 @@ pub struct Texts {
     pub availability: &'static str,
     pub send_hint: &'static str,
     pub service: &'static str,
+    /// The Friends tab and peer chat.
+    pub friends: &'static FriendTexts,
+}
+
+/// UI text of the Friends tab and peer conversations.
+#[derive(Debug)]
+pub struct FriendTexts {
+    pub tab: &'static str,
+    pub tabs_label: &'static str,
+    pub empty: &'static str,
+    pub add: &'static str,
+    pub their_id: &'static str,
+    pub note: &'static str,
+    pub send_request: &'static str,
+    pub requests: &'static str,
+    pub accept: &'static str,
+    pub decline: &'static str,
+    pub withdraw: &'static str,
+    pub waiting: &'static str,
+    pub invite_link: &'static str,
+    pub invite_hint: &'static str,
+    pub copy: &'static str,
+    pub copied: &'static str,
+    pub invited_by: &'static str,
+    pub add_inviter: &'static str,
+    pub remove: &'static str,
+    pub block: &'static str,
+    pub unblock: &'static str,
+    pub blocked: &'static str,
+    pub back: &'static str,
+    pub no_messages: &'static str,
+    pub not_connected: &'static str,
+    pub bad_id: &'static str,
+    pub not_friends: &'static str,
+    pub blocked_error: &'static str,
+    pub too_many: &'static str,
+    pub unknown_user: &'static str,
+    pub bad_invite: &'static str,
+    pub slow_down: &'static str,
+    pub note_too_long: &'static str,
+}
+
+pub const ZH_FRIENDS: FriendTexts = FriendTexts {
+    tab: "好友",
+    tabs_label: "页面",
+    empty: "还没有好友。分享你的邀请链接，或按编号添加。",
+    add: "添加好友",
+    their_id: "对方的用户编号",
+    note: "附言（可选）",
+    send_request: "发送好友请求",
+    requests: "新的朋友",
+    accept: "接受",
+    decline: "拒绝",
+    withdraw: "撤回",
+    waiting: "等待验证",
+    invite_link: "我的邀请链接",
+    invite_hint: "对方打开这个链接即可加你为好友（30 天内有效）。",
+    copy: "复制",
+    copied: "已复制",
+    invited_by: "邀请你成为好友：",
+    add_inviter: "加为好友",
+    remove: "删除好友",
+    block: "拉黑",
+    unblock: "取消拉黑",
+    blocked: "黑名单",
+    back: "返回",
+    no_messages: "还没有消息，打个招呼吧。",
+    not_connected: "未连接，请稍后再试。",
+    bad_id: "请输入对方的用户编号（数字）。",
+    not_friends: "对方已不是你的好友。",
+    blocked_error: "你们之间已被拉黑，无法发送。",
+    too_many: "好友数量已达上限（1000）。",
+    unknown_user: "找不到这个用户（或没有这个请求）。",
+    bad_invite: "邀请链接无效或已过期。",
+    slow_down: "请求太频繁，请稍后再试。",
+    note_too_long: "附言最多 100 个字。",
+};
+
+pub const EN_FRIENDS: FriendTexts = FriendTexts {
+    tab: "Friends",
+    tabs_label: "Sections",
+    empty: "No friends yet. Share your invite link, or add someone by their user id.",
+    add: "Add a friend",
+    their_id: "Their user id",
+    note: "Note (optional)",
+    send_request: "Send friend request",
+    requests: "Friend requests",
+    accept: "Accept",
+    decline: "Decline",
+    withdraw: "Withdraw",
+    waiting: "Waiting",
+    invite_link: "My invite link",
+    invite_hint: "Whoever opens this link can add you as a friend (valid for 30 days).",
+    copy: "Copy",
+    copied: "Copied",
+    invited_by: "invites you to be friends:",
+    add_inviter: "Add as friend",
+    remove: "Remove friend",
+    block: "Block",
+    unblock: "Unblock",
+    blocked: "Blocked",
+    back: "Back",
+    no_messages: "No messages yet. Say hello!",
+    not_connected: "Not connected; try again in a moment.",
+    bad_id: "Enter their user id (a number).",
+    not_friends: "You are no longer friends.",
+    blocked_error: "One of you has blocked the other.",
+    too_many: "The friends list is full (1,000).",
+    unknown_user: "No such user (or no such request).",
+    bad_invite: "This invite link is not valid or has expired.",
+    slow_down: "Too many requests; try again later.",
+    note_too_long: "A note has at most 100 characters.",
+};
+
+impl FriendTexts {
+    /// What to say for a refused friend frame.
+    pub fn error(&self, code: kefu_protocol::v1::ErrorCode) -> Option<&'static str> {
+        use kefu_protocol::v1::ErrorCode;
+        Some(match code {
+            ErrorCode::NotFriends => self.not_friends,
+            ErrorCode::Blocked => self.blocked_error,
+            ErrorCode::TooManyFriends => self.too_many,
+            ErrorCode::UnknownUser => self.unknown_user,
+            ErrorCode::BadInvite => self.bad_invite,
+            ErrorCode::RateLimited => self.slow_down,
+            ErrorCode::Oversize => self.note_too_long,
+            _ => return None,
+        })
+    }
 }
 
 pub const ZH: Texts = Texts {
@@ -151,6 +280,7 @@ pub const ZH: Texts = Texts {
     availability: "接待状态",
     send_hint: "Enter 发送，Shift+Enter 换行",
     service: "客服",
+    friends: &ZH_FRIENDS,
 };
 
 pub const EN: Texts = Texts {
@@ -224,6 +354,7 @@ pub const EN: Texts = Texts {
     availability: "Availability",
     send_hint: "Enter to send, Shift+Enter for a new line",
     service: "Customer service",
+    friends: &EN_FRIENDS,
 };
 
 impl Texts {

@@ -8,7 +8,8 @@
 //! courier      gets each own message to the server exactly once: resume, resend, ack, refuse
 //! outbox       own messages not yet stored (the page keeps it in browser storage)
 //! timeline     one conversation as shown: entries, sender, delivery, merge by id/seq
-//! user_chat    the user page's model (its conversation with customer service)
+//! user_chat    the user page's model (its conversation with customer service, and peers)
+//! peers        friends, requests and peer conversations (protocol v2)
 //! inbox        the agent console's model (one conversation per user, unread, order)
 //! alerts       when a new message should alert the agent
 //! config       page settings from the URL
@@ -24,6 +25,7 @@ pub mod i18n;
 pub mod inbox;
 pub mod negotiation;
 pub mod outbox;
+pub mod peers;
 pub mod timeline;
 pub mod user_chat;
 pub mod when;

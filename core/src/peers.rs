@@ -1,0 +1,303 @@
+//! The user page's friends and peer conversations (protocol v2): the friends list as the
+//! server last sent it, with live changes on top (presence, new messages, read positions),
+//! and one timeline per peer conversation that has been opened or has news. Pure data.
+
+use std::collections::BTreeMap;
+
+use kefu_protocol::friends::{Friend, Friends};
+use kefu_protocol::v1::{ConversationId, ErrorCode, Message, Position, Seq};
+
+use crate::timeline::{From, Ids, Timeline};
+
+/// One peer conversation as the page shows it.
+#[derive(Debug, Clone, Default)]
+pub struct PeerChat {
+    pub timeline: Timeline,
+    /// Whether older messages than the first shown exist (unknown: assumed until a page says).
+    pub has_more: bool,
+    /// How far the friend has read (own messages up to it show *read*).
+    pub their_read: Seq,
+    /// Until when (ms) to show that the friend is typing.
+    pub typing_until: Option<u64>,
+}
+
+/// Friends, requests, blocks and peer chats.
+#[derive(Debug, Clone, Default)]
+pub struct Peers {
+    pub me: i64,
+    pub list: Friends,
+    pub chats: BTreeMap<ConversationId, PeerChat>,
+    /// A friend frame was sent and not answered yet (the answer is a new list, or a refusal).
+    pub awaiting: bool,
+    /// Why the last friend frame was refused, until the next one.
+    pub refusal: Option<ErrorCode>,
+}
+
+impl Peers {
+    pub fn new(me: i64) -> Peers {
+        Peers { me, ..Peers::default() }
+    }
+
+    /// The page sent a friend frame.
+    pub fn asked(&mut self) {
+        self.awaiting = true;
+        self.refusal = None;
+    }
+
+    /// A refusal arrived; `true` if it answers the frame the page sent.
+    pub fn refused(&mut self, code: ErrorCode) -> bool {
+        if !std::mem::take(&mut self.awaiting) {
+            return false;
+        }
+        self.refusal = Some(code);
+        true
+    }
+
+    /// A new list from the server (after any change): it replaces the old one.
+    pub fn set_list(&mut self, mut list: Friends) {
+        self.awaiting = false;
+        sort_recent_first(&mut list.friends);
+        self.list = list;
+    }
+
+    pub fn friend(&self, conversation: ConversationId) -> Option<&Friend> {
+        self.list.friends.iter().find(|f| f.conversation == conversation)
+    }
+
+    pub fn friend_by_uid(&self, uid: i64) -> Option<&Friend> {
+        self.list.friends.iter().find(|f| f.person.uid == uid)
+    }
+
+    /// A friend came online or went offline.
+    pub fn presence(&mut self, uid: i64, online: bool) {
+        if let Some(friend) = self.list.friends.iter_mut().find(|f| f.person.uid == uid) {
+            friend.online = online;
+        }
+    }
+
+    /// A stored message of a peer conversation. `open`: the person is looking at that
+    /// conversation now (it does not count as unread). Returns whether it was new.
+    pub fn receive(&mut self, ids: &mut Ids, message: &Message, open: bool) -> bool {
+        let from = if message.uid == self.me { From::Me } else { From::User };
+        let chat = self.chats.entry(message.conversation).or_insert_with(|| PeerChat {
+            has_more: message.seq > 1,
+            ..PeerChat::default()
+        });
+        if from == From::User {
+            chat.typing_until = None;
+        }
+        let new = chat.timeline.upsert(ids, from, message);
+        chat.timeline.mark_read(chat.their_read);
+        if let Some(friend) = self.list.friends.iter_mut().find(|f| f.conversation == message.conversation) {
+            let newer = friend.last.as_ref().is_none_or(|last| message.seq > last.seq);
+            if newer {
+                friend.last = Some(message.clone());
+                if from == From::User && !open {
+                    friend.unread += 1;
+                }
+            }
+            sort_recent_first(&mut self.list.friends);
+        }
+        new
+    }
+
+    /// A page of a peer conversation's messages.
+    pub fn history(&mut self, ids: &mut Ids, conversation: ConversationId, messages: &[Message], has_more: bool) {
+        for message in messages {
+            let from = if message.uid == self.me { From::Me } else { From::User };
+            let chat = self.chats.entry(conversation).or_default();
+            chat.timeline.upsert(ids, from, message);
+        }
+        let chat = self.chats.entry(conversation).or_default();
+        chat.has_more = has_more;
+        chat.timeline.mark_read(chat.their_read);
+    }
+
+    /// A member's read position: the friend's marks own messages *read*; one's own (from
+    /// another tab) clears the unread count.
+    pub fn member_read(&mut self, conversation: ConversationId, uid: i64, seq: Seq) {
+        if uid == self.me {
+            if let Some(friend) = self.list.friends.iter_mut().find(|f| f.conversation == conversation) {
+                if friend.last.as_ref().is_some_and(|last| last.seq <= seq) {
+                    friend.unread = 0;
+                }
+            }
+            return;
+        }
+        let chat = self.chats.entry(conversation).or_default();
+        chat.their_read = chat.their_read.max(seq);
+        chat.timeline.mark_read(chat.their_read);
+    }
+
+    pub fn typing(&mut self, conversation: ConversationId, uid: i64, until_ms: u64) {
+        if uid != self.me {
+            self.chats.entry(conversation).or_default().typing_until = Some(until_ms);
+        }
+    }
+
+    /// The person looks at `conversation`: nothing there is unread any more. Returns the
+    /// latest sequence number to report as read.
+    pub fn seen(&mut self, conversation: ConversationId) -> Option<Seq> {
+        let friend = self.list.friends.iter_mut().find(|f| f.conversation == conversation)?;
+        friend.unread = 0;
+        let shown = self.chats.get(&conversation).and_then(|c| c.timeline.last_seq());
+        shown.max(friend.last.as_ref().map(|m| m.seq))
+    }
+
+    /// Unread messages from all friends (the Friends tab's badge).
+    pub fn unread_total(&self) -> u64 {
+        self.list.friends.iter().map(|f| f.unread).sum()
+    }
+
+    /// Friends whose name (or id) contains `query`, most recent conversation first.
+    pub fn filtered(&self, query: &str) -> Vec<&Friend> {
+        let query = query.trim().to_lowercase();
+        self.list
+            .friends
+            .iter()
+            .filter(|f| {
+                query.is_empty()
+                    || f.person.name.to_lowercase().contains(&query)
+                    || f.person.uid.to_string().contains(&query)
+            })
+            .collect()
+    }
+
+    /// Where to resume each peer conversation shown.
+    pub fn positions(&self) -> Vec<Position> {
+        self.chats
+            .iter()
+            .filter_map(|(conversation, chat)| {
+                chat.timeline.last_seq().map(|seq| Position { conversation: *conversation, seq })
+            })
+            .collect()
+    }
+}
+
+/// Most recent conversation first; friends without messages after, by name.
+fn sort_recent_first(friends: &mut [Friend]) {
+    friends.sort_by(|a, b| {
+        let time = |f: &Friend| f.last.as_ref().map(|m| m.create_time.clone());
+        time(b).cmp(&time(a)).then_with(|| a.person.name.cmp(&b.person.name))
+    });
+}
+
+/// A person's display name: their name, or "#uid" when the server knows none.
+pub fn display_name(name: &str, uid: i64) -> String {
+    if name.trim().is_empty() {
+        format!("#{uid}")
+    } else {
+        name.to_owned()
+    }
+}
+
+/// Up to two letters for an avatar without a picture: the first letters of the first two
+/// words, or the first character (a Chinese name's surname).
+pub fn initials(name: &str) -> String {
+    let words: Vec<&str> = name.split_whitespace().collect();
+    match words.as_slice() {
+        [] => "?".into(),
+        [one] => one.chars().next().map(|c| c.to_uppercase().collect()).unwrap_or_default(),
+        [first, second, ..] => {
+            [first, second].iter().filter_map(|w| w.chars().next()).flat_map(char::to_uppercase).collect()
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fixtures::stored_at;
+    use kefu_protocol::friends::Person;
+
+    fn friend(uid: i64, name: &str, conversation: ConversationId, last: Option<Message>, unread: u64) -> Friend {
+        Friend { person: Person { uid, name: name.into(), avatar: String::new() }, conversation, online: false, last, unread }
+    }
+
+    fn peers() -> Peers {
+        let mut peers = Peers::new(1);
+        peers.set_list(Friends {
+            friends: vec![
+                friend(2, "Bob", -2, Some(stored_at(-2, 3, 2, "2026-11-29 10:00:00")), 1),
+                friend(3, "李雷", -3, Some(stored_at(-3, 1, 1, "2026-11-29 11:00:00")), 0),
+                friend(4, "Ann Lee", -4, None, 0),
+            ],
+            ..Friends::default()
+        });
+        peers
+    }
+
+    #[test]
+    fn the_list_is_most_recent_first_and_filters_by_name_or_id() {
+        let peers = peers();
+        let names = |list: Vec<&Friend>| list.iter().map(|f| f.person.name.clone()).collect::<Vec<_>>();
+        assert_eq!(names(peers.filtered("")), vec!["李雷", "Bob", "Ann Lee"]);
+        assert_eq!(names(peers.filtered("bo")), vec!["Bob"]);
+        assert_eq!(names(peers.filtered(" 李 ")), vec!["李雷"]);
+        assert_eq!(names(peers.filtered("4")), vec!["Ann Lee"]);
+        assert_eq!(peers.unread_total(), 1);
+    }
+
+    #[test]
+    fn live_messages_count_as_unread_unless_open_and_move_the_friend_up() {
+        let mut peers = peers();
+        let mut ids = Ids::default();
+        assert!(peers.receive(&mut ids, &stored_at(-2, 4, 2, "2026-11-29 12:00:00"), false));
+        assert_eq!(peers.friend(-2).map(|f| f.unread), Some(2));
+        assert_eq!(peers.filtered("")[0].person.uid, 2, "Bob's is now the latest");
+        // The same message again (a replay) is not counted twice.
+        assert!(!peers.receive(&mut ids, &stored_at(-2, 4, 2, "2026-11-29 12:00:00"), false));
+        assert_eq!(peers.unread_total(), 2);
+        // Open: read at once; own messages never count.
+        peers.receive(&mut ids, &stored_at(-2, 5, 2, "2026-11-29 12:01:00"), true);
+        peers.receive(&mut ids, &stored_at(-2, 6, 1, "2026-11-29 12:02:00"), false);
+        assert_eq!(peers.unread_total(), 2);
+        assert_eq!(peers.seen(-2), Some(6));
+        assert_eq!(peers.unread_total(), 0);
+        assert_eq!(peers.positions(), vec![Position { conversation: -2, seq: 6 }]);
+    }
+
+    #[test]
+    fn reads_typing_and_presence() {
+        let mut peers = peers();
+        let mut ids = Ids::default();
+        peers.receive(&mut ids, &stored_at(-3, 2, 1, "2026-11-29 12:00:00"), true);
+        peers.member_read(-3, 3, 2);
+        let chat = &peers.chats[&-3];
+        assert!(chat.timeline.entries.iter().all(|e| e.read), "the friend read my message");
+        peers.typing(-3, 3, 5_000);
+        assert_eq!(peers.chats[&-3].typing_until, Some(5_000));
+        peers.typing(-3, 1, 9_000);
+        assert_eq!(peers.chats[&-3].typing_until, Some(5_000), "my own typing is not shown");
+        peers.receive(&mut ids, &stored_at(-3, 3, 3, "2026-11-29 12:00:01"), false);
+        assert_eq!(peers.chats[&-3].typing_until, None, "they sent what they typed");
+        assert_eq!(peers.friend(-3).map(|f| f.unread), Some(1));
+        peers.member_read(-3, 1, 3);
+        assert_eq!(peers.friend(-3).map(|f| f.unread), Some(0), "read in another tab");
+        peers.presence(3, true);
+        assert_eq!(peers.friend_by_uid(3).map(|f| f.online), Some(true));
+    }
+
+    #[test]
+    fn a_refusal_answers_the_friend_frame_sent_and_a_new_list_clears_it() {
+        let mut peers = peers();
+        assert!(!peers.refused(ErrorCode::RateLimited), "nothing was asked: not ours");
+        peers.asked();
+        assert!(peers.refused(ErrorCode::UnknownUser));
+        assert_eq!(peers.refusal, Some(ErrorCode::UnknownUser));
+        assert!(!peers.refused(ErrorCode::Blocked), "answered already");
+        peers.asked();
+        assert_eq!(peers.refusal, None);
+        peers.set_list(Friends::default());
+        assert!(!peers.awaiting);
+    }
+
+    #[test]
+    fn names_and_initials() {
+        assert_eq!(display_name("", 42), "#42");
+        assert_eq!(initials("Ann Lee"), "AL");
+        assert_eq!(initials("李雷"), "李");
+        assert_eq!(initials("bob"), "B");
+        assert_eq!(initials(""), "?");
+    }
+}
