@@ -7,6 +7,9 @@
 //! - `?token=T`: with `uid`, the token an embedding app signed for that user.
 //! - `?heartbeat_ms=N`, `?heartbeat_timeout_ms=N`: heartbeat interval and timeout.
 //! - `?lang=zh|en`: UI language; else the browser's.
+//! - `?view=friends` or `?view=chat-UID`: the user page's screen (v2: the Friends tab, or the
+//!   conversation with friend UID); kept in the address so that back and reload work.
+//! - `?invite=T`: an invite link's token (offer "add NAME as a friend").
 
 use kefu_protocol::{GUEST_UID_MIN, GUEST_UID_SPAN};
 
@@ -25,6 +28,83 @@ pub struct PageConfig {
     pub timing: Timing,
     /// UI language asked for in the URL, if any.
     pub lang: Option<&'static str>,
+    /// The screen the address names (user page).
+    pub screen: Screen,
+    /// The token of an invite link being opened.
+    pub invite: Option<String>,
+}
+
+/// The user page's screens.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Screen {
+    /// The conversation with customer service.
+    #[default]
+    Support,
+    /// The friends list, requests and invites.
+    Friends,
+    /// The conversation with friend `uid`.
+    Chat(i64),
+}
+
+impl Screen {
+    /// From the `view` parameter; anything unknown is the support chat.
+    pub fn from_param(value: Option<&str>) -> Screen {
+        match value {
+            Some("friends") => Screen::Friends,
+            Some(other) => other
+                .strip_prefix("chat-")
+                .and_then(|uid| uid.parse().ok())
+                .map_or(Screen::Support, Screen::Chat),
+            None => Screen::Support,
+        }
+    }
+
+    /// The `view` parameter for this screen (none for the support chat).
+    pub fn to_param(self) -> Option<String> {
+        match self {
+            Screen::Support => None,
+            Screen::Friends => Some("friends".into()),
+            Screen::Chat(uid) => Some(format!("chat-{uid}")),
+        }
+    }
+}
+
+/// The screen a query string names.
+pub fn screen_in(search: &str) -> Screen {
+    let query = search.strip_prefix('?').unwrap_or(search);
+    let view = form_urlencoded::parse(query.as_bytes()).find(|(k, _)| k == "view").map(|(_, v)| v.into_owned());
+    Screen::from_param(view.as_deref())
+}
+
+/// `search` (a query string, `?` optional) with `key` set to `value`, or removed when `None`;
+/// other parameters keep their order. Returns it with a leading `?` (or empty).
+pub fn with_param(search: &str, key: &str, value: Option<&str>) -> String {
+    let query = search.strip_prefix('?').unwrap_or(search);
+    let mut out = form_urlencoded::Serializer::new(String::new());
+    for (k, v) in form_urlencoded::parse(query.as_bytes()) {
+        if k != key {
+            out.append_pair(&k, &v);
+        }
+    }
+    if let Some(value) = value {
+        out.append_pair(key, value);
+    }
+    let out = out.finish();
+    if out.is_empty() {
+        out
+    } else {
+        format!("?{out}")
+    }
+}
+
+/// The query of an invite link made from this page's: who the visitor is (`uid`, `token`)
+/// and where they are (`view`) are left out; the backend and language stay.
+pub fn invite_search(search: &str, invite: &str) -> String {
+    let mut search = search.to_owned();
+    for key in ["uid", kefu_protocol::TOKEN_PARAM, "view", kefu_protocol::friends::INVITE_PARAM] {
+        search = with_param(&search, key, None);
+    }
+    with_param(&search, kefu_protocol::friends::INVITE_PARAM, Some(invite))
 }
 
 /// Reads the settings from the page's `location.protocol` (`http:`/`https:`), `location.host`
@@ -39,6 +119,8 @@ pub fn parse(protocol: &str, host: &str, search: &str) -> Result<PageConfig, Str
         same_origin: true,
         timing: Timing::default(),
         lang: None,
+        screen: Screen::Support,
+        invite: None,
     };
     let query = search.strip_prefix('?').unwrap_or(search);
     for (key, value) in form_urlencoded::parse(query.as_bytes()) {
@@ -63,6 +145,10 @@ pub fn parse(protocol: &str, host: &str, search: &str) -> Result<PageConfig, Str
                     "en" => "en",
                     other => return Err(format!("lang must be zh or en, got \"{other}\"")),
                 })
+            }
+            "view" => config.screen = Screen::from_param(Some(&value)),
+            kefu_protocol::friends::INVITE_PARAM => {
+                config.invite = Some(value.into_owned()).filter(|t| !t.is_empty())
             }
             "heartbeat_ms" => config.timing.heartbeat_ms = millis(&key, &value)?,
             "heartbeat_timeout_ms" => config.timing.heartbeat_timeout_ms = millis(&key, &value)?,
@@ -153,6 +239,26 @@ mod tests {
         assert_eq!(other.api_base(), "http://10.0.0.2:9000");
         assert_eq!(other.backend_host(), "10.0.0.2:9000");
         assert!(parse("http:", "h", "?token=t").is_err(), "a token without its uid");
+    }
+
+    #[test]
+    fn screens_and_invites_live_in_the_address() {
+        let config = parse("http:", "h", "?uid=5&view=chat-7&invite=abc").expect("config");
+        assert_eq!((config.screen, config.invite.as_deref()), (Screen::Chat(7), Some("abc")));
+        assert_eq!(Screen::from_param(Some("friends")), Screen::Friends);
+        assert_eq!(screen_in("?a=1&view=chat-9"), Screen::Chat(9));
+        assert_eq!(Screen::from_param(Some("chat-x")), Screen::Support);
+        for screen in [Screen::Support, Screen::Friends, Screen::Chat(42)] {
+            assert_eq!(Screen::from_param(screen.to_param().as_deref()), screen);
+        }
+        assert_eq!(with_param("?uid=5&lang=zh", "view", Some("friends")), "?uid=5&lang=zh&view=friends");
+        assert_eq!(with_param("?view=friends&uid=5", "view", Some("chat-7")), "?uid=5&view=chat-7");
+        assert_eq!(with_param("?view=friends", "view", None), "");
+        assert_eq!(
+            invite_search("?uid=5&token=secret&view=friends&lang=zh&invite=old", "tok en"),
+            "?lang=zh&invite=tok+en",
+            "an invite never carries the inviter's identity"
+        );
     }
 
     #[test]

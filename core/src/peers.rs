@@ -19,6 +19,18 @@ pub struct PeerChat {
     pub their_read: Seq,
     /// Until when (ms) to show that the friend is typing.
     pub typing_until: Option<u64>,
+    /// A history page has arrived (an empty conversation then stays empty: no more asking).
+    pub loaded: bool,
+}
+
+impl PeerChat {
+    /// What to page back from, and whether there is more to ask for.
+    pub fn oldest(&self) -> (Option<Seq>, bool) {
+        match self.timeline.first_seq() {
+            None => (None, !self.loaded),
+            first => (first, self.has_more),
+        }
+    }
 }
 
 /// Friends, requests, blocks and peer chats.
@@ -110,6 +122,7 @@ impl Peers {
         }
         let chat = self.chats.entry(conversation).or_default();
         chat.has_more = has_more;
+        chat.loaded = true;
         chat.timeline.mark_read(chat.their_read);
     }
 
@@ -290,6 +303,17 @@ mod tests {
         assert_eq!(peers.refusal, None);
         peers.set_list(Friends::default());
         assert!(!peers.awaiting);
+    }
+
+    #[test]
+    fn an_empty_conversation_is_asked_for_once() {
+        let mut peers = peers();
+        let mut ids = Ids::default();
+        peers.history(&mut ids, -4, &[], false);
+        assert_eq!(peers.chats[&-4].oldest(), (None, false), "loaded and empty: nothing more to ask");
+        peers.receive(&mut ids, &stored_at(-3, 7, 3, "2026-11-29 12:00:00"), false);
+        assert_eq!(peers.chats[&-3].oldest(), (Some(7), true), "a live message: the page before it");
+        assert_eq!(PeerChat::default().oldest(), (None, true), "never loaded");
     }
 
     #[test]

@@ -220,11 +220,8 @@ impl Model for UserChat {
 
     fn oldest(&self, conversation: ConversationId) -> (Option<Seq>, bool) {
         if is_peer(conversation) {
-            return match self.peers.chats.get(&conversation) {
-                Some(chat) => (chat.timeline.first_seq(), chat.has_more || chat.timeline.first_seq().is_none()),
-                // Never loaded: the latest page is due.
-                None => (None, true),
-            };
+            // Never seen: the latest page is due.
+            return self.peers.chats.get(&conversation).map_or((None, true), |chat| chat.oldest());
         }
         (self.timeline.first_seq(), self.has_more)
     }

@@ -6,7 +6,7 @@ use kefu_core::connection::{Status, Timing};
 use kefu_core::courier::{Courier, Effect, Model, Protocol};
 use kefu_core::i18n::Texts;
 use kefu_core::outbox::{new_message_id, Outbox};
-use kefu_protocol::v1::{ConversationId, Seq, ServerMessage};
+use kefu_protocol::v1::{ClientMessage, ConversationId, Seq, ServerMessage};
 use kefu_protocol::ServerFrame;
 use leptos::prelude::*;
 
@@ -103,6 +103,9 @@ impl<M: Model + Send + Sync + 'static> Chat<M> {
             LinkEvent::Opened { v1 } => self.apply(|model, courier| courier.opened(v1, model)),
             LinkEvent::V1(ServerMessage::Typing { conversation, agent }) => {
                 self.model.update(|model| Courier::typing_seen(model, conversation, agent, now_ms()))
+            }
+            LinkEvent::V1(ServerMessage::MemberTyping { conversation, uid }) => {
+                self.model.update(|model| Courier::member_typing_seen(model, conversation, uid, now_ms()))
             }
             LinkEvent::V1(frame) => self.apply(|model, courier| courier.on_v1(model, frame, local_time())),
             LinkEvent::Frame(ServerFrame::Chat(message)) => {
@@ -218,6 +221,14 @@ impl<M: Model + Send + Sync + 'static> Chat<M> {
             })
             .unwrap_or_default();
         self.run(effects);
+    }
+
+    /// Sends a friend frame (v2); `false` when the link is not ready for it.
+    pub(crate) fn friend_frame(self, frame: ClientMessage) -> bool {
+        let effect = self.courier.with_value(|courier| courier.friend_frame(frame));
+        let sent = effect.is_some();
+        self.run(effect.into_iter().collect());
+        sent
     }
 
     /// The protocol of the current (or last) connection.

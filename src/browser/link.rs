@@ -16,6 +16,7 @@ use gloo_net::websocket::{futures::WebSocket, Message, State, WebSocketError};
 use gloo_timers::future::IntervalStream;
 use kefu_core::connection::{Action, Connection, Event, Status, Timing, V0_PROBE_DELAY_MS};
 use kefu_core::negotiation::{Negotiation, Opened};
+use kefu_protocol::friends::SUBPROTOCOL_V2;
 use kefu_protocol::v1::{ClientMessage, ServerMessage, SUBPROTOCOL};
 use kefu_protocol::{ChatMessage, ClientFrame, ServerFrame, HEARTBEAT_ACK};
 use wasm_bindgen::closure::Closure;
@@ -268,7 +269,9 @@ impl Driver {
     fn on_settled(&mut self, open: bool) -> Vec<Action> {
         self.settled = true;
         let now = now_ms();
-        let selected_v1 = self.socket.as_ref().is_some_and(|ws| ws.protocol() == SUBPROTOCOL);
+        // v2 is v1 with friends: the same frames, more of them.
+        let selected_v1 =
+            self.socket.as_ref().is_some_and(|ws| ws.protocol() == SUBPROTOCOL || ws.protocol() == SUBPROTOCOL_V2);
         match open.then(|| self.negotiation.opened(self.attempt.offered_v1, selected_v1)) {
             Some(Opened::Use { v1 }) => {
                 self.attempt.opened = true;
@@ -330,7 +333,7 @@ impl Driver {
                 self.probes.clear();
                 self.attempt = Attempt { offered_v1: self.negotiation.offer_v1(), opened: false };
                 self.socket = if self.attempt.offered_v1 {
-                    WebSocket::open_with_protocol(&self.url, SUBPROTOCOL).ok()
+                    open_offering(&self.url, &[SUBPROTOCOL_V2, SUBPROTOCOL])
                 } else {
                     WebSocket::open(&self.url).ok()
                 };
@@ -362,4 +365,11 @@ impl Driver {
             (self.emit)(LinkEvent::Status { status: now_shown.0, retrying: now_shown.1 });
         }
     }
+}
+
+/// A WebSocket offering `protocols` in order (gloo-net's own way needs a JSON library).
+fn open_offering(url: &str, protocols: &[&str]) -> Option<WebSocket> {
+    let offer: js_sys::Array = protocols.iter().map(|p| wasm_bindgen::JsValue::from_str(p)).collect();
+    let socket = web_sys::WebSocket::new_with_str_sequence(url, &offer).ok()?;
+    WebSocket::try_from(socket).ok()
 }

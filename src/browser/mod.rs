@@ -8,7 +8,9 @@
 //! - [`identity`]: guest identity, agent sign-in, and the probe that tells a backend with
 //!   accounts from one without (HTTP `/api`).
 //! - [`notify`]: the console's tone and desktop notifications.
+//! - [`address`]: the user page's screen and invite links in the address bar.
 
+pub(crate) mod address;
 pub(crate) mod chat;
 pub(crate) mod identity;
 pub(crate) mod json;

@@ -6,6 +6,7 @@
 mod console;
 mod faults;
 mod first_look;
+mod friends;
 mod identity;
 mod messaging;
 mod original;

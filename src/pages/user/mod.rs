@@ -1,13 +1,18 @@
-//! The user page (`/`): chat with customer service, with the live connection status.
+//! The user page (`/`): chat with customer service, with the live connection status; with a
+//! v2 server, also friends and their conversations ([`friends`]), on tabs whose screen is
+//! kept in the address.
 //! [`UserGate`] first settles who the visitor is: the app's user (`?uid=&token=`), a given id
 //! (`?uid=`), or a guest identity from the server (kept across reloads).
 
-use kefu_core::config::PageConfig;
+mod friends;
+
+use kefu_core::config::{PageConfig, Screen};
 use kefu_core::connection::Status;
 use kefu_core::user_chat::UserChat;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 
+use crate::browser::address;
 use crate::browser::chat::Chat;
 use crate::browser::identity;
 use crate::browser::storage::Key;
@@ -99,7 +104,7 @@ fn UserPage(config: PageConfig, visitor: Visitor) -> impl IntoView {
         let last = chat.model.with(|chat| chat.timeline.last_seq());
         chat.seen(None, last);
     });
-    let agent_typing = move || chat.showing(chat.model.with(|chat| chat.agent_typing_until));
+    let agent_typing = Signal::derive(move || chat.showing(chat.model.with(|chat| chat.agent_typing_until)));
     // The operator's name for the service and greeting, when the backend has them.
     let branding = RwSignal::new(kefu_protocol::api::Branding::default());
     {
@@ -126,8 +131,57 @@ fn UserPage(config: PageConfig, visitor: Visitor) -> impl IntoView {
         }
     });
 
+    let screen = RwSignal::new(config.screen);
+    address::follow(screen);
+    // Memos: the screens below are rebuilt when the screen changes, not with every message.
+    let friends_on = Memo::new(move |_| chat.model.with(|m| m.friends_on));
+    // The screen shown: the Friends screens only once the server has friends.
+    let shown = Memo::new(move |_| if friends_on.get() { screen.get() } else { Screen::Support });
+    let invite = config.invite.clone();
+    // An invite link opens on the Friends tab.
+    if invite.is_some() {
+        screen.set(Screen::Friends);
+    }
+    // Unread peer messages and requests show in the browser tab's title too.
+    Effect::new(move |_| {
+        let news = chat.model.with(|m| m.peers.unread_total() + m.peers.list.incoming.len() as u64);
+        if let Some(document) = web_sys::window().and_then(|w| w.document()) {
+            let title = service.get();
+            document.set_title(&if news > 0 { format!("({news}) {title}") } else { title });
+        }
+    });
+
     view! {
-        <div class="page user-page">
+        <div class="page user-page" data-screen=move || shown.get().to_param().unwrap_or_else(|| "support".into())>
+            <Show when=move || friends_on.get()>
+                <friends::Tabs chat screen />
+            </Show>
+            {move || match shown.get() {
+                Screen::Support => view! { <SupportView chat service welcome agents status_detail retry older send typing agent_typing /> }.into_any(),
+                Screen::Friends => view! { <friends::FriendsPanel chat screen invite=invite.clone() /> }.into_any(),
+                Screen::Chat(uid) => view! { <friends::PeerView chat screen uid /> }.into_any(),
+            }}
+        </div>
+    }
+}
+
+/// The conversation with customer service.
+#[component]
+#[allow(clippy::too_many_arguments)]
+fn SupportView(
+    chat: Chat<UserChat>,
+    service: Signal<String>,
+    welcome: Signal<String>,
+    agents: Signal<Option<bool>>,
+    status_detail: Signal<Option<String>>,
+    retry: Callback<u64>,
+    older: Callback<()>,
+    send: Callback<String, Result<(), String>>,
+    typing: Callback<()>,
+    agent_typing: Signal<bool>,
+) -> impl IntoView {
+    let texts = texts();
+    view! {
             <header class="bar">
                 {move || view! { <Avatar url=String::new() name=service.get() /> }}
                 <div class="bar-text">
@@ -147,11 +201,10 @@ fn UserPage(config: PageConfig, visitor: Visitor) -> impl IntoView {
                 on_top=older
                 welcome
             />
-            <Show when=agent_typing>
+            <Show when=move || agent_typing.get()>
                 <p class="typing" data-typing="agent" aria-live="polite">{texts.agent_typing}</p>
             </Show>
             <Composer on_send=send on_typing=typing />
-        </div>
     }
 }
 

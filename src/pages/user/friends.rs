@@ -1,0 +1,416 @@
+//! The Friends tab (protocol v2): the tabs themselves, the friends list with requests,
+//! adding by id or invite link, the blocked list, and a conversation with one friend.
+//! The state is the user page's model (`kefu_core::peers`); frames go through the chat.
+
+use kefu_core::config::Screen;
+use kefu_core::connection::Status;
+use kefu_core::peers::{display_name, initials};
+use kefu_core::user_chat::UserChat;
+use kefu_core::when;
+use kefu_protocol::friends::{Friend, Person, Request};
+use kefu_protocol::v1::ClientMessage;
+use leptos::prelude::*;
+
+use crate::browser::address;
+use crate::browser::chat::Chat;
+use crate::browser::storage::local_time;
+use crate::pages::shared::{Composer, MessageList, StatusIndicator};
+use crate::pages::texts;
+
+/// Sends a friend frame; says so when the link is down (nothing silently dropped).
+fn ask(chat: Chat<UserChat>, frame: ClientMessage, offline: RwSignal<bool>) {
+    let sent = chat.friend_frame(frame);
+    offline.set(!sent);
+    if sent {
+        chat.model.update(|m| m.peers.asked());
+    }
+}
+
+/// 客服 / 好友: shown once the server speaks v2. The Friends tab carries what is new there.
+#[component]
+pub(super) fn Tabs(chat: Chat<UserChat>, screen: RwSignal<Screen>) -> impl IntoView {
+    let texts = texts();
+    let news = move || {
+        chat.model.with(|m| m.peers.unread_total() + m.peers.list.incoming.len() as u64)
+    };
+    let on_support = move || screen.get() == Screen::Support;
+    view! {
+        <nav class="tabs" role="tablist" aria-label=texts.friends.tabs_label>
+            <button
+                type="button"
+                role="tab"
+                data-tab="support"
+                aria-selected=move || on_support().to_string()
+                on:click=move |_| address::go(screen, Screen::Support)
+            >
+                {texts.service}
+            </button>
+            <button
+                type="button"
+                role="tab"
+                data-tab="friends"
+                aria-selected=move || (!on_support()).to_string()
+                on:click=move |_| address::go(screen, Screen::Friends)
+            >
+                {texts.friends.tab}
+                <Show when=move || news() != 0>
+                    <span class="unread" data-unread=move || news().to_string()>{news}</span>
+                </Show>
+            </button>
+        </nav>
+    }
+}
+
+/// The friends screen: an invite being opened, the last refusal, requests, the list, adding,
+/// the invite link, the blocked list.
+#[component]
+pub(super) fn FriendsPanel(chat: Chat<UserChat>, screen: RwSignal<Screen>, invite: Option<String>) -> impl IntoView {
+    let texts = texts().friends;
+    let offline = RwSignal::new(false);
+    let query = RwSignal::new(String::new());
+    let refusal = move || {
+        if offline.get() {
+            return Some(texts.not_connected.to_owned());
+        }
+        chat.model.with(|m| m.peers.refusal).map(|code| texts.error(code).map_or_else(|| code.as_str().to_owned(), str::to_owned))
+    };
+    let friends = Memo::new(move |_| {
+        chat.model.with(|m| m.peers.filtered(&query.get()).into_iter().cloned().collect::<Vec<Friend>>())
+    });
+    let incoming = move || chat.model.with(|m| m.peers.list.incoming.clone());
+    let outgoing = move || chat.model.with(|m| m.peers.list.outgoing.clone());
+    let blocked = move || chat.model.with(|m| m.peers.list.blocked.clone());
+    let empty = move || chat.model.with(|m| m.peers.list.friends.is_empty());
+    view! {
+        <header class="bar">
+            <div class="bar-text">
+                <h1 class="title">{texts.tab}</h1>
+                <ConnectionStatus chat />
+            </div>
+        </header>
+        <section class="friends" aria-label=texts.tab>
+            {invite.map(|token| view! { <InviteOffer chat token offline /> })}
+            <Show when=move || refusal().is_some()>
+                <p class="banner refused" role="alert" data-friend-error="true">{refusal}</p>
+            </Show>
+            <Show when=move || !incoming().is_empty() || !outgoing().is_empty()>
+                <h2 class="section-title">
+                    {texts.requests}
+                    <span class="unread" data-requests=move || incoming().len().to_string()>{move || incoming().len()}</span>
+                </h2>
+                <ul class="requests">
+                    <For each=incoming key=|r| (r.person.uid, r.sent) children=move |r| view! { <IncomingRow chat request=r offline /> } />
+                    <For each=outgoing key=|r| (r.person.uid, r.sent) children=move |r| view! { <OutgoingRow chat request=r offline /> } />
+                </ul>
+            </Show>
+            <input class="filter" type="search" placeholder=texts_filter() aria-label=texts_filter()
+                prop:value=move || query.get() on:input=move |ev| query.set(event_target_value(&ev)) />
+            <Show when=empty>
+                <p class="placeholder">{texts.empty}</p>
+            </Show>
+            <ul class="friend-list">
+                <For each=move || friends.get() key=|f| (f.person.uid, f.online, f.unread, f.last.as_ref().map(|m| m.seq))
+                    children=move |friend| view! { <FriendRow friend screen /> } />
+            </ul>
+            <AddFriend chat offline />
+            <InviteLink chat />
+            <Show when=move || !blocked().is_empty()>
+                <h2 class="section-title">{texts.blocked}</h2>
+                <ul class="blocked">
+                    <For each=blocked key=|p| p.uid children=move |person| view! { <BlockedRow chat person offline /> } />
+                </ul>
+            </Show>
+        </section>
+    }
+}
+
+fn texts_filter() -> &'static str {
+    texts().filter
+}
+
+/// The connection's status, as on the customer-service screen.
+#[component]
+fn ConnectionStatus(chat: Chat<UserChat>) -> impl IntoView {
+    view! {
+        <StatusIndicator
+            status=Signal::derive(move || chat.link_state.get().0)
+            label=Signal::derive(move || chat.status_label(None))
+            detail=Signal::derive(move || chat.last_close.get())
+        />
+    }
+}
+
+/// An avatar: the picture the app gave, or initials.
+#[component]
+fn PersonAvatar(person: Person) -> impl IntoView {
+    let name = display_name(&person.name, person.uid);
+    if person.avatar.is_empty() {
+        view! { <span class="avatar avatar-initial" aria-hidden="true">{initials(&name)}</span> }.into_any()
+    } else {
+        view! { <img class="avatar" src=person.avatar alt=name /> }.into_any()
+    }
+}
+
+#[component]
+fn FriendRow(friend: Friend, screen: RwSignal<Screen>) -> impl IntoView {
+    let texts = texts();
+    let uid = friend.person.uid;
+    let name = display_name(&friend.person.name, uid);
+    let presence = if friend.online { texts.user_online } else { texts.user_offline };
+    let preview = friend.last.as_ref().map(|m| m.text.clone()).unwrap_or_default();
+    let time = friend.last.as_ref().map(|m| m.create_time.clone()).unwrap_or_default();
+    let relative = if time.is_empty() { String::new() } else { when::relative(&time, &local_time(), texts) };
+    view! {
+        <li>
+            <button type="button" class="conversation-item" data-friend=uid.to_string()
+                data-online=friend.online.to_string() on:click=move |_| address::go(screen, Screen::Chat(uid))>
+                <PersonAvatar person=friend.person.clone() />
+                <span class="conversation-name" title=name.clone()>
+                    <span class="presence" aria-label=presence title=presence></span>
+                    {name.clone()}
+                </span>
+                <time class="conversation-time" title=time.clone() datetime=time>{relative}</time>
+                <span class="conversation-preview">{preview}</span>
+                {(friend.unread > 0).then(|| view! { <span class="unread" data-unread=friend.unread.to_string()>{friend.unread}</span> })}
+            </button>
+        </li>
+    }
+}
+
+#[component]
+fn IncomingRow(chat: Chat<UserChat>, request: Request, offline: RwSignal<bool>) -> impl IntoView {
+    let texts = texts().friends;
+    let uid = request.person.uid;
+    let name = display_name(&request.person.name, uid);
+    view! {
+        <li class="request" data-incoming=uid.to_string()>
+            <PersonAvatar person=request.person.clone() />
+            <span class="request-text">
+                <span class="conversation-name">{name}" · #"{uid}</span>
+                <span class="conversation-preview">{request.note.clone()}</span>
+            </span>
+            <button type="button" class="accept" on:click=move |_| ask(chat, ClientMessage::Answer { uid, accept: true }, offline)>
+                {texts.accept}
+            </button>
+            <button type="button" class="decline" on:click=move |_| ask(chat, ClientMessage::Answer { uid, accept: false }, offline)>
+                {texts.decline}
+            </button>
+        </li>
+    }
+}
+
+#[component]
+fn OutgoingRow(chat: Chat<UserChat>, request: Request, offline: RwSignal<bool>) -> impl IntoView {
+    let texts = texts().friends;
+    let uid = request.person.uid;
+    let name = display_name(&request.person.name, uid);
+    view! {
+        <li class="request" data-outgoing=uid.to_string()>
+            <PersonAvatar person=request.person.clone() />
+            <span class="request-text">
+                <span class="conversation-name">{name}" · #"{uid}</span>
+                <span class="conversation-preview">{texts.waiting}</span>
+            </span>
+            <button type="button" class="withdraw" on:click=move |_| ask(chat, ClientMessage::Cancel { uid }, offline)>
+                {texts.withdraw}
+            </button>
+        </li>
+    }
+}
+
+#[component]
+fn BlockedRow(chat: Chat<UserChat>, person: Person, offline: RwSignal<bool>) -> impl IntoView {
+    let texts = texts().friends;
+    let uid = person.uid;
+    view! {
+        <li class="request" data-blocked=uid.to_string()>
+            <PersonAvatar person=person.clone() />
+            <span class="conversation-name">{display_name(&person.name, uid)}" · #"{uid}</span>
+            <button type="button" class="unblock" on:click=move |_| ask(chat, ClientMessage::Unblock { uid }, offline)>
+                {texts.unblock}
+            </button>
+        </li>
+    }
+}
+
+/// Adding by user id, with an optional note.
+#[component]
+fn AddFriend(chat: Chat<UserChat>, offline: RwSignal<bool>) -> impl IntoView {
+    let texts = texts().friends;
+    let id = RwSignal::new(String::new());
+    let note = RwSignal::new(String::new());
+    let error = RwSignal::new(None::<&'static str>);
+    let submit = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        let Some(uid) = kefu_protocol::parse_user_id(id.get_untracked().trim()).filter(|uid| *uid >= 0) else {
+            error.set(Some(texts.bad_id));
+            return;
+        };
+        let text = note.get_untracked().trim().to_owned();
+        if !kefu_protocol::friends::valid_note(&text) {
+            error.set(Some(texts.note_too_long));
+            return;
+        }
+        error.set(None);
+        ask(chat, ClientMessage::Befriend { uid, note: text, invite: None }, offline);
+        id.set(String::new());
+        note.set(String::new());
+    };
+    view! {
+        <form class="add-friend" on:submit=submit>
+            <h2 class="section-title">{texts.add}</h2>
+            <input name="uid" inputmode="numeric" placeholder=texts.their_id aria-label=texts.their_id
+                prop:value=move || id.get() on:input=move |ev| id.set(event_target_value(&ev)) />
+            <input name="note" maxlength="100" placeholder=texts.note aria-label=texts.note
+                prop:value=move || note.get() on:input=move |ev| note.set(event_target_value(&ev)) />
+            <button type="submit">{texts.send_request}</button>
+            {move || error.get().map(|e| view! { <p class="composer-error" role="alert">{e}</p> })}
+        </form>
+    }
+}
+
+/// The person's own invite link, to copy.
+#[component]
+fn InviteLink(chat: Chat<UserChat>) -> impl IntoView {
+    let texts = texts().friends;
+    let link = Memo::new(move |_| {
+        let token = chat.model.with(|m| m.peers.list.invite.clone());
+        if token.is_empty() {
+            String::new()
+        } else {
+            address::invite_link(&token)
+        }
+    });
+    let copied = RwSignal::new(false);
+    view! {
+        <div class="invite">
+            <h2 class="section-title">{texts.invite_link}</h2>
+            <p class="hint">{texts.invite_hint}</p>
+            <input class="invite-link" readonly=true aria-label=texts.invite_link prop:value=move || link.get() />
+            <button type="button" on:click=move |_| {
+                address::copy(&link.get_untracked());
+                copied.set(true);
+            }>{move || if copied.get() { texts.copied } else { texts.copy }}</button>
+        </div>
+    }
+}
+
+/// An invite link being opened: who invites, and a button to accept.
+#[component]
+fn InviteOffer(chat: Chat<UserChat>, token: String, offline: RwSignal<bool>) -> impl IntoView {
+    let texts = texts().friends;
+    let Some((uid, name)) = address::inviter(&token) else {
+        return view! { <p class="banner refused" role="alert">{texts.bad_invite}</p> }.into_any();
+    };
+    let me = chat.model.with_untracked(|m| m.uid);
+    let answered = RwSignal::new(false);
+    let already = move || chat.model.with(|m| m.peers.friend_by_uid(uid).is_some());
+    let shown = move || uid != me && !answered.get() && !already();
+    let accept = move |_| {
+        ask(chat, ClientMessage::Befriend { uid, note: String::new(), invite: Some(token.clone()) }, offline);
+        answered.set(true);
+        address::forget_invite();
+    };
+    view! {
+        <Show when=shown>
+            <div class="banner invite-offer" role="note" data-inviter=uid.to_string()>
+                <span>{display_name(&name, uid)}" "{texts.invited_by}</span>
+                <button type="button" on:click=accept.clone()>{texts.add_inviter}</button>
+            </div>
+        </Show>
+    }
+    .into_any()
+}
+
+/// The conversation with friend `uid`: back, who and whether online, messages, composer,
+/// and removing or blocking them.
+#[component]
+pub(super) fn PeerView(chat: Chat<UserChat>, screen: RwSignal<Screen>, uid: i64) -> impl IntoView {
+    let texts = texts();
+    let offline = RwSignal::new(false);
+    let friend = Memo::new(move |_| chat.model.with(|m| m.peers.friend_by_uid(uid).cloned()));
+    let conversation = Memo::new(move |_| friend.get().map(|f| f.conversation));
+    // Looking at it: its messages are read (while the page is in view), and it is loaded.
+    Effect::new(move |_| {
+        let Some(conversation) = conversation.get() else { return };
+        chat.model.update(|m| m.open_peer = Some(conversation));
+        // Not loaded yet (never opened, or only live messages so far): its latest page.
+        if chat.model.with_untracked(|m| m.peers.chats.get(&conversation).is_none_or(|c| !c.loaded)) {
+            chat.older(conversation);
+        }
+    });
+    on_cleanup(move || chat.model.update(|m| m.open_peer = None));
+    Effect::new(move |_| {
+        chat.clock.track();
+        let Some(conversation) = conversation.get() else { return };
+        let seen = chat.model.try_update(|m| m.peers.seen(conversation)).flatten();
+        chat.seen(Some(conversation), seen);
+    });
+    let entries = Signal::derive(move || {
+        let Some(conversation) = conversation.get() else { return vec![] };
+        chat.model.with(|m| m.peers.chats.get(&conversation).map(|c| c.timeline.entries.clone()).unwrap_or_default())
+    });
+    let typing = move || {
+        let until = conversation.get().and_then(|c| chat.model.with(|m| m.peers.chats.get(&c).and_then(|c| c.typing_until)));
+        chat.showing(until)
+    };
+    let send = Callback::new(move |text: String| match conversation.get_untracked() {
+        Some(conversation) => chat.compose(Some(conversation), text),
+        None => Err(texts.friends.not_friends.to_owned()),
+    });
+    let retry = Callback::new(move |entry: u64| chat.retry(entry));
+    let older = Callback::new(move |()| {
+        if let Some(conversation) = conversation.get_untracked() {
+            chat.older(conversation);
+        }
+    });
+    let on_typing = Callback::new(move |()| chat.typing(conversation.get_untracked()));
+    let name = move || friend.get().map(|f| display_name(&f.person.name, uid)).unwrap_or_else(|| format!("#{uid}"));
+    let online = move || friend.get().is_some_and(|f| f.online);
+    view! {
+        <header class="bar peer-bar" data-peer=uid.to_string()>
+            <button type="button" class="back" aria-label=texts.friends.back on:click=move |_| {
+                match web_sys::window().and_then(|w| w.history().ok()) {
+                    // Back to the list the way the browser's back gesture goes.
+                    Some(history) if history.length().unwrap_or(0) > 1 => { let _ = history.back(); }
+                    _ => address::go(screen, Screen::Friends),
+                }
+            }>"‹"</button>
+            {move || friend.get().map(|f| view! { <PersonAvatar person=f.person /> })}
+            <div class="bar-text">
+                <h1 class="title">{name}</h1>
+                <p class="friend-status" data-online=move || online().to_string()>
+                    <span class="presence" aria-hidden="true"></span>
+                    {move || if online() { texts.user_online } else { texts.user_offline }}
+                </p>
+            </div>
+        </header>
+        // The connection's own status whenever it is not simply online.
+        <Show when=move || chat.link_state.get().0 != Status::Online>
+            <div class="connection-line"><ConnectionStatus chat /></div>
+        </Show>
+        <Show when=move || friend.get().is_none()>
+            <p class="banner refused" role="alert">{texts.friends.not_friends}</p>
+        </Show>
+        <MessageList entries on_retry=retry on_top=older />
+        <Show when=move || entries.with(Vec::is_empty) && friend.get().is_some()>
+            <p class="placeholder">{texts.friends.no_messages}</p>
+        </Show>
+        <Show when=typing>
+            <p class="typing" data-typing="friend" aria-live="polite">{texts.user_typing}</p>
+        </Show>
+        <Show when=move || friend.get().is_some()>
+            <Composer on_send=send on_typing=on_typing />
+            <div class="peer-actions">
+                <button type="button" class="remove-friend" on:click=move |_| {
+                    ask(chat, ClientMessage::Unfriend { uid }, offline);
+                    address::go(screen, Screen::Friends);
+                }>{texts.friends.remove}</button>
+                <button type="button" class="block" on:click=move |_| {
+                    ask(chat, ClientMessage::Block { uid }, offline);
+                    address::go(screen, Screen::Friends);
+                }>{texts.friends.block}</button>
+            </div>
+        </Show>
+    }
+}
