@@ -91,10 +91,10 @@ impl Peers {
     /// conversation now (it does not count as unread). Returns whether it was new.
     pub fn receive(&mut self, ids: &mut Ids, message: &Message, open: bool) -> bool {
         let from = if message.uid == self.me { From::Me } else { From::User };
-        let chat = self.chats.entry(message.conversation).or_insert_with(|| PeerChat {
-            has_more: message.seq > 1,
-            ..PeerChat::default()
-        });
+        let chat = self
+            .chats
+            .entry(message.conversation)
+            .or_insert_with(|| PeerChat { has_more: message.seq > 1, ..PeerChat::default() });
         if from == From::User {
             chat.typing_until = None;
         }
@@ -114,7 +114,13 @@ impl Peers {
     }
 
     /// A page of a peer conversation's messages.
-    pub fn history(&mut self, ids: &mut Ids, conversation: ConversationId, messages: &[Message], has_more: bool) {
+    pub fn history(
+        &mut self,
+        ids: &mut Ids,
+        conversation: ConversationId,
+        messages: &[Message],
+        has_more: bool,
+    ) {
         for message in messages {
             let from = if message.uid == self.me { From::Me } else { From::User };
             let chat = self.chats.entry(conversation).or_default();
@@ -223,8 +229,20 @@ mod tests {
     use crate::fixtures::stored_at;
     use kefu_protocol::friends::Person;
 
-    fn friend(uid: i64, name: &str, conversation: ConversationId, last: Option<Message>, unread: u64) -> Friend {
-        Friend { person: Person { uid, name: name.into(), avatar: String::new() }, conversation, online: false, last, unread }
+    fn friend(
+        uid: i64,
+        name: &str,
+        conversation: ConversationId,
+        last: Option<Message>,
+        unread: u64,
+    ) -> Friend {
+        Friend {
+            person: Person { uid, name: name.into(), avatar: String::new() },
+            conversation,
+            online: false,
+            last,
+            unread,
+        }
     }
 
     fn peers() -> Peers {

@@ -51,7 +51,8 @@ pub(crate) fn forget_invite() {
     let url = with_param(&search(), kefu_protocol::friends::INVITE_PARAM, None);
     if let Some(history) = web_sys::window().and_then(|w| w.history().ok()) {
         let path = location().and_then(|l| l.pathname().ok()).unwrap_or_default();
-        let _ = history.replace_state_with_url(&wasm_bindgen::JsValue::NULL, "", Some(&format!("{path}{url}")));
+        let _ =
+            history.replace_state_with_url(&wasm_bindgen::JsValue::NULL, "", Some(&format!("{path}{url}")));
     }
 }
 
@@ -67,8 +68,15 @@ pub(crate) fn invite_link(token: &str) -> String {
 pub(crate) fn inviter(token: &str) -> Option<(i64, String)> {
     let payload = token.split('.').nth(1)?;
     // base64url without padding → base64, which the browser decodes.
-    let mut base64: String = payload.chars().map(|c| match c { '-' => '+', '_' => '/', c => c }).collect();
-    while base64.len() % 4 != 0 {
+    let mut base64: String = payload
+        .chars()
+        .map(|c| match c {
+            '-' => '+',
+            '_' => '/',
+            c => c,
+        })
+        .collect();
+    while !base64.len().is_multiple_of(4) {
         base64.push('=');
     }
     let binary = web_sys::window()?.atob(&base64).ok()?;

@@ -14,12 +14,18 @@ async fn attr(client: &Client, css: &str, name: &str) -> Option<String> {
 }
 
 async fn click(client: &Client, css: &str) {
-    let element = client.wait().at_most(LOAD).for_element(Locator::Css(css)).await.unwrap_or_else(|_| panic!("{css}"));
+    let element =
+        client.wait().at_most(LOAD).for_element(Locator::Css(css)).await.unwrap_or_else(|_| panic!("{css}"));
     element.click().await.unwrap_or_else(|err| panic!("click {css}: {err}"));
 }
 
 async fn wait_for(client: &Client, css: &str) {
-    client.wait().at_most(LOAD).for_element(Locator::Css(css)).await.unwrap_or_else(|_| panic!("{css} shown"));
+    client
+        .wait()
+        .at_most(LOAD)
+        .for_element(Locator::Css(css))
+        .await
+        .unwrap_or_else(|_| panic!("{css} shown"));
 }
 
 /// Waits until the element matching `css` has attribute `name` = `value`.
@@ -71,7 +77,9 @@ async fn an_invite_link_makes_friends_who_chat_with_typing_reads_presence_and_re
         click(bob, "[data-inviter='201'] button").await;
         wait_for(bob, "[data-friend='201'][data-online=true]").await;
         assert!(!current_url(bob).await.contains("invite="), "an answered invite leaves the address");
-        let bob_uid = eventually("Bob on Ann's list", LOAD, || async { friend_uids(ann).await.into_iter().next() }).await;
+        let bob_uid =
+            eventually("Bob on Ann's list", LOAD, || async { friend_uids(ann).await.into_iter().next() })
+                .await;
 
         // Bob writes; Ann sees the news on her list and reads it; Bob sees it read.
         click(bob, "[data-friend='201']").await;
@@ -84,7 +92,10 @@ async fn an_invite_link_makes_friends_who_chat_with_typing_reads_presence_and_re
         assert!(ann.title().await.expect("title").starts_with("(1)"), "the tab's title counts it");
         click(ann, &format!("[data-friend='{bob_uid}']")).await;
         page::wait_message(ann, "user", "Hi Ann, it's Bob 👋", "sent").await;
-        eventually("read by Ann", LOAD, || async { page::read_mark(bob, "Hi Ann, it's Bob 👋").await.then_some(()) }).await;
+        eventually("read by Ann", LOAD, || async {
+            page::read_mark(bob, "Hi Ann, it's Bob 👋").await.then_some(())
+        })
+        .await;
         assert!(!page::shown(ann, "[data-tab=friends] .unread").await, "nothing unread once seen");
 
         // Typing shows on the other side; the answer arrives.
@@ -127,12 +138,27 @@ async fn requests_by_id_a_block_the_apps_backend_and_a_console_that_sees_none_of
         wait_for(carl, "[data-screen=friends]").await;
 
         // A wrong id is said plainly; a right one sends the request with its note.
-        carl.find(Locator::Css(".add-friend input[name=uid]")).await.expect("id").send_keys("999").await.expect("type");
+        carl.find(Locator::Css(".add-friend input[name=uid]"))
+            .await
+            .expect("id")
+            .send_keys("999")
+            .await
+            .expect("type");
         click(carl, ".add-friend button").await;
         let refusal = page::wait_alert(carl, "a refusal").await;
         assert_eq!(refusal, kefu_core::i18n::EN_FRIENDS.unknown_user);
-        carl.find(Locator::Css(".add-friend input[name=uid]")).await.expect("id").send_keys("302").await.expect("type");
-        carl.find(Locator::Css(".add-friend input[name=note]")).await.expect("note").send_keys("Carl from <b>work</b>").await.expect("type");
+        carl.find(Locator::Css(".add-friend input[name=uid]"))
+            .await
+            .expect("id")
+            .send_keys("302")
+            .await
+            .expect("type");
+        carl.find(Locator::Css(".add-friend input[name=note]"))
+            .await
+            .expect("note")
+            .send_keys("Carl from <b>work</b>")
+            .await
+            .expect("type");
         click(carl, ".add-friend button").await;
         wait_for(carl, "[data-outgoing='302']").await;
         wait_attr(dan, "[data-requests]", "data-requests", "1").await;
@@ -148,7 +174,8 @@ async fn requests_by_id_a_block_the_apps_backend_and_a_console_that_sees_none_of
         page::wait_message(carl, "me", "private to Dan", "sent").await;
         let rows = page::conversation_rows(agent).await;
         assert!(rows.iter().all(|(uid, _)| !uid.starts_with('-')), "{rows:?}");
-        let seen_by_agent = page::run(agent, "return document.body.textContent.includes('private to Dan');", vec![]).await;
+        let seen_by_agent =
+            page::run(agent, "return document.body.textContent.includes('private to Dan');", vec![]).await;
         assert_eq!(seen_by_agent, serde_json::json!(false));
 
         // Dan blocks Carl: Carl's conversation says so and takes no more messages (the
@@ -158,9 +185,15 @@ async fn requests_by_id_a_block_the_apps_backend_and_a_console_that_sees_none_of
         wait_for(dan, "[data-blocked='301']").await;
         let said = page::wait_alert(carl, "no longer friends").await;
         assert_eq!(said, kefu_core::i18n::EN_FRIENDS.not_friends);
-        eventually("no composer", LOAD, || async { (!page::shown(carl, ".composer-input").await).then_some(()) }).await;
+        eventually("no composer", LOAD, || async {
+            (!page::shown(carl, ".composer-input").await).then_some(())
+        })
+        .await;
         click(dan, "[data-blocked='301'] .unblock").await;
-        eventually("unblocked", LOAD, || async { (!page::shown(dan, "[data-blocked='301']").await).then_some(()) }).await;
+        eventually("unblocked", LOAD, || async {
+            (!page::shown(dan, "[data-blocked='301']").await).then_some(())
+        })
+        .await;
 
         // The app's backend makes them friends again: both lists show it live.
         let body = kefu_testkit::app_friendship_signed(APP_SECRET, 301, 302, true);

@@ -30,9 +30,7 @@ fn ask(chat: Chat<UserChat>, frame: ClientMessage, offline: RwSignal<bool>) {
 #[component]
 pub(super) fn Tabs(chat: Chat<UserChat>, screen: RwSignal<Screen>) -> impl IntoView {
     let texts = texts();
-    let news = move || {
-        chat.model.with(|m| m.peers.unread_total() + m.peers.list.incoming.len() as u64)
-    };
+    let news = move || chat.model.with(|m| m.peers.unread_total() + m.peers.list.incoming.len() as u64);
     let on_support = move || screen.get() == Screen::Support;
     view! {
         <nav class="tabs" role="tablist" aria-label=texts.friends.tabs_label>
@@ -64,7 +62,11 @@ pub(super) fn Tabs(chat: Chat<UserChat>, screen: RwSignal<Screen>) -> impl IntoV
 /// The friends screen: an invite being opened, the last refusal, requests, the list, adding,
 /// the invite link, the blocked list.
 #[component]
-pub(super) fn FriendsPanel(chat: Chat<UserChat>, screen: RwSignal<Screen>, invite: Option<String>) -> impl IntoView {
+pub(super) fn FriendsPanel(
+    chat: Chat<UserChat>,
+    screen: RwSignal<Screen>,
+    invite: Option<String>,
+) -> impl IntoView {
     let texts = texts().friends;
     let offline = RwSignal::new(false);
     let query = RwSignal::new(String::new());
@@ -72,7 +74,9 @@ pub(super) fn FriendsPanel(chat: Chat<UserChat>, screen: RwSignal<Screen>, invit
         if offline.get() {
             return Some(texts.not_connected.to_owned());
         }
-        chat.model.with(|m| m.peers.refusal).map(|code| texts.error(code).map_or_else(|| code.as_str().to_owned(), str::to_owned))
+        chat.model
+            .with(|m| m.peers.refusal)
+            .map(|code| texts.error(code).map_or_else(|| code.as_str().to_owned(), str::to_owned))
     };
     let friends = Memo::new(move |_| {
         chat.model.with(|m| m.peers.filtered(&query.get()).into_iter().cloned().collect::<Vec<Friend>>())
@@ -90,36 +94,46 @@ pub(super) fn FriendsPanel(chat: Chat<UserChat>, screen: RwSignal<Screen>, invit
         </header>
         <section class="friends" aria-label=texts.tab>
             {invite.map(|token| view! { <InviteOffer chat token offline /> })}
-            <Show when=move || refusal().is_some()>
-                <p class="banner refused" role="alert" data-friend-error="true">{refusal}</p>
-            </Show>
-            <Show when=move || !incoming().is_empty() || !outgoing().is_empty()>
-                <h2 class="section-title">
-                    {texts.requests}
-                    <span class="unread" data-requests=move || incoming().len().to_string()>{move || incoming().len()}</span>
-                </h2>
-                <ul class="requests">
-                    <For each=incoming key=|r| (r.person.uid, r.sent) children=move |r| view! { <IncomingRow chat request=r offline /> } />
-                    <For each=outgoing key=|r| (r.person.uid, r.sent) children=move |r| view! { <OutgoingRow chat request=r offline /> } />
-                </ul>
-            </Show>
+            {move || refusal().map(|text| view! { <p class="banner refused" role="alert" data-friend-error="true">{text}</p> })}
+            // Short lists, rebuilt whole when they change (a keyed list per kind would cost the
+            // page more code than it saves work).
+            {move || {
+                let (incoming, outgoing) = (incoming(), outgoing());
+                (!incoming.is_empty() || !outgoing.is_empty()).then(|| {
+                    let count = incoming.len();
+                    let rows = incoming
+                        .into_iter()
+                        .map(|request| view! { <IncomingRow chat request offline /> }.into_any())
+                        .chain(outgoing.into_iter().map(|request| view! { <OutgoingRow chat request offline /> }.into_any()))
+                        .collect_view();
+                    view! {
+                        <h2 class="section-title">
+                            {texts.requests}
+                            <span class="unread" data-requests=count.to_string()>{count}</span>
+                        </h2>
+                        <ul class="requests">{rows}</ul>
+                    }
+                })
+            }}
             <input class="filter" type="search" placeholder=texts_filter() aria-label=texts_filter()
                 prop:value=move || query.get() on:input=move |ev| query.set(event_target_value(&ev)) />
-            <Show when=empty>
-                <p class="placeholder">{texts.empty}</p>
-            </Show>
+            {move || empty().then(|| view! { <p class="placeholder">{texts.empty}</p> })}
             <ul class="friend-list">
                 <For each=move || friends.get() key=|f| (f.person.uid, f.online, f.unread, f.last.as_ref().map(|m| m.seq))
                     children=move |friend| view! { <FriendRow friend screen /> } />
             </ul>
             <AddFriend chat offline />
             <InviteLink chat />
-            <Show when=move || !blocked().is_empty()>
-                <h2 class="section-title">{texts.blocked}</h2>
-                <ul class="blocked">
-                    <For each=blocked key=|p| p.uid children=move |person| view! { <BlockedRow chat person offline /> } />
-                </ul>
-            </Show>
+            {move || {
+                let blocked = blocked();
+                (!blocked.is_empty()).then(|| {
+                    let rows = blocked.into_iter().map(|person| view! { <BlockedRow chat person offline /> }.into_any()).collect_view();
+                    view! {
+                        <h2 class="section-title">{texts.blocked}</h2>
+                        <ul class="blocked">{rows}</ul>
+                    }
+                })
+            }}
         </section>
     }
 }
@@ -242,7 +256,8 @@ fn AddFriend(chat: Chat<UserChat>, offline: RwSignal<bool>) -> impl IntoView {
     let error = RwSignal::new(None::<&'static str>);
     let submit = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
-        let Some(uid) = kefu_protocol::parse_user_id(id.get_untracked().trim()).filter(|uid| *uid >= 0) else {
+        let Some(uid) = kefu_protocol::parse_user_id(id.get_untracked().trim()).filter(|uid| *uid >= 0)
+        else {
             error.set(Some(texts.bad_id));
             return;
         };
@@ -348,10 +363,14 @@ pub(super) fn PeerView(chat: Chat<UserChat>, screen: RwSignal<Screen>, uid: i64)
     });
     let entries = Signal::derive(move || {
         let Some(conversation) = conversation.get() else { return vec![] };
-        chat.model.with(|m| m.peers.chats.get(&conversation).map(|c| c.timeline.entries.clone()).unwrap_or_default())
+        chat.model.with(|m| {
+            m.peers.chats.get(&conversation).map(|c| c.timeline.entries.clone()).unwrap_or_default()
+        })
     });
     let typing = move || {
-        let until = conversation.get().and_then(|c| chat.model.with(|m| m.peers.chats.get(&c).and_then(|c| c.typing_until)));
+        let until = conversation
+            .get()
+            .and_then(|c| chat.model.with(|m| m.peers.chats.get(&c).and_then(|c| c.typing_until)));
         chat.showing(until)
     };
     let send = Callback::new(move |text: String| match conversation.get_untracked() {
@@ -365,7 +384,8 @@ pub(super) fn PeerView(chat: Chat<UserChat>, screen: RwSignal<Screen>, uid: i64)
         }
     });
     let on_typing = Callback::new(move |()| chat.typing(conversation.get_untracked()));
-    let name = move || friend.get().map(|f| display_name(&f.person.name, uid)).unwrap_or_else(|| format!("#{uid}"));
+    let name =
+        move || friend.get().map(|f| display_name(&f.person.name, uid)).unwrap_or_else(|| format!("#{uid}"));
     let online = move || friend.get().is_some_and(|f| f.online);
     view! {
         <header class="bar peer-bar" data-peer=uid.to_string()>
