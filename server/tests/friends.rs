@@ -385,3 +385,24 @@ async fn the_apps_backend_sets_and_ends_friendships_live() {
     assert_eq!(post(app_friendship_signed(APP_SECRET, ANN, BOB, false)).0, 200);
     assert_eq!(friend_uids(&next_friends(&mut bob).await), Vec::<i64>::new());
 }
+
+#[tokio::test]
+async fn the_documented_openssl_example_sets_a_friendship() {
+    let server = Server::in_process(&[]);
+    let (mut ann, _, _) = user(&server, ANN, "Ann", vec![]).await;
+    let script = kefu_testkit::repo_root().join("scripts/example-app-friendship.sh");
+    let body = |friends: &str| {
+        let output = std::process::Command::new("bash")
+            .arg(&script)
+            .args([APP_SECRET, &ANN.to_string(), &BOB.to_string(), friends])
+            .output()
+            .expect("run the example");
+        assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+        String::from_utf8_lossy(&output.stdout).trim().to_owned()
+    };
+    let url = server.url(kefu_protocol::api::APP_FRIENDSHIP_PATH);
+    assert_eq!(http().post(&url).send(body("true")).expect("POST").status().as_u16(), 200);
+    assert_eq!(friend_uids(&next_friends(&mut ann).await), vec![BOB]);
+    assert_eq!(http().post(&url).send(body("false")).expect("POST").status().as_u16(), 200);
+    assert!(next_friends(&mut ann).await.friends.is_empty());
+}

@@ -60,6 +60,32 @@ async fn readme_screenshots() {
         std::fs::write(dir.join("user-page.png"), user.screenshot().await.expect("shot")).expect("write");
         std::fs::write(dir.join("agent-console.png"), agent.screenshot().await.expect("shot"))
             .expect("write");
+
+        // Friends: 王芳 adds 李明 by id; he accepts and writes; her list, then their chat.
+        for (client, css) in [(user, "[data-tab=friends]"), (other, "[data-tab=friends]")] {
+            client.wait().at_most(LOAD).for_element(Locator::Css(css)).await.expect("tab").click().await.expect("click");
+        }
+        let id = user.wait().at_most(LOAD).for_element(Locator::Css(".add-friend input[name=uid]")).await.expect("id");
+        id.send_keys("6").await.expect("type");
+        let note = user.find(Locator::Css(".add-friend input[name=note]")).await.expect("note");
+        note.send_keys("我是王芳，上次一起拼单的").await.expect("type");
+        user.find(Locator::Css(".add-friend button")).await.expect("add").click().await.expect("click");
+        let accept = other.wait().at_most(LOAD).for_element(Locator::Css("[data-incoming='5'] .accept")).await.expect("request");
+        accept.click().await.expect("accept");
+        let row = other.wait().at_most(LOAD).for_element(Locator::Css("[data-friend='5']")).await.expect("friend");
+        row.click().await.expect("open");
+        page::type_and_send(other, "你好王芳！这家店的发票开好了吗？").await;
+        page::wait_message(other, "me", "你好王芳！这家店的发票开好了吗？", "sent").await;
+        user.wait().at_most(LOAD).for_element(Locator::Css("[data-friend='6'] .unread")).await.expect("unread");
+        std::fs::write(dir.join("friends.png"), user.screenshot().await.expect("shot")).expect("write");
+        user.find(Locator::Css("[data-friend='6']")).await.expect("friend").click().await.expect("open");
+        page::type_and_send(user, "开好了，刚收到 😄").await;
+        page::wait_message(other, "user", "开好了，刚收到 😄", "sent").await;
+        kefu_testkit::eventually("read by 李明", LOAD, || async {
+            page::read_mark(user, "开好了，刚收到 😄").await.then_some(())
+        })
+        .await;
+        std::fs::write(dir.join("peer-chat.png"), user.screenshot().await.expect("shot")).expect("write");
     })
     .await;
 }
