@@ -406,3 +406,67 @@ async fn the_documented_openssl_example_sets_a_friendship() {
     assert_eq!(http().post(&url).send(body("false")).expect("POST").status().as_u16(), 200);
     assert!(next_friends(&mut ann).await.friends.is_empty());
 }
+
+/// Like the web app's outbox: sends every id not yet acknowledged, and returns once all are.
+async fn send_until_acked(socket: &mut Socket, conversation: i64, ids: &[String]) {
+    for id in ids {
+        let frame = ClientMessage::Send {
+            id: id.clone(),
+            conversation: Some(conversation),
+            text: format!("text {id}"),
+        };
+        send(socket, &frame).await;
+    }
+    let mut acked = std::collections::HashSet::new();
+    while acked.len() < ids.len() {
+        if let ServerMessage::Ack { id, .. } = next_v1(socket).await {
+            acked.insert(id);
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_peer_conversation_survives_kill_9_three_times_with_nothing_lost_or_doubled() {
+    let mut server = Server::process(env!("CARGO_BIN_EXE_kefu-server").as_ref(), &[]);
+    let (mut ann, _, _) = user(&server, ANN, "Ann", vec![]).await;
+    let (mut bob, _, _) = user(&server, BOB, "Bob", vec![]).await;
+    let conversation = befriend(&mut ann, &mut bob).await;
+    let mut all_ids = vec![];
+    for round in 0..3 {
+        let ann_ids: Vec<String> = (0..5).map(|n| format!("a{round}-{n}")).collect();
+        let bob_ids: Vec<String> = (0..5).map(|n| format!("b{round}-{n}")).collect();
+        // Both write; the server is killed while their messages are on the way.
+        for (socket, ids) in [(&mut ann, &ann_ids), (&mut bob, &bob_ids)] {
+            for id in ids.iter() {
+                let frame = ClientMessage::Send {
+                    id: id.clone(),
+                    conversation: Some(conversation),
+                    text: format!("text {id}"),
+                };
+                send(socket, &frame).await;
+            }
+        }
+        server.signal(libc::SIGKILL);
+        server.wait();
+        server.restart();
+        // Back, each sends again what it cannot know was stored: stored once, whatever happened.
+        let (mut a, _, _) = user(&server, ANN, "Ann", vec![]).await;
+        let (mut b, _, _) = user(&server, BOB, "Bob", vec![]).await;
+        send_until_acked(&mut a, conversation, &ann_ids).await;
+        send_until_acked(&mut b, conversation, &bob_ids).await;
+        (ann, bob) = (a, b);
+        all_ids.extend(ann_ids.into_iter().chain(bob_ids));
+    }
+    send(&mut ann, &ClientMessage::History { conversation, before: 0, limit: Some(200) }).await;
+    let messages = until(&mut ann, |frame| match frame {
+        ServerMessage::History { messages, .. } => Some(messages.clone()),
+        _ => None,
+    })
+    .await;
+    let seqs: Vec<u64> = messages.iter().map(|m| m.seq).collect();
+    assert_eq!(seqs, (1..=30).collect::<Vec<u64>>(), "numbered without gaps");
+    let mut stored: Vec<String> = messages.iter().map(|m| m.id.clone()).collect();
+    stored.sort();
+    all_ids.sort();
+    assert_eq!(stored, all_ids, "every message once");
+}
