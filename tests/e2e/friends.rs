@@ -70,6 +70,8 @@ async fn an_invite_link_makes_friends_who_chat_with_typing_reads_presence_and_re
         .await;
         assert!(!link.contains("token=") && !link.contains("uid="), "an invite carries no identity: {link}");
         assert!(link.starts_with(&guest_page.replace("/?lang=en", "/")), "{link}");
+        let qr = page::run(ann, "const p = document.querySelector('svg[data-qr] path'); return p ? p.getAttribute('d').length : 0;", vec![]).await;
+        assert!(qr.as_u64().unwrap_or(0) > 1_000, "the link as a QR code: {qr}");
 
         // Bob opens it on his phone: a guest, offered to add Ann, who is there at once.
         bob.goto(&link).await.expect("open the invite");

@@ -297,10 +297,22 @@ fn InviteLink(chat: Chat<UserChat>) -> impl IntoView {
         }
     });
     let copied = RwSignal::new(false);
+    // The same link as a QR code, for a phone beside this one.
+    let qr = move || {
+        let (side, path) = kefu_core::qr::svg_path(&link.get()).filter(|_| !link.with(String::is_empty))?;
+        let view_box = format!("0 0 {side} {side}");
+        Some(view! {
+            <svg class="qr" viewBox=view_box role="img" aria-label=texts.invite_link data-qr="true">
+                <rect width="100%" height="100%" fill="#fff"></rect>
+                <path d=path fill="#000"></path>
+            </svg>
+        })
+    };
     view! {
         <div class="invite">
             <h2 class="section-title">{texts.invite_link}</h2>
             <p class="hint">{texts.invite_hint}</p>
+            {qr}
             <input class="invite-link" readonly=true aria-label=texts.invite_link prop:value=move || link.get() />
             <button type="button" on:click=move |_| {
                 address::copy(&link.get_untracked());
