@@ -263,7 +263,7 @@ async fn identify(state: &AppState, uid: i64, token: Option<&str>) -> Result<Ide
         return Ok(if uid == kefu_protocol::AGENT_UID {
             Identity::Agent { name: kefu_protocol::AGENT_NAME.to_owned(), epoch: 0 }
         } else {
-            Identity::User { uid, name: None }
+            Identity::User { uid, name: None, avatar: None }
         });
     };
     let identity = auth.identify(uid, token).map_err(|refusal| {

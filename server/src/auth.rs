@@ -39,6 +39,8 @@ pub enum Identity {
     User {
         uid: i64,
         name: Option<String>,
+        /// A picture URL the app gave (https or http), shown on friends lists.
+        avatar: Option<String>,
     },
 }
 
@@ -62,6 +64,9 @@ struct Claims {
     epoch: Option<u64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     name: Option<String>,
+    /// An app user's picture URL.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    avatar: Option<String>,
 }
 
 struct Key {
@@ -122,6 +127,19 @@ fn sign(key: &Key, claims: &Claims) -> String {
     encode(&Header::new(Algorithm::HS256), claims, &key.encoding).unwrap_or_default()
 }
 
+/// Longest avatar URL kept.
+const MAX_AVATAR_URL: usize = 512;
+
+/// An avatar URL kept only if it is a plain http(s) address of bounded length (a page shows
+/// it as an image; nothing else may come through).
+fn clean_avatar(url: Option<String>) -> Option<String> {
+    let url = url?;
+    let plain = url.len() <= MAX_AVATAR_URL
+        && (url.starts_with("https://") || url.starts_with("http://"))
+        && url.chars().all(|c| c.is_ascii_graphic() && c != '"' && c != '\'' && c != '<' && c != '>');
+    plain.then_some(url)
+}
+
 fn clean_name(name: Option<String>) -> Option<String> {
     let name = kefu_protocol::display_name(&name?);
     (!name.is_empty()).then_some(name)
@@ -140,6 +158,7 @@ impl Auth {
             exp: now() + AGENT_SESSION_SECS,
             epoch: Some(epoch),
             name: Some(name.to_owned()),
+            avatar: None,
         };
         sign(&self.server, &claims)
     }
@@ -156,6 +175,7 @@ impl Auth {
             exp: now() + GUEST_TOKEN_SECS,
             epoch: None,
             name: Some(name.clone()),
+            avatar: None,
         };
         (uid, name, sign(&self.server, &claims))
     }
@@ -167,7 +187,7 @@ impl Auth {
                 return Err(Refusal("agent connections need a session: sign in on the agent console".into()));
             }
             if self.trust_user_ids {
-                return Ok(Identity::User { uid, name: None });
+                return Ok(Identity::User { uid, name: None, avatar: None });
             }
             return Err(Refusal("this server needs a token to prove the user id".into()));
         };
@@ -186,7 +206,7 @@ impl Auth {
         if subject.parse::<i64>().ok() != Some(uid) {
             return Err(Refusal(format!("token is for user {subject}, not {uid}")));
         }
-        Ok(Identity::User { uid, name: clean_name(claims.name) })
+        Ok(Identity::User { uid, name: clean_name(claims.name), avatar: clean_avatar(claims.avatar) })
     }
 
     /// The friendship an app's backend asks for in a JWT signed with the app secret.
@@ -211,8 +231,8 @@ impl Auth {
         for (key, signed_by_server) in keys {
             match decode::<Claims>(token, &key.decoding, &validation) {
                 Ok(data) => {
-                    let Claims { sub, name, epoch, .. } = data.claims;
-                    return Ok(Verified { sub, name, epoch, signed_by_server });
+                    let Claims { sub, name, epoch, avatar, .. } = data.claims;
+                    return Ok(Verified { sub, name, epoch, avatar, signed_by_server });
                 }
                 Err(err) if matches!(err.kind(), ErrorKind::InvalidSignature) => last = Some(err),
                 Err(err) => return Err(refusal(&err)),
@@ -225,6 +245,7 @@ impl Auth {
 struct Verified {
     sub: String,
     name: Option<String>,
+    avatar: Option<String>,
     epoch: Option<u64>,
     signed_by_server: bool,
 }
@@ -273,7 +294,7 @@ pub const MIN_PASSWORD_CHARS: usize = 8;
 /// Signs an app token, as an embedding app would (for `kefu-server token` and tests).
 pub fn app_token(app_secret: &[u8], uid: i64, name: Option<&str>, valid_secs: u64) -> String {
     let claims =
-        Claims { sub: uid.to_string(), exp: now() + valid_secs, epoch: None, name: name.map(str::to_owned) };
+        Claims { sub: uid.to_string(), exp: now() + valid_secs, epoch: None, name: name.map(str::to_owned), avatar: None };
     sign(&Key::new(app_secret), &claims)
 }
 
@@ -298,7 +319,7 @@ mod tests {
         // The app secret cannot make agents.
         let forged = sign(
             &Key::new(b"app-secret"),
-            &Claims { sub: "agent:mallory".into(), exp: now() + 60, epoch: None, name: None },
+            &Claims { sub: "agent:mallory".into(), exp: now() + 60, epoch: None, name: None, avatar: None },
         );
         assert!(auth.identify(AGENT_UID, Some(&forged)).is_err());
         let app_agent = app_token(b"app-secret", AGENT_UID, None, 60);
@@ -306,14 +327,36 @@ mod tests {
     }
 
     #[test]
+    fn an_app_user_may_come_with_a_picture_but_only_a_plain_web_address() {
+        let auth = auth();
+        let with = |avatar: &str| {
+            let claims = Claims {
+                sub: "42".into(),
+                exp: now() + 60,
+                epoch: None,
+                name: Some("Alice".into()),
+                avatar: Some(avatar.into()),
+            };
+            match auth.identify(42, Some(&sign(&Key::new(b"app-secret"), &claims))) {
+                Ok(Identity::User { avatar, .. }) => avatar,
+                other => panic!("{other:?}"),
+            }
+        };
+        assert_eq!(with("https://cdn.example/a.png").as_deref(), Some("https://cdn.example/a.png"));
+        assert_eq!(with("javascript:alert(1)"), None);
+        assert_eq!(with("https://x/\"onerror=\"alert(1)"), None);
+        assert_eq!(with(&format!("https://x/{}", "a".repeat(600))), None);
+    }
+
+    #[test]
     fn users_are_who_their_token_says() {
         let auth = auth();
         let (uid, name, token) = auth.new_guest();
         assert!((GUEST_UID_MIN..GUEST_UID_MIN + GUEST_UID_SPAN).contains(&uid));
-        assert_eq!(auth.identify(uid, Some(&token)), Ok(Identity::User { uid, name: Some(name) }));
+        assert_eq!(auth.identify(uid, Some(&token)), Ok(Identity::User { uid, name: Some(name), avatar: None }));
         assert!(auth.identify(uid + 1, Some(&token)).is_err(), "another user's token");
         let app = app_token(b"app-secret", 42, Some("  Alice\u{7}  "), 60);
-        assert_eq!(auth.identify(42, Some(&app)), Ok(Identity::User { uid: 42, name: Some("Alice".into()) }));
+        assert_eq!(auth.identify(42, Some(&app)), Ok(Identity::User { uid: 42, name: Some("Alice".into()), avatar: None }));
         assert!(auth.identify(42, None).is_err(), "no token");
         assert!(auth.identify(42, Some("not.a.token")).is_err());
         let wrong_secret = app_token(b"guessed", 42, None, 60);
@@ -328,7 +371,7 @@ mod tests {
         let auth = auth();
         let expired = sign(
             &Key::new(b"app-secret"),
-            &Claims { sub: "42".into(), exp: now() - 3600, epoch: None, name: None },
+            &Claims { sub: "42".into(), exp: now() - 3600, epoch: None, name: None, avatar: None },
         );
         assert_eq!(auth.identify(42, Some(&expired)), Err(Refusal("token expired: sign in again".into())));
     }
@@ -336,7 +379,7 @@ mod tests {
     #[test]
     fn trusted_user_ids_still_leave_the_agent_protected() {
         let auth = Auth::new(b"k", None, true);
-        assert_eq!(auth.identify(7, None), Ok(Identity::User { uid: 7, name: None }));
+        assert_eq!(auth.identify(7, None), Ok(Identity::User { uid: 7, name: None, avatar: None }));
         assert!(auth.identify(AGENT_UID, None).is_err());
     }
 

@@ -382,6 +382,20 @@ async fn the_apps_backend_sets_and_ends_friendships_live() {
     let (_eve, eves, _) = user(&server, EVE, "Eve", vec![]).await;
     assert_eq!(friend_uids(&eves), vec![ANN]);
     assert_eq!(eves.friends[0].person.name, "Ann");
+    // A picture from the app's token shows on friends' lists.
+    let picture = "https://cdn.example/eve.png";
+    let url = format!(
+        "{}?token={}",
+        server.bare_ws_url(&EVE.to_string()),
+        kefu_testkit::app_token_with_avatar(EVE, "Eve", picture)
+    );
+    let mut eve_again = ws::connect_v2(&url).await;
+    ws::resume(&mut eve_again, vec![]).await;
+    // Any change sends both lists again (an unblock of someone not blocked changes nothing).
+    send(&mut eve_again, &ClientMessage::Unblock { uid: ANN }).await;
+    let anns = next_friends(&mut ann).await;
+    let eve_in_anns = anns.friends.iter().find(|f| f.person.uid == EVE).expect("Eve");
+    assert_eq!(eve_in_anns.person.avatar, picture);
     assert_eq!(post(app_friendship_signed(APP_SECRET, ANN, BOB, false)).0, 200);
     assert_eq!(friend_uids(&next_friends(&mut bob).await), Vec::<i64>::new());
 }

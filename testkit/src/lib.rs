@@ -72,6 +72,18 @@ pub fn app_token_signed(secret: &str, uid: i64, name: Option<&str>, valid_secs: 
     .expect("sign a token")
 }
 
+/// [`app_token`] with a picture URL (`avatar`), as an app may add.
+pub fn app_token_with_avatar(uid: i64, name: &str, avatar: &str) -> String {
+    let exp = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).expect("clock").as_secs() + 3600;
+    let claims = serde_json::json!({ "sub": uid.to_string(), "exp": exp, "name": name, "avatar": avatar });
+    jsonwebtoken::encode(
+        &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256),
+        &claims,
+        &jsonwebtoken::EncodingKey::from_secret(APP_SECRET.as_bytes()),
+    )
+    .expect("sign a token")
+}
+
 /// The body of `POST /api/app/friendship` as the app's backend signs it (with `secret`).
 pub fn app_friendship_signed(secret: &str, a: i64, b: i64, friends: bool) -> String {
     let exp = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).expect("clock").as_secs() + 60;

@@ -141,6 +141,8 @@ struct Session {
     client: IpAddr,
     /// The user's proven display name, or the agent's account name.
     name: Option<String>,
+    /// The user's picture URL, from the app's token.
+    avatar: Option<String>,
     v1: bool,
     /// v2: friends and peer conversations (users only).
     v2: bool,
@@ -176,9 +178,9 @@ pub async fn run<S, R>(
     S: Sink<WsMessage, Error = axum::Error> + Unpin + Send + 'static,
     R: Stream<Item = Result<WsMessage, axum::Error>> + Unpin,
 {
-    let (uid, name) = match identity {
-        Identity::Agent { name, .. } => (AGENT_UID, Some(name)),
-        Identity::User { uid, name } => (uid, name),
+    let (uid, name, avatar) = match identity {
+        Identity::Agent { name, .. } => (AGENT_UID, Some(name), None),
+        Identity::User { uid, name, avatar } => (uid, name, avatar),
     };
     let v1 = protocol != Protocol::V0;
     let limits = shared.limits.clone();
@@ -204,6 +206,7 @@ pub async fn run<S, R>(
         uid,
         client,
         name,
+        avatar,
         v1,
         v2: protocol == Protocol::V2 && uid != AGENT_UID,
         rate: RateLimit::new(limits.max_frames_per_second),
@@ -308,7 +311,8 @@ impl Session {
         if self.v2 {
             // Friend lists show the name a user last came with.
             let name = self.name.clone().unwrap_or_default();
-            if let Err(err) = self.shared.store.remember_person(self.uid, &name, "").await {
+            let avatar = self.avatar.clone().unwrap_or_default();
+            if let Err(err) = self.shared.store.remember_person(self.uid, &name, &avatar).await {
                 tracing::error!(%err, "cannot note a user's name");
             }
         }
@@ -419,7 +423,7 @@ impl Session {
             uid: self.uid,
             role,
             username,
-            avatar: String::new(),
+            avatar: self.avatar.clone().unwrap_or_default(),
             create_time: now_text(),
             text: text.to_owned(),
         }
@@ -514,7 +518,7 @@ mod tests {
     }
 
     fn user(uid: i64) -> Identity {
-        Identity::User { uid, name: None }
+        Identity::User { uid, name: None, avatar: None }
     }
 
     fn agent() -> Identity {
