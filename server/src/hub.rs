@@ -42,6 +42,23 @@ struct Peer {
     kick: CancellationToken,
 }
 
+impl Peer {
+    /// Queues a stored message; a peer whose queue is full cannot keep up and is kicked.
+    /// Returns whether it was queued.
+    fn queue_message(&self, id: ConnectionId, message: &Arc<Message>) -> bool {
+        match self.outbox.try_send(Outgoing::Message(message.clone())) {
+            Ok(()) => true,
+            Err(mpsc::error::TrySendError::Full(_)) => {
+                tracing::warn!(connection = id, uid = self.uid, "client too slow: disconnecting it");
+                self.kick.cancel();
+                false
+            }
+            // The session is ending; it removes itself.
+            Err(mpsc::error::TrySendError::Closed(_)) => false,
+        }
+    }
+}
+
 /// Who a new connection is (see [`Hub::join`]).
 pub struct Joining {
     pub uid: i64,
@@ -162,14 +179,7 @@ impl Hub {
         let uids: &[i64] = if a == b { &[a] } else { &[a, b] };
         for uid in uids {
             for (id, peer) in inner.connections_of(*uid).filter(|(_, peer)| peer.v2) {
-                match peer.outbox.try_send(Outgoing::Message(message.clone())) {
-                    Ok(()) => delivered += 1,
-                    Err(mpsc::error::TrySendError::Full(_)) => {
-                        tracing::warn!(connection = id, uid = peer.uid, "client too slow: disconnecting it");
-                        peer.kick.cancel();
-                    }
-                    Err(mpsc::error::TrySendError::Closed(_)) => {}
-                }
+                delivered += usize::from(peer.queue_message(*id, message));
             }
         }
         delivered
@@ -213,15 +223,7 @@ impl Hub {
             .recipients(message.conversation)
             .filter(|(_, peer)| to_v0_agents || peer.v1 || peer.uid != AGENT_UID);
         for (id, peer) in recipients {
-            match peer.outbox.try_send(Outgoing::Message(message.clone())) {
-                Ok(()) => delivered += 1,
-                Err(mpsc::error::TrySendError::Full(_)) => {
-                    tracing::warn!(connection = id, uid = peer.uid, "client too slow: disconnecting it");
-                    peer.kick.cancel();
-                }
-                // The session is ending; it removes itself.
-                Err(mpsc::error::TrySendError::Closed(_)) => {}
-            }
+            delivered += usize::from(peer.queue_message(*id, message));
         }
         delivered
     }

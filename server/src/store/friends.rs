@@ -339,21 +339,8 @@ impl Store {
         online: impl Fn(i64) -> bool,
         invite: String,
     ) -> Result<Friends, StoreError> {
-        let since = now_secs().saturating_sub(REQUEST_EXPIRY_SECS) as i64;
-        let incoming: Vec<(i64, String, i64)> = sqlx::query_as(
-            "SELECT from_uid, note, sent FROM friend_requests WHERE to_uid = ? AND sent >= ? ORDER BY sent DESC",
-        )
-        .bind(uid)
-        .bind(since)
-        .fetch_all(&self.pool)
-        .await?;
-        let outgoing: Vec<(i64, String, i64)> = sqlx::query_as(
-            "SELECT to_uid, note, sent FROM friend_requests WHERE from_uid = ? AND sent >= ? ORDER BY sent DESC",
-        )
-        .bind(uid)
-        .bind(since)
-        .fetch_all(&self.pool)
-        .await?;
+        let incoming = self.pending_requests(uid, "from_uid", "to_uid").await?;
+        let outgoing = self.pending_requests(uid, "to_uid", "from_uid").await?;
         // The latest message and the unread count of every friend's conversation, in two
         // queries whatever the number of friends.
         // (conversation, friend) and (conversation, the reader's position) per friend.
@@ -435,6 +422,20 @@ impl Store {
             blocked,
             invite,
         })
+    }
+
+    /// Requests not expired where `uid` is in column `mine`: (the other, note, sent), newest first.
+    async fn pending_requests(
+        &self,
+        uid: i64,
+        other: &str,
+        mine: &str,
+    ) -> Result<Vec<(i64, String, i64)>, StoreError> {
+        let since = now_secs().saturating_sub(REQUEST_EXPIRY_SECS) as i64;
+        let query = format!(
+            "SELECT {other}, note, sent FROM friend_requests WHERE {mine} = ? AND sent >= ? ORDER BY sent DESC"
+        );
+        Ok(sqlx::query_as(&query).bind(uid).bind(since).fetch_all(&self.pool).await?)
     }
 
     /// Advances `uid`'s read position in a peer conversation (never backwards, never past the
@@ -572,9 +573,10 @@ mod tests {
         store.end_friendship(0, 5_000).await.expect("end");
         assert_eq!(store.make_friends(5_000, 0).await.expect("again"), conversation);
         assert_eq!(store.members(conversation), Some((0, 5_000)));
-        let reopened = Store::open(&std::env::temp_dir().join(format!("kefu-friends-max-{}.db", std::process::id())))
-            .await
-            .expect("reopen");
+        let reopened =
+            Store::open(&std::env::temp_dir().join(format!("kefu-friends-max-{}.db", std::process::id())))
+                .await
+                .expect("reopen");
         assert_eq!(reopened.friends_of(0).len(), MAX_FRIENDS);
         assert!(reopened.are_friends(5_000, 0) && !reopened.are_friends(0, 7));
     }
