@@ -83,8 +83,6 @@ struct Inner {
     next_id: ConnectionId,
     /// Each uid's live connections (the agents' all under [`AGENT_UID`]).
     by_uid: HashMap<i64, HashMap<ConnectionId, Peer>>,
-    /// Each connection's uid, to find it when it leaves.
-    uid_of: HashMap<ConnectionId, i64>,
 }
 
 impl Inner {
@@ -152,17 +150,15 @@ impl Hub {
         let connections = inner.by_uid.entry(uid).or_default();
         let first = connections.is_empty();
         connections.insert(id, Peer { uid, name: name.clone(), v1, v2, outbox, kick });
-        inner.uid_of.insert(id, uid);
         if first {
             inner.announce(uid, name, true, &friends);
         }
         id
     }
 
-    /// Removes a connection; `friends` are told if it was the user's last.
-    pub fn leave(&self, id: ConnectionId, friends: &[i64]) {
+    /// Removes connection `id` of `uid`; `friends` are told if it was the user's last.
+    pub fn leave(&self, uid: i64, id: ConnectionId, friends: &[i64]) {
         let mut inner = self.lock();
-        let Some(uid) = inner.uid_of.remove(&id) else { return };
         let Some(connections) = inner.by_uid.get_mut(&uid) else { return };
         let Some(peer) = connections.remove(&id) else { return };
         if connections.is_empty() {
@@ -176,9 +172,8 @@ impl Hub {
         let inner = self.lock();
         let mut delivered = 0;
         let (a, b) = members;
-        let uids: &[i64] = if a == b { &[a] } else { &[a, b] };
-        for uid in uids {
-            for (id, peer) in inner.connections_of(*uid).filter(|(_, peer)| peer.v2) {
+        for uid in [a, b] {
+            for (id, peer) in inner.connections_of(uid).filter(|(_, peer)| peer.v2) {
                 delivered += usize::from(peer.queue_message(*id, message));
             }
         }
@@ -213,9 +208,10 @@ impl Hub {
         self.lock().by_uid.contains_key(&uid)
     }
 
-    /// Queues a stored message for every connection that receives it (its user's, the agents'). v0 agents see one
-    /// conversation-less stream, so for the extra copies of a broadcast they are skipped
-    /// (`to_v0_agents = false`). Returns how many connections it was queued for.
+    /// Queues a stored message for every connection that receives it (its user's, the
+    /// agents'). v0 agents see one conversation-less stream, so for the extra copies of a
+    /// broadcast they are skipped (`to_v0_agents = false`). Returns how many connections it
+    /// was queued for.
     pub fn deliver(&self, message: &Arc<Message>, to_v0_agents: bool) -> usize {
         let inner = self.lock();
         let mut delivered = 0;
@@ -229,7 +225,8 @@ impl Hub {
     }
 
     /// Passes a notice about `conversation` (typing, read) to the v1 connections that receive
-    /// the conversation (its user's, the agents'), except `except` (the one it came from, when it needs no echo).
+    /// the conversation (its user's, the agents'), except `except` (the one it came from,
+    /// when it needs no echo).
     pub fn notify(&self, conversation: ConversationId, frame: &ServerMessage, except: Option<ConnectionId>) {
         let text: Utf8Bytes = frame.encode().into();
         let inner = self.lock();
@@ -318,7 +315,7 @@ mod tests {
         hub.deliver(&message(5, "c"), true);
         assert!(agent_kick.is_cancelled());
 
-        hub.leave(six, &[]);
+        hub.leave(6, six, &[]);
         assert!(hub.is_online(5) && hub.agents_online());
         assert!(!hub.is_online(6));
     }
@@ -346,9 +343,9 @@ mod tests {
         assert_eq!(hub.online_users_named().get(&5), Some(&Some("Alice".to_owned())));
         let second = hub.join(joining(5, None, true), tab_tx, CancellationToken::new());
         assert!(texts(&mut agent_rx).is_empty(), "a second tab is not news");
-        hub.leave(first, &[]);
+        hub.leave(5, first, &[]);
         assert!(texts(&mut agent_rx).is_empty());
-        hub.leave(second, &[]);
+        hub.leave(5, second, &[]);
         assert_eq!(texts(&mut agent_rx), vec![r#"{"type":"presence","conversation":5,"online":false}"#]);
         assert!(hub.online_users_named().is_empty());
         assert!(texts(&mut user_rx).is_empty(), "users are not told about other users");
@@ -381,7 +378,7 @@ mod tests {
         hub.notify(-2, &ServerMessage::Typing { conversation: -2, agent: false }, None);
         assert!(texts(&mut agent_rx).iter().all(|t| t.contains("presence")));
 
-        hub.leave(bob, &[5]);
+        hub.leave(6, bob, &[5]);
         assert_eq!(texts(&mut ann_rx), vec![r#"{"type":"friend_presence","uid":6,"online":false}"#]);
     }
 }

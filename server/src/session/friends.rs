@@ -83,11 +83,6 @@ impl Session {
             }
         }
     }
-
-    /// This user's friends list as a frame.
-    pub(super) async fn friends_frame(&self) -> Result<ServerMessage, StoreError> {
-        self.shared.friends_frame(self.uid).await
-    }
 }
 
 impl super::Shared {

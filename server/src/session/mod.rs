@@ -33,6 +33,14 @@ use tokio_util::sync::CancellationToken;
 
 pub use close::Close;
 
+use crate::auth::{Identity, Invites};
+use crate::hub::{ConnectionId, Hub, Joining, Outgoing, AGENT_OUTBOX_CAPACITY, OUTBOX_CAPACITY};
+use crate::limits::Buckets;
+use crate::store::{NewMessage, Store};
+use gate::RateLimit;
+use replay::Replay;
+use writer::{QueuedBytes, Writer};
+
 /// What a connection speaks, as negotiated by subprotocol.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Protocol {
@@ -43,14 +51,6 @@ pub enum Protocol {
     /// `kefu.v2`: v1 with friends and peer conversations.
     V2,
 }
-
-use crate::auth::{Identity, Invites};
-use crate::hub::{ConnectionId, Hub, Joining, Outgoing, AGENT_OUTBOX_CAPACITY, OUTBOX_CAPACITY};
-use crate::limits::Buckets;
-use crate::store::{NewMessage, Store};
-use gate::RateLimit;
-use replay::Replay;
-use writer::{QueuedBytes, Writer};
 
 /// Bounds of one connection (see the limits table in docs/protocol.md).
 #[derive(Debug, Clone)]
@@ -276,7 +276,7 @@ pub async fn run<S, R>(
         }
     };
     if let Some(id) = session.joined {
-        shared.hub.leave(id, &session.friends());
+        shared.hub.leave(session.uid, id, &session.friends());
     }
     session.writer.close(close.map(|close| close.message()), CLOSE_GRACE).await;
     tracing::info!(uid, "disconnected");

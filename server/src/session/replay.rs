@@ -90,7 +90,7 @@ impl Session {
             self.queue(ServerMessage::Agents { online: self.shared.hub.agents_online() }.encode().into())?;
         }
         if self.v2 {
-            let friends = self.friends_frame().await.map_err(resume_failed)?;
+            let friends = self.shared.friends_frame(self.uid).await.map_err(resume_failed)?;
             self.queue(friends.encode().into())?;
         }
         self.queue(ServerMessage::Ready.encode().into())

@@ -49,7 +49,8 @@ pub enum Requested {
 pub(super) struct Graph {
     /// Every pair ever made, by its conversation: (low uid, high uid).
     pairs: HashMap<ConversationId, (i64, i64)>,
-    conversation_of: HashMap<(i64, i64), ConversationId>,
+    /// Each user's pairs (friends now or before): the peer conversations they may resume.
+    pairs_of: HashMap<i64, Vec<ConversationId>>,
     /// Each user's current friends, with their conversation.
     friends: HashMap<i64, HashMap<i64, ConversationId>>,
     /// (blocker, blocked).
@@ -99,8 +100,12 @@ impl Graph {
     }
 
     fn add_pair(&mut self, conversation: ConversationId, low: i64, high: i64) {
-        self.pairs.insert(conversation, (low, high));
-        self.conversation_of.insert((low, high), conversation);
+        // A renewed friendship finds its pair already there.
+        if self.pairs.insert(conversation, (low, high)).is_none() {
+            for uid in [low, high] {
+                self.pairs_of.entry(uid).or_default().push(conversation);
+            }
+        }
     }
 
     fn link(&mut self, a: i64, b: i64, conversation: ConversationId) {
@@ -166,8 +171,7 @@ impl Store {
 
     /// Every peer conversation `uid` is a member of (friends now or before).
     pub fn peer_conversations_of(&self, uid: i64) -> Vec<ConversationId> {
-        let graph = self.graph();
-        graph.pairs.iter().filter(|(_, (a, b))| *a == uid || *b == uid).map(|(c, _)| *c).collect()
+        self.graph().pairs_of.get(&uid).cloned().unwrap_or_default()
     }
 
     /// The name `uid` last connected with (empty if none).
@@ -342,29 +346,27 @@ impl Store {
         let incoming = self.pending_requests(uid, "from_uid", "to_uid").await?;
         let outgoing = self.pending_requests(uid, "to_uid", "from_uid").await?;
         // The latest message and the unread count of every friend's conversation, in two
-        // queries whatever the number of friends.
-        // (conversation, friend) and (conversation, the reader's position) per friend.
-        type PerFriend = (Vec<(ConversationId, i64)>, Vec<(ConversationId, Seq)>);
-        let (conversations, reads): PerFriend = {
+        // queries whatever the number of friends. Per friend, read once under the locks:
+        // (conversation, friend, last seq, the reader's position).
+        let per_friend: Vec<(ConversationId, i64, Seq, Seq)> = {
             let graph = self.graph();
-            let friends = graph.friends.get(&uid).cloned().unwrap_or_default();
             let positions = self.positions();
+            let friends = graph.friends.get(&uid).into_iter().flatten();
             friends
-                .iter()
                 .map(|(friend, conversation)| {
                     let last = positions.last_seq.get(conversation).copied().unwrap_or(0);
                     let read = graph.member_reads.get(&(*conversation, uid)).copied().unwrap_or(0);
-                    ((*conversation, *friend), (*conversation, read.min(last)))
+                    (*conversation, *friend, last, read.min(last))
                 })
-                .unzip()
-        };
-        let wanted: Vec<(ConversationId, Seq)> = {
-            let positions = self.positions();
-            conversations
-                .iter()
-                .filter_map(|(c, _)| positions.last_seq.get(c).map(|seq| (*c, *seq)))
                 .collect()
         };
+        let wanted: Vec<(ConversationId, Seq)> = per_friend
+            .iter()
+            .filter(|f| f.2 > 0)
+            .map(|&(conversation, _, last, _)| (conversation, last))
+            .collect();
+        let reads: Vec<(ConversationId, Seq)> =
+            per_friend.iter().map(|&(conversation, _, _, read)| (conversation, read)).collect();
         let last_rows = sqlx::query_as::<_, Row>(&format!(
             "SELECT {COLUMNS} FROM messages JOIN json_each(?) AS w \
              ON conversation = w.value ->> 0 AND seq = w.value ->> 1"
@@ -390,9 +392,9 @@ impl Store {
             note,
             sent: sent.max(0) as u64,
         };
-        let mut friends: Vec<Friend> = conversations
+        let mut friends: Vec<Friend> = per_friend
             .into_iter()
-            .map(|(conversation, friend)| Friend {
+            .map(|(conversation, friend, _, _)| Friend {
                 person: graph.person(friend),
                 conversation,
                 online: online(friend),
