@@ -196,7 +196,9 @@ impl Peers {
 /// Most recent conversation first; friends without messages after, by name.
 fn sort_recent_first(friends: &mut [Friend]) {
     friends.sort_by(|a, b| {
-        let time = |f: &Friend| f.last.as_ref().map(|m| m.create_time.clone());
+        fn time(f: &Friend) -> Option<&str> {
+            f.last.as_ref().map(|m| m.create_time.as_str())
+        }
         time(b).cmp(&time(a)).then_with(|| a.person.name.cmp(&b.person.name))
     });
 }

@@ -169,6 +169,17 @@ pub enum Command {
         #[arg(long, default_value_t = 50_000)]
         messages: u32,
     },
+    /// Fill the database with one user's friends and their peer messages, for the friends
+    /// benchmark.
+    SeedFriends {
+        /// The user who has the friends (an app user id).
+        #[arg(long, default_value_t = 1)]
+        uid: i64,
+        #[arg(long, default_value_t = 500)]
+        friends: u32,
+        #[arg(long, default_value_t = 20_000)]
+        messages: u32,
+    },
 }
 
 #[derive(Subcommand, Debug)]

@@ -168,6 +168,15 @@ async fn run_command(
                 started.elapsed().as_secs_f64()
             );
         }
+        Command::SeedFriends { uid, friends, messages } => {
+            let started = std::time::Instant::now();
+            store.seed_friends(uid, friends, messages).await?;
+            println!(
+                "seeded {friends} friends of user {uid}, {messages} peer messages into {} in {:.1} s",
+                database.display(),
+                started.elapsed().as_secs_f64()
+            );
+        }
         Command::Token { .. } | Command::Precompress { .. } => unreachable!("handled above"),
     }
     Ok(())

@@ -169,6 +169,21 @@ impl Server {
         Server::process_on(&bin, database, &[])
     }
 
+    /// The release server on a fresh database seeded by `kefu-server seed-friends`: user
+    /// `uid` with `friends` friends (`uid + 1` …) and `messages` peer messages.
+    pub fn start_seeded_friends(uid: i64, friends: u32, messages: u32) -> Server {
+        let (bin, database) = (release_binary(), fresh_database());
+        let (u, f, m) = (uid.to_string(), friends.to_string(), messages.to_string());
+        let (ok, output) = server_command(
+            &bin,
+            &database,
+            &["seed-friends", "--uid", &u, "--friends", &f, "--messages", &m],
+        );
+        assert!(ok, "seed-friends: {output}");
+        println!("{}", output.trim());
+        Server::process_on(&bin, database, &[])
+    }
+
     /// [`Server::process`] whose log (at `info`) goes to the file `log`.
     pub fn process_logging(bin: &Path, args: &[&str], log: &Path) -> Server {
         Server::process_at(bin, fresh_database(), args, Some(log))

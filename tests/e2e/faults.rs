@@ -277,3 +277,75 @@ async fn fault_run_every_message_exactly_once_in_the_same_order_on_both_sides() 
     control_task.abort();
     drop(pages);
 }
+
+/// The fault run of a peer conversation: two friends keep writing to each other while the
+/// server is killed (SIGKILL) and restarted three times. Afterwards both pages show every
+/// message exactly once, in the same order.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn peer_fault_run_every_message_exactly_once_in_the_same_order_for_both_friends() {
+    let (ann_uid, bob_uid) = (71, 72);
+    let server = Server::start();
+    let friendship = kefu_testkit::app_friendship_signed(kefu_testkit::APP_SECRET, ann_uid, bob_uid, true);
+    let response = kefu_testkit::http()
+        .post(&server.url(kefu_protocol::api::APP_FRIENDSHIP_PATH))
+        .send(friendship)
+        .expect("POST the friendship");
+    assert_eq!(response.status(), 200, "the app's backend sets the friendship");
+    let ann_url = server.named_user_url(ann_uid, Some("Ann"), &format!("lang=en&view=chat-{bob_uid}"));
+    let bob_url = server.named_user_url(bob_uid, Some("Bob"), &format!("lang=en&view=chat-{ann_uid}"));
+    let (control_task, control) = Control::take(server);
+    with_browsers(2, move |browsers| async move {
+        let (ann, bob) = (&browsers[0], &browsers[1]);
+        for (client, url) in [(ann, &ann_url), (bob, &bob_url)] {
+            client.goto(url).await.expect("open the conversation");
+            page::wait_status(client, "online", LOAD).await;
+            eventually("the composer", LOAD, || async { page::shown(client, ".composer-input").await.then_some(()) })
+                .await;
+        }
+        let mut expected: Vec<String> = vec![];
+        let mut write = |client: &Client, text: String| {
+            expected.push(text.clone());
+            let client = client.clone();
+            async move { page::type_and_send(&client, &text).await }
+        };
+        write(ann, "ann 0".into()).await;
+        page::wait_message(bob, "user", "ann 0", "sent").await;
+        for round in 1..=3 {
+            write(ann, format!("ann {round} before")).await;
+            write(bob, format!("bob {round} before")).await;
+            control.ask("kill").await;
+            write(ann, format!("ann {round} while down")).await;
+            write(bob, format!("bob {round} while down")).await;
+            control.ask("start").await;
+        }
+        write(bob, "bob last".into()).await;
+
+        let settled = |client: Client, expected: Vec<String>| async move {
+            let deadline = Instant::now() + Duration::from_secs(45);
+            loop {
+                let shown = page::messages(&client).await;
+                let done = shown.iter().all(|(_, _, delivery)| delivery == "sent")
+                    && expected.iter().all(|text| shown.iter().any(|(_, t, _)| t == text));
+                if done {
+                    return shown.into_iter().map(|(_, text, _)| text).collect::<Vec<String>>();
+                }
+                let status = page::status(&client).await;
+                assert!(Instant::now() < deadline, "not settled (status {status}): {shown:?}");
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        };
+        let on_ann = settled(ann.clone(), expected.clone()).await;
+        let on_bob = settled(bob.clone(), expected.clone()).await;
+        for (side, shown) in [("Ann", &on_ann), ("Bob", &on_bob)] {
+            for text in &expected {
+                let count = shown.iter().filter(|t| *t == text).count();
+                assert_eq!(count, 1, "{side} shows {text:?} {count} times: {shown:?}");
+            }
+            assert_eq!(shown.len(), expected.len(), "{side}: {shown:?}");
+        }
+        assert_eq!(on_ann, on_bob, "same order for both friends");
+        println!("PEER FAULT RUN: {} messages, 3 kills: all delivered once, same order", expected.len());
+    })
+    .await;
+    control_task.abort();
+}

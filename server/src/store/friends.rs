@@ -287,6 +287,47 @@ impl Store {
         Ok(())
     }
 
+    /// Benchmark data: `uid` ("Me") with `friends` friends (uids `uid + 1` …, "Friend N"),
+    /// and `messages` peer messages spread over their conversations, alternating sender,
+    /// the newest last. Refuses a database that already has messages.
+    pub async fn seed_friends(&self, uid: i64, friends: u32, messages: u32) -> Result<(), FriendError> {
+        if !self.conversations().await?.is_empty() || !self.friends_of(uid).is_empty() {
+            return Err(StoreError::NotEmpty.into());
+        }
+        let friends = friends.clamp(1, MAX_FRIENDS as u32);
+        self.remember_person(uid, "Me", "").await?;
+        let mut pairs = Vec::with_capacity(friends as usize);
+        for n in 1..=i64::from(friends) {
+            self.remember_person(uid + n, &format!("Friend {n}"), "").await?;
+            pairs.push((uid + n, self.make_friends(uid, uid + n).await?));
+        }
+        let now = chrono::Local::now();
+        let _writing = self.write.lock().await;
+        let mut tx = self.pool.begin().await?;
+        for n in 0..messages {
+            let (friend, conversation) = pairs[(n % friends) as usize];
+            let seq = i64::from(n / friends) + 1;
+            let (from, name) = if seq % 2 == 0 { (uid, "Me".to_owned()) } else { (friend, format!("Friend {}", friend - uid)) };
+            let time = now - chrono::Duration::seconds(i64::from(messages - n));
+            sqlx::query(&super::INSERT_MESSAGE)
+                .bind(conversation)
+                .bind(seq)
+                .bind(format!("seed-{n}"))
+                .bind(from)
+                .bind("user")
+                .bind(name)
+                .bind("")
+                .bind(time.format(kefu_protocol::CREATE_TIME_FORMAT).to_string())
+                .bind(format!("Message {seq} between {uid} and {friend}"))
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        let last = super::last_seqs(&self.pool).await?;
+        self.positions().last_seq = last;
+        Ok(())
+    }
+
     /// Makes `a` and `b` friends without a request (an invite link, the app's backend).
     pub async fn make_friends(&self, a: i64, b: i64) -> Result<ConversationId, FriendError> {
         let _writing = self.write.lock().await;
@@ -557,6 +598,24 @@ mod tests {
             let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
         }
         Store::open(&path).await.expect("open")
+    }
+
+    #[tokio::test]
+    async fn seeded_friends_have_their_messages_in_order_and_a_second_seed_is_refused() {
+        let store = store("seed").await;
+        store.seed_friends(10, 4, 22).await.expect("seed");
+        let mut friends = store.friends_of(10);
+        friends.sort_unstable();
+        assert_eq!(friends, vec![11, 12, 13, 14]);
+        assert_eq!(store.person_name(12), "Friend 2");
+        let conversations = store.peer_conversations_of(10);
+        let mut lasts = vec![];
+        for conversation in conversations {
+            lasts.push(store.last_seq(conversation).await.expect("last"));
+        }
+        lasts.sort_unstable();
+        assert_eq!(lasts, vec![5, 5, 6, 6], "22 messages over 4 conversations, seq without gaps");
+        assert!(matches!(store.seed_friends(10, 4, 22).await, Err(FriendError::Store(StoreError::NotEmpty))));
     }
 
     #[tokio::test]

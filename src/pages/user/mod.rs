@@ -137,6 +137,11 @@ fn UserPage(config: PageConfig, visitor: Visitor) -> impl IntoView {
     let friends_on = Memo::new(move |_| chat.model.with(|m| m.friends_on));
     // The screen shown: the Friends screens only once the server has friends.
     let shown = Memo::new(move |_| if friends_on.get() { screen.get() } else { Screen::Support });
+    let friends_side = Memo::new(move |_| shown.get() != Screen::Support);
+    let peer = Memo::new(move |_| match shown.get() {
+        Screen::Chat(uid) => Some(uid),
+        _ => None,
+    });
     let invite = config.invite.clone();
     // An invite link opens on the Friends tab.
     if invite.is_some() {
@@ -156,10 +161,17 @@ fn UserPage(config: PageConfig, visitor: Visitor) -> impl IntoView {
             <Show when=move || friends_on.get()>
                 <friends::Tabs chat screen />
             </Show>
-            {move || match shown.get() {
-                Screen::Support => view! { <SupportView chat service welcome agents status_detail retry older send typing agent_typing /> }.into_any(),
-                Screen::Friends => view! { <friends::FriendsPanel chat screen invite=invite.clone() /> }.into_any(),
-                Screen::Chat(uid) => view! { <friends::PeerView chat screen uid /> }.into_any(),
+            {move || if friends_side.get() {
+                // The list stays mounted (hidden) under a conversation: opening one and going
+                // back cost no rebuild of hundreds of rows, and the list keeps its scroll.
+                view! {
+                    <div class="friends-screen" hidden=move || peer.get().is_some()>
+                        <friends::FriendsPanel chat screen invite=invite.clone() />
+                    </div>
+                    {move || peer.get().map(|uid| view! { <friends::PeerView chat screen uid /> })}
+                }.into_any()
+            } else {
+                view! { <SupportView chat service welcome agents status_detail retry older send typing agent_typing /> }.into_any()
             }}
         </div>
     }

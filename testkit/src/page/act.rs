@@ -12,8 +12,21 @@ pub async fn type_and_send(client: &Client, text: &str) {
     click_send(client).await;
 }
 
+/// Clicks the send button. A click can miss while the page moves under the pointer (a status
+/// line appearing) or re-renders the button; such a click did nothing, so it is tried again.
 pub async fn click_send(client: &Client) {
-    client.find(Locator::Css("button.send")).await.expect("send button").click().await.expect("click send");
+    let mut tries = 0;
+    loop {
+        let button = client.find(Locator::Css("button.send")).await.expect("send button");
+        match button.click().await {
+            Ok(_) => return,
+            Err(err) if tries < 3 => {
+                eprintln!("click send missed ({err}); again");
+                tries += 1;
+            }
+            Err(err) => panic!("click send: {err}"),
+        }
+    }
 }
 
 /// Opens the agent console at `url`, signing in as the test agent if it asks.

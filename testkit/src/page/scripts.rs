@@ -163,3 +163,50 @@ pub const RECORD_STATES: &str = "window.__kefuStates = []; if (!window.__kefuRec
 
 /// The states recorded since [`RECORD_STATES`].
 pub const RECORDED_STATES: &str = "return window.__kefuStates || null;";
+
+/// Runs before the app (friends benchmark): stamps the first WebSocket `open` in
+/// `window.__kefuOpenAt`, and in `window.__kefuListed` the times (`dom`, `layout`) when the
+/// friends list first holds `{count}` rows.
+pub fn stamp_friends_listed(count: usize) -> String {
+    format!(
+        r#"
+(() => {{
+  const Native = window.WebSocket;
+  window.WebSocket = class extends Native {{
+    constructor(...args) {{
+      super(...args);
+      this.addEventListener('open', () => {{ if (window.__kefuOpenAt == null) window.__kefuOpenAt = performance.now(); }});
+    }}
+  }};
+  const observer = new MutationObserver(() => {{
+    if (document.querySelectorAll('ul.friend-list button[data-friend]').length < {count}) return;
+    observer.disconnect();
+    const dom = performance.now();
+    document.body.offsetHeight;
+    window.__kefuListed = {{ open: window.__kefuOpenAt, dom, layout: performance.now() }};
+  }});
+  observer.observe(document, {{ childList: true, subtree: true }});
+}})();
+"#
+    )
+}
+
+/// The stamps of [`stamp_friends_listed`] (null until listed).
+pub const FRIENDS_LISTED: &str = "return window.__kefuListed || null;";
+
+/// Benchmarks (async): clicks the conversation's back button and resolves with `{start, dom,
+/// layout, painted}` once the friends list holds `arguments[0]` rows again.
+pub const BACK_TO_LIST: &str = r#"
+const [count, done] = arguments;
+const start = performance.now();
+const observer = new MutationObserver(() => {
+  if (document.querySelectorAll('ul.friend-list button[data-friend]').length < count) return;
+  observer.disconnect();
+  const dom = performance.now();
+  document.body.offsetHeight;
+  const layout = performance.now();
+  requestAnimationFrame(() => setTimeout(() => done({ start, dom, layout, painted: performance.now() }), 0));
+});
+observer.observe(document.body, { childList: true, subtree: true });
+document.querySelector('button.back').click();
+"#;
