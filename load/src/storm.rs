@@ -195,7 +195,7 @@ async fn open(shared: &Shared, uid: i64, token: Option<&str>) -> Result<Socket, 
     if shared.v1 {
         request.headers_mut().insert("Sec-WebSocket-Protocol", SUBPROTOCOL.parse().map_err(|_| "header")?);
     }
-    let (socket, _) = tokio_tungstenite::connect_async_with_config(request, None, true)
+    let (socket, _) = tokio_tungstenite::connect_async_with_config(request, Some(crate::small_buffers()), true)
         .await
         .map_err(|e| e.to_string())?;
     Ok(socket)
