@@ -58,6 +58,7 @@ pub(crate) struct AppState {
     pub(crate) guests_per_address: Arc<Buckets<IpAddr>>,
     pub(crate) guests: Arc<std::sync::Mutex<Bucket>>,
     connections: Arc<Connections>,
+    readiness: Arc<tokio::sync::Mutex<Readiness>>,
 }
 
 /// Who sent a request, as far as this server can tell (see [`net::client_address`]); put in
@@ -77,6 +78,8 @@ fn router(config: &Config, state: AppState) -> Router {
         ServeFile::new(config.static_dir.join("agent.html")).precompressed_br().precompressed_gzip();
     let mut router = Router::new()
         .route(&format!("{}{{user_id}}", kefu_protocol::ENDPOINT_PREFIX), get(upgrade))
+        .route(HEALTHZ_PATH, get(|| async { "ok" }))
+        .route(READYZ_PATH, get(ready))
         .route_service("/agent", console.clone())
         .route_service("/agent/", console);
     if state.auth.is_some() {
@@ -112,6 +115,44 @@ fn router(config: &Config, state: AppState) -> Router {
             crate::assets::cache_control(&path, next.run(request).await)
         },
     ))
+}
+
+/// Process up: always `200 ok` while the server accepts connections (a load balancer's
+/// liveness check).
+pub const HEALTHZ_PATH: &str = "/healthz";
+/// Ready for traffic: `200 ready` when the database takes a write within
+/// [`READY_TIMEOUT`], else `503` with the reason. Checked at most once per [`READY_EVERY`]
+/// whatever the number of callers; the others get the last answer.
+pub const READYZ_PATH: &str = "/readyz";
+const READY_TIMEOUT: Duration = Duration::from_secs(2);
+const READY_EVERY: Duration = Duration::from_secs(1);
+
+/// The last readiness answer and when it was found.
+#[derive(Default)]
+pub(crate) struct Readiness {
+    checked: Option<(tokio::time::Instant, Result<(), String>)>,
+}
+
+async fn ready(State(state): State<AppState>) -> Response {
+    // Held across the check: concurrent callers wait for it rather than repeating it.
+    let mut readiness = state.readiness.lock().await;
+    let fresh = readiness.checked.as_ref().is_some_and(|(at, _)| at.elapsed() < READY_EVERY);
+    if !fresh {
+        let result = match tokio::time::timeout(READY_TIMEOUT, state.shared.store.check_writable()).await {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(err)) => Err(format!("database: {err}")),
+            Err(_) => Err(format!("database: no write lock within {} s", READY_TIMEOUT.as_secs())),
+        };
+        if let Err(reason) = &result {
+            tracing::warn!("not ready: {reason}");
+        }
+        readiness.checked = Some((tokio::time::Instant::now(), result));
+    }
+    match readiness.checked.as_ref().map(|(_, result)| result.clone()) {
+        Some(Ok(())) => (StatusCode::OK, "ready").into_response(),
+        Some(Err(reason)) => (StatusCode::SERVICE_UNAVAILABLE, reason).into_response(),
+        None => (StatusCode::SERVICE_UNAVAILABLE, "not checked").into_response(),
+    }
 }
 
 /// Refuses an `/api` call whose `Host` is not one of ours or whose page is from a foreign
@@ -317,6 +358,7 @@ pub async fn serve(
         guests_per_address: Arc::new(Buckets::new(config.guests.per_address, REMEMBERED_ADDRESSES)),
         guests: Arc::new(std::sync::Mutex::new(Bucket::full(config.guests.in_all, Instant::now()))),
         connections: connections.clone(),
+        readiness: Arc::default(),
         config: Arc::new(config.clone()),
     };
     let router = router(&config, state);

@@ -159,6 +159,14 @@ impl Store {
         })
     }
 
+    /// Whether the database takes a write now: its write lock is taken and given back (no
+    /// change made, nothing synced). For `/readyz`.
+    pub async fn check_writable(&self) -> Result<(), StoreError> {
+        let tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        tx.rollback().await?;
+        Ok(())
+    }
+
     /// Holds back writes (and so deliveries) while a connection joins, so that it either finds
     /// a message in the store or receives it live.
     pub async fn hold_writes(&self) -> MutexGuard<'_, ()> {
