@@ -1,6 +1,6 @@
 //! Kefu's pure logic, shared by both pages of the web app and tested natively with a fake
 //! clock. Nothing here knows about the browser: this crate depends on `kefu-protocol`, serde,
-//! chrono's calendar and qrcode only, so "pure" is enforced by the dependency graph.
+//! chrono's calendar only, so "pure" is enforced by the dependency graph.
 //!
 //! ```text
 //! connection   when to connect, heartbeat, give up and retry (state machine, fake-clock tests)
@@ -10,7 +10,6 @@
 //! timeline     one conversation as shown: entries, sender, delivery, merge by id/seq
 //! user_chat    the user page's model (its conversation with customer service, and peers)
 //! peers        friends, requests and peer conversations (protocol v2)
-//! qr           an invite link as a QR code (an SVG path)
 //! inbox        the agent console's model (one conversation per user, unread, order)
 //! alerts       when a new message should alert the agent
 //! config       page settings from the URL
@@ -27,7 +26,6 @@ pub mod inbox;
 pub mod negotiation;
 pub mod outbox;
 pub mod peers;
-pub mod qr;
 pub mod timeline;
 pub mod user_chat;
 pub mod when;

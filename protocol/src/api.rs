@@ -16,6 +16,12 @@ pub const PREFIX: &str = "/api/";
 /// embedding app's backend makes two users friends or ends their friendship.
 pub const APP_FRIENDSHIP_PATH: &str = "/api/app/friendship";
 
+/// `GET /api/qr?text=LINK`: the QR code of one of this server's invite links (`LINK` carries
+/// `?invite=TOKEN` with a token the server signed), as `image/svg+xml`.
+pub const QR_PATH: &str = "/api/qr";
+/// The longest link `/api/qr` draws, in bytes.
+pub const QR_MAX_TEXT_BYTES: usize = 1024;
+
 /// Answer of [`CONFIG_PATH`].
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Config {

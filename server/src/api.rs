@@ -44,6 +44,8 @@ pub enum ApiError {
     TooManyFriends,
     #[error("friends are unavailable; retry")]
     FriendsUnavailable(#[source] crate::store::StoreError),
+    #[error("give ?text= one of this server's invite links (at most {} bytes)", api::QR_MAX_TEXT_BYTES)]
+    NotAnInvite,
 }
 
 impl ApiError {
@@ -58,6 +60,7 @@ impl ApiError {
             ApiError::NotFound => StatusCode::NOT_FOUND,
             ApiError::BadAppSignature(_) => StatusCode::UNAUTHORIZED,
             ApiError::SameUser => StatusCode::BAD_REQUEST,
+            ApiError::NotAnInvite => StatusCode::BAD_REQUEST,
             ApiError::Blocked | ApiError::TooManyFriends => StatusCode::CONFLICT,
             ApiError::FriendsUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
         }
@@ -195,4 +198,42 @@ pub(crate) async fn sign_in(
 fn dummy_hash() -> String {
     static DUMMY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
     DUMMY.get_or_init(|| auth::hash_password("no such agent").unwrap_or_default()).clone()
+}
+
+#[derive(serde::Deserialize)]
+pub(crate) struct QrQuery {
+    #[serde(default)]
+    text: String,
+}
+
+/// `GET /api/qr?text=LINK`: the QR code of an invite link this server made (never of any
+/// text: the link's `invite` token must be one the server signed). The picture depends on
+/// the text only, so it is cached for good.
+pub(crate) async fn qr(
+    State(state): State<AppState>,
+    axum::extract::Query(query): axum::extract::Query<QrQuery>,
+) -> Result<Response, ApiError> {
+    let text = query.text;
+    if text.len() > api::QR_MAX_TEXT_BYTES {
+        return Err(ApiError::NotAnInvite);
+    }
+    let ours = text
+        .split_once('?')
+        .map(|(_, search)| search.split('#').next().unwrap_or_default())
+        .into_iter()
+        .flat_map(|search| search.split('&'))
+        .filter_map(|pair| pair.split_once('='))
+        .any(|(key, token)| key == kefu_protocol::friends::INVITE_PARAM && state.shared.invites.inviter(token).is_some());
+    if !ours {
+        return Err(ApiError::NotAnInvite);
+    }
+    let picture = crate::qr::svg(&text).ok_or(ApiError::NotAnInvite)?;
+    Ok((
+        [
+            (header::CONTENT_TYPE, HeaderValue::from_static("image/svg+xml")),
+            (header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=31536000, immutable")),
+        ],
+        picture,
+    )
+        .into_response())
 }

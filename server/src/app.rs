@@ -94,6 +94,7 @@ fn router(config: &Config, state: AppState) -> Router {
             .route(api::GUEST_PATH, post(crate::api::new_guest))
             .route(api::AGENT_SESSION_PATH, post(crate::api::sign_in))
             .route(api::APP_FRIENDSHIP_PATH, post(crate::api::app_friendship))
+            .route(api::QR_PATH, get(crate::api::qr))
             .layer(axum::middleware::from_fn_with_state(state.clone(), guard))
             // A body past the limit is refused from its Content-Length, before it is read; a
             // request that takes too long (a body sent byte by byte) is cut off.

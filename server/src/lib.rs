@@ -4,7 +4,9 @@
 //! main.rs        the binary: serve, or run a subcommand (agent add/remove/list, token, seed)
 //! cli            its command line: options and subcommands, and the Config they make
 //! app            HTTP router (web app, /api, WebSocket upgrade), Origin check, serve loop
-//! api            /api handlers: config probe, guests, agent sign-in; typed errors
+//! api            /api handlers: config probe, guests, agent sign-in, app friendships, the
+//!                invite QR code; typed errors
+//! qr             an invite link as a QR code (SVG)
 //! auth           who a connection is, proven: agent sessions, guest and app tokens, passwords
 //! hub            who is connected, and who receives each message
 //! session/       one WebSocket connection: common loop (mod), v0, v1, rate gate, close reasons
@@ -20,6 +22,7 @@ pub mod hub;
 pub mod limits;
 pub mod net;
 pub mod passwords;
+pub mod qr;
 pub mod session;
 pub mod store;
 

@@ -484,3 +484,40 @@ async fn a_peer_conversation_survives_kill_9_three_times_with_nothing_lost_or_do
     all_ids.sort();
     assert_eq!(stored, all_ids, "every message once");
 }
+
+/// `GET /api/qr` draws this server's invite links, and nothing else.
+#[tokio::test]
+async fn the_qr_code_is_drawn_for_our_invite_links_only() {
+    let server = Server::start();
+    let (_ann, friends, _) = user(&server, ANN, "Ann", vec![]).await;
+    let qr = |text: &str| {
+        let url = format!("{}?text={}", server.url(kefu_protocol::api::QR_PATH), encode(text));
+        let mut response = http().get(&url).call().expect("GET");
+        let kind = response.headers().get("content-type").and_then(|v| v.to_str().ok()).unwrap_or("").to_owned();
+        let cache = response.headers().get("cache-control").and_then(|v| v.to_str().ok()).unwrap_or("").to_owned();
+        (response.status().as_u16(), kind, cache, response.body_mut().read_to_string().unwrap_or_default())
+    };
+    let link = format!("https://app.example/chat/?lang=en&invite={}", friends.invite);
+    let (status, kind, cache, body) = qr(&link);
+    assert_eq!((status, kind.as_str()), (200, "image/svg+xml"), "{body}");
+    assert!(cache.contains("immutable"), "the same link, the same picture: {cache}");
+    assert!(body.starts_with("<svg xmlns=\"http://www.w3.org/2000/svg\"") && body.contains("<path d=\"M4 4h1v1h-1z"), "{body}");
+
+    let forged = format!("https://app.example/?invite={}x", friends.invite);
+    let too_long = format!("{link}&pad={}", "x".repeat(kefu_protocol::api::QR_MAX_TEXT_BYTES));
+    for text in ["https://evil.example/any text at all", forged.as_str(), too_long.as_str(), ""] {
+        let (status, _, _, body) = qr(text);
+        assert_eq!(status, 400, "{text:.60}: {body}");
+        assert!(body.contains("invite links"), "says what it takes: {body}");
+    }
+}
+
+/// Percent-encodes a query value (everything but unreserved characters).
+fn encode(text: &str) -> String {
+    text.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}

@@ -70,8 +70,14 @@ async fn an_invite_link_makes_friends_who_chat_with_typing_reads_presence_and_re
         .await;
         assert!(!link.contains("token=") && !link.contains("uid="), "an invite carries no identity: {link}");
         assert!(link.starts_with(&guest_page.replace("/?lang=en", "/")), "{link}");
-        let qr = page::run(ann, "const p = document.querySelector('svg[data-qr] path'); return p ? p.getAttribute('d').length : 0;", vec![]).await;
-        assert!(qr.as_u64().unwrap_or(0) > 1_000, "the link as a QR code: {qr}");
+        // The link as a QR code, drawn by the server: a picture the browser could decode.
+        let qr = eventually("the QR code drawn", LOAD, || async {
+            let size = page::run(ann, "const img = document.querySelector('img[data-qr]'); \
+                return img && img.complete ? img.naturalWidth : 0;", vec![]).await;
+            size.as_u64().filter(|&width| width > 0)
+        })
+        .await;
+        assert!(qr >= 4 * 29, "at least a 21-module code and its quiet zone, 4 px a module: {qr}");
 
         // Bob opens it on his phone: a guest, offered to add Ann, who is there at once.
         bob.goto(&link).await.expect("open the invite");

@@ -66,6 +66,8 @@ pub(super) fn FriendsPanel(
     chat: Chat<UserChat>,
     screen: RwSignal<Screen>,
     invite: Option<String>,
+    /// The backend's HTTP origin, which draws the invite link's QR code.
+    api: String,
 ) -> impl IntoView {
     let texts = texts().friends;
     let offline = RwSignal::new(false);
@@ -123,7 +125,7 @@ pub(super) fn FriendsPanel(
                     children=move |friend| view! { <FriendRow friend screen /> } />
             </ul>
             <AddFriend chat offline />
-            <InviteLink chat />
+            <InviteLink chat api />
             {move || {
                 let blocked = blocked();
                 (!blocked.is_empty()).then(|| {
@@ -286,7 +288,7 @@ fn AddFriend(chat: Chat<UserChat>, offline: RwSignal<bool>) -> impl IntoView {
 
 /// The person's own invite link, to copy.
 #[component]
-fn InviteLink(chat: Chat<UserChat>) -> impl IntoView {
+fn InviteLink(chat: Chat<UserChat>, api: String) -> impl IntoView {
     let texts = texts().friends;
     let link = Memo::new(move |_| {
         let token = chat.model.with(|m| m.peers.list.invite.clone());
@@ -297,15 +299,12 @@ fn InviteLink(chat: Chat<UserChat>) -> impl IntoView {
         }
     });
     let copied = RwSignal::new(false);
-    // The same link as a QR code, for a phone beside this one.
+    // The same link as a QR code, for a phone beside this one (drawn by the server).
     let qr = move || {
-        let (side, path) = kefu_core::qr::svg_path(&link.get()).filter(|_| !link.with(String::is_empty))?;
-        let view_box = format!("0 0 {side} {side}");
-        Some(view! {
-            <svg class="qr" viewBox=view_box role="img" aria-label=texts.invite_link data-qr="true">
-                <rect width="100%" height="100%" fill="#fff"></rect>
-                <path d=path fill="#000"></path>
-            </svg>
+        let link = link.get();
+        (!link.is_empty()).then(|| {
+            let src = format!("{api}{}?text={}", kefu_protocol::api::QR_PATH, js_sys::encode_uri_component(&link));
+            view! { <img class="qr" src=src alt=texts.invite_link data-qr="true" /> }
         })
     };
     view! {

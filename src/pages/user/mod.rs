@@ -143,6 +143,7 @@ fn UserPage(config: PageConfig, visitor: Visitor) -> impl IntoView {
         _ => None,
     });
     let invite = config.invite.clone();
+    let api = config.api_base();
     // An invite link opens on the Friends tab.
     if invite.is_some() {
         screen.set(Screen::Friends);
@@ -166,7 +167,7 @@ fn UserPage(config: PageConfig, visitor: Visitor) -> impl IntoView {
                 // back cost no rebuild of hundreds of rows, and the list keeps its scroll.
                 view! {
                     <div class="friends-screen" hidden=move || peer.get().is_some()>
-                        <friends::FriendsPanel chat screen invite=invite.clone() />
+                        <friends::FriendsPanel chat screen invite=invite.clone() api=api.clone() />
                     </div>
                     {move || peer.get().map(|uid| view! { <friends::PeerView chat screen uid /> })}
                 }.into_any()
