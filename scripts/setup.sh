@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Installs what building and testing Kefu need, from the package registries only
 # (crates.io, npm, Debian). Idempotent: each step is skipped when already satisfied.
-# Usage: scripts/setup.sh [--browser] [--original]
+# Usage: scripts/setup.sh [--browser] [--original] [--balancer]
 #   --browser   also Chromium + ChromeDriver (browser tests)
+#   --balancer  also HAProxy from Debian (the tests run deploy/haproxy.cfg in front of a server)
 #   --original  also Java 17, Tomcat 9 and Jackson from Debian (the original backend, which
 #               the compatibility tests start: tests/original-backend/)
 # Source scripts/env.sh afterwards to put the project-local tools on PATH.
@@ -47,10 +48,11 @@ if [ "$(terser --version 2>/dev/null || true)" != "terser $TERSER_VERSION" ]; th
   npm install --no-save --no-audit --no-fund --loglevel=error --prefix .tools/terser "terser@$TERSER_VERSION"
 fi
 
-browser=false original=false
+browser=false original=false balancer=false
 for arg in "$@"; do
   case "$arg" in
     --browser) browser=true ;;
+    --balancer) balancer=true ;;
     --original) original=true ;;
     *) echo "setup.sh: unknown option $arg" >&2; exit 2 ;;
   esac
@@ -72,5 +74,14 @@ if $original; then
     export DEBIAN_FRONTEND=noninteractive
     apt-get update -qq
     apt-get install -y -qq --no-install-recommends openjdk-17-jdk-headless libtomcat9-java libjackson2-databind-java >/dev/null
+  fi
+fi
+
+if $balancer; then
+  if ! command -v haproxy >/dev/null; then
+    step "apt-get install haproxy"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    apt-get install -y -qq --no-install-recommends haproxy >/dev/null
   fi
 fi

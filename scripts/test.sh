@@ -5,7 +5,7 @@
 # browser end-to-end tests (real server + real Chromium through WebDriver).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-scripts/setup.sh --browser --original
+scripts/setup.sh --browser --original --balancer
 source scripts/env.sh
 scripts/build.sh
 

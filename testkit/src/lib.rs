@@ -13,6 +13,7 @@
 //! Identities are made here independently of the server's code: [`app_token`] signs what an
 //! embedding app would sign, with [`APP_SECRET`]; every test server has the [`AGENT`] account.
 
+pub mod balancer;
 pub mod bench;
 pub mod browser;
 pub mod original;

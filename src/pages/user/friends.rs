@@ -7,7 +7,7 @@ use kefu_core::connection::Status;
 use kefu_core::peers::{display_name, initials};
 use kefu_core::user_chat::UserChat;
 use kefu_core::when;
-use kefu_protocol::friends::{Friend, Person, Request};
+use kefu_protocol::friends::{Friend, Person};
 use kefu_protocol::v1::ClientMessage;
 use leptos::prelude::*;
 
@@ -105,8 +105,8 @@ pub(super) fn FriendsPanel(
                     let count = incoming.len();
                     let rows = incoming
                         .into_iter()
-                        .map(|request| view! { <IncomingRow chat request offline /> }.into_any())
-                        .chain(outgoing.into_iter().map(|request| view! { <OutgoingRow chat request offline /> }.into_any()))
+                        .map(|request| view! { <PersonRow chat person=request.person note=request.note kind=RowKind::Incoming offline /> })
+                        .chain(outgoing.into_iter().map(|request| view! { <PersonRow chat person=request.person note=String::new() kind=RowKind::Outgoing offline /> }))
                         .collect_view();
                     view! {
                         <h2 class="section-title">
@@ -129,7 +129,10 @@ pub(super) fn FriendsPanel(
             {move || {
                 let blocked = blocked();
                 (!blocked.is_empty()).then(|| {
-                    let rows = blocked.into_iter().map(|person| view! { <BlockedRow chat person offline /> }.into_any()).collect_view();
+                    let rows = blocked
+                        .into_iter()
+                        .map(|person| view! { <PersonRow chat person note=String::new() kind=RowKind::Blocked offline /> })
+                        .collect_view();
                     view! {
                         <h2 class="section-title">{texts.blocked}</h2>
                         <ul class="blocked">{rows}</ul>
@@ -193,58 +196,54 @@ fn FriendRow(friend: Friend, screen: RwSignal<Screen>) -> impl IntoView {
     }
 }
 
-#[component]
-fn IncomingRow(chat: Chat<UserChat>, request: Request, offline: RwSignal<bool>) -> impl IntoView {
-    let texts = texts().friends;
-    let uid = request.person.uid;
-    let name = display_name(&request.person.name, uid);
-    view! {
-        <li class="request" data-incoming=uid.to_string()>
-            <PersonAvatar person=request.person.clone() />
-            <span class="request-text">
-                <span class="conversation-name">{name}" · #"{uid}</span>
-                <span class="conversation-preview">{request.note.clone()}</span>
-            </span>
-            <button type="button" class="accept" on:click=move |_| ask(chat, ClientMessage::Answer { uid, accept: true }, offline)>
-                {texts.accept}
-            </button>
-            <button type="button" class="decline" on:click=move |_| ask(chat, ClientMessage::Answer { uid, accept: false }, offline)>
-                {texts.decline}
-            </button>
-        </li>
-    }
+/// What a row of the requests or the blocked list is.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum RowKind {
+    Incoming,
+    Outgoing,
+    Blocked,
 }
 
+/// A request to the person (accept, decline), theirs (withdraw), or someone blocked
+/// (unblock): one view for the three, which keeps the page small.
 #[component]
-fn OutgoingRow(chat: Chat<UserChat>, request: Request, offline: RwSignal<bool>) -> impl IntoView {
-    let texts = texts().friends;
-    let uid = request.person.uid;
-    let name = display_name(&request.person.name, uid);
-    view! {
-        <li class="request" data-outgoing=uid.to_string()>
-            <PersonAvatar person=request.person.clone() />
-            <span class="request-text">
-                <span class="conversation-name">{name}" · #"{uid}</span>
-                <span class="conversation-preview">{texts.waiting}</span>
-            </span>
-            <button type="button" class="withdraw" on:click=move |_| ask(chat, ClientMessage::Cancel { uid }, offline)>
-                {texts.withdraw}
-            </button>
-        </li>
-    }
-}
-
-#[component]
-fn BlockedRow(chat: Chat<UserChat>, person: Person, offline: RwSignal<bool>) -> impl IntoView {
+fn PersonRow(
+    chat: Chat<UserChat>,
+    person: Person,
+    note: String,
+    kind: RowKind,
+    offline: RwSignal<bool>,
+) -> impl IntoView {
     let texts = texts().friends;
     let uid = person.uid;
+    let name = display_name(&person.name, uid);
+    let (under, buttons) = match kind {
+        RowKind::Incoming => (
+            note,
+            vec![
+                ("accept", texts.accept, ClientMessage::Answer { uid, accept: true }),
+                ("decline", texts.decline, ClientMessage::Answer { uid, accept: false }),
+            ],
+        ),
+        RowKind::Outgoing => (texts.waiting.to_owned(), vec![("withdraw", texts.withdraw, ClientMessage::Cancel { uid })]),
+        RowKind::Blocked => (String::new(), vec![("unblock", texts.unblock, ClientMessage::Unblock { uid })]),
+    };
+    let marked = move |which: RowKind| (kind == which).then(|| uid.to_string());
+    let buttons = buttons
+        .into_iter()
+        .map(|(class, label, frame)| {
+            view! { <button type="button" class=class on:click=move |_| ask(chat, frame.clone(), offline)>{label}</button> }
+        })
+        .collect_view();
     view! {
-        <li class="request" data-blocked=uid.to_string()>
-            <PersonAvatar person=person.clone() />
-            <span class="conversation-name">{display_name(&person.name, uid)}" · #"{uid}</span>
-            <button type="button" class="unblock" on:click=move |_| ask(chat, ClientMessage::Unblock { uid }, offline)>
-                {texts.unblock}
-            </button>
+        <li class="request" data-incoming=marked(RowKind::Incoming) data-outgoing=marked(RowKind::Outgoing)
+            data-blocked=marked(RowKind::Blocked)>
+            <PersonAvatar person />
+            <span class="request-text">
+                <span class="conversation-name">{name}" · #"{uid}</span>
+                <span class="conversation-preview">{under}</span>
+            </span>
+            {buttons}
         </li>
     }
 }
