@@ -11,7 +11,7 @@
 use std::time::Duration;
 
 use kefu_protocol::v1::ClientMessage;
-use kefu_testkit::bench::{since, summary};
+use kefu_testkit::bench::{summary, Stages};
 use kefu_testkit::browser::{with_sessions, Cdp};
 use kefu_testkit::page::{self, run, scripts};
 use kefu_testkit::server::Server;
@@ -69,19 +69,14 @@ async fn console_with_a_thousand_conversations() {
         summary("baseline: nothing to do -> next frame painted", idle);
 
         // Switching: spread over the list, skipping the one already open.
-        let (mut to_dom, mut to_layout, mut to_paint) = (vec![], vec![], vec![]);
+        let mut switch = Stages::default();
         for round in 0..rounds {
             let index = (round * conversations as usize / rounds + 7) % conversations as usize;
             let result =
                 agent.execute_async(scripts::SWITCH_TO_ROW, vec![index.into()]).await.expect("switch");
-            let (dom, layout, painted) = since(&result, "start");
-            to_dom.push(dom);
-            to_layout.push(layout);
-            to_paint.push(painted);
+            switch.push(&result, "start");
         }
-        summary("switch: click -> in DOM", to_dom);
-        summary("switch: click -> laid out", to_layout);
-        summary("switch: click -> next frame painted", to_paint);
+        switch.print("switch: click", true);
 
         // New messages: into the open conversation, then into others (rows re-sort).
         let open_uid = run(agent, scripts::OPEN_CONVERSATION_UID, vec![]).await.as_i64().expect("uid");
@@ -93,7 +88,7 @@ async fn console_with_a_thousand_conversations() {
             sockets.push((n, socket));
         }
         for (label, which) in [("new message, open conv.", 0usize), ("new message, other conv.", 1)] {
-            let (mut to_dom, mut to_layout, mut to_paint) = (vec![], vec![], vec![]);
+            let mut arrival = Stages::default();
             for round in 0..rounds {
                 let text = format!("bench {label} {round}");
                 let socket = &mut sockets[if which == 0 { 0 } else { 1 + round % 3 }].1;
@@ -102,14 +97,9 @@ async fn console_with_a_thousand_conversations() {
                 let id = format!("bench-{which}-{round}");
                 ws::send(socket, &ClientMessage::Send { id, conversation: None, text: text.clone() }).await;
                 let result = agent.execute_async(scripts::WATCH_RESULT, vec![]).await.expect("result");
-                let (dom, layout, painted) = since(&result, "frame");
-                to_dom.push(dom);
-                to_layout.push(layout);
-                to_paint.push(painted);
+                arrival.push(&result, "frame");
             }
-            summary(&format!("{label}: frame -> in DOM"), to_dom);
-            summary(&format!("{label}: frame -> laid out"), to_layout);
-            summary(&format!("{label}: frame -> next frame painted"), to_paint);
+            arrival.print(&format!("{label}: frame"), true);
         }
     })
     .await;

@@ -11,7 +11,7 @@
 use std::time::Duration;
 
 use kefu_protocol::v1::{ClientMessage, ServerMessage};
-use kefu_testkit::bench::{since, summary};
+use kefu_testkit::bench::{summary, Stages};
 use kefu_testkit::browser::{with_sessions, Cdp};
 use kefu_testkit::page::{run, scripts};
 use kefu_testkit::server::Server;
@@ -71,25 +71,16 @@ async fn a_user_with_five_hundred_friends() {
         summary("baseline: nothing to do -> next frame painted", idle);
 
         // Opening conversations spread over the list, each for the first time, and back.
-        let (mut to_dom, mut to_layout, mut to_paint) = (vec![], vec![], vec![]);
-        let (mut back_dom, mut back_layout) = (vec![], vec![]);
+        let (mut open, mut back) = (Stages::default(), Stages::default());
         for round in 0..rounds {
             let index = (round * count / rounds + 3) % count;
             let result = me.execute_async(scripts::SWITCH_TO_ROW, vec![index.into()]).await.expect("open");
-            let (dom, layout, painted) = since(&result, "start");
-            to_dom.push(dom);
-            to_layout.push(layout);
-            to_paint.push(painted);
-            let back = me.execute_async(scripts::BACK_TO_LIST, vec![count.into()]).await.expect("back");
-            let (dom, layout, _) = since(&back, "start");
-            back_dom.push(dom);
-            back_layout.push(layout);
+            open.push(&result, "start");
+            let result = me.execute_async(scripts::BACK_TO_LIST, vec![count.into()]).await.expect("back");
+            back.push(&result, "start");
         }
-        summary("open: click -> latest message in DOM", to_dom);
-        summary("open: click -> laid out", to_layout);
-        summary("open: click -> next frame painted", to_paint);
-        summary("back: click -> every friend in DOM", back_dom);
-        summary("back: click -> laid out", back_layout);
+        open.print("open: click (latest message)", true);
+        back.print("back: click (every friend)", false);
 
         // New messages from friends: the list, then an open conversation.
         let mut sockets = vec![];
@@ -114,7 +105,7 @@ async fn a_user_with_five_hundred_friends() {
                 let row = format!("button.conversation-item[data-friend='{}']", sockets[0].0);
                 run(me, &format!("document.querySelector(\"{row}\").click();"), vec![]).await;
             }
-            let (mut to_dom, mut to_layout, mut to_paint) = (vec![], vec![], vec![]);
+            let mut arrival = Stages::default();
             for round in 0..rounds {
                 let text = format!("bench {label} {round}");
                 let which = if watch == "[role=log]" { 0 } else { round % sockets.len() };
@@ -127,14 +118,9 @@ async fn a_user_with_five_hundred_friends() {
                 };
                 ws::send(socket, &send).await;
                 let result = me.execute_async(scripts::WATCH_RESULT, vec![]).await.expect("result");
-                let (dom, layout, painted) = since(&result, "frame");
-                to_dom.push(dom);
-                to_layout.push(layout);
-                to_paint.push(painted);
+                arrival.push(&result, "frame");
             }
-            summary(&format!("{label}: frame -> in DOM"), to_dom);
-            summary(&format!("{label}: frame -> laid out"), to_layout);
-            summary(&format!("{label}: frame -> next frame painted"), to_paint);
+            arrival.print(&format!("{label}: frame"), true);
         }
     })
     .await;

@@ -20,3 +20,31 @@ pub fn summary(name: &str, mut samples: Vec<f64>) {
         at(1.0)
     );
 }
+
+/// The samples of one measured step: when it was in the DOM, laid out, and painted.
+#[derive(Default)]
+pub struct Stages {
+    dom: Vec<f64>,
+    layout: Vec<f64>,
+    painted: Vec<f64>,
+}
+
+impl Stages {
+    /// Adds a watch result's times, in ms since its `origin` field.
+    pub fn push(&mut self, result: &serde_json::Value, origin: &str) {
+        let (dom, layout, painted) = since(result, origin);
+        self.dom.push(dom);
+        self.layout.push(layout);
+        self.painted.push(painted);
+    }
+
+    /// Prints a line per stage, `{step} -> in DOM` and so on; `painted`: whether the paint
+    /// was measured.
+    pub fn print(self, step: &str, painted: bool) {
+        summary(&format!("{step} -> in DOM"), self.dom);
+        summary(&format!("{step} -> laid out"), self.layout);
+        if painted {
+            summary(&format!("{step} -> next frame painted"), self.painted);
+        }
+    }
+}

@@ -184,6 +184,32 @@ async fn messages_written_offline_survive_a_reload_and_are_sent_once_when_back()
     drop(pages);
 }
 
+/// The texts `client` shows once nothing is sending or failed and every `expected` text is
+/// there (45 s at most).
+async fn settled(client: &Client, expected: &[String]) -> Vec<String> {
+    let deadline = Instant::now() + Duration::from_secs(45);
+    loop {
+        let shown = page::messages(client).await;
+        let done = shown.iter().all(|(_, _, delivery)| delivery == "sent")
+            && expected.iter().all(|text| shown.iter().any(|(_, t, _)| t == text));
+        if done {
+            return shown.into_iter().map(|(_, text, _)| text).collect();
+        }
+        let status = page::status(client).await;
+        assert!(Instant::now() < deadline, "not settled (status {status}): {shown:?}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// `side` shows each expected text exactly once, and nothing else.
+fn each_once(side: &str, shown: &[String], expected: &[String]) {
+    for text in expected {
+        let count = shown.iter().filter(|t| *t == text).count();
+        assert_eq!(count, 1, "{side} shows {text:?} {count} times: {shown:?}");
+    }
+    assert_eq!(shown.len(), expected.len(), "{side}: {shown:?}");
+}
+
 /// The fault run: user and agent keep writing while the chat server is killed (SIGKILL) and
 /// restarted five times, frozen once, and the user's tab is reloaded with messages still in
 /// its outbox. Afterwards both sides show every message exactly once, in the same order.
@@ -236,29 +262,10 @@ async fn fault_run_every_message_exactly_once_in_the_same_order_on_both_sides() 
         write(agent, "a last".into()).await;
 
         // Everything settles: nothing sending or failed, every message shown.
-        let settled = |client: Client, expected: Vec<String>| async move {
-            let deadline = Instant::now() + Duration::from_secs(45);
-            loop {
-                let shown = page::messages(&client).await;
-                let done = shown.iter().all(|(_, _, delivery)| delivery == "sent")
-                    && expected.iter().all(|text| shown.iter().any(|(_, t, _)| t == text));
-                if done {
-                    return shown.into_iter().map(|(_, text, _)| text).collect::<Vec<String>>();
-                }
-                let status = page::status(&client).await;
-                assert!(Instant::now() < deadline, "not settled (status {status}): {shown:?}");
-                tokio::time::sleep(Duration::from_millis(20)).await;
-            }
-        };
-        let on_user = settled(user.clone(), expected.clone()).await;
-        let on_agent = settled(agent.clone(), expected.clone()).await;
-        for (side, shown) in [("user", &on_user), ("agent", &on_agent)] {
-            for text in &expected {
-                let count = shown.iter().filter(|t| *t == text).count();
-                assert_eq!(count, 1, "{side} shows {text:?} {count} times: {shown:?}");
-            }
-            assert_eq!(shown.len(), expected.len(), "{side}: {shown:?}");
-        }
+        let on_user = settled(user, &expected).await;
+        let on_agent = settled(agent, &expected).await;
+        each_once("user", &on_user, &expected);
+        each_once("agent", &on_agent, &expected);
         assert_eq!(on_user, on_agent, "same order on both sides");
         // Read receipts went through the faults too (stored with the messages, never refused
         // as "database is locked"): each side sees its last message read by the other.
@@ -320,29 +327,10 @@ async fn peer_fault_run_every_message_exactly_once_in_the_same_order_for_both_fr
         }
         write(bob, "bob last".into()).await;
 
-        let settled = |client: Client, expected: Vec<String>| async move {
-            let deadline = Instant::now() + Duration::from_secs(45);
-            loop {
-                let shown = page::messages(&client).await;
-                let done = shown.iter().all(|(_, _, delivery)| delivery == "sent")
-                    && expected.iter().all(|text| shown.iter().any(|(_, t, _)| t == text));
-                if done {
-                    return shown.into_iter().map(|(_, text, _)| text).collect::<Vec<String>>();
-                }
-                let status = page::status(&client).await;
-                assert!(Instant::now() < deadline, "not settled (status {status}): {shown:?}");
-                tokio::time::sleep(Duration::from_millis(20)).await;
-            }
-        };
-        let on_ann = settled(ann.clone(), expected.clone()).await;
-        let on_bob = settled(bob.clone(), expected.clone()).await;
-        for (side, shown) in [("Ann", &on_ann), ("Bob", &on_bob)] {
-            for text in &expected {
-                let count = shown.iter().filter(|t| *t == text).count();
-                assert_eq!(count, 1, "{side} shows {text:?} {count} times: {shown:?}");
-            }
-            assert_eq!(shown.len(), expected.len(), "{side}: {shown:?}");
-        }
+        let on_ann = settled(ann, &expected).await;
+        let on_bob = settled(bob, &expected).await;
+        each_once("Ann", &on_ann, &expected);
+        each_once("Bob", &on_bob, &expected);
         assert_eq!(on_ann, on_bob, "same order for both friends");
         println!("PEER FAULT RUN: {} messages, 3 kills: all delivered once, same order", expected.len());
     })
