@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # Installs what building and testing Kefu need, from the package registries only
 # (crates.io, npm, Debian). Idempotent: each step is skipped when already satisfied.
-# Usage: scripts/setup.sh [--browser] [--original] [--balancer]
+# Usage: scripts/setup.sh [--browser] [--original] [--balancer] [--postgres]
 #   --browser   also Chromium + ChromeDriver (browser tests)
 #   --balancer  also HAProxy from Debian (the tests run deploy/haproxy.cfg in front of a server)
+#   --postgres  also PostgreSQL from Debian (the store's tests and the server's PostgreSQL test
+#               start throwaway clusters of it; its own service is not started)
 #   --original  also Java 17, Tomcat 9 and Jackson from Debian (the original backend, which
 #               the compatibility tests start: tests/original-backend/)
 # Source scripts/env.sh afterwards to put the project-local tools on PATH.
@@ -48,11 +50,12 @@ if [ "$(terser --version 2>/dev/null || true)" != "terser $TERSER_VERSION" ]; th
   npm install --no-save --no-audit --no-fund --loglevel=error --prefix .tools/terser "terser@$TERSER_VERSION"
 fi
 
-browser=false original=false balancer=false
+browser=false original=false balancer=false postgres=false
 for arg in "$@"; do
   case "$arg" in
     --browser) browser=true ;;
     --balancer) balancer=true ;;
+    --postgres) postgres=true ;;
     --original) original=true ;;
     *) echo "setup.sh: unknown option $arg" >&2; exit 2 ;;
   esac
@@ -83,5 +86,14 @@ if $balancer; then
     export DEBIAN_FRONTEND=noninteractive
     apt-get update -qq
     apt-get install -y -qq --no-install-recommends haproxy >/dev/null
+  fi
+fi
+
+if $postgres; then
+  if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || ! command -v psql >/dev/null; then
+    step "apt-get install postgresql"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    apt-get install -y -qq --no-install-recommends postgresql >/dev/null
   fi
 fi

@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # Sets up (idempotently) and runs every test: native unit and property tests of every crate
-# (kefu-core's logic, the protocol, the server's rules in process), the server's tests over
+# (kefu-core's logic, the protocol, the server's rules in process; the store's on SQLite and on
+# a throwaway PostgreSQL), the server's tests over
 # real WebSockets (server/tests), the wasm component tests in headless Chromium, and the
 # browser end-to-end tests (real server + real Chromium through WebDriver).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-scripts/setup.sh --browser --original --balancer
+scripts/setup.sh --browser --original --balancer --postgres
 source scripts/env.sh
 scripts/build.sh
 

@@ -27,7 +27,8 @@ pub struct Cli {
     /// Longest chat text accepted, in UTF-16 units.
     #[arg(long, env = "KEFU_MAX_TEXT", default_value_t = kefu_protocol::MAX_TEXT_UTF16)]
     pub max_text: usize,
-    /// SQLite database file (created if missing; WAL mode).
+    /// The database: an SQLite file (created if missing; WAL mode), or PostgreSQL as
+    /// `postgres://user:password@host:port/database` (the schema is made on first start).
     #[arg(long, env = "KEFU_DATABASE", default_value = "kefu.db", global = true)]
     pub database: std::path::PathBuf,
     /// Secret shared with an embedding app, which signs its users' tokens with it (HS256 JWT).
@@ -168,6 +169,13 @@ pub enum Command {
         conversations: u32,
         #[arg(long, default_value_t = 50_000)]
         messages: u32,
+    },
+    /// Copy everything in the database (--database, typically an SQLite file) into another,
+    /// empty one (typically PostgreSQL), with the server stopped. Ids, sequence numbers,
+    /// accounts, the server key, friends and read positions are kept.
+    CopyTo {
+        /// The target: `postgres://user:password@host:port/database` (or an SQLite file).
+        target: std::path::PathBuf,
     },
     /// Fill the database with one user's friends and their peer messages, for the friends
     /// benchmark.

@@ -41,7 +41,7 @@ async fn main() -> std::process::ExitCode {
     let store = match kefu_server::store::Store::open(&cli.database).await {
         Ok(store) => store,
         Err(err) => {
-            eprintln!("kefu-server: cannot open the database {}: {err}", cli.database.display());
+            eprintln!("kefu-server: cannot open the database {}: {err}", kefu_server::store::shown(&cli.database));
             return std::process::ExitCode::FAILURE;
         }
     };
@@ -120,7 +120,7 @@ async fn run_command(
     }
     let store = kefu_server::store::Store::open(database)
         .await
-        .map_err(|err| format!("cannot open the database {}: {err}", database.display()))?;
+        .map_err(|err| format!("cannot open the database {}: {err}", kefu_server::store::shown(database)))?;
     match command {
         Command::Agent { action: AgentAction::Add { name, password } } => {
             if !auth::valid_agent_name(&name) {
@@ -164,7 +164,7 @@ async fn run_command(
             store.seed(conversations, messages).await?;
             println!(
                 "seeded {conversations} conversations, {messages} messages into {} in {:.1} s",
-                database.display(),
+                kefu_server::store::shown(database),
                 started.elapsed().as_secs_f64()
             );
         }
@@ -173,7 +173,27 @@ async fn run_command(
             store.seed_friends(uid, friends, messages).await?;
             println!(
                 "seeded {friends} friends of user {uid}, {messages} peer messages into {} in {:.1} s",
-                database.display(),
+                kefu_server::store::shown(database),
+                started.elapsed().as_secs_f64()
+            );
+        }
+        Command::CopyTo { target } => {
+            let started = std::time::Instant::now();
+            let into = kefu_server::store::Store::open(&target)
+                .await
+                .map_err(|err| format!("cannot open the target {}: {err}", kefu_server::store::shown(&target)))?;
+            let copied = store.copy_into(&into).await?;
+            println!(
+                "copied {} messages, {} read positions, {} agents, {} people, {} pairs of friends, {} requests, {} blocks from {} into {} in {:.1} s",
+                copied.messages,
+                copied.reads,
+                copied.agents,
+                copied.people,
+                copied.pairs,
+                copied.requests,
+                copied.blocks,
+                kefu_server::store::shown(database),
+                kefu_server::store::shown(&target),
                 started.elapsed().as_secs_f64()
             );
         }

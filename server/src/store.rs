@@ -1,5 +1,8 @@
-//! Message storage: an SQLite file in WAL mode through sqlx, schema managed by sqlx
-//! migrations (`server/migrations/`).
+//! Message storage through sqlx: an SQLite file in WAL mode (the default), or PostgreSQL
+//! (`--database postgres://…`). The same schema for both, in each one's dialect
+//! (`server/migrations/sqlite`, `server/migrations/postgres`, same versions), managed by sqlx
+//! migrations; the same queries for both (numbered `$1` parameters, `ON CONFLICT`,
+//! `RETURNING` and `CASE` rather than either one's own functions).
 //!
 //! A message is numbered and written before anyone hears of it, under one write lock that
 //! also covers its delivery, so every connection sees each conversation in sequence order and
@@ -12,8 +15,9 @@ use std::time::Duration;
 
 use kefu_protocol::v1::{ConversationId, Message, Seq};
 use kefu_protocol::Role;
+use sqlx::postgres::PgPoolOptions;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
-use sqlx::SqlitePool;
+use sqlx::{PgPool, SqlitePool};
 use tokio::sync::{Mutex, MutexGuard};
 
 mod friends;
@@ -30,6 +34,8 @@ pub enum StoreError {
     Randomness(#[source] getrandom::Error),
     #[error("the database already has messages; seed an empty one")]
     NotEmpty,
+    #[error("the target database is not empty; copy into a new one")]
+    TargetNotEmpty,
 }
 
 /// A message to store; the store gives it its sequence number.
@@ -63,8 +69,36 @@ pub struct AgentAccount {
     pub session_epoch: u64,
 }
 
+/// The database behind the store.
+enum Db {
+    Sqlite(SqlitePool),
+    Postgres(PgPool),
+}
+
+/// Runs `$body` with `$pool` bound to whichever pool the store has: the same code, compiled
+/// once per database.
+macro_rules! with_pool {
+    ($db:expr, $pool:ident => $body:expr) => {
+        match $db {
+            Db::Sqlite($pool) => $body,
+            Db::Postgres($pool) => $body,
+        }
+    };
+}
+pub(crate) use with_pool;
+
+/// How a writing transaction begins: SQLite's IMMEDIATE takes the write lock at once, so
+/// that it never has to upgrade from reading to writing (which SQLite refuses with
+/// SQLITE_BUSY, whatever the busy timeout, when another connection wrote in between).
+fn begin_write(db: &Db) -> &'static str {
+    match db {
+        Db::Sqlite(_) => "BEGIN IMMEDIATE",
+        Db::Postgres(_) => "BEGIN",
+    }
+}
+
 pub struct Store {
-    pool: SqlitePool,
+    db: Db,
     write: Mutex<()>,
     /// Every conversation's last `seq` and read positions, read once at open and kept with
     /// each write: a resume that has missed nothing costs no query. After a restart, ten
@@ -118,29 +152,62 @@ const COLUMNS: &str = "conversation, seq, client_id, uid, role, username, avatar
 
 /// Stores one message: binds the [`COLUMNS`] in order.
 static INSERT_MESSAGE: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
-    format!("INSERT INTO messages ({COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)")
+    format!("INSERT INTO messages ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)")
 });
 
 /// Every conversation's last `seq`, read from the messages.
-async fn last_seqs(pool: &SqlitePool) -> Result<std::collections::HashMap<ConversationId, Seq>, StoreError> {
-    let last: Vec<(i64, i64)> =
-        sqlx::query_as("SELECT conversation, MAX(seq) FROM messages GROUP BY conversation").fetch_all(pool).await?;
+async fn last_seqs(db: &Db) -> Result<std::collections::HashMap<ConversationId, Seq>, StoreError> {
+    const LAST: &str = "SELECT conversation, MAX(seq) FROM messages GROUP BY conversation";
+    let last: Vec<(i64, i64)> = with_pool!(db, pool => sqlx::query_as(LAST).fetch_all(pool).await?);
     Ok(last.into_iter().map(|(conversation, seq)| (conversation, seq.max(0) as Seq)).collect())
 }
 
+/// Whether `database` names a PostgreSQL database rather than an SQLite file.
+pub fn is_postgres(database: &Path) -> bool {
+    database.to_str().is_some_and(|d| d.starts_with("postgres://") || d.starts_with("postgresql://"))
+}
+
+/// `database` as it may be shown in a log or an error: a PostgreSQL URL without its password.
+pub fn shown(database: &Path) -> String {
+    let text = database.display().to_string();
+    if !is_postgres(database) {
+        return text;
+    }
+    match text.split_once("://").and_then(|(scheme, rest)| Some((scheme, rest.split_once('@')?))) {
+        Some((scheme, (user, host))) => {
+            let user = user.split(':').next().unwrap_or_default();
+            format!("{scheme}://{user}@{host}")
+        }
+        None => text,
+    }
+}
+
 impl Store {
-    /// Opens (creating if needed) the database file and brings its schema up to date.
-    pub async fn open(path: &Path) -> Result<Store, StoreError> {
-        let url = format!("sqlite://{}", path.display());
-        let options = SqliteConnectOptions::from_str(&url)?
-            .create_if_missing(true)
-            .journal_mode(SqliteJournalMode::Wal)
-            .synchronous(SqliteSynchronous::Normal)
-            .busy_timeout(Duration::from_secs(5));
-        let pool = SqlitePoolOptions::new().max_connections(4).connect_with(options).await?;
-        sqlx::migrate!("./migrations").run(&pool).await?;
-        let mut positions = Positions { last_seq: last_seqs(&pool).await?, ..Positions::default() };
-        let reads: Vec<(i64, String, i64)> = sqlx::query_as("SELECT conversation, side, seq FROM reads").fetch_all(&pool).await?;
+    /// Opens the database — a PostgreSQL URL (`postgres://user:password@host/db`), or else
+    /// an SQLite file, created if needed — and brings its schema up to date.
+    pub async fn open(database: &Path) -> Result<Store, StoreError> {
+        let db = if is_postgres(database) {
+            let pool = PgPoolOptions::new()
+                .max_connections(8)
+                .acquire_timeout(Duration::from_secs(5))
+                .connect(&database.display().to_string())
+                .await?;
+            sqlx::migrate!("./migrations/postgres").run(&pool).await?;
+            Db::Postgres(pool)
+        } else {
+            let url = format!("sqlite://{}", database.display());
+            let options = SqliteConnectOptions::from_str(&url)?
+                .create_if_missing(true)
+                .journal_mode(SqliteJournalMode::Wal)
+                .synchronous(SqliteSynchronous::Normal)
+                .busy_timeout(Duration::from_secs(5));
+            let pool = SqlitePoolOptions::new().max_connections(4).connect_with(options).await?;
+            sqlx::migrate!("./migrations/sqlite").run(&pool).await?;
+            Db::Sqlite(pool)
+        };
+        let mut positions = Positions { last_seq: last_seqs(&db).await?, ..Positions::default() };
+        const READS: &str = "SELECT conversation, side, seq FROM reads";
+        let reads: Vec<(i64, String, i64)> = with_pool!(&db, pool => sqlx::query_as(READS).fetch_all(pool).await?);
         for (conversation, side, seq) in reads {
             let entry = positions.reads.entry(conversation).or_default();
             match side.as_str() {
@@ -150,9 +217,9 @@ impl Store {
                 _ => {}
             }
         }
-        let graph = friends::Graph::load(&pool).await?;
+        let graph = friends::Graph::load(&db).await?;
         Ok(Store {
-            pool,
+            db,
             write: Mutex::new(()),
             positions: std::sync::Mutex::new(positions),
             graph: std::sync::Mutex::new(graph),
@@ -162,8 +229,16 @@ impl Store {
     /// Whether the database takes a write now: its write lock is taken and given back (no
     /// change made, nothing synced). For `/readyz`.
     pub async fn check_writable(&self) -> Result<(), StoreError> {
-        let tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
-        tx.rollback().await?;
+        match &self.db {
+            Db::Sqlite(pool) => pool.begin_with("BEGIN IMMEDIATE").await?.rollback().await?,
+            // Reachable, and not a read-only standby.
+            Db::Postgres(pool) => {
+                let (standby,): (bool,) = sqlx::query_as("SELECT pg_is_in_recovery()").fetch_one(pool).await?;
+                if standby {
+                    return Err(StoreError::Database(sqlx::Error::Protocol("a read-only standby".into())));
+                }
+            }
+        }
         Ok(())
     }
 
@@ -181,38 +256,41 @@ impl Store {
         deliver: impl FnOnce(&Message),
     ) -> Result<Appended, StoreError> {
         let _writing = self.write.lock().await;
-        let existing = sqlx::query_as::<_, Row>(&format!(
-            "SELECT {COLUMNS} FROM messages WHERE conversation = ? AND client_id = ?"
-        ))
-        .bind(new.conversation)
-        .bind(&new.id)
-        .fetch_optional(&self.pool)
-        .await?;
+        let existing = with_pool!(&self.db, pool => {
+            sqlx::query_as::<_, Row>(&format!(
+                "SELECT {COLUMNS} FROM messages WHERE conversation = $1 AND client_id = $2"
+            ))
+            .bind(new.conversation)
+            .bind(&new.id)
+            .fetch_optional(pool)
+            .await?
+        });
         if let Some(row) = existing {
             return Ok(Appended::Repeat(row.into()));
         }
-        // IMMEDIATE: the transaction takes the write lock at once, so that it never has to
-        // upgrade from reading to writing (which SQLite refuses with SQLITE_BUSY, whatever the
-        // busy timeout, when another connection wrote in between).
-        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
-        let (seq,): (i64,) =
-            sqlx::query_as("SELECT COALESCE(MAX(seq), 0) + 1 FROM messages WHERE conversation = ?")
+        let begin = begin_write(&self.db);
+        let seq: i64 = with_pool!(&self.db, pool => {
+            let mut tx = pool.begin_with(begin).await?;
+            let (seq,): (i64,) =
+                sqlx::query_as("SELECT COALESCE(MAX(seq), 0) + 1 FROM messages WHERE conversation = $1")
+                    .bind(new.conversation)
+                    .fetch_one(&mut *tx)
+                    .await?;
+            sqlx::query(&INSERT_MESSAGE)
                 .bind(new.conversation)
-                .fetch_one(&mut *tx)
+                .bind(seq)
+                .bind(&new.id)
+                .bind(new.uid)
+                .bind(if new.role == Role::Agent { "ai" } else { "user" })
+                .bind(&new.username)
+                .bind(&new.avatar)
+                .bind(&new.create_time)
+                .bind(&new.text)
+                .execute(&mut *tx)
                 .await?;
-        sqlx::query(&INSERT_MESSAGE)
-            .bind(new.conversation)
-            .bind(seq)
-            .bind(&new.id)
-            .bind(new.uid)
-            .bind(if new.role == Role::Agent { "ai" } else { "user" })
-            .bind(&new.username)
-            .bind(&new.avatar)
-            .bind(&new.create_time)
-            .bind(&new.text)
-            .execute(&mut *tx)
-            .await?;
-        tx.commit().await?;
+            tx.commit().await?;
+            seq
+        });
         self.positions().last_seq.insert(new.conversation, seq.max(0) as Seq);
         let message = Message {
             conversation: new.conversation,
@@ -239,14 +317,16 @@ impl Store {
         if self.positions().last_seq.get(&conversation).is_none_or(|&last| seq >= last) {
             return Ok(vec![]);
         }
-        let rows = sqlx::query_as::<_, Row>(&format!(
-            "SELECT {COLUMNS} FROM messages WHERE conversation = ? AND seq > ? ORDER BY seq LIMIT ?"
-        ))
-        .bind(conversation)
-        .bind(seq.min(i64::MAX as u64) as i64)
-        .bind(i64::from(limit))
-        .fetch_all(&self.pool)
-        .await?;
+        let rows = with_pool!(&self.db, pool => {
+            sqlx::query_as::<_, Row>(&format!(
+                "SELECT {COLUMNS} FROM messages WHERE conversation = $1 AND seq > $2 ORDER BY seq LIMIT $3"
+            ))
+            .bind(conversation)
+            .bind(seq.min(i64::MAX as u64) as i64)
+            .bind(i64::from(limit))
+            .fetch_all(pool)
+            .await?
+        });
         Ok(rows.into_iter().map(Message::from).collect())
     }
 
@@ -270,14 +350,16 @@ impl Store {
         max_bytes: usize,
     ) -> Result<(Vec<Message>, bool), StoreError> {
         let before = if before == 0 { i64::MAX } else { before.min(i64::MAX as u64) as i64 };
-        let mut rows = sqlx::query_as::<_, Row>(&format!(
-            "SELECT {COLUMNS} FROM messages WHERE conversation = ? AND seq < ? ORDER BY seq DESC LIMIT ?"
-        ))
-        .bind(conversation)
-        .bind(before)
-        .bind(i64::from(limit) + 1)
-        .fetch_all(&self.pool)
-        .await?;
+        let mut rows = with_pool!(&self.db, pool => {
+            sqlx::query_as::<_, Row>(&format!(
+                "SELECT {COLUMNS} FROM messages WHERE conversation = $1 AND seq < $2 ORDER BY seq DESC LIMIT $3"
+            ))
+            .bind(conversation)
+            .bind(before)
+            .bind(i64::from(limit) + 1)
+            .fetch_all(pool)
+            .await?
+        });
         let mut has_more = rows.len() > limit as usize;
         rows.truncate(limit as usize);
         // Newest first here: keep messages while they fit.
@@ -300,10 +382,8 @@ impl Store {
     /// Every customer-service conversation that has messages (peer conversations are not
     /// the agents' business).
     pub async fn conversations(&self) -> Result<Vec<ConversationId>, StoreError> {
-        let rows: Vec<(i64,)> =
-            sqlx::query_as("SELECT DISTINCT conversation FROM messages WHERE conversation >= 0 ORDER BY conversation")
-                .fetch_all(&self.pool)
-                .await?;
+        const LIST: &str = "SELECT DISTINCT conversation FROM messages WHERE conversation >= 0 ORDER BY conversation";
+        let rows: Vec<(i64,)> = with_pool!(&self.db, pool => sqlx::query_as(LIST).fetch_all(pool).await?);
         Ok(rows.into_iter().map(|(c,)| c).collect())
     }
 
@@ -317,16 +397,15 @@ impl Store {
     ) -> Result<Seq, StoreError> {
         let side = if agent { "agent" } else { "user" };
         let _writing = self.write.lock().await;
-        let (stored,): (i64,) = sqlx::query_as(
-            "INSERT INTO reads (conversation, side, seq) \
-             VALUES (?1, ?2, MIN(?3, (SELECT COALESCE(MAX(seq), 0) FROM messages WHERE conversation = ?1))) \
-             ON CONFLICT (conversation, side) DO UPDATE SET seq = MAX(seq, excluded.seq) RETURNING seq",
-        )
-        .bind(conversation)
-        .bind(side)
-        .bind(seq.min(i64::MAX as u64) as i64)
-        .fetch_one(&self.pool)
-        .await?;
+        // WHERE true: SQLite's parser needs a WHERE before an upsert's ON CONFLICT.
+        const MARK: &str = "INSERT INTO reads (conversation, side, seq) \
+             SELECT $1, $2, CASE WHEN $3 < last THEN $3 ELSE last END \
+             FROM (SELECT COALESCE(MAX(seq), 0) AS last FROM messages WHERE conversation = $1) AS m WHERE true \
+             ON CONFLICT (conversation, side) DO UPDATE \
+             SET seq = CASE WHEN excluded.seq > reads.seq THEN excluded.seq ELSE reads.seq END RETURNING seq";
+        let (stored,): (i64,) = with_pool!(&self.db, pool => {
+            sqlx::query_as(MARK).bind(conversation).bind(side).bind(seq.min(i64::MAX as u64) as i64).fetch_one(pool).await?
+        });
         let stored = stored.max(0) as Seq;
         let mut positions = self.positions();
         let entry = positions.reads.entry(conversation).or_default();
@@ -353,7 +432,8 @@ impl Store {
         let conversations = conversations.max(1);
         let now = chrono::Local::now();
         let _writing = self.write.lock().await;
-        let mut tx = self.pool.begin().await?;
+        with_pool!(&self.db, pool => {
+        let mut tx = pool.begin().await?;
         for n in 0..messages {
             let conversation = i64::from(n % conversations) + 1;
             let seq = i64::from(n / conversations) + 1;
@@ -378,7 +458,8 @@ impl Store {
                 .await?;
         }
         tx.commit().await?;
-        let last = last_seqs(&self.pool).await?;
+        });
+        let last = last_seqs(&self.db).await?;
         self.positions().last_seq = last;
         Ok(())
     }
@@ -387,60 +468,190 @@ impl Store {
     pub async fn server_secret(&self) -> Result<Vec<u8>, StoreError> {
         let mut fresh = [0u8; 32];
         getrandom::fill(&mut fresh).map_err(StoreError::Randomness)?;
-        sqlx::query("INSERT OR IGNORE INTO settings (key, value) VALUES ('server_secret', ?)")
-            .bind(fresh.as_slice())
-            .execute(&self.pool)
-            .await?;
-        let (secret,): (Vec<u8>,) = sqlx::query_as("SELECT value FROM settings WHERE key = 'server_secret'")
-            .fetch_one(&self.pool)
-            .await?;
+        let (secret,): (Vec<u8>,) = with_pool!(&self.db, pool => {
+            sqlx::query("INSERT INTO settings (key, value) VALUES ('server_secret', $1) ON CONFLICT DO NOTHING")
+                .bind(fresh.as_slice())
+                .execute(pool)
+                .await?;
+            sqlx::query_as("SELECT value FROM settings WHERE key = 'server_secret'").fetch_one(pool).await?
+        });
         Ok(secret)
     }
 
     /// Creates agent `name`, or sets a new password hash if it exists. Returns whether it was new.
     pub async fn put_agent(&self, name: &str, password_hash: &str) -> Result<bool, StoreError> {
         let existed = self.agent(name).await?.is_some();
-        sqlx::query(
-            "INSERT INTO agents (name, password_hash, created_at) VALUES (?, ?, datetime('now')) \
+        const PUT: &str = "INSERT INTO agents (name, password_hash, created_at) VALUES ($1, $2, $3) \
              ON CONFLICT (name) DO UPDATE SET password_hash = excluded.password_hash, \
-             session_epoch = session_epoch + 1",
-        )
-        .bind(name)
-        .bind(password_hash)
-        .execute(&self.pool)
-        .await?;
+             session_epoch = agents.session_epoch + 1";
+        let now = chrono::Utc::now().format("%Y-%m-%d %H:%M:%S").to_string();
+        with_pool!(&self.db, pool => { sqlx::query(PUT).bind(name).bind(password_hash).bind(&now).execute(pool).await?; });
         Ok(!existed)
     }
 
     /// Agent `name`'s account, if there is one.
     pub async fn agent(&self, name: &str) -> Result<Option<AgentAccount>, StoreError> {
+        const AGENT: &str = "SELECT password_hash, session_epoch FROM agents WHERE name = $1";
         let row: Option<(String, i64)> =
-            sqlx::query_as("SELECT password_hash, session_epoch FROM agents WHERE name = ?")
-                .bind(name)
-                .fetch_optional(&self.pool)
-                .await?;
+            with_pool!(&self.db, pool => sqlx::query_as(AGENT).bind(name).fetch_optional(pool).await?);
         Ok(row
             .map(|(password_hash, epoch)| AgentAccount { password_hash, session_epoch: epoch.max(0) as u64 }))
     }
 
     pub async fn remove_agent(&self, name: &str) -> Result<bool, StoreError> {
-        let done = sqlx::query("DELETE FROM agents WHERE name = ?").bind(name).execute(&self.pool).await?;
-        Ok(done.rows_affected() > 0)
+        const REMOVE: &str = "DELETE FROM agents WHERE name = $1";
+        let removed = with_pool!(&self.db, pool => sqlx::query(REMOVE).bind(name).execute(pool).await?.rows_affected());
+        Ok(removed > 0)
     }
 
     pub async fn agent_names(&self) -> Result<Vec<String>, StoreError> {
-        let rows: Vec<(String,)> =
-            sqlx::query_as("SELECT name FROM agents ORDER BY name").fetch_all(&self.pool).await?;
+        const NAMES: &str = "SELECT name FROM agents ORDER BY name";
+        let rows: Vec<(String,)> = with_pool!(&self.db, pool => sqlx::query_as(NAMES).fetch_all(pool).await?);
         Ok(rows.into_iter().map(|(name,)| name).collect())
     }
 
     pub async fn has_conversation(&self, conversation: ConversationId) -> Result<bool, StoreError> {
-        let row: Option<(i64,)> = sqlx::query_as("SELECT 1 FROM messages WHERE conversation = ? LIMIT 1")
-            .bind(conversation)
-            .fetch_optional(&self.pool)
-            .await?;
+        const ANY: &str = "SELECT conversation FROM messages WHERE conversation = $1 LIMIT 1";
+        let row: Option<(i64,)> =
+            with_pool!(&self.db, pool => sqlx::query_as(ANY).bind(conversation).fetch_optional(pool).await?);
         Ok(row.is_some())
     }
+}
+
+/// Messages copied per transaction by [`Store::copy_into`].
+const COPY_CHUNK: i64 = 1_000;
+
+/// What [`Store::copy_into`] copied.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Copied {
+    pub messages: u64,
+    pub reads: u64,
+    pub agents: u64,
+    pub people: u64,
+    pub pairs: u64,
+    pub requests: u64,
+    pub blocks: u64,
+}
+
+type Rows<T> = Vec<T>;
+
+impl Store {
+    /// Copies everything into `target`, an empty database (typically an SQLite file into
+    /// PostgreSQL: `kefu-server --database kefu.db copy-to postgres://…`). Messages go over
+    /// in transactions of [`COPY_CHUNK`]; ids, sequence numbers, read positions, accounts,
+    /// the server key (so sessions and tokens stay valid), friends, requests and blocks are
+    /// kept as they are. Run it with the server stopped.
+    pub async fn copy_into(&self, target: &Store) -> Result<Copied, StoreError> {
+        const ANY_ROW: &str = "SELECT (SELECT COUNT(*) FROM messages) + (SELECT COUNT(*) FROM agents) \
+             + (SELECT COUNT(*) FROM pairs) + (SELECT COUNT(*) FROM people)";
+        let (rows,): (i64,) = with_pool!(&target.db, pool => sqlx::query_as(ANY_ROW).fetch_one(pool).await?);
+        if rows > 0 {
+            return Err(StoreError::TargetNotEmpty);
+        }
+        let mut copied = Copied::default();
+        let _writing = target.write.lock().await;
+        let (mut after_conversation, mut after_seq) = (i64::MIN, 0_i64);
+        loop {
+            let chunk: Vec<Row> = with_pool!(&self.db, pool => {
+                sqlx::query_as::<_, Row>(&format!(
+                    "SELECT {COLUMNS} FROM messages WHERE conversation > $1 OR (conversation = $1 AND seq > $2) \
+                     ORDER BY conversation, seq LIMIT $3"
+                ))
+                .bind(after_conversation)
+                .bind(after_seq)
+                .bind(COPY_CHUNK)
+                .fetch_all(pool)
+                .await?
+            });
+            let Some(last) = chunk.last() else { break };
+            (after_conversation, after_seq) = (last.conversation, last.seq);
+            copied.messages += chunk.len() as u64;
+            with_pool!(&target.db, pool => {
+                let mut tx = pool.begin().await?;
+                let mut insert = sqlx::QueryBuilder::new(format!("INSERT INTO messages ({COLUMNS}) "));
+                insert.push_values(&chunk, |mut row, m| {
+                    row.push_bind(m.conversation).push_bind(m.seq).push_bind(&m.client_id).push_bind(m.uid)
+                        .push_bind(&m.role).push_bind(&m.username).push_bind(&m.avatar).push_bind(&m.create_time)
+                        .push_bind(&m.text);
+                });
+                insert.build().execute(&mut *tx).await?;
+                tx.commit().await?;
+            });
+        }
+        // The other tables are small: read whole, written in one transaction.
+        let reads: Rows<(i64, String, i64)> =
+            with_pool!(&self.db, pool => sqlx::query_as("SELECT conversation, side, seq FROM reads").fetch_all(pool).await?);
+        let agents: Rows<(String, String, String, i64)> = with_pool!(&self.db, pool => {
+            sqlx::query_as("SELECT name, password_hash, created_at, session_epoch FROM agents").fetch_all(pool).await?
+        });
+        let settings: Rows<(String, Vec<u8>)> =
+            with_pool!(&self.db, pool => sqlx::query_as("SELECT key, value FROM settings").fetch_all(pool).await?);
+        let people: Rows<(i64, String, String)> =
+            with_pool!(&self.db, pool => sqlx::query_as("SELECT uid, name, avatar FROM people").fetch_all(pool).await?);
+        let pairs: Rows<(i64, i64, i64, i64)> =
+            with_pool!(&self.db, pool => sqlx::query_as("SELECT id, low, high, friends FROM pairs").fetch_all(pool).await?);
+        let requests: Rows<(i64, i64, String, i64)> = with_pool!(&self.db, pool => {
+            sqlx::query_as("SELECT from_uid, to_uid, note, sent FROM friend_requests").fetch_all(pool).await?
+        });
+        let blocks: Rows<(i64, i64)> =
+            with_pool!(&self.db, pool => sqlx::query_as("SELECT blocker, blocked FROM blocks").fetch_all(pool).await?);
+        let postgres = matches!(target.db, Db::Postgres(_));
+        with_pool!(&target.db, pool => {
+            let mut tx = pool.begin().await?;
+            for (conversation, side, seq) in &reads {
+                sqlx::query("INSERT INTO reads (conversation, side, seq) VALUES ($1, $2, $3)")
+                    .bind(conversation).bind(side).bind(seq).execute(&mut *tx).await?;
+            }
+            for (name, hash, created, epoch) in &agents {
+                sqlx::query("INSERT INTO agents (name, password_hash, created_at, session_epoch) VALUES ($1, $2, $3, $4)")
+                    .bind(name).bind(hash).bind(created).bind(epoch).execute(&mut *tx).await?;
+            }
+            for (key, value) in &settings {
+                sqlx::query("INSERT INTO settings (key, value) VALUES ($1, $2) ON CONFLICT (key) DO UPDATE SET value = excluded.value")
+                    .bind(key).bind(value.as_slice()).execute(&mut *tx).await?;
+            }
+            for (uid, name, avatar) in &people {
+                sqlx::query("INSERT INTO people (uid, name, avatar) VALUES ($1, $2, $3)")
+                    .bind(uid).bind(name).bind(avatar).execute(&mut *tx).await?;
+            }
+            for (id, low, high, friends) in &pairs {
+                sqlx::query("INSERT INTO pairs (id, low, high, friends) VALUES ($1, $2, $3, $4)")
+                    .bind(id).bind(low).bind(high).bind(friends).execute(&mut *tx).await?;
+            }
+            for (from, to, note, sent) in &requests {
+                sqlx::query("INSERT INTO friend_requests (from_uid, to_uid, note, sent) VALUES ($1, $2, $3, $4)")
+                    .bind(from).bind(to).bind(note).bind(sent).execute(&mut *tx).await?;
+            }
+            for (blocker, blocked) in &blocks {
+                sqlx::query("INSERT INTO blocks (blocker, blocked) VALUES ($1, $2)")
+                    .bind(blocker).bind(blocked).execute(&mut *tx).await?;
+            }
+            if postgres {
+                // Ids given explicitly: the next new pair must come after them.
+                sqlx::query("SELECT setval(pg_get_serial_sequence('pairs', 'id'), COALESCE(MAX(id), 0) + 1, false) FROM pairs")
+                    .execute(&mut *tx).await?;
+            }
+            tx.commit().await?;
+        });
+        copied.reads = reads.len() as u64;
+        copied.agents = agents.len() as u64;
+        copied.people = people.len() as u64;
+        copied.pairs = pairs.len() as u64;
+        copied.requests = requests.len() as u64;
+        copied.blocks = blocks.len() as u64;
+        Ok(copied)
+    }
+}
+
+/// For the store's tests: a fresh SQLite file and a fresh PostgreSQL database (a throwaway
+/// cluster, `kefu_testkit::postgres`), so that every store test runs on both.
+#[cfg(test)]
+pub(crate) fn test_databases(name: &str) -> Vec<std::path::PathBuf> {
+    let file = std::env::temp_dir().join(format!("kefu-{name}-{}.db", std::process::id()));
+    for suffix in ["", "-wal", "-shm"] {
+        let _ = std::fs::remove_file(format!("{}{suffix}", file.display()));
+    }
+    vec![file, std::path::PathBuf::from(kefu_testkit::postgres::fresh_database(name))]
 }
 
 #[cfg(test)]
@@ -460,73 +671,79 @@ mod tests {
         }
     }
 
-    fn temp_db(name: &str) -> std::path::PathBuf {
-        let path = std::env::temp_dir().join(format!("kefu-store-{}-{name}.db", std::process::id()));
-        for suffix in ["", "-wal", "-shm"] {
-            let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
-        }
-        path
+    #[test]
+    fn a_postgres_url_is_shown_without_its_password() {
+        let url = Path::new("postgres://kefu:s3cret@db.example:5432/kefu");
+        assert!(is_postgres(url) && !is_postgres(Path::new("kefu.db")));
+        assert_eq!(shown(url), "postgres://kefu@db.example:5432/kefu");
+        assert_eq!(shown(Path::new("/var/lib/kefu/kefu.db")), "/var/lib/kefu/kefu.db");
     }
 
     #[tokio::test]
     async fn numbers_per_conversation_dedupes_and_survives_reopen() {
-        let path = temp_db("basic");
-        {
-            let store = Store::open(&path).await.expect("open");
-            let mut delivered = vec![];
-            for (conversation, id) in [(5, "a"), (5, "b"), (6, "a"), (5, "a")] {
-                let result = store
-                    .append(new(conversation, id, id), |m| delivered.push((m.conversation, m.seq)))
-                    .await
-                    .expect("append");
-                if (conversation, id) == (5, "a") && delivered.len() == 3 {
-                    assert!(matches!(result, Appended::Repeat(ref m) if m.seq == 1), "{result:?}");
+        for path in test_databases("store-basic") {
+            {
+                let store = Store::open(&path).await.expect("open");
+                let mut delivered = vec![];
+                for (conversation, id) in [(5, "a"), (5, "b"), (6, "a"), (5, "a")] {
+                    let result = store
+                        .append(new(conversation, id, id), |m| delivered.push((m.conversation, m.seq)))
+                        .await
+                        .expect("append");
+                    if (conversation, id) == (5, "a") && delivered.len() == 3 {
+                        assert!(matches!(result, Appended::Repeat(ref m) if m.seq == 1), "{result:?}");
+                    }
                 }
+                assert_eq!(delivered, vec![(5, 1), (5, 2), (6, 1)], "a repeat is not delivered again");
             }
-            assert_eq!(delivered, vec![(5, 1), (5, 2), (6, 1)], "a repeat is not delivered again");
+            let store = Store::open(&path).await.expect("reopen");
+            let seqs: Vec<u64> = store.after(5, 0, 100).await.expect("after").iter().map(|m| m.seq).collect();
+            assert_eq!(seqs, vec![1, 2]);
+            assert_eq!(store.conversations().await.expect("list"), vec![5, 6]);
+            assert!(store.has_conversation(6).await.expect("has"));
+            assert!(!store.has_conversation(7).await.expect("has"));
         }
-        let store = Store::open(&path).await.expect("reopen");
-        let seqs: Vec<u64> = store.after(5, 0, 100).await.expect("after").iter().map(|m| m.seq).collect();
-        assert_eq!(seqs, vec![1, 2]);
-        assert_eq!(store.conversations().await.expect("list"), vec![5, 6]);
-        assert!(store.has_conversation(6).await.expect("has"));
-        assert!(!store.has_conversation(7).await.expect("has"));
     }
 
     #[tokio::test]
     async fn read_positions_only_move_forward() {
-        let store = Store::open(&temp_db("reads")).await.expect("open");
-        assert_eq!(store.reads(5).await.expect("reads"), (0, 0));
-        for n in 1..=3 {
-            store.append(new(5, &format!("m{n}"), "hi"), |_| {}).await.expect("append");
+        for database in test_databases("store-reads") {
+            let store = Store::open(&database).await.expect("open");
+            assert_eq!(store.reads(5).await.expect("reads"), (0, 0));
+            for n in 1..=3 {
+                store.append(new(5, &format!("m{n}"), "hi"), |_| {}).await.expect("append");
+            }
+            assert_eq!(store.mark_read(5, true, 1_000_000_000).await.expect("mark"), 3, "never past the last");
+            assert_eq!(store.mark_read(5, true, 3).await.expect("mark"), 3);
+            assert_eq!(store.mark_read(5, true, 2).await.expect("mark"), 3, "never backwards");
+            assert_eq!(store.mark_read(5, false, 1).await.expect("mark"), 1);
+            assert_eq!(store.reads(5).await.expect("reads"), (1, 3));
         }
-        assert_eq!(store.mark_read(5, true, 1_000_000_000).await.expect("mark"), 3, "never past the last");
-        assert_eq!(store.mark_read(5, true, 3).await.expect("mark"), 3);
-        assert_eq!(store.mark_read(5, true, 2).await.expect("mark"), 3, "never backwards");
-        assert_eq!(store.mark_read(5, false, 1).await.expect("mark"), 1);
-        assert_eq!(store.reads(5).await.expect("reads"), (1, 3));
     }
 
     #[tokio::test]
     async fn pages_go_backwards() {
-        let store = Store::open(&temp_db("pages")).await.expect("open");
-        for n in 1..=7 {
-            store.append(new(9, &format!("m{n}"), &format!("t{n}")), |_| {}).await.expect("append");
+        for database in test_databases("store-pages") {
+            let store = Store::open(&database).await.expect("open");
+            for n in 1..=7 {
+                store.append(new(9, &format!("m{n}"), &format!("t{n}")), |_| {}).await.expect("append");
+            }
+            let (latest, more) = store.page(9, 0, 3, usize::MAX).await.expect("page");
+            assert_eq!(latest.iter().map(|m| m.seq).collect::<Vec<_>>(), vec![5, 6, 7]);
+            assert!(more);
+            let (older, more) = store.page(9, 5, 3, usize::MAX).await.expect("page");
+            assert_eq!(older.iter().map(|m| m.seq).collect::<Vec<_>>(), vec![2, 3, 4]);
+            assert!(more);
+            let (oldest, more) = store.page(9, 2, 3, usize::MAX).await.expect("page");
+            assert_eq!(oldest.iter().map(|m| m.seq).collect::<Vec<_>>(), vec![1]);
+            assert!(!more);
+            assert_eq!(store.after(9, 5, 100).await.expect("after").len(), 2);
+            assert_eq!(store.after(9, 0, 3).await.expect("after").len(), 3, "a chunk at a time");
+            assert_eq!(store.last_seq(9).await.expect("last"), 7);
+            // A byte budget cuts a page short, keeping the newest, and says there is more.
+            let (cut, more) = store.page(9, 0, 7, 2 * (JSON_OVERHEAD + 40)).await.expect("page");
+            assert_eq!((cut.iter().map(|m| m.seq).collect::<Vec<_>>(), more), (vec![6, 7], true));
         }
-        let (latest, more) = store.page(9, 0, 3, usize::MAX).await.expect("page");
-        assert_eq!(latest.iter().map(|m| m.seq).collect::<Vec<_>>(), vec![5, 6, 7]);
-        assert!(more);
-        let (older, more) = store.page(9, 5, 3, usize::MAX).await.expect("page");
-        assert_eq!(older.iter().map(|m| m.seq).collect::<Vec<_>>(), vec![2, 3, 4]);
-        assert!(more);
-        let (oldest, more) = store.page(9, 2, 3, usize::MAX).await.expect("page");
-        assert_eq!(oldest.iter().map(|m| m.seq).collect::<Vec<_>>(), vec![1]);
-        assert!(!more);
-        assert_eq!(store.after(9, 5, 100).await.expect("after").len(), 2);
-        assert_eq!(store.after(9, 0, 3).await.expect("after").len(), 3, "a chunk at a time");
-        assert_eq!(store.last_seq(9).await.expect("last"), 7);
-        // A byte budget cuts a page short, keeping the newest, and says there is more.
-        let (cut, more) = store.page(9, 0, 7, 2 * (JSON_OVERHEAD + 40)).await.expect("page");
-        assert_eq!((cut.iter().map(|m| m.seq).collect::<Vec<_>>(), more), (vec![6, 7], true));
     }
 }
+

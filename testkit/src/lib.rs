@@ -17,6 +17,7 @@ pub mod balancer;
 pub mod bench;
 pub mod browser;
 pub mod original;
+pub mod postgres;
 pub mod page;
 pub mod proxy;
 pub mod server;

@@ -189,7 +189,8 @@ impl Server {
         Server::process_at(bin, fresh_database(), args, Some(log))
     }
 
-    fn process_on(bin: &Path, database: PathBuf, args: &[&str]) -> Server {
+    /// The server process on `database` (a file, or a PostgreSQL URL as a path).
+    pub fn process_on(bin: &Path, database: PathBuf, args: &[&str]) -> Server {
         Server::process_at(bin, database, args, None)
     }
 

@@ -8,9 +8,7 @@ use std::collections::{HashMap, HashSet};
 
 use kefu_protocol::friends::{Friend, Friends, Person, Request, MAX_FRIENDS, REQUEST_EXPIRY_SECS};
 use kefu_protocol::v1::{ConversationId, Message, Seq};
-use sqlx::SqlitePool;
-
-use super::{Row, Store, StoreError, COLUMNS};
+use super::{begin_write, with_pool, Db, Row, Store, StoreError, COLUMNS};
 
 /// Why a friend operation was refused.
 #[derive(Debug, thiserror::Error)]
@@ -71,10 +69,11 @@ fn conversation_id(pair_id: i64) -> ConversationId {
 }
 
 impl Graph {
-    pub(super) async fn load(pool: &SqlitePool) -> Result<Graph, StoreError> {
+    pub(super) async fn load(db: &Db) -> Result<Graph, StoreError> {
         let mut graph = Graph::default();
-        let pairs: Vec<(i64, i64, i64, bool)> =
-            sqlx::query_as("SELECT id, low, high, friends FROM pairs").fetch_all(pool).await?;
+        let pairs: Vec<(i64, i64, i64, bool)> = with_pool!(db, pool => {
+            sqlx::query_as("SELECT id, low, high, friends <> 0 FROM pairs").fetch_all(pool).await?
+        });
         for (id, low, high, friends) in pairs {
             graph.add_pair(conversation_id(id), low, high);
             if friends {
@@ -82,15 +81,13 @@ impl Graph {
             }
         }
         let blocks: Vec<(i64, i64)> =
-            sqlx::query_as("SELECT blocker, blocked FROM blocks").fetch_all(pool).await?;
+            with_pool!(db, pool => sqlx::query_as("SELECT blocker, blocked FROM blocks").fetch_all(pool).await?);
         graph.blocks.extend(blocks);
         let people: Vec<(i64, String, String)> =
-            sqlx::query_as("SELECT uid, name, avatar FROM people").fetch_all(pool).await?;
+            with_pool!(db, pool => sqlx::query_as("SELECT uid, name, avatar FROM people").fetch_all(pool).await?);
         graph.people.extend(people.into_iter().map(|(uid, name, avatar)| (uid, (name, avatar))));
-        let reads: Vec<(i64, String, i64)> =
-            sqlx::query_as("SELECT conversation, side, seq FROM reads WHERE conversation <= -2")
-                .fetch_all(pool)
-                .await?;
+        const READS: &str = "SELECT conversation, side, seq FROM reads WHERE conversation <= -2";
+        let reads: Vec<(i64, String, i64)> = with_pool!(db, pool => sqlx::query_as(READS).fetch_all(pool).await?);
         for (conversation, side, seq) in reads {
             if let Ok(uid) = side.parse::<i64>() {
                 graph.member_reads.insert((conversation, uid), seq.max(0) as Seq);
@@ -145,6 +142,10 @@ fn now_secs() -> u64 {
         .unwrap_or_default()
 }
 
+/// Every request between two users, either way.
+const DELETE_REQUESTS: &str =
+    "DELETE FROM friend_requests WHERE (from_uid = $1 AND to_uid = $2) OR (from_uid = $2 AND to_uid = $1)";
+
 impl Store {
     fn graph(&self) -> std::sync::MutexGuard<'_, Graph> {
         self.graph.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
@@ -190,15 +191,9 @@ impl Store {
             return Ok(());
         }
         let _writing = self.write.lock().await;
-        sqlx::query(
-            "INSERT INTO people (uid, name, avatar) VALUES (?, ?, ?) \
-             ON CONFLICT (uid) DO UPDATE SET name = excluded.name, avatar = excluded.avatar",
-        )
-        .bind(uid)
-        .bind(name)
-        .bind(avatar)
-        .execute(&self.pool)
-        .await?;
+        const PERSON: &str = "INSERT INTO people (uid, name, avatar) VALUES ($1, $2, $3) \
+             ON CONFLICT (uid) DO UPDATE SET name = excluded.name, avatar = excluded.avatar";
+        with_pool!(&self.db, pool => { sqlx::query(PERSON).bind(uid).bind(name).bind(avatar).execute(pool).await?; });
         self.graph().people.insert(uid, (name.to_owned(), avatar.to_owned()));
         Ok(())
     }
@@ -220,31 +215,21 @@ impl Store {
                 return Ok(Requested::Friends(*conversation));
             }
         }
-        let crossing: Option<(i64,)> =
-            sqlx::query_as("SELECT 1 FROM friend_requests WHERE from_uid = ? AND to_uid = ? AND sent >= ?")
-                .bind(to)
-                .bind(from)
-                .bind(now.saturating_sub(REQUEST_EXPIRY_SECS) as i64)
-                .fetch_optional(&self.pool)
-                .await?;
+        const CROSSING: &str = "SELECT sent FROM friend_requests WHERE from_uid = $1 AND to_uid = $2 AND sent >= $3";
+        let since = now.saturating_sub(REQUEST_EXPIRY_SECS) as i64;
+        let crossing: Option<(i64,)> = with_pool!(&self.db, pool => {
+            sqlx::query_as(CROSSING).bind(to).bind(from).bind(since).fetch_optional(pool).await?
+        });
         if crossing.is_some() {
             return Ok(Requested::Friends(self.befriend_locked(from, to).await?));
         }
         self.check_room(from, to)?;
-        sqlx::query("DELETE FROM friend_requests WHERE sent < ?")
-            .bind(now.saturating_sub(REQUEST_EXPIRY_SECS) as i64)
-            .execute(&self.pool)
-            .await?;
-        sqlx::query(
-            "INSERT INTO friend_requests (from_uid, to_uid, note, sent) VALUES (?, ?, ?, ?) \
-             ON CONFLICT (from_uid, to_uid) DO UPDATE SET note = excluded.note",
-        )
-        .bind(from)
-        .bind(to)
-        .bind(note)
-        .bind(now as i64)
-        .execute(&self.pool)
-        .await?;
+        const REQUEST: &str = "INSERT INTO friend_requests (from_uid, to_uid, note, sent) VALUES ($1, $2, $3, $4) \
+             ON CONFLICT (from_uid, to_uid) DO UPDATE SET note = excluded.note";
+        with_pool!(&self.db, pool => {
+            sqlx::query("DELETE FROM friend_requests WHERE sent < $1").bind(since).execute(pool).await?;
+            sqlx::query(REQUEST).bind(from).bind(to).bind(note).bind(now as i64).execute(pool).await?;
+        });
         Ok(Requested::Pending)
     }
 
@@ -256,12 +241,9 @@ impl Store {
         accept: bool,
     ) -> Result<Option<ConversationId>, FriendError> {
         let _writing = self.write.lock().await;
+        const FOUND: &str = "SELECT sent FROM friend_requests WHERE from_uid = $1 AND to_uid = $2";
         let found: Option<(i64,)> =
-            sqlx::query_as("SELECT sent FROM friend_requests WHERE from_uid = ? AND to_uid = ?")
-                .bind(from)
-                .bind(me)
-                .fetch_optional(&self.pool)
-                .await?;
+            with_pool!(&self.db, pool => sqlx::query_as(FOUND).bind(from).bind(me).fetch_optional(pool).await?);
         match found {
             Some((sent,)) if (sent.max(0) as u64) >= now_secs().saturating_sub(REQUEST_EXPIRY_SECS) => {}
             _ => return Err(FriendError::NoRequest),
@@ -276,12 +258,9 @@ impl Store {
     /// `me` withdraws their request to `to`.
     pub async fn cancel_request(&self, me: i64, to: i64) -> Result<(), FriendError> {
         let _writing = self.write.lock().await;
-        let done = sqlx::query("DELETE FROM friend_requests WHERE from_uid = ? AND to_uid = ?")
-            .bind(me)
-            .bind(to)
-            .execute(&self.pool)
-            .await?;
-        if done.rows_affected() == 0 {
+        const CANCEL: &str = "DELETE FROM friend_requests WHERE from_uid = $1 AND to_uid = $2";
+        let done = with_pool!(&self.db, pool => sqlx::query(CANCEL).bind(me).bind(to).execute(pool).await?.rows_affected());
+        if done == 0 {
             return Err(FriendError::NoRequest);
         }
         Ok(())
@@ -303,7 +282,8 @@ impl Store {
         }
         let now = chrono::Local::now();
         let _writing = self.write.lock().await;
-        let mut tx = self.pool.begin().await?;
+        with_pool!(&self.db, pool => {
+        let mut tx = pool.begin().await?;
         for n in 0..messages {
             let (friend, conversation) = pairs[(n % friends) as usize];
             let seq = i64::from(n / friends) + 1;
@@ -323,7 +303,8 @@ impl Store {
                 .await?;
         }
         tx.commit().await?;
-        let last = super::last_seqs(&self.pool).await?;
+        });
+        let last = super::last_seqs(&self.db).await?;
         self.positions().last_seq = last;
         Ok(())
     }
@@ -355,11 +336,8 @@ impl Store {
         if me == other || !self.knows(other) {
             return Err(FriendError::UnknownUser);
         }
-        sqlx::query("INSERT OR IGNORE INTO blocks (blocker, blocked) VALUES (?, ?)")
-            .bind(me)
-            .bind(other)
-            .execute(&self.pool)
-            .await?;
+        const BLOCK: &str = "INSERT INTO blocks (blocker, blocked) VALUES ($1, $2) ON CONFLICT DO NOTHING";
+        with_pool!(&self.db, pool => { sqlx::query(BLOCK).bind(me).bind(other).execute(pool).await?; });
         self.delete_requests(me, other).await?;
         self.unlink_locked(me, other).await?;
         self.graph().blocks.insert((me, other));
@@ -368,11 +346,8 @@ impl Store {
 
     pub async fn unblock(&self, me: i64, other: i64) -> Result<(), FriendError> {
         let _writing = self.write.lock().await;
-        sqlx::query("DELETE FROM blocks WHERE blocker = ? AND blocked = ?")
-            .bind(me)
-            .bind(other)
-            .execute(&self.pool)
-            .await?;
+        const UNBLOCK: &str = "DELETE FROM blocks WHERE blocker = $1 AND blocked = $2";
+        with_pool!(&self.db, pool => { sqlx::query(UNBLOCK).bind(me).bind(other).execute(pool).await?; });
         self.graph().blocks.remove(&(me, other));
         Ok(())
     }
@@ -408,23 +383,34 @@ impl Store {
             .collect();
         let reads: Vec<(ConversationId, Seq)> =
             per_friend.iter().map(|&(conversation, _, _, read)| (conversation, read)).collect();
-        let last_rows = sqlx::query_as::<_, Row>(&format!(
-            "SELECT {COLUMNS} FROM messages JOIN json_each(?) AS w \
-             ON conversation = w.value ->> 0 AND seq = w.value ->> 1"
-        ))
-        .bind(serde_json::to_string(&wanted).unwrap_or_default())
-        .fetch_all(&self.pool)
-        .await?;
+        // (conversation, seq) pairs as a VALUES list: one query for every friend.
+        let last_rows: Vec<Row> = if wanted.is_empty() {
+            vec![]
+        } else {
+            with_pool!(&self.db, pool => {
+                let mut query = sqlx::QueryBuilder::new("WITH w (c, s) AS (");
+                query.push_values(&wanted, |mut row, &(conversation, seq)| {
+                    row.push_bind(conversation).push_bind(seq as i64);
+                });
+                query.push(format!(") SELECT {COLUMNS} FROM messages JOIN w ON conversation = w.c AND seq = w.s"));
+                query.build_query_as::<Row>().fetch_all(pool).await?
+            })
+        };
         let mut last: HashMap<ConversationId, Message> =
             last_rows.into_iter().map(Message::from).map(|m| (m.conversation, m)).collect();
-        let unread_rows: Vec<(i64, i64)> = sqlx::query_as(
-            "SELECT conversation, COUNT(*) FROM messages JOIN json_each(?) AS r \
-             ON conversation = r.value ->> 0 AND seq > r.value ->> 1 WHERE uid != ? GROUP BY conversation",
-        )
-        .bind(serde_json::to_string(&reads).unwrap_or_default())
-        .bind(uid)
-        .fetch_all(&self.pool)
-        .await?;
+        let unread_rows: Vec<(i64, i64)> = if reads.is_empty() {
+            vec![]
+        } else {
+            with_pool!(&self.db, pool => {
+                let mut query = sqlx::QueryBuilder::new("WITH r (c, s) AS (");
+                query.push_values(&reads, |mut row, &(conversation, seq)| {
+                    row.push_bind(conversation).push_bind(seq as i64);
+                });
+                query.push(") SELECT conversation, COUNT(*) FROM messages JOIN r ON conversation = r.c AND seq > r.s WHERE uid <> ");
+                query.push_bind(uid).push(" GROUP BY conversation");
+                query.build_query_as::<(i64, i64)>().fetch_all(pool).await?
+            })
+        };
         let unread: HashMap<ConversationId, u64> =
             unread_rows.into_iter().map(|(c, n)| (c, n.max(0) as u64)).collect();
         let graph = self.graph();
@@ -476,9 +462,9 @@ impl Store {
     ) -> Result<Vec<(i64, String, i64)>, StoreError> {
         let since = now_secs().saturating_sub(REQUEST_EXPIRY_SECS) as i64;
         let query = format!(
-            "SELECT {other}, note, sent FROM friend_requests WHERE {mine} = ? AND sent >= ? ORDER BY sent DESC"
+            "SELECT {other}, note, sent FROM friend_requests WHERE {mine} = $1 AND sent >= $2 ORDER BY sent DESC"
         );
-        Ok(sqlx::query_as(&query).bind(uid).bind(since).fetch_all(&self.pool).await?)
+        Ok(with_pool!(&self.db, pool => sqlx::query_as(&query).bind(uid).bind(since).fetch_all(pool).await?))
     }
 
     /// Advances `uid`'s read position in a peer conversation (never backwards, never past the
@@ -496,15 +482,11 @@ impl Store {
         if seq <= stored_before {
             return Ok(stored_before);
         }
-        sqlx::query(
-            "INSERT INTO reads (conversation, side, seq) VALUES (?, ?, ?) \
-             ON CONFLICT (conversation, side) DO UPDATE SET seq = MAX(seq, excluded.seq)",
-        )
-        .bind(conversation)
-        .bind(uid.to_string())
-        .bind(seq as i64)
-        .execute(&self.pool)
-        .await?;
+        const MARK: &str = "INSERT INTO reads (conversation, side, seq) VALUES ($1, $2, $3) \
+             ON CONFLICT (conversation, side) DO UPDATE \
+             SET seq = CASE WHEN excluded.seq > reads.seq THEN excluded.seq ELSE reads.seq END";
+        let side = uid.to_string();
+        with_pool!(&self.db, pool => { sqlx::query(MARK).bind(conversation).bind(&side).bind(seq as i64).execute(pool).await?; });
         self.graph().member_reads.insert((conversation, uid), seq);
         Ok(seq)
     }
@@ -535,28 +517,21 @@ impl Store {
         }
         self.check_room(a, b)?;
         let (low, high) = ordered(a, b);
-        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
-        let (id,): (i64,) = sqlx::query_as(
-            "INSERT INTO pairs (low, high, friends) VALUES (?, ?, 1) \
-             ON CONFLICT (low, high) DO UPDATE SET friends = 1 RETURNING id",
-        )
-        .bind(low)
-        .bind(high)
-        .fetch_one(&mut *tx)
-        .await?;
-        sqlx::query("DELETE FROM friend_requests WHERE (from_uid = ?1 AND to_uid = ?2) OR (from_uid = ?2 AND to_uid = ?1)")
-            .bind(a)
-            .bind(b)
-            .execute(&mut *tx)
-            .await?;
-        // Someone the app's backend names may not have connected yet: known, without a name.
-        for uid in [a, b] {
-            sqlx::query("INSERT OR IGNORE INTO people (uid, name) VALUES (?, '')")
-                .bind(uid)
-                .execute(&mut *tx)
-                .await?;
-        }
-        tx.commit().await?;
+        const PAIR: &str = "INSERT INTO pairs (low, high, friends) VALUES ($1, $2, 1) \
+             ON CONFLICT (low, high) DO UPDATE SET friends = 1 RETURNING id";
+        const KNOWN: &str = "INSERT INTO people (uid, name) VALUES ($1, '') ON CONFLICT DO NOTHING";
+        let begin = begin_write(&self.db);
+        let id: i64 = with_pool!(&self.db, pool => {
+            let mut tx = pool.begin_with(begin).await?;
+            let (id,): (i64,) = sqlx::query_as(PAIR).bind(low).bind(high).fetch_one(&mut *tx).await?;
+            sqlx::query(DELETE_REQUESTS).bind(a).bind(b).execute(&mut *tx).await?;
+            // Someone the app's backend names may not have connected yet: known, without a name.
+            for uid in [a, b] {
+                sqlx::query(KNOWN).bind(uid).execute(&mut *tx).await?;
+            }
+            tx.commit().await?;
+            id
+        });
         let conversation = conversation_id(id);
         let mut graph = self.graph();
         graph.add_pair(conversation, low, high);
@@ -569,21 +544,14 @@ impl Store {
 
     async fn unlink_locked(&self, a: i64, b: i64) -> Result<(), FriendError> {
         let (low, high) = ordered(a, b);
-        sqlx::query("UPDATE pairs SET friends = 0 WHERE low = ? AND high = ?")
-            .bind(low)
-            .bind(high)
-            .execute(&self.pool)
-            .await?;
+        const UNLINK: &str = "UPDATE pairs SET friends = 0 WHERE low = $1 AND high = $2";
+        with_pool!(&self.db, pool => { sqlx::query(UNLINK).bind(low).bind(high).execute(pool).await?; });
         self.graph().unlink(a, b);
         Ok(())
     }
 
     async fn delete_requests(&self, a: i64, b: i64) -> Result<(), FriendError> {
-        sqlx::query("DELETE FROM friend_requests WHERE (from_uid = ?1 AND to_uid = ?2) OR (from_uid = ?2 AND to_uid = ?1)")
-            .bind(a)
-            .bind(b)
-            .execute(&self.pool)
-            .await?;
+        with_pool!(&self.db, pool => { sqlx::query(DELETE_REQUESTS).bind(a).bind(b).execute(pool).await?; });
         Ok(())
     }
 }
@@ -592,72 +560,68 @@ impl Store {
 mod tests {
     use super::*;
 
-    async fn store(name: &str) -> Store {
-        let path = std::env::temp_dir().join(format!("kefu-friends-{name}-{}.db", std::process::id()));
-        for suffix in ["", "-wal", "-shm"] {
-            let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
-        }
-        Store::open(&path).await.expect("open")
-    }
+    use crate::store::test_databases;
 
     #[tokio::test]
     async fn seeded_friends_have_their_messages_in_order_and_a_second_seed_is_refused() {
-        let store = store("seed").await;
-        store.seed_friends(10, 4, 22).await.expect("seed");
-        let mut friends = store.friends_of(10);
-        friends.sort_unstable();
-        assert_eq!(friends, vec![11, 12, 13, 14]);
-        assert_eq!(store.person_name(12), "Friend 2");
-        let conversations = store.peer_conversations_of(10);
-        let mut lasts = vec![];
-        for conversation in conversations {
-            lasts.push(store.last_seq(conversation).await.expect("last"));
+        for database in test_databases("friends-seed") {
+            let store = Store::open(&database).await.expect("open");
+            store.seed_friends(10, 4, 22).await.expect("seed");
+            let mut friends = store.friends_of(10);
+            friends.sort_unstable();
+            assert_eq!(friends, vec![11, 12, 13, 14]);
+            assert_eq!(store.person_name(12), "Friend 2");
+            let conversations = store.peer_conversations_of(10);
+            let mut lasts = vec![];
+            for conversation in conversations {
+                lasts.push(store.last_seq(conversation).await.expect("last"));
+            }
+            lasts.sort_unstable();
+            assert_eq!(lasts, vec![5, 5, 6, 6], "22 messages over 4 conversations, seq without gaps");
+            assert!(matches!(store.seed_friends(10, 4, 22).await, Err(FriendError::Store(StoreError::NotEmpty))));
         }
-        lasts.sort_unstable();
-        assert_eq!(lasts, vec![5, 5, 6, 6], "22 messages over 4 conversations, seq without gaps");
-        assert!(matches!(store.seed_friends(10, 4, 22).await, Err(FriendError::Store(StoreError::NotEmpty))));
     }
 
     #[tokio::test]
     async fn at_most_max_friends_each_and_the_graph_survives_reopening() {
-        let store = store("max").await;
-        for friend in 1..=MAX_FRIENDS as i64 {
-            store.make_friends(0, friend).await.expect("room for one more");
+        for database in test_databases("friends-max") {
+            let store = Store::open(&database).await.expect("open");
+            for friend in 1..=MAX_FRIENDS as i64 {
+                store.make_friends(0, friend).await.expect("room for one more");
+            }
+            assert!(matches!(store.make_friends(0, 5_000).await, Err(FriendError::TooManyFriends)));
+            store.remember_person(5_000, "Late", "").await.expect("person");
+            assert!(matches!(store.request_friend(5_000, 0, "").await, Err(FriendError::TooManyFriends)));
+            store.end_friendship(0, 7).await.expect("one less");
+            let conversation = store.make_friends(0, 5_000).await.expect("room again");
+            assert!(kefu_protocol::friends::is_peer(conversation));
+            // A renewed friendship continues its conversation.
+            store.end_friendship(0, 5_000).await.expect("end");
+            assert_eq!(store.make_friends(5_000, 0).await.expect("again"), conversation);
+            assert_eq!(store.members(conversation), Some((0, 5_000)));
+            let reopened = Store::open(&database).await.expect("reopen");
+            assert_eq!(reopened.friends_of(0).len(), MAX_FRIENDS);
+            assert!(reopened.are_friends(5_000, 0) && !reopened.are_friends(0, 7));
         }
-        assert!(matches!(store.make_friends(0, 5_000).await, Err(FriendError::TooManyFriends)));
-        store.remember_person(5_000, "Late", "").await.expect("person");
-        assert!(matches!(store.request_friend(5_000, 0, "").await, Err(FriendError::TooManyFriends)));
-        store.end_friendship(0, 7).await.expect("one less");
-        let conversation = store.make_friends(0, 5_000).await.expect("room again");
-        assert!(kefu_protocol::friends::is_peer(conversation));
-        // A renewed friendship continues its conversation.
-        store.end_friendship(0, 5_000).await.expect("end");
-        assert_eq!(store.make_friends(5_000, 0).await.expect("again"), conversation);
-        assert_eq!(store.members(conversation), Some((0, 5_000)));
-        let reopened =
-            Store::open(&std::env::temp_dir().join(format!("kefu-friends-max-{}.db", std::process::id())))
-                .await
-                .expect("reopen");
-        assert_eq!(reopened.friends_of(0).len(), MAX_FRIENDS);
-        assert!(reopened.are_friends(5_000, 0) && !reopened.are_friends(0, 7));
     }
 
     #[tokio::test]
     async fn a_request_expires_after_thirty_days() {
-        let store = store("expiry").await;
-        for (uid, name) in [(1, "Ann"), (2, "Bob")] {
-            store.remember_person(uid, name, "").await.expect("person");
+        for database in test_databases("friends-expiry") {
+            let store = Store::open(&database).await.expect("open");
+            for (uid, name) in [(1, "Ann"), (2, "Bob")] {
+                store.remember_person(uid, name, "").await.expect("person");
+            }
+            let old = now_secs() - REQUEST_EXPIRY_SECS - 60;
+            const OLD: &str = "INSERT INTO friend_requests (from_uid, to_uid, note, sent) VALUES (1, 2, 'old', $1)";
+            with_pool!(&store.db, pool => {
+                sqlx::query(OLD).bind(old as i64).execute(pool).await.expect("an old request");
+            });
+            assert!(matches!(store.answer_request(2, 1, true).await, Err(FriendError::NoRequest)));
+            let bobs = store.friends_snapshot(2, |_| false, String::new()).await.expect("list");
+            assert!(bobs.incoming.is_empty(), "an expired request is not shown");
+            assert_eq!(store.request_friend(2, 1, "").await.expect("request"), Requested::Pending, "no crossing");
+            assert_eq!(store.request_friend(1, 2, "").await.expect("request"), Requested::Friends(-2));
         }
-        let old = now_secs() - REQUEST_EXPIRY_SECS - 60;
-        sqlx::query("INSERT INTO friend_requests (from_uid, to_uid, note, sent) VALUES (1, 2, 'old', ?)")
-            .bind(old as i64)
-            .execute(&store.pool)
-            .await
-            .expect("an old request");
-        assert!(matches!(store.answer_request(2, 1, true).await, Err(FriendError::NoRequest)));
-        let bobs = store.friends_snapshot(2, |_| false, String::new()).await.expect("list");
-        assert!(bobs.incoming.is_empty(), "an expired request is not shown");
-        assert_eq!(store.request_friend(2, 1, "").await.expect("request"), Requested::Pending, "no crossing");
-        assert_eq!(store.request_friend(1, 2, "").await.expect("request"), Requested::Friends(-2));
     }
 }
