@@ -155,6 +155,19 @@ static INSERT_MESSAGE: std::sync::LazyLock<String> = std::sync::LazyLock::new(||
     format!("INSERT INTO messages ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)")
 });
 
+/// The next `seq` of conversation `$1`, counted in its row of `counters`, which stays locked
+/// until the transaction ends: writers on several servers cannot take the same number, and a
+/// transaction that fails gives its number back.
+const NEXT_SEQ: &str = "INSERT INTO counters (conversation, last_seq) VALUES ($1, 1) \
+     ON CONFLICT (conversation) DO UPDATE SET last_seq = counters.last_seq + 1 RETURNING last_seq";
+
+/// Sets every conversation's counter from its messages (after messages were written
+/// directly: seeding, copying).
+const RECOUNT: [&str; 2] = [
+    "DELETE FROM counters",
+    "INSERT INTO counters (conversation, last_seq) SELECT conversation, MAX(seq) FROM messages GROUP BY conversation",
+];
+
 /// Every conversation's last `seq`, read from the messages.
 async fn last_seqs(db: &Db) -> Result<std::collections::HashMap<ConversationId, Seq>, StoreError> {
     const LAST: &str = "SELECT conversation, MAX(seq) FROM messages GROUP BY conversation";
@@ -271,11 +284,7 @@ impl Store {
         let begin = begin_write(&self.db);
         let seq: i64 = with_pool!(&self.db, pool => {
             let mut tx = pool.begin_with(begin).await?;
-            let (seq,): (i64,) =
-                sqlx::query_as("SELECT COALESCE(MAX(seq), 0) + 1 FROM messages WHERE conversation = $1")
-                    .bind(new.conversation)
-                    .fetch_one(&mut *tx)
-                    .await?;
+            let (seq,): (i64,) = sqlx::query_as(NEXT_SEQ).bind(new.conversation).fetch_one(&mut *tx).await?;
             sqlx::query(&INSERT_MESSAGE)
                 .bind(new.conversation)
                 .bind(seq)
@@ -457,6 +466,9 @@ impl Store {
                 .execute(&mut *tx)
                 .await?;
         }
+        for statement in RECOUNT {
+            sqlx::query(statement).execute(&mut *tx).await?;
+        }
         tx.commit().await?;
         });
         let last = last_seqs(&self.db).await?;
@@ -626,6 +638,9 @@ impl Store {
                 sqlx::query("INSERT INTO blocks (blocker, blocked) VALUES ($1, $2)")
                     .bind(blocker).bind(blocked).execute(&mut *tx).await?;
             }
+            for statement in RECOUNT {
+                sqlx::query(statement).execute(&mut *tx).await?;
+            }
             if postgres {
                 // Ids given explicitly: the next new pair must come after them.
                 sqlx::query("SELECT setval(pg_get_serial_sequence('pairs', 'id'), COALESCE(MAX(id), 0) + 1, false) FROM pairs")
@@ -702,6 +717,31 @@ mod tests {
             assert_eq!(store.conversations().await.expect("list"), vec![5, 6]);
             assert!(store.has_conversation(6).await.expect("has"));
             assert!(!store.has_conversation(7).await.expect("has"));
+        }
+    }
+
+    #[tokio::test]
+    async fn two_servers_writing_to_one_database_number_without_gaps() {
+        for database in test_databases("store-two-writers") {
+            // Two stores, as two servers would hold: no lock of this process is shared.
+            let (one, two) = (Store::open(&database).await.expect("open"), Store::open(&database).await.expect("open"));
+            let write = |store: Store, who: &'static str| async move {
+                let mut seqs = vec![];
+                for n in 0..40 {
+                    match store.append(new(5, &format!("{who}{n}"), who), |_| {}).await.expect("append") {
+                        Appended::New(message) => seqs.push(message.seq),
+                        Appended::Repeat(message) => panic!("not a repeat: {message:?}"),
+                    }
+                }
+                seqs
+            };
+            let (a, b) = tokio::join!(tokio::spawn(write(one, "a")), tokio::spawn(write(two, "b")));
+            let mut seqs: Vec<u64> = a.expect("one").into_iter().chain(b.expect("two")).collect();
+            seqs.sort_unstable();
+            assert_eq!(seqs, (1..=80).collect::<Vec<u64>>(), "{}: each number once", database.display());
+            let reopened = Store::open(&database).await.expect("reopen");
+            assert_eq!(reopened.after(5, 0, 100).await.expect("after").len(), 80);
+            assert_eq!(reopened.last_seq(5).await.expect("last"), 80);
         }
     }
 

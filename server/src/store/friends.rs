@@ -302,6 +302,9 @@ impl Store {
                 .execute(&mut *tx)
                 .await?;
         }
+        for statement in super::RECOUNT {
+            sqlx::query(statement).execute(&mut *tx).await?;
+        }
         tx.commit().await?;
         });
         let last = super::last_seqs(&self.db).await?;
