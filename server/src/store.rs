@@ -530,7 +530,7 @@ impl Store {
     }
 }
 
-/// Messages copied per transaction by [`Store::copy_into`].
+/// Messages copied per statement by [`Store::copy_into`].
 const COPY_CHUNK: i64 = 1_000;
 
 /// What [`Store::copy_into`] copied.
@@ -545,12 +545,10 @@ pub struct Copied {
     pub blocks: u64,
 }
 
-type Rows<T> = Vec<T>;
-
 impl Store {
     /// Copies everything into `target`, an empty database (typically an SQLite file into
     /// PostgreSQL: `kefu-server --database kefu.db copy-to postgres://…`). Messages go over
-    /// in transactions of [`COPY_CHUNK`]; ids, sequence numbers, read positions, accounts,
+    /// in statements of [`COPY_CHUNK`] rows; ids, sequence numbers, read positions, accounts,
     /// the server key (so sessions and tokens stay valid), friends, requests and blocks are
     /// kept as they are. Run it with the server stopped.
     pub async fn copy_into(&self, target: &Store) -> Result<Copied, StoreError> {
@@ -579,33 +577,31 @@ impl Store {
             (after_conversation, after_seq) = (last.conversation, last.seq);
             copied.messages += chunk.len() as u64;
             with_pool!(&target.db, pool => {
-                let mut tx = pool.begin().await?;
                 let mut insert = sqlx::QueryBuilder::new(format!("INSERT INTO messages ({COLUMNS}) "));
                 insert.push_values(&chunk, |mut row, m| {
                     row.push_bind(m.conversation).push_bind(m.seq).push_bind(&m.client_id).push_bind(m.uid)
                         .push_bind(&m.role).push_bind(&m.username).push_bind(&m.avatar).push_bind(&m.create_time)
                         .push_bind(&m.text);
                 });
-                insert.build().execute(&mut *tx).await?;
-                tx.commit().await?;
+                insert.build().execute(pool).await?;
             });
         }
         // The other tables are small: read whole, written in one transaction.
-        let reads: Rows<(i64, String, i64)> =
+        let reads: Vec<(i64, String, i64)> =
             with_pool!(&self.db, pool => sqlx::query_as("SELECT conversation, side, seq FROM reads").fetch_all(pool).await?);
-        let agents: Rows<(String, String, String, i64)> = with_pool!(&self.db, pool => {
+        let agents: Vec<(String, String, String, i64)> = with_pool!(&self.db, pool => {
             sqlx::query_as("SELECT name, password_hash, created_at, session_epoch FROM agents").fetch_all(pool).await?
         });
-        let settings: Rows<(String, Vec<u8>)> =
+        let settings: Vec<(String, Vec<u8>)> =
             with_pool!(&self.db, pool => sqlx::query_as("SELECT key, value FROM settings").fetch_all(pool).await?);
-        let people: Rows<(i64, String, String)> =
+        let people: Vec<(i64, String, String)> =
             with_pool!(&self.db, pool => sqlx::query_as("SELECT uid, name, avatar FROM people").fetch_all(pool).await?);
-        let pairs: Rows<(i64, i64, i64, i64)> =
+        let pairs: Vec<(i64, i64, i64, i64)> =
             with_pool!(&self.db, pool => sqlx::query_as("SELECT id, low, high, friends FROM pairs").fetch_all(pool).await?);
-        let requests: Rows<(i64, i64, String, i64)> = with_pool!(&self.db, pool => {
+        let requests: Vec<(i64, i64, String, i64)> = with_pool!(&self.db, pool => {
             sqlx::query_as("SELECT from_uid, to_uid, note, sent FROM friend_requests").fetch_all(pool).await?
         });
-        let blocks: Rows<(i64, i64)> =
+        let blocks: Vec<(i64, i64)> =
             with_pool!(&self.db, pool => sqlx::query_as("SELECT blocker, blocked FROM blocks").fetch_all(pool).await?);
         let postgres = matches!(target.db, Db::Postgres(_));
         with_pool!(&target.db, pool => {
