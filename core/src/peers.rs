@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 
-use kefu_protocol::friends::{Friend, Friends};
+use kefu_protocol::friends::{sort_recent_first, Friend, Friends};
 use kefu_protocol::v1::{ConversationId, ErrorCode, Message, Position, Seq};
 
 use crate::timeline::{From, Ids, Timeline};
@@ -191,16 +191,6 @@ impl Peers {
             })
             .collect()
     }
-}
-
-/// Most recent conversation first; friends without messages after, by name.
-fn sort_recent_first(friends: &mut [Friend]) {
-    friends.sort_by(|a, b| {
-        fn time(f: &Friend) -> Option<&str> {
-            f.last.as_ref().map(|m| m.create_time.as_str())
-        }
-        time(b).cmp(&time(a)).then_with(|| a.person.name.cmp(&b.person.name))
-    });
 }
 
 /// A person's display name: their name, or "#uid" when the server knows none.

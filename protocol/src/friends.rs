@@ -113,6 +113,18 @@ impl Invite {
     }
 }
 
+/// The order of a friends list, the same on the server and in the page: the most recent
+/// conversation first (by its last message's time); friends without messages after, by name,
+/// then id.
+pub fn sort_recent_first(friends: &mut [Friend]) {
+    fn time(f: &Friend) -> Option<&str> {
+        f.last.as_ref().map(|m| m.create_time.as_str())
+    }
+    friends.sort_by(|a, b| {
+        time(b).cmp(&time(a)).then_with(|| a.person.name.cmp(&b.person.name)).then(a.person.uid.cmp(&b.person.uid))
+    });
+}
+
 /// Whether a note fits.
 pub fn valid_note(note: &str) -> bool {
     note.chars().count() <= MAX_NOTE_CHARS

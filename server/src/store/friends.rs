@@ -432,14 +432,7 @@ impl Store {
                 unread: unread.get(&conversation).copied().unwrap_or(0),
             })
             .collect();
-        // Most recent conversation first; friends without messages after, by name.
-        friends.sort_by(|a, b| {
-            let key = |f: &Friend| f.last.as_ref().map(|m| m.create_time.clone());
-            key(b)
-                .cmp(&key(a))
-                .then_with(|| a.person.name.cmp(&b.person.name))
-                .then(a.person.uid.cmp(&b.person.uid))
-        });
+        kefu_protocol::friends::sort_recent_first(&mut friends);
         let mut blocked: Vec<Person> = graph
             .blocks
             .iter()
