@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # Installs what building and testing Kefu need, from the package registries only
 # (crates.io, npm, Debian). Idempotent: each step is skipped when already satisfied.
-# Usage: scripts/setup.sh [--browser] [--original] [--balancer] [--postgres]
+# Usage: scripts/setup.sh [--browser] [--original] [--balancer] [--postgres] [--redis]
 #   --browser   also Chromium + ChromeDriver (browser tests)
 #   --balancer  also HAProxy from Debian (the tests run deploy/haproxy.cfg in front of a server)
 #   --postgres  also PostgreSQL from Debian (the store's tests and the server's PostgreSQL test
 #               start throwaway clusters of it; its own service is not started)
+#   --redis     also Redis from Debian (the cluster tests start throwaway instances of it)
 #   --original  also Java 17, Tomcat 9 and Jackson from Debian (the original backend, which
 #               the compatibility tests start: tests/original-backend/)
 # Source scripts/env.sh afterwards to put the project-local tools on PATH.
@@ -50,12 +51,13 @@ if [ "$(terser --version 2>/dev/null || true)" != "terser $TERSER_VERSION" ]; th
   npm install --no-save --no-audit --no-fund --loglevel=error --prefix .tools/terser "terser@$TERSER_VERSION"
 fi
 
-browser=false original=false balancer=false postgres=false
+browser=false original=false balancer=false postgres=false redis=false
 for arg in "$@"; do
   case "$arg" in
     --browser) browser=true ;;
     --balancer) balancer=true ;;
     --postgres) postgres=true ;;
+    --redis) redis=true ;;
     --original) original=true ;;
     *) echo "setup.sh: unknown option $arg" >&2; exit 2 ;;
   esac
@@ -95,5 +97,14 @@ if $postgres; then
     export DEBIAN_FRONTEND=noninteractive
     apt-get update -qq
     apt-get install -y -qq --no-install-recommends postgresql >/dev/null
+  fi
+fi
+
+if $redis; then
+  if ! command -v redis-server >/dev/null || ! command -v redis-cli >/dev/null; then
+    step "apt-get install redis-server"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    apt-get install -y -qq --no-install-recommends redis-server >/dev/null
   fi
 fi

@@ -6,7 +6,7 @@
 # browser end-to-end tests (real server + real Chromium through WebDriver).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-scripts/setup.sh --browser --original --balancer --postgres
+scripts/setup.sh --browser --original --balancer --postgres --redis
 source scripts/env.sh
 scripts/build.sh
 

@@ -107,8 +107,8 @@ pub(crate) async fn new_guest(
 ) -> Result<Json<api::Guest>, ApiError> {
     let auth = state.auth.as_ref().ok_or(ApiError::NotFound)?;
     let now = Instant::now();
-    if !state.guests_per_address.take(&address, now) {
-        return Err(ApiError::TooManyGuests(state.guests_per_address.wait_secs(&address, now)));
+    if !state.guests_per_address.take(&address).await {
+        return Err(ApiError::TooManyGuests(state.guests_per_address.wait_secs(&address).await));
     }
     let in_all = state.config.guests.in_all;
     let issued = state.guests.lock().unwrap_or_else(|p| p.into_inner()).take(in_all, now);
@@ -146,7 +146,7 @@ pub(crate) async fn app_friendship(State(state): State<AppState>, body: String) 
         Err(FriendError::Store(err)) => return Err(ApiError::FriendsUnavailable(err)),
         Err(FriendError::UnknownUser | FriendError::NotFriends | FriendError::NoRequest) => return Err(ApiError::SameUser),
     }
-    state.shared.tell_friends_lists(&[a, b]).await;
+    state.shared.friends_changed(&[a, b]).await;
     tracing::info!(a, b, friends = request.friends, "friendship set by the app");
     Ok(Json(api::Friendship { a, b, friends: request.friends }))
 }
@@ -163,12 +163,9 @@ pub(crate) async fn sign_in(
 ) -> Result<Json<api::Session>, ApiError> {
     let auth = state.auth.as_ref().ok_or(ApiError::NotFound)?;
     let Json(api::SignIn { name, password }) = body.ok_or(ApiError::BadSignIn)?;
-    let now = Instant::now();
     let name_key = (name.clone(), address);
-    let wait = state
-        .failures_per_name
-        .wait_secs(&name_key, now)
-        .max(state.failures_per_address.wait_secs(&address, now));
+    let wait =
+        state.failures_per_name.wait_secs(&name_key).await.max(state.failures_per_address.wait_secs(&address).await);
     if wait > 0 {
         return Err(ApiError::Throttled(wait));
     }
@@ -184,11 +181,11 @@ pub(crate) async fn sign_in(
         && state.verifier.verify(password, hash).await.map_err(|_| ApiError::Busy)?;
     let Some(account) = account.filter(|_| matches) else {
         tracing::info!(name = truncated(&name), %address, "sign-in refused");
-        state.failures_per_name.take(&name_key, now);
-        state.failures_per_address.take(&address, now);
+        state.failures_per_name.take(&name_key).await;
+        state.failures_per_address.take(&address).await;
         return Err(ApiError::WrongCredentials);
     };
-    state.failures_per_name.forget(&name_key);
+    state.failures_per_name.forget(&name_key).await;
     tracing::info!(name, %address, "agent signed in");
     let token = auth.agent_token(&name, account.session_epoch);
     Ok(Json(api::Session { name, token, expires_in: auth::AGENT_SESSION_SECS }))

@@ -30,7 +30,9 @@ use kefu_protocol::v1::SUBPROTOCOL;
 
 use crate::api::ApiError;
 use crate::auth::{Auth, Identity, Invites};
-use crate::limits::{Bucket, Buckets};
+use crate::cluster::limits::Limit;
+use crate::cluster::Cluster;
+use crate::limits::Bucket;
 use crate::net::{self, Connections, Slot};
 use crate::passwords::Verifier;
 use crate::session::{self, Close, Protocol, Shared};
@@ -51,11 +53,11 @@ pub(crate) struct AppState {
     /// `None`: any identity is accepted (`--insecure-no-auth`).
     pub(crate) auth: Option<Arc<Auth>>,
     pub(crate) verifier: Arc<Verifier>,
-    /// Failed sign-ins per (name, address) and per address.
-    pub(crate) failures_per_name: Arc<Buckets<(String, IpAddr)>>,
-    pub(crate) failures_per_address: Arc<Buckets<IpAddr>>,
-    /// Guest identities issued per address, and by the server in all.
-    pub(crate) guests_per_address: Arc<Buckets<IpAddr>>,
+    /// Failed sign-ins per (name, address) and per address (at every instance).
+    pub(crate) failures_per_name: Arc<Limit<(String, IpAddr)>>,
+    pub(crate) failures_per_address: Arc<Limit<IpAddr>>,
+    /// Guest identities issued per address (at every instance), and by this server in all.
+    pub(crate) guests_per_address: Arc<Limit<IpAddr>>,
     pub(crate) guests: Arc<std::sync::Mutex<Bucket>>,
     connections: Arc<Connections>,
     readiness: Arc<tokio::sync::Mutex<Readiness>>,
@@ -149,8 +151,15 @@ async fn ready(State(state): State<AppState>) -> Response {
         }
         readiness.checked = Some((tokio::time::Instant::now(), result));
     }
+    // Redis down leaves the instance able to store and deliver here, so it stays in service
+    // (taking every instance out at once would make a slower cluster an outage); it says so.
+    let redis = state.shared.cluster.as_ref().map(|cluster| cluster.status());
     match readiness.checked.as_ref().map(|(_, result)| result.clone()) {
-        Some(Ok(())) => (StatusCode::OK, "ready").into_response(),
+        Some(Ok(())) => match redis {
+            Some(Err(reason)) => (StatusCode::OK, format!("ready; degraded: {reason}")).into_response(),
+            Some(Ok(())) => (StatusCode::OK, "ready; redis: ok").into_response(),
+            None => (StatusCode::OK, "ready").into_response(),
+        },
         Some(Err(reason)) => (StatusCode::SERVICE_UNAVAILABLE, reason).into_response(),
         None => (StatusCode::SERVICE_UNAVAILABLE, "not checked").into_response(),
     }
@@ -333,11 +342,23 @@ async fn identify(state: &AppState, uid: i64, token: Option<&str>) -> Result<Ide
 pub async fn serve(
     listener: TcpListener,
     config: Config,
-    store: crate::store::Store,
+    mut store: crate::store::Store,
     shutdown: CancellationToken,
 ) -> std::io::Result<()> {
     let secret = store.server_secret().await.map_err(std::io::Error::other)?;
-    let shared = Arc::new(Shared::new(store, &config, shutdown.clone(), Invites::new(&secret)));
+    let cluster = match &config.redis {
+        Some(url) => {
+            store.share();
+            let cluster = Cluster::new(url).map_err(std::io::Error::other)?;
+            tracing::info!(node = cluster.node(), "one of several instances, through redis");
+            Some(Arc::new(cluster))
+        }
+        None => None,
+    };
+    let shared = Arc::new(Shared::new(store, &config, shutdown.clone(), Invites::new(&secret), cluster.clone()));
+    if let Some(cluster) = &cluster {
+        cluster.start(&shared, &shutdown);
+    }
     let auth = if config.no_auth {
         None
     } else {
@@ -351,12 +372,24 @@ pub async fn serve(
         sessions: sessions.clone(),
         auth,
         verifier: Arc::new(Verifier::start(config.sign_in.workers, config.sign_in.queue)),
-        failures_per_name: Arc::new(Buckets::new(config.sign_in.failures_per_name, REMEMBERED_ADDRESSES)),
-        failures_per_address: Arc::new(Buckets::new(
+        failures_per_name: Arc::new(Limit::new(
+            "sign-in-name",
+            config.sign_in.failures_per_name,
+            REMEMBERED_ADDRESSES,
+            cluster.clone(),
+        )),
+        failures_per_address: Arc::new(Limit::new(
+            "sign-in-address",
             config.sign_in.failures_per_address,
             REMEMBERED_ADDRESSES,
+            cluster.clone(),
         )),
-        guests_per_address: Arc::new(Buckets::new(config.guests.per_address, REMEMBERED_ADDRESSES)),
+        guests_per_address: Arc::new(Limit::new(
+            "guests",
+            config.guests.per_address,
+            REMEMBERED_ADDRESSES,
+            cluster.clone(),
+        )),
         guests: Arc::new(std::sync::Mutex::new(Bucket::full(config.guests.in_all, Instant::now()))),
         connections: connections.clone(),
         readiness: Arc::default(),

@@ -31,6 +31,11 @@ pub struct Cli {
     /// `postgres://user:password@host:port/database` (the schema is made on first start).
     #[arg(long, env = "KEFU_DATABASE", default_value = "kefu.db", global = true)]
     pub database: std::path::PathBuf,
+    /// Redis shared by several instances of the server on one PostgreSQL database
+    /// (`redis://host:port`): live delivery, presence and rate limits across instances
+    /// (docs/deployment.md). Without it the server runs alone.
+    #[arg(long, env = "KEFU_REDIS")]
+    pub redis: Option<String>,
     /// Secret shared with an embedding app, which signs its users' tokens with it (HS256 JWT).
     #[arg(long, env = "KEFU_APP_SECRET", global = true, hide_env_values = true)]
     pub app_secret: Option<String>,
@@ -230,6 +235,7 @@ impl Cli {
                 welcome_en: self.welcome_en.clone(),
             },
             trusted_proxies: self.trusted_proxies.clone(),
+            redis: self.redis.clone(),
             session: SessionLimits {
                 max_text_utf16: self.max_text,
                 max_frames_per_second: frames,

@@ -4,6 +4,10 @@
 //! connections (all tabs) and to the agents, never to other users. The original backend
 //! broadcast everything to everyone; the only broadcast left is a v0 agent reply, which has
 //! no addressee and is stored as one copy per online user's conversation.
+//!
+//! With several instances ([`crate::cluster`]) the hub also knows who is online elsewhere
+//! ([`Hub::set_remote`]): presence is announced when a person comes online anywhere and when
+//! their last connection anywhere goes.
 
 use std::collections::{BTreeSet, HashMap};
 use std::sync::{Arc, Mutex};
@@ -28,6 +32,9 @@ pub const AGENT_OUTBOX_CAPACITY: usize = 65_536;
 pub enum Outgoing {
     Text(Utf8Bytes),
     Message(Arc<Message>),
+    /// Every conversation's last `seq` in the store: a v1 connection behind on any of them
+    /// fetches what it missed (a message whose publish another instance lost).
+    Resync(Arc<HashMap<ConversationId, u64>>),
 }
 
 struct Peer {
@@ -83,6 +90,8 @@ struct Inner {
     next_id: ConnectionId,
     /// Each uid's live connections (the agents' all under [`AGENT_UID`]).
     by_uid: HashMap<i64, HashMap<ConnectionId, Peer>>,
+    /// Who is online at other instances (agents under [`AGENT_UID`]), with their names.
+    remote: HashMap<i64, Option<String>>,
 }
 
 impl Inner {
@@ -150,7 +159,7 @@ impl Hub {
         let connections = inner.by_uid.entry(uid).or_default();
         let first = connections.is_empty();
         connections.insert(id, Peer { uid, name: name.clone(), v1, v2, outbox, kick });
-        if first {
+        if first && !inner.remote.contains_key(&uid) {
             inner.announce(uid, name, true, &friends);
         }
         id
@@ -163,7 +172,51 @@ impl Hub {
         let Some(peer) = connections.remove(&id) else { return };
         if connections.is_empty() {
             inner.by_uid.remove(&uid);
-            inner.announce(uid, peer.name, false, friends);
+            if !inner.remote.contains_key(&uid) {
+                inner.announce(uid, peer.name, false, friends);
+            }
+        }
+    }
+
+    /// Sets who is online at other instances; whoever came or went there and has no
+    /// connection here is announced. `friends_of` names a user's friends (told of it); it
+    /// runs under the hub's lock, so it must never wait for the hub (lock order: hub, then
+    /// the store's friend graph).
+    pub fn set_remote(&self, remote: HashMap<i64, Option<String>>, friends_of: impl Fn(i64) -> Vec<i64>) {
+        let mut inner = self.lock();
+        let old = std::mem::replace(&mut inner.remote, remote);
+        let came: Vec<(i64, Option<String>)> = inner
+            .remote
+            .iter()
+            .filter(|(uid, _)| !old.contains_key(uid) && !inner.by_uid.contains_key(uid))
+            .map(|(uid, name)| (*uid, name.clone()))
+            .collect();
+        for (uid, name) in came {
+            inner.announce(uid, name, true, &friends_of(uid));
+        }
+        for (uid, name) in old {
+            if !inner.remote.contains_key(&uid) && !inner.by_uid.contains_key(&uid) {
+                inner.announce(uid, name, false, &friends_of(uid));
+            }
+        }
+    }
+
+    /// Who has a connection at this instance (agents under [`AGENT_UID`]), with their names:
+    /// what this instance tells the others.
+    pub fn local_people(&self) -> HashMap<i64, Option<String>> {
+        let inner = self.lock();
+        let named = |(uid, connections): (&i64, &HashMap<ConnectionId, Peer>)| {
+            (*uid, connections.values().find_map(|p| p.name.clone()))
+        };
+        inner.by_uid.iter().map(named).collect()
+    }
+
+    /// Asks every v1 connection to catch up with `last_seqs` (see [`Outgoing::Resync`]).
+    pub fn resync(&self, last_seqs: &Arc<HashMap<ConversationId, u64>>) {
+        let inner = self.lock();
+        for peer in inner.by_uid.values().flat_map(HashMap::values).filter(|peer| peer.v1) {
+            // A full queue is caught up by the next resync.
+            let _ = peer.outbox.try_send(Outgoing::Resync(last_seqs.clone()));
         }
     }
 
@@ -183,7 +236,11 @@ impl Hub {
     /// Passes a frame to the v2 connections of `uids` (a peer conversation's members, or one
     /// user), except `except`.
     pub fn tell(&self, uids: &[i64], frame: &ServerMessage, except: Option<ConnectionId>) {
-        let text: Utf8Bytes = frame.encode().into();
+        self.tell_text(uids, frame.encode().into(), except);
+    }
+
+    /// [`Hub::tell`] with the frame already encoded.
+    pub fn tell_text(&self, uids: &[i64], text: Utf8Bytes, except: Option<ConnectionId>) {
         self.lock().tell_v2(uids, &text, except);
     }
 
@@ -192,20 +249,25 @@ impl Hub {
         self.is_online(AGENT_UID)
     }
 
-    /// Users (not agents) with at least one live connection.
+    /// Users (not agents) with at least one live connection, here or at another instance.
     pub fn online_users(&self) -> BTreeSet<i64> {
-        self.lock().by_uid.keys().copied().filter(|uid| *uid != AGENT_UID).collect()
+        let inner = self.lock();
+        let everyone = inner.by_uid.keys().chain(inner.remote.keys());
+        everyone.copied().filter(|uid| *uid != AGENT_UID).collect()
     }
 
     /// [`Hub::online_users`] with the name each was proven to have, if any.
     pub fn online_users_named(&self) -> std::collections::BTreeMap<i64, Option<String>> {
         let inner = self.lock();
-        let users = inner.by_uid.iter().filter(|(uid, _)| **uid != AGENT_UID);
-        users.map(|(uid, connections)| (*uid, connections.values().find_map(|p| p.name.clone()))).collect()
+        let remote = inner.remote.iter().map(|(uid, name)| (*uid, name.clone()));
+        let local = inner.by_uid.iter().map(|(uid, connections)| (*uid, connections.values().find_map(|p| p.name.clone())));
+        // Local last: a name proven here wins.
+        remote.chain(local).filter(|(uid, _)| *uid != AGENT_UID).collect()
     }
 
     pub fn is_online(&self, uid: i64) -> bool {
-        self.lock().by_uid.contains_key(&uid)
+        let inner = self.lock();
+        inner.by_uid.contains_key(&uid) || inner.remote.contains_key(&uid)
     }
 
     /// Queues a stored message for every connection that receives it (its user's, the
@@ -228,7 +290,11 @@ impl Hub {
     /// the conversation (its user's, the agents'), except `except` (the one it came from,
     /// when it needs no echo).
     pub fn notify(&self, conversation: ConversationId, frame: &ServerMessage, except: Option<ConnectionId>) {
-        let text: Utf8Bytes = frame.encode().into();
+        self.notify_text(conversation, frame.encode().into(), except);
+    }
+
+    /// [`Hub::notify`] with the frame already encoded.
+    pub fn notify_text(&self, conversation: ConversationId, text: Utf8Bytes, except: Option<ConnectionId>) {
         let inner = self.lock();
         let recipients = inner.recipients(conversation).filter(|(id, peer)| Some(**id) != except && peer.v1);
         for (_, peer) in recipients {
@@ -280,7 +346,7 @@ mod tests {
         loop {
             match rx.recv().await? {
                 Outgoing::Message(m) => return Some(m.text.clone()),
-                Outgoing::Text(_) => continue,
+                Outgoing::Text(_) | Outgoing::Resync(_) => continue,
             }
         }
     }
@@ -350,6 +416,36 @@ mod tests {
         assert!(hub.online_users_named().is_empty());
         assert!(texts(&mut user_rx).is_empty(), "users are not told about other users");
         assert!(hub.agents_online());
+    }
+
+    #[test]
+    fn presence_elsewhere_is_announced_once_whichever_instance_people_are_on() {
+        let hub = Hub::default();
+        let (agent_tx, mut agent_rx) = mpsc::channel(OUTBOX_CAPACITY);
+        hub.join(joining(AGENT_UID, None, true), agent_tx, CancellationToken::new());
+        hub.set_remote(HashMap::from([(5, Some("Ann".to_owned())), (6, None)]), |_| vec![]);
+        let mut told = texts(&mut agent_rx);
+        told.sort();
+        assert_eq!(
+            told,
+            vec![
+                r#"{"type":"presence","conversation":5,"online":true,"name":"Ann"}"#,
+                r#"{"type":"presence","conversation":6,"online":true}"#,
+            ]
+        );
+        assert!(hub.is_online(5) && hub.online_users() == BTreeSet::from([5, 6]));
+        // 6 opens a tab here too: not news; then leaves the other instance: still online here.
+        let (tab_tx, _tab_rx) = mpsc::channel(OUTBOX_CAPACITY);
+        let tab = hub.join(joining(6, None, true), tab_tx, CancellationToken::new());
+        hub.set_remote(HashMap::from([(5, Some("Ann".to_owned()))]), |_| vec![]);
+        assert!(texts(&mut agent_rx).is_empty());
+        // 5's instance vanishes: offline; 6's last tab here goes: offline.
+        hub.set_remote(HashMap::new(), |_| vec![]);
+        assert_eq!(texts(&mut agent_rx), vec![r#"{"type":"presence","conversation":5,"online":false,"name":"Ann"}"#]);
+        hub.leave(6, tab, &[]);
+        assert_eq!(texts(&mut agent_rx), vec![r#"{"type":"presence","conversation":6,"online":false}"#]);
+        assert!(hub.online_users().is_empty());
+        assert_eq!(hub.local_people().keys().copied().collect::<Vec<_>>(), vec![AGENT_UID]);
     }
 
     #[tokio::test]

@@ -9,6 +9,7 @@
 //! qr             an invite link as a QR code (SVG)
 //! auth           who a connection is, proven: agent sessions, guest and app tokens, passwords
 //! hub            who is connected, and who receives each message
+//! cluster/       several instances on one Redis: fan-out of events, presence, shared limits
 //! session/       one WebSocket connection: common loop (mod), v0, v1, rate gate, close reasons
 //! store          messages, read positions, accounts: SQLite via sqlx
 //! ```
@@ -18,6 +19,7 @@ pub mod app;
 pub mod assets;
 pub mod auth;
 pub mod cli;
+pub mod cluster;
 pub mod hub;
 pub mod limits;
 pub mod net;
@@ -51,6 +53,8 @@ pub struct Config {
     pub branding: kefu_protocol::api::Branding,
     /// Proxies whose `X-Forwarded-For` / `X-Forwarded-Proto` are believed.
     pub trusted_proxies: Vec<std::net::IpAddr>,
+    /// The Redis shared with other instances (`redis://host:port`), if any.
+    pub redis: Option<String>,
     /// Bounds of each WebSocket session.
     pub session: session::SessionLimits,
     /// Bounds on connections.

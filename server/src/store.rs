@@ -106,6 +106,9 @@ pub struct Store {
     positions: std::sync::Mutex<Positions>,
     /// Friends, blocks, pairs and people ([`friends`]), kept the same way.
     graph: std::sync::Mutex<friends::Graph>,
+    /// Other instances write to this database too ([`Store::share`]): positions are read
+    /// from the database, not the cache, which sees only this instance's writes.
+    shared: bool,
 }
 
 /// What [`Store::positions`] holds, per conversation.
@@ -236,7 +239,35 @@ impl Store {
             write: Mutex::new(()),
             positions: std::sync::Mutex::new(positions),
             graph: std::sync::Mutex::new(graph),
+            shared: false,
         })
+    }
+
+    /// Marks the database as written by other instances too (several instances, see
+    /// [`crate::cluster`]): last positions and read positions are then always read from it.
+    pub fn share(&mut self) {
+        self.shared = true;
+    }
+
+    /// Every conversation's last `seq`, from the database (for a resync across instances).
+    pub async fn last_seqs(&self) -> Result<std::collections::HashMap<ConversationId, Seq>, StoreError> {
+        const COUNTERS: &str = "SELECT conversation, last_seq FROM counters";
+        let rows: Vec<(i64, i64)> = with_pool!(&self.db, pool => sqlx::query_as(COUNTERS).fetch_all(pool).await?);
+        Ok(rows.into_iter().map(|(conversation, seq)| (conversation, seq.max(0) as Seq)).collect())
+    }
+
+    /// Notes a message another instance stored (its publish reached this one).
+    pub fn note_message(&self, conversation: ConversationId, seq: Seq) {
+        let mut positions = self.positions();
+        let last = positions.last_seq.entry(conversation).or_insert(0);
+        *last = (*last).max(seq);
+    }
+
+    /// Reads the friend graph again (another instance changed it).
+    pub async fn reload_graph(&self) -> Result<(), StoreError> {
+        let graph = friends::Graph::load(&self.db).await?;
+        *self.graph.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = graph;
+        Ok(())
     }
 
     /// Whether the database takes a write now: its write lock is taken and given back (no
@@ -282,7 +313,8 @@ impl Store {
             return Ok(Appended::Repeat(row.into()));
         }
         let begin = begin_write(&self.db);
-        let seq: i64 = with_pool!(&self.db, pool => {
+        let stored: Result<i64, sqlx::Error> = with_pool!(&self.db, pool => {
+            async {
             let mut tx = pool.begin_with(begin).await?;
             let (seq,): (i64,) = sqlx::query_as(NEXT_SEQ).bind(new.conversation).fetch_one(&mut *tx).await?;
             sqlx::query(&INSERT_MESSAGE)
@@ -298,9 +330,31 @@ impl Store {
                 .execute(&mut *tx)
                 .await?;
             tx.commit().await?;
-            seq
+            Ok(seq)
+            }.await
         });
-        self.positions().last_seq.insert(new.conversation, seq.max(0) as Seq);
+        let seq = match stored {
+            Ok(seq) => seq,
+            // Another instance stored the same id (a retry that reached it) between the check
+            // above and this insert: the same answer as any repeat.
+            Err(err) if err.as_database_error().is_some_and(|e| e.is_unique_violation()) => {
+                let row = with_pool!(&self.db, pool => {
+                    sqlx::query_as::<_, Row>(&format!(
+                        "SELECT {COLUMNS} FROM messages WHERE conversation = $1 AND client_id = $2"
+                    ))
+                    .bind(new.conversation)
+                    .bind(&new.id)
+                    .fetch_one(pool)
+                    .await?
+                });
+                return Ok(Appended::Repeat(row.into()));
+            }
+            Err(err) => return Err(err.into()),
+        };
+        let mut positions = self.positions();
+        let last = positions.last_seq.entry(new.conversation).or_insert(0);
+        *last = (*last).max(seq.max(0) as Seq);
+        drop(positions);
         let message = Message {
             conversation: new.conversation,
             seq: seq.max(0) as Seq,
@@ -323,7 +377,7 @@ impl Store {
         seq: Seq,
         limit: u32,
     ) -> Result<Vec<Message>, StoreError> {
-        if self.positions().last_seq.get(&conversation).is_none_or(|&last| seq >= last) {
+        if !self.shared && self.positions().last_seq.get(&conversation).is_none_or(|&last| seq >= last) {
             return Ok(vec![]);
         }
         let rows = with_pool!(&self.db, pool => {
@@ -341,6 +395,12 @@ impl Store {
 
     /// The last sequence number of a conversation (0: no message yet).
     pub async fn last_seq(&self, conversation: ConversationId) -> Result<Seq, StoreError> {
+        if self.shared {
+            const LAST: &str = "SELECT last_seq FROM counters WHERE conversation = $1";
+            let row: Option<(i64,)> =
+                with_pool!(&self.db, pool => sqlx::query_as(LAST).bind(conversation).fetch_optional(pool).await?);
+            return Ok(row.map_or(0, |(seq,)| seq.max(0) as Seq));
+        }
         Ok(self.positions().last_seq.get(&conversation).copied().unwrap_or(0))
     }
 
@@ -428,6 +488,13 @@ impl Store {
 
     /// Read positions of a conversation: (user's, agents').
     pub async fn reads(&self, conversation: ConversationId) -> Result<(Seq, Seq), StoreError> {
+        if self.shared {
+            const READS: &str = "SELECT side, seq FROM reads WHERE conversation = $1";
+            let rows: Vec<(String, i64)> =
+                with_pool!(&self.db, pool => sqlx::query_as(READS).bind(conversation).fetch_all(pool).await?);
+            let side = |name: &str| rows.iter().find(|(side, _)| side == name).map_or(0, |(_, seq)| seq.max(&0).to_owned() as Seq);
+            return Ok((side("user"), side("agent")));
+        }
         Ok(self.positions().reads.get(&conversation).copied().unwrap_or_default())
     }
 

@@ -15,14 +15,23 @@ impl Balancer {
     /// HAProxy on a free port in front of the server listening on `server_port`; returns
     /// once it accepts connections.
     pub fn start(server_port: u16) -> Balancer {
+        Balancer::run("deploy/haproxy.cfg", &[server_port])
+    }
+
+    /// HAProxy in front of three instances (`deploy/haproxy-cluster.cfg`).
+    pub fn start_cluster(server_ports: [u16; 3]) -> Balancer {
+        Balancer::run("deploy/haproxy-cluster.cfg", &server_ports)
+    }
+
+    fn run(config: &str, server_ports: &[u16]) -> Balancer {
         let port = free_port();
-        let config = repo_root().join("deploy/haproxy.cfg");
-        let child = Command::new("haproxy")
-            .arg("-db")
-            .arg("-f")
-            .arg(&config)
-            .env("KEFU_LB_BIND", format!("127.0.0.1:{port}"))
-            .env("KEFU_SERVER_1", format!("127.0.0.1:{server_port}"))
+        let mut command = Command::new("haproxy");
+        command.arg("-db").arg("-f").arg(repo_root().join(config));
+        command.env("KEFU_LB_BIND", format!("127.0.0.1:{port}"));
+        for (n, server_port) in server_ports.iter().enumerate() {
+            command.env(format!("KEFU_SERVER_{}", n + 1), format!("127.0.0.1:{server_port}"));
+        }
+        let child = command
             .stdin(Stdio::null())
             .spawn()
             .expect("start haproxy (scripts/setup.sh --balancer installs it)");

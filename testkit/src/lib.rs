@@ -8,6 +8,9 @@
 //! page      the pages through WebDriver: find (read), act (do), check (wait until)
 //! original  the original backend (Java, Tomcat 9) as a process, for compatibility tests
 //! proxy     a TCP proxy the test can cut, to break one page's link only
+//! postgres  a throwaway PostgreSQL cluster, a fresh database per caller
+//! redis     a throwaway Redis, killed and started again at will
+//! balancer  HAProxy with the repository's deploy/ configuration
 //! ```
 //!
 //! Identities are made here independently of the server's code: [`app_token`] signs what an
@@ -20,6 +23,7 @@ pub mod original;
 pub mod postgres;
 pub mod page;
 pub mod proxy;
+pub mod redis;
 pub mod server;
 pub mod ws;
 

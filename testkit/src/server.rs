@@ -194,6 +194,11 @@ impl Server {
         Server::process_at(bin, database, args, None)
     }
 
+    /// [`Server::process_on`] whose log (at `info`) goes to the file `log`.
+    pub fn process_on_logging(bin: &Path, database: PathBuf, args: &[&str], log: &Path) -> Server {
+        Server::process_at(bin, database, args, Some(log))
+    }
+
     fn process_at(bin: &Path, database: PathBuf, args: &[&str], log: Option<&Path>) -> Server {
         Server::process_at_port(bin, database, 0, args, log)
     }

@@ -116,6 +116,11 @@ pub async fn assert_nothing_pending(socket: &mut Socket, allowed: impl Fn(&str) 
     }
 }
 
+/// Closes the connection from the client's side (a page closed).
+pub async fn close(socket: &mut Socket) {
+    let _ = socket.close(None).await;
+}
+
 /// Nothing but the heartbeat answer is allowed before it.
 pub fn nothing(_: &str) -> bool {
     false

@@ -40,7 +40,7 @@ impl Session {
                         None,
                     );
                 }
-                if !self.shared.friend_requests.take(&me, std::time::Instant::now()) {
+                if !self.shared.friend_requests.take(&me).await {
                     let message = format!(
                         "at most {MAX_REQUESTS_PER_WINDOW} friend requests per {} minutes",
                         REQUEST_WINDOW_SECS / 60
@@ -60,7 +60,7 @@ impl Session {
         };
         match outcome {
             Ok(()) => {
-                self.shared.tell_friends_lists(&[me, other]).await;
+                self.shared.friends_changed(&[me, other]).await;
                 Ok(())
             }
             Err(err) => {

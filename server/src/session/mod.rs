@@ -26,7 +26,8 @@ use std::time::{Duration, Instant};
 
 use axum::extract::ws::{Message as WsMessage, Utf8Bytes};
 use futures_util::{Sink, SinkExt, Stream, StreamExt};
-use kefu_protocol::v1::{ConversationId, Seq, ServerMessage};
+use kefu_protocol::friends::is_peer;
+use kefu_protocol::v1::{ConversationId, Message, Seq, ServerMessage};
 use kefu_protocol::{Role, ServerFrame, AGENT_NAME, AGENT_UID, HEARTBEAT, HEARTBEAT_ACK};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
@@ -35,6 +36,8 @@ pub use close::Close;
 
 use crate::auth::{Identity, Invites};
 use crate::hub::{ConnectionId, Hub, Joining, Outgoing, AGENT_OUTBOX_CAPACITY, OUTBOX_CAPACITY};
+use crate::cluster::limits::Limit;
+use crate::cluster::{Cluster, Event};
 use crate::limits::Buckets;
 use crate::store::{NewMessage, Store};
 use gate::RateLimit;
@@ -87,22 +90,31 @@ pub struct Shared {
     pub limits: SessionLimits,
     /// Bytes queued across every connection.
     pub queued_bytes: Arc<QueuedBytes>,
-    /// Counted frames per user (all its connections) and per client address, and chat text
-    /// stored per client address: limits that opening more connections does not escape.
-    pub frames_per_user: Buckets<i64>,
+    /// Counted frames per user (all its connections, at every instance) and per client
+    /// address, and chat text stored per client address: limits that opening more
+    /// connections does not escape.
+    pub frames_per_user: Limit<i64>,
     pub frames_per_address: Buckets<IpAddr>,
     pub text_per_address: Buckets<IpAddr>,
     /// Friend requests per user ([`kefu_protocol::friends::MAX_REQUESTS_PER_WINDOW`]).
-    pub friend_requests: Buckets<i64>,
+    pub friend_requests: Limit<i64>,
     pub invites: Invites,
     pub shutdown: CancellationToken,
+    /// The other instances, if there are any (`--redis`).
+    pub cluster: Option<Arc<Cluster>>,
 }
 
 /// Users (or addresses) whose frame limits are remembered at most.
 const REMEMBERED: usize = 100_000;
 
 impl Shared {
-    pub fn new(store: Store, config: &crate::Config, shutdown: CancellationToken, invites: Invites) -> Shared {
+    pub fn new(
+        store: Store,
+        config: &crate::Config,
+        shutdown: CancellationToken,
+        invites: Invites,
+        cluster: Option<Arc<Cluster>>,
+    ) -> Shared {
         use kefu_protocol::friends::{MAX_REQUESTS_PER_WINDOW, REQUEST_WINDOW_SECS};
         let requests = crate::limits::Rate::per(MAX_REQUESTS_PER_WINDOW, Duration::from_secs(REQUEST_WINDOW_SECS));
         Shared {
@@ -110,12 +122,58 @@ impl Shared {
             store,
             limits: config.session.clone(),
             queued_bytes: Arc::new(QueuedBytes::default()),
-            frames_per_user: Buckets::new(config.per_user_frames, REMEMBERED),
+            frames_per_user: Limit::new("frames", config.per_user_frames, REMEMBERED, cluster.clone()),
             frames_per_address: Buckets::new(config.per_address_frames, REMEMBERED),
             text_per_address: Buckets::new(config.per_address_bytes, REMEMBERED),
-            friend_requests: Buckets::new(requests, REMEMBERED),
+            friend_requests: Limit::new("friend-requests", requests, REMEMBERED, cluster.clone()),
             invites,
             shutdown,
+            cluster,
+        }
+    }
+
+    /// Hands a stored message to the connections that receive it, here and (published) at
+    /// the other instances. `members`: a peer conversation's.
+    pub fn deliver(&self, message: &Message, members: Option<(i64, i64)>, to_v0_agents: bool) {
+        let shared = Arc::new(message.clone());
+        match members {
+            Some(members) => self.hub.deliver_peer(&shared, members),
+            None => self.hub.deliver(&shared, to_v0_agents),
+        };
+        self.publish(|| Event::Message { message: message.clone(), members, to_v0_agents });
+    }
+
+    /// [`Hub::notify`], here and at the other instances.
+    pub fn notify(&self, conversation: ConversationId, frame: &ServerMessage, except: Option<ConnectionId>) {
+        let text = frame.encode();
+        self.hub.notify_text(conversation, text.clone().into(), except);
+        self.publish(|| Event::Notice { conversation, frame: text });
+    }
+
+    /// [`Hub::tell`], here and at the other instances.
+    pub fn tell(&self, uids: &[i64], frame: &ServerMessage, except: Option<ConnectionId>) {
+        let text = frame.encode();
+        self.hub.tell_text(uids, text.clone().into(), except);
+        self.publish(|| Event::Tell { uids: uids.to_vec(), frame: text });
+    }
+
+    /// Tells a peer conversation's members that `uid` read it up to `seq`, everywhere.
+    pub fn member_read(&self, conversation: ConversationId, uid: i64, seq: Seq, members: (i64, i64)) {
+        let (a, b) = members;
+        self.hub.tell(&[a, b], &ServerMessage::MemberRead { conversation, uid, seq }, None);
+        self.publish(|| Event::MemberRead { conversation, uid, seq, members });
+    }
+
+    /// The friend graph of `uids` changed: their open pages get their lists again, here and
+    /// at the other instances (which first read the graph again).
+    pub async fn friends_changed(&self, uids: &[i64]) {
+        self.publish(|| Event::FriendsChanged { uids: uids.to_vec() });
+        self.tell_friends_lists(uids).await;
+    }
+
+    fn publish(&self, event: impl FnOnce() -> Event) {
+        if let Some(cluster) = &self.cluster {
+            cluster.publish(event());
         }
     }
 }
@@ -259,7 +317,7 @@ pub async fn run<S, R>(
                 deadline = tokio::time::Instant::now() + limits.idle_timeout;
                 let step = match incoming {
                     Some(Ok(WsMessage::Text(text))) => session.on_text(text.as_str()).await,
-                    Some(Ok(WsMessage::Binary(_))) => session.refuse_binary(),
+                    Some(Ok(WsMessage::Binary(_))) => session.refuse_binary().await,
                     Some(Ok(WsMessage::Ping(_) | WsMessage::Pong(_))) => Ok(()),
                     // The client closes: its close frame is answered as the writer closes.
                     Some(Ok(WsMessage::Close(_))) => Err(None),
@@ -333,12 +391,12 @@ impl Session {
 
     /// Whether one more counted frame (carrying `text_bytes` of chat text) may pass: the
     /// connection's limit, its user's and its address's.
-    fn allow(&mut self, text_bytes: usize) -> bool {
+    async fn allow(&mut self, text_bytes: usize) -> bool {
         let now = Instant::now();
         self.rate.allow()
-            && self.shared.frames_per_user.take(&self.uid, now)
             && self.shared.frames_per_address.take(&self.client, now)
             && (text_bytes == 0 || self.shared.text_per_address.take_n(&self.client, text_bytes as f64, now))
+            && self.shared.frames_per_user.take(&self.uid).await
     }
 
     /// Queues one item from the hub for the client.
@@ -346,14 +404,32 @@ impl Session {
         let text: Utf8Bytes = match outgoing {
             Outgoing::Text(text) => text,
             Outgoing::Message(message) if self.v1 => {
-                let seen = self.delivered.entry(message.conversation).or_insert(0);
-                if message.seq <= *seen {
-                    return Ok(());
+                let conversation = message.conversation;
+                let seen = self.delivered.get(&conversation).copied();
+                match seen {
+                    Some(seen) if message.seq <= seen => return Ok(()),
+                    // A message before this one never came (its publish by another instance was
+                    // lost): the store has them all, since a message is published only once
+                    // stored. The fill carries this one too.
+                    Some(seen) if message.seq > seen + 1 => {
+                        self.fill_gaps(vec![(conversation, seen)]);
+                        return Ok(());
+                    }
+                    // A customer-service conversation new since the replay starts at 1.
+                    None if message.seq > 1 && !is_peer(conversation) => {
+                        self.fill_gaps(vec![(conversation, 0)]);
+                        return Ok(());
+                    }
+                    _ => {}
                 }
-                *seen = message.seq;
+                self.delivered.insert(conversation, message.seq);
                 ServerMessage::Message((*message).clone()).encode().into()
             }
             Outgoing::Message(message) => ServerFrame::Chat(message.to_v0()).encode().into(),
+            Outgoing::Resync(last_seqs) => {
+                self.catch_up(&last_seqs);
+                return Ok(());
+            }
         };
         self.queue(text)
     }
@@ -371,16 +447,43 @@ impl Session {
     /// before its ack, before the heartbeat answer sent after it). During a replay, live
     /// messages wait for the replay to end, and replies go ahead of them.
     fn reply(&mut self, text: String) -> Step {
-        if self.replay.is_none() {
-            while let Ok(outgoing) = self.delivered_by_hub.try_recv() {
-                self.write(outgoing)?;
-            }
+        // A gap found on the way starts a fill: what follows waits for it.
+        while self.replay.is_none() {
+            let Ok(outgoing) = self.delivered_by_hub.try_recv() else { break };
+            self.write(outgoing)?;
         }
         self.queue(text.into())
     }
 
-    fn refuse_binary(&mut self) -> Step {
-        if !self.allow(0) {
+    /// Fetches from the store what this connection lacks of each conversation after the
+    /// given position (a quiet replay: no `ready` at its end); live messages wait for it.
+    fn fill_gaps(&mut self, after: Vec<(ConversationId, Seq)>) {
+        if after.is_empty() || !self.v1 {
+            return;
+        }
+        tracing::info!(uid = self.uid, conversations = after.len(), "filling a gap from the store");
+        self.replay = Some(Replay { after: after.into(), quiet: true, ..Replay::default() });
+    }
+
+    /// Catches up with the store's last positions (after a resync): the conversations this
+    /// connection is behind on, and for agents the customer-service conversations begun
+    /// since their replay.
+    fn catch_up(&mut self, last_seqs: &HashMap<ConversationId, Seq>) {
+        let mut behind: Vec<(ConversationId, Seq)> = self
+            .delivered
+            .iter()
+            .filter(|(conversation, seen)| last_seqs.get(conversation).is_some_and(|last| last > seen))
+            .map(|(conversation, seen)| (*conversation, *seen))
+            .collect();
+        if self.is_agent() {
+            let new = last_seqs.keys().filter(|c| **c != AGENT_UID && !is_peer(**c) && !self.delivered.contains_key(c));
+            behind.extend(new.map(|conversation| (*conversation, 0)));
+        }
+        self.fill_gaps(behind);
+    }
+
+    async fn refuse_binary(&mut self) -> Step {
+        if !self.allow(0).await {
             return if self.v1 {
                 self.error(kefu_protocol::v1::ErrorCode::RateLimited, "too many frames; slow down", None)
             } else {
@@ -510,7 +613,7 @@ mod tests {
             .expect("arguments")
             .config();
         let store = Store::open(&path).await.expect("store");
-        Arc::new(Shared::new(store, &config, CancellationToken::new(), Invites::new(b"test")))
+        Arc::new(Shared::new(store, &config, CancellationToken::new(), Invites::new(b"test"), None))
     }
 
     async fn shared(name: &str, max_frames_per_second: u32) -> Arc<Shared> {
@@ -608,6 +711,67 @@ mod tests {
         agent.send_v1(ClientMessage::Typing { conversation: Some(5) });
         assert_eq!(five.next_v1().await, ServerMessage::Agents { online: true }, "the agent came");
         assert_eq!(five.next_v1().await, ServerMessage::Typing { conversation: 5, agent: true });
+    }
+
+    /// Stores a message the way another instance would, without delivering it here.
+    async fn stored_elsewhere(shared: &Shared, conversation: ConversationId, id: &str) -> Arc<Message> {
+        let new = NewMessage {
+            conversation,
+            id: id.into(),
+            uid: conversation,
+            role: Role::User,
+            username: "u".into(),
+            avatar: String::new(),
+            create_time: now_text(),
+            text: id.into(),
+        };
+        match shared.store.append(new, |_| {}).await.expect("stored") {
+            crate::store::Appended::New(message) => Arc::new(message),
+            other => panic!("expected a new message, got {other:?}"),
+        }
+    }
+
+    async fn next_message(client: &mut Client) -> Message {
+        loop {
+            if let ServerMessage::Message(message) = client.next_v1().await {
+                return message;
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn a_gap_in_what_arrives_is_filled_from_the_store_in_order() {
+        let shared = shared("gap", 100).await;
+        let mut client = Client::connect(&shared, user(5), true);
+        client.resume().await;
+        // Messages 1 and 2 were published by another instance and lost; 3 arrives.
+        stored_elsewhere(&shared, 5, "one").await;
+        stored_elsewhere(&shared, 5, "two").await;
+        let three = stored_elsewhere(&shared, 5, "three").await;
+        shared.hub.deliver(&three, true);
+        for (seq, text) in [(1, "one"), (2, "two"), (3, "three")] {
+            let message = next_message(&mut client).await;
+            assert_eq!((message.seq, message.text.as_str()), (seq, text));
+        }
+        // 4 is lost with nothing after it: the resync brings it; a repeat of 3 is not sent again.
+        stored_elsewhere(&shared, 5, "four").await;
+        shared.hub.deliver(&three, true);
+        shared.hub.resync(&Arc::new(shared.store.last_seqs().await.expect("counters")));
+        let message = next_message(&mut client).await;
+        assert_eq!((message.seq, message.text.as_str()), (4, "four"));
+        client.send(HEARTBEAT);
+        assert_eq!(client.next_text().await, HEARTBEAT_ACK, "nothing else came");
+    }
+
+    #[tokio::test]
+    async fn an_agent_catches_up_with_a_conversation_begun_after_its_replay() {
+        let shared = shared("gap-agent", 100).await;
+        let mut agent = Client::connect(&shared, agent(), true);
+        agent.resume().await;
+        stored_elsewhere(&shared, 8, "first").await;
+        shared.hub.resync(&Arc::new(shared.store.last_seqs().await.expect("counters")));
+        let message = next_message(&mut agent).await;
+        assert_eq!((message.conversation, message.seq, message.text.as_str()), (8, 1, "first"));
     }
 
     #[tokio::test]

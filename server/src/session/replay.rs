@@ -27,6 +27,8 @@ pub(super) struct Replay {
     pub(super) page: u32,
     /// Conversations whose read positions follow, once their messages are sent.
     pub(super) replayed: Vec<ConversationId>,
+    /// A gap fill, not a resume: it ends without read positions, presence or `ready`.
+    pub(super) quiet: bool,
 }
 
 impl Session {
@@ -54,7 +56,9 @@ impl Session {
             *seen = (*seen).max(messages.last().map(|m| m.seq).unwrap_or(0));
             self.queue(ServerMessage::History { conversation, messages, has_more }.encode().into())?;
         } else {
-            self.finish_replay(&replay.replayed).await?;
+            if !replay.quiet {
+                self.finish_replay(&replay.replayed).await?;
+            }
             return Ok(());
         }
         self.replay = Some(replay);

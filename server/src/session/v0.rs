@@ -1,7 +1,6 @@
 //! The original protocol: plain-text frames, a chat text is a message, replies have no
 //! addressee (an agent's v0 message goes to every online user, one stored copy each).
 
-use std::sync::Arc;
 
 use kefu_protocol::v1::ConversationId;
 use kefu_protocol::{notice, validate_text, TextError};
@@ -17,7 +16,7 @@ impl Session {
                 return self.reply(notice::text_too_long(len, self.shared.limits.max_text_utf16))
             }
         }
-        if !self.allow(text.len()) {
+        if !self.allow(text.len()).await {
             return self.reply(notice::rate_limited());
         }
         let conversations: Vec<ConversationId> = if self.is_agent() {
@@ -32,11 +31,9 @@ impl Session {
             self.v0_counter += 1;
             let id = format!("v0-{}-{}-{}", self.uid.unsigned_abs(), self.started, self.v0_counter);
             let new = self.new_message(conversation, id, text);
-            let hub = &self.shared.hub;
+            let shared = &self.shared;
             // The first copy is the one v0 agents see; the other copies would repeat it.
-            let stored = self.shared.store.append(new, |message| {
-                hub.deliver(&Arc::new(message.clone()), index == 0);
-            });
+            let stored = shared.store.append(new, |message| shared.deliver(message, None, index == 0));
             if let Err(err) = stored.await {
                 tracing::error!(%err, "cannot store a message");
                 return self.reply(notice::unavailable());

@@ -3,7 +3,6 @@
 //! that names a conversation is checked by one rule ([`Session::addressed`]).
 
 use std::collections::{BTreeMap, HashSet};
-use std::sync::Arc;
 
 use kefu_protocol::v1::{
     self, ClientMessage, ConversationId, ErrorCode, Position, Seq, ServerMessage, DEFAULT_PAGE, MAX_PAGE,
@@ -24,7 +23,7 @@ impl Session {
         let message = match ClientMessage::decode(text) {
             Ok(message) => message,
             // A broken frame counts too: a flood of them costs an answer each.
-            Err(_) if !self.allow(0) => {
+            Err(_) if !self.allow(0).await => {
                 return self.error(ErrorCode::RateLimited, "too many frames; slow down", None)
             }
             Err(err) => return self.error(err.code, err.message, None),
@@ -37,7 +36,7 @@ impl Session {
             },
             _ => (None, 0),
         };
-        if !self.allow(text_bytes) {
+        if !self.allow(text_bytes).await {
             return self.error(ErrorCode::RateLimited, "too many frames; slow down", sending);
         }
         match message {
@@ -169,15 +168,8 @@ impl Session {
             Err((code, message)) => return self.error(code, message, Some(id)),
         };
         let new = self.new_message(conversation, id.clone(), &text);
-        let hub = &self.shared.hub;
-        let stored = self.shared.store.append(new, |message| match members {
-            Some(members) => {
-                hub.deliver_peer(&Arc::new(message.clone()), members);
-            }
-            None => {
-                hub.deliver(&Arc::new(message.clone()), true);
-            }
-        });
+        let shared = &self.shared;
+        let stored = shared.store.append(new, |message| shared.deliver(message, members, true));
         match stored.await {
             Ok(Appended::New(message) | Appended::Repeat(message)) => {
                 self.reply(ServerMessage::Ack { id, conversation, seq: message.seq }.encode())
@@ -213,8 +205,7 @@ impl Session {
                 // Nothing read yet, nothing to tell.
                 Ok(0) => Ok(()),
                 Ok(seq) => {
-                    let frame = ServerMessage::MemberRead { conversation, uid: self.uid, seq };
-                    self.shared.hub.tell(&[a, b], &frame, None);
+                    self.shared.member_read(conversation, self.uid, seq, (a, b));
                     Ok(())
                 }
                 Err(err) => self.unavailable(err),
@@ -227,7 +218,7 @@ impl Session {
                 // Everyone on the conversation hears it, the reader's other tabs and the other
                 // agents included: a message read by one agent is read for the team.
                 let frame = ServerMessage::Read { conversation, agent: self.is_agent(), seq };
-                self.shared.hub.notify(conversation, &frame, None);
+                self.shared.notify(conversation, &frame, None);
                 Ok(())
             }
             Err(err) => self.unavailable(err),
@@ -247,11 +238,11 @@ impl Session {
             match members {
                 Some((a, b)) => {
                     let frame = ServerMessage::MemberTyping { conversation, uid: self.uid };
-                    self.shared.hub.tell(&[a, b], &frame, Some(id));
+                    self.shared.tell(&[a, b], &frame, Some(id));
                 }
                 None => {
                     let frame = ServerMessage::Typing { conversation, agent: self.is_agent() };
-                    self.shared.hub.notify(conversation, &frame, Some(id));
+                    self.shared.notify(conversation, &frame, Some(id));
                 }
             }
         }

@@ -416,6 +416,9 @@ impl Store {
         };
         let unread: HashMap<ConversationId, u64> =
             unread_rows.into_iter().map(|(c, n)| (c, n.max(0) as u64)).collect();
+        // Asked before the graph is locked: `online` asks the hub, which holds its own lock
+        // while it reads friends from the graph (lock order: hub, then graph).
+        let online: HashMap<i64, bool> = per_friend.iter().map(|f| (f.1, online(f.1))).collect();
         let graph = self.graph();
         let request = |(other, note, sent): (i64, String, i64)| Request {
             person: graph.person(other),
@@ -427,7 +430,7 @@ impl Store {
             .map(|(conversation, friend, _, _)| Friend {
                 person: graph.person(friend),
                 conversation,
-                online: online(friend),
+                online: online.get(&friend).copied().unwrap_or(false),
                 last: last.remove(&conversation),
                 unread: unread.get(&conversation).copied().unwrap_or(0),
             })
@@ -472,7 +475,7 @@ impl Store {
         seq: Seq,
     ) -> Result<Seq, StoreError> {
         let _writing = self.write.lock().await;
-        let last = self.positions().last_seq.get(&conversation).copied().unwrap_or(0);
+        let last = self.last_seq(conversation).await?;
         let stored_before = self.graph().member_reads.get(&(conversation, uid)).copied().unwrap_or(0);
         let seq = seq.min(last);
         if seq <= stored_before {
@@ -485,6 +488,13 @@ impl Store {
         with_pool!(&self.db, pool => { sqlx::query(MARK).bind(conversation).bind(&side).bind(seq as i64).execute(pool).await?; });
         self.graph().member_reads.insert((conversation, uid), seq);
         Ok(seq)
+    }
+
+    /// Notes a member's read position stored by another instance.
+    pub fn note_member_read(&self, conversation: ConversationId, uid: i64, seq: Seq) {
+        let mut graph = self.graph();
+        let stored = graph.member_reads.entry((conversation, uid)).or_insert(0);
+        *stored = (*stored).max(seq);
     }
 
     /// Both members' read positions in a peer conversation.

@@ -1,0 +1,267 @@
+//! Three instances of the reference server on one PostgreSQL database and one Redis (both
+//! throwaway, real), behind HAProxy running `deploy/haproxy-cluster.cfg`: users and agents
+//! spread over the instances see what they would see on one; a Redis restart and a lost
+//! publish lose nothing; a killed instance's people go offline elsewhere; the sign-in
+//! throttle and a removed agent hold on every instance.
+
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use kefu_protocol::v1::{ClientMessage, Message, ServerMessage};
+use kefu_protocol::{AGENT_UID, CLOSE_UNAUTHORIZED};
+use kefu_testkit::balancer::Balancer;
+use kefu_testkit::redis::Redis;
+use kefu_testkit::server::{release_binary, Server};
+use kefu_testkit::ws::{self, next_v1, send, Socket};
+use kefu_testkit::{app_friendship_signed, app_token, eventually, http, postgres, APP_SECRET};
+
+/// Three instances on a fresh database and `redis`.
+fn three_instances(name: &str, redis: &Redis) -> Vec<Server> {
+    let database = PathBuf::from(postgres::fresh_database(name));
+    let url = redis.url();
+    let args = ["--redis", url.as_str(), "--trusted-proxy", "127.0.0.1"];
+    (1..=3)
+        .map(|n| {
+            // Kept for a failure's post-mortem: the three logs side by side.
+            let log = std::env::temp_dir().join(format!("kefu-{name}-{n}.log"));
+            Server::process_on_logging(&release_binary(), database.clone(), &args, &log)
+        })
+        .collect()
+}
+
+/// The next frame `wanted` picks, skipping others; ws::WAIT bounds each read.
+async fn until<T>(socket: &mut Socket, wanted: impl Fn(&ServerMessage) -> Option<T>) -> T {
+    loop {
+        if let Some(found) = wanted(&next_v1(socket).await) {
+            return found;
+        }
+    }
+}
+
+async fn message(socket: &mut Socket) -> Message {
+    until(socket, |frame| match frame {
+        ServerMessage::Message(m) => Some(m.clone()),
+        _ => None,
+    })
+    .await
+}
+
+/// `(conversation, seq, text)` of the next `n` messages.
+async fn messages(socket: &mut Socket, n: usize) -> Vec<(i64, u64, String)> {
+    let mut got = vec![];
+    for _ in 0..n {
+        let m = message(socket).await;
+        got.push((m.conversation, m.seq, m.text));
+    }
+    got
+}
+
+async fn say(socket: &mut Socket, id: &str, conversation: Option<i64>, text: &str) -> u64 {
+    send(socket, &ClientMessage::Send { id: id.into(), conversation, text: text.into() }).await;
+    until(socket, |frame| match frame {
+        ServerMessage::Ack { id: acked, seq, .. } if acked == id => Some(*seq),
+        _ => None,
+    })
+    .await
+}
+
+async fn user(url: &str, uid: i64) -> (Socket, Vec<ServerMessage>) {
+    let mut socket = ws::connect_v1(&format!("{url}?token={}", app_token(uid, Some(&format!("u{uid}"))))).await;
+    let replay = ws::resume(&mut socket, vec![]).await;
+    (socket, replay)
+}
+
+async fn agent(server: &Server) -> (Socket, Vec<ServerMessage>) {
+    let mut socket = ws::connect_v1(&server.ws_url(&AGENT_UID.to_string())).await;
+    let replay = ws::resume(&mut socket, vec![]).await;
+    (socket, replay)
+}
+
+/// Waits for a presence frame about `uid` (or finds it in `replay`).
+async fn presence(socket: &mut Socket, replay: &[ServerMessage], uid: i64, online: bool) {
+    let wanted = |frame: &ServerMessage| {
+        matches!(frame, ServerMessage::Presence { conversation, online: o, .. } if *conversation == uid && *o == online)
+            .then_some(())
+    };
+    if online && replay.iter().any(|frame| wanted(frame).is_some()) {
+        return;
+    }
+    until(socket, wanted).await;
+}
+
+/// Waits until the user is told whether agents are there (or finds it in `replay`).
+async fn agents_told(socket: &mut Socket, replay: &[ServerMessage], online: bool) {
+    let wanted = |frame: &ServerMessage| matches!(frame, ServerMessage::Agents { online: o } if *o == online).then_some(());
+    if replay.iter().rev().find(|f| matches!(f, ServerMessage::Agents { .. })).and_then(wanted).is_some() {
+        return;
+    }
+    until(socket, wanted).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn users_and_agents_on_three_instances_see_what_one_instance_shows() {
+    let redis = Redis::start();
+    let servers = three_instances("cluster_same", &redis);
+    let balancer = Balancer::start_cluster([servers[0].port, servers[1].port, servers[2].port]);
+
+    let (mut first_agent, _) = agent(&servers[0]).await;
+    let (mut second_agent, _) = agent(&servers[2]).await;
+    let (mut seven, replay) = user(&servers[1].bare_ws_url("7"), 7).await;
+    agents_told(&mut seven, &replay, true).await;
+    let (mut eight, replay) = user(&balancer.ws_url("8"), 8).await;
+    agents_told(&mut eight, &replay, true).await;
+    // 7 and 8 come online at both agents, in whichever order their instances tell it.
+    for agent in [&mut first_agent, &mut second_agent] {
+        let mut online = std::collections::BTreeSet::new();
+        while online.len() < 2 {
+            if let ServerMessage::Presence { conversation, online: true, .. } = next_v1(agent).await {
+                online.insert(conversation);
+            }
+        }
+        assert_eq!(online, [7, 8].into());
+    }
+
+    // Messages both ways, each delivered once to every connection that should see it.
+    assert_eq!(say(&mut seven, "s1", None, "hello from 7").await, 1);
+    for (n, agent) in [&mut first_agent, &mut second_agent].into_iter().enumerate() {
+        assert_eq!(messages(agent, 1).await, vec![(7, 1, "hello from 7".to_owned())], "agent {n}");
+    }
+    assert_eq!(say(&mut second_agent, "a1", Some(7), "hello 7").await, 2);
+    assert_eq!(messages(&mut seven, 1).await, vec![(7, 2, "hello 7".to_owned())]);
+    assert_eq!(messages(&mut first_agent, 1).await, vec![(7, 2, "hello 7".to_owned())]);
+    assert_eq!(say(&mut eight, "s1", None, "hello from 8").await, 1);
+    assert_eq!(messages(&mut first_agent, 1).await, vec![(8, 1, "hello from 8".to_owned())]);
+
+    // Typing and reads cross instances; the typist is not told of its own typing.
+    send(&mut seven, &ClientMessage::Typing { conversation: None }).await;
+    until(&mut first_agent, |f| (*f == ServerMessage::Typing { conversation: 7, agent: false }).then_some(())).await;
+    send(&mut first_agent, &ClientMessage::Read { conversation: Some(7), seq: 2 }).await;
+    let read = ServerMessage::Read { conversation: 7, agent: true, seq: 2 };
+    until(&mut seven, |f| (*f == read).then_some(())).await;
+    until(&mut second_agent, |f| (*f == read).then_some(())).await;
+
+    // A user leaving one instance goes offline at agents on the others.
+    ws::close(&mut eight).await;
+    presence(&mut first_agent, &[], 8, false).await;
+    presence(&mut second_agent, &[], 8, false).await;
+
+    // Friends on two instances, made friends through the third's API: lists, presence and a
+    // peer message.
+    let v2 = |server: &Server, uid: i64| {
+        format!("{}?token={}", server.bare_ws_url(&uid.to_string()), app_token(uid, Some(&format!("u{uid}"))))
+    };
+    let mut twenty = ws::connect_v2(&v2(&servers[0], 20)).await;
+    ws::resume(&mut twenty, vec![]).await;
+    let mut twenty_one = ws::connect_v2(&v2(&servers[1], 21)).await;
+    ws::resume(&mut twenty_one, vec![]).await;
+    let body = app_friendship_signed(APP_SECRET, 20, 21, true);
+    let status = http().post(&servers[2].url(kefu_protocol::api::APP_FRIENDSHIP_PATH)).send(body).expect("POST");
+    assert_eq!(status.status().as_u16(), 200);
+    let conversation = until(&mut twenty_one, |f| match f {
+        ServerMessage::Friends(list) => list.friends.iter().find(|f| f.person.uid == 20).map(|f| (f.conversation, f.online)),
+        _ => None,
+    })
+    .await;
+    if !conversation.1 {
+        // 20's instance had not told 21's yet that 20 is online: it follows.
+        until(&mut twenty_one, |f| (*f == ServerMessage::FriendPresence { uid: 20, online: true }).then_some(())).await;
+    }
+    until(&mut twenty, |f| match f {
+        ServerMessage::Friends(list) => list.friends.iter().any(|f| f.person.uid == 21).then_some(()),
+        _ => None,
+    })
+    .await;
+    assert_eq!(say(&mut twenty, "p1", Some(conversation.0), "hi 21").await, 1);
+    assert_eq!(messages(&mut twenty_one, 1).await, vec![(conversation.0, 1, "hi 21".to_owned())]);
+    ws::close(&mut twenty).await;
+    until(&mut twenty_one, |f| (*f == ServerMessage::FriendPresence { uid: 20, online: false }).then_some(())).await;
+
+    // Agents away, wherever they were.
+    ws::close(&mut first_agent).await;
+    ws::close(&mut second_agent).await;
+    agents_told(&mut seven, &[], false).await;
+    ws::assert_nothing_pending(&mut seven, |text| !text.contains("\"message\"")).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_redis_restart_and_a_killed_instance_lose_nothing() {
+    let mut redis = Redis::start();
+    let mut servers = three_instances("cluster_faults", &redis);
+    let (mut console, _) = agent(&servers[1]).await;
+    let (mut seven, _) = user(&servers[0].bare_ws_url("7"), 7).await;
+    presence(&mut console, &[], 7, true).await;
+
+    // Redis gone: messages are still stored and acknowledged; /readyz says what is wrong.
+    redis.kill();
+    for n in 1..=3 {
+        assert_eq!(say(&mut seven, &format!("m{n}"), None, &format!("while redis is down {n}")).await, n);
+    }
+    let readyz = servers[0].url("/readyz");
+    eventually("readyz tells redis is down", Duration::from_secs(10), || {
+        let readyz = readyz.clone();
+        async move {
+            let body = tokio::task::spawn_blocking(move || {
+                http().get(&readyz).call().ok().and_then(|mut r| r.body_mut().read_to_string().ok())
+            })
+            .await
+            .ok()
+            .flatten()?;
+            body.contains("degraded: redis unavailable").then_some(())
+        }
+    })
+    .await;
+    // Back: what was stored meanwhile reaches the other instance's agent, in order, once.
+    redis.start_again();
+    let expected: Vec<(i64, u64, String)> = (1..=3).map(|n| (7, n, format!("while redis is down {n}"))).collect();
+    let mut got = vec![];
+    while got.len() < 3 {
+        let m = message(&mut console).await;
+        got.push((m.conversation, m.seq, m.text));
+    }
+    assert_eq!(got, expected);
+    assert_eq!(say(&mut seven, "m4", None, "live again").await, 4);
+    assert_eq!(messages(&mut console, 1).await, vec![(7, 4, "live again".to_owned())]);
+
+    // An instance killed: its user goes offline at the agent on another instance.
+    let (mut nine, _) = user(&servers[2].bare_ws_url("9"), 9).await;
+    presence(&mut console, &[], 9, true).await;
+    ws::assert_nothing_pending(&mut nine, |_| true).await;
+    servers[2].signal(libc::SIGKILL);
+    let killed = Instant::now();
+    presence(&mut console, &[], 9, false).await;
+    println!("a killed instance's user shown offline elsewhere after {} ms", killed.elapsed().as_millis());
+    servers[2].wait();
+    ws::assert_nothing_pending(&mut console, |text| !text.contains("\"message\"")).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_sign_in_throttle_and_a_removed_agent_hold_on_every_instance() {
+    let redis = Redis::start();
+    let servers = three_instances("cluster_limits", &redis);
+    // Five failures a minute for one name from one address, wherever they are tried.
+    for n in 0..5 {
+        let (status, body) = servers[n % 3].sign_in("nobody", "guess");
+        assert_eq!(status, 401, "failure {n}: {body}");
+    }
+    for server in &servers {
+        let (status, _) = server.sign_in("nobody", "guess");
+        assert_eq!(status, 429, "throttled at every instance");
+    }
+
+    // A session valid on every instance ends on every instance when its account is removed.
+    let token = servers[0].agent_token();
+    for server in &servers {
+        let url = format!("{}?token={token}", server.bare_ws_url("-1"));
+        let mut console = ws::connect_v1(&url).await;
+        ws::resume(&mut console, vec![]).await;
+    }
+    let (ok, output) = servers[1].command(&["agent", "remove", kefu_testkit::AGENT]);
+    assert!(ok, "{output}");
+    for server in &servers {
+        let url = format!("{}?token={token}", server.bare_ws_url("-1"));
+        let mut refused = ws::connect_v1(&url).await;
+        let close = ws::close_frame(&mut refused).await;
+        let expected = (CLOSE_UNAUTHORIZED, "this agent account no longer exists".to_owned());
+        assert_eq!(close, Some(expected));
+    }
+}
