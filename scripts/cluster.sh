@@ -4,7 +4,9 @@
 # this machine, all throwaway. Prints the URL; Ctrl-C stops everything it started, by PID, and
 # removes its folder. Sets up (idempotently) and builds first, like scripts/run.sh.
 # Usage: scripts/cluster.sh [PORT]   (the balancer's port, default 8080; the instances and the
-# databases take free ports)
+# databases take free ports). Every server option can be given as its KEFU_ environment
+# variable. With KEFU_CLUSTER_INFO=FILE, the ports and PIDs are written to FILE once all is up
+# (scripts/bench-cluster.sh reads it).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh --postgres --redis --balancer
@@ -78,4 +80,15 @@ Kefu on three instances: http://localhost:$port/ (user page), http://localhost:$
   PostgreSQL: $database    Redis: $redis
 Ctrl-C stops everything.
 EOF
+if [[ -n ${KEFU_CLUSTER_INFO:-} ]]; then
+  for _ in $(seq 100); do curl -fsS "http://127.0.0.1:$port/readyz" >/dev/null 2>&1 && break; sleep 0.1; done
+  {
+    echo "balancer_port=$port"
+    echo "instance_ports=(${instance_ports[*]})"
+    echo "instance_pids=(${pids[0]} ${pids[1]} ${pids[2]})"
+    echo "haproxy_pid=${pids[3]}"
+    echo "redis_pid=$(cat "$dir/redis.pid")"
+  } > "$KEFU_CLUSTER_INFO.tmp"
+  mv "$KEFU_CLUSTER_INFO.tmp" "$KEFU_CLUSTER_INFO"
+fi
 wait "${pids[-1]}"

@@ -31,9 +31,14 @@ const READ_EVERY: Duration = Duration::from_millis(100);
 #[command(about = "Kefu load generator")]
 struct Args {
     /// WebSocket base, e.g. ws://127.0.0.1:8080/webSocket/ (not for `--storm`, which starts
-    /// its own backend).
+    /// its own backend); several, comma-separated, spread the users over them in turn (the
+    /// instances of a cluster).
     #[arg(long, default_value = "")]
     url: String,
+    /// The agent's WebSocket base, when it is not the (first) `--url`: an agent on another
+    /// instance than its users.
+    #[arg(long)]
+    agent_url: Option<String>,
     /// Number of user connections.
     #[arg(long, default_value_t = 1000)]
     clients: u32,
@@ -192,8 +197,10 @@ async fn main() {
     let started = Instant::now();
 
     // The agent first, so that it sees every message.
+    let user_urls: Vec<String> = args.url.split(',').map(str::to_owned).collect();
+    let agent_url = args.agent_url.clone().unwrap_or_else(|| user_urls[0].clone());
     let mut agent = match connect(
-        &args.url,
+        &agent_url,
         kefu_protocol::AGENT_UID,
         token_for(&args, kefu_protocol::AGENT_UID),
     )
@@ -210,7 +217,8 @@ async fn main() {
     let semaphore = Arc::new(tokio::sync::Semaphore::new(args.connect_parallelism));
     let mut connecting = Vec::with_capacity(args.clients as usize);
     for n in 0..args.clients {
-        let (url, uid, semaphore) = (args.url.clone(), args.first_uid + i64::from(n), semaphore.clone());
+        let url = user_urls[n as usize % user_urls.len()].clone();
+        let (uid, semaphore) = (args.first_uid + i64::from(n), semaphore.clone());
         let token = token_for(&args, uid);
         connecting.push(tokio::spawn(async move {
             let _permit = semaphore.acquire_owned().await;

@@ -342,13 +342,12 @@ async fn identify(state: &AppState, uid: i64, token: Option<&str>) -> Result<Ide
 pub async fn serve(
     listener: TcpListener,
     config: Config,
-    mut store: crate::store::Store,
+    store: crate::store::Store,
     shutdown: CancellationToken,
 ) -> std::io::Result<()> {
     let secret = store.server_secret().await.map_err(std::io::Error::other)?;
     let cluster = match &config.redis {
         Some(url) => {
-            store.share();
             let cluster = Cluster::new(url).map_err(std::io::Error::other)?;
             tracing::info!(node = cluster.node(), "one of several instances, through redis");
             Some(Arc::new(cluster))

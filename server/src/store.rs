@@ -97,18 +97,44 @@ fn begin_write(db: &Db) -> &'static str {
     }
 }
 
+/// Writers take turns per conversation, so that deliveries follow the sequence order. One lock
+/// for SQLite (it has one writer anyway); on PostgreSQL conversations are spread over
+/// [`POSTGRES_WRITE_SHARDS`] locks, and friend changes have their own, so that writers to
+/// different conversations commit side by side.
+struct WriteLocks {
+    shards: Box<[Mutex<()>]>,
+    graph: Option<Mutex<()>>,
+}
+
+const POSTGRES_WRITE_SHARDS: usize = 64;
+
+impl WriteLocks {
+    fn new(shards: usize, graph_apart: bool) -> WriteLocks {
+        let shards = (0..shards.max(1)).map(|_| Mutex::new(())).collect();
+        WriteLocks { shards, graph: graph_apart.then(|| Mutex::new(())) }
+    }
+
+    fn conversation(&self, conversation: ConversationId) -> &Mutex<()> {
+        &self.shards[conversation.rem_euclid(self.shards.len() as i64) as usize]
+    }
+
+    fn graph(&self) -> &Mutex<()> {
+        self.graph.as_ref().unwrap_or(&self.shards[0])
+    }
+}
+
 pub struct Store {
     db: Db,
-    write: Mutex<()>,
+    writes: WriteLocks,
     /// Every conversation's last `seq` and read positions, read once at open and kept with
     /// each write: a resume that has missed nothing costs no query. After a restart, ten
     /// thousand clients resuming at once would otherwise queue ~3 queries each on the pool.
     positions: std::sync::Mutex<Positions>,
-    /// Friends, blocks, pairs and people ([`friends`]), kept the same way.
+    /// Friends, blocks, pairs and people ([`friends`]), kept the same way. With several
+    /// instances ([`crate::cluster`]) the others' writes reach these through their events
+    /// ([`Store::note_message`], [`Store::note_read`], [`Store::reload_graph`]) and the resync
+    /// ([`Store::note_last_seqs`]), which also repairs what a lost event left stale.
     graph: std::sync::Mutex<friends::Graph>,
-    /// Other instances write to this database too ([`Store::share`]): positions are read
-    /// from the database, not the cache, which sees only this instance's writes.
-    shared: bool,
 }
 
 /// What [`Store::positions`] holds, per conversation.
@@ -234,19 +260,13 @@ impl Store {
             }
         }
         let graph = friends::Graph::load(&db).await?;
+        let is_pg = matches!(db, Db::Postgres(_));
         Ok(Store {
             db,
-            write: Mutex::new(()),
+            writes: if is_pg { WriteLocks::new(POSTGRES_WRITE_SHARDS, true) } else { WriteLocks::new(1, false) },
             positions: std::sync::Mutex::new(positions),
             graph: std::sync::Mutex::new(graph),
-            shared: false,
         })
-    }
-
-    /// Marks the database as written by other instances too (several instances, see
-    /// [`crate::cluster`]): last positions and read positions are then always read from it.
-    pub fn share(&mut self) {
-        self.shared = true;
     }
 
     /// Every conversation's last `seq`, from the database (for a resync across instances).
@@ -254,6 +274,23 @@ impl Store {
         const COUNTERS: &str = "SELECT conversation, last_seq FROM counters";
         let rows: Vec<(i64, i64)> = with_pool!(&self.db, pool => sqlx::query_as(COUNTERS).fetch_all(pool).await?);
         Ok(rows.into_iter().map(|(conversation, seq)| (conversation, seq.max(0) as Seq)).collect())
+    }
+
+    /// Notes every conversation's last `seq` as read from the database by a resync.
+    pub fn note_last_seqs(&self, last_seqs: &std::collections::HashMap<ConversationId, Seq>) {
+        let mut positions = self.positions();
+        for (conversation, seq) in last_seqs {
+            let last = positions.last_seq.entry(*conversation).or_insert(0);
+            *last = (*last).max(*seq);
+        }
+    }
+
+    /// Notes a read position another instance stored.
+    pub fn note_read(&self, conversation: ConversationId, agent: bool, seq: Seq) {
+        let mut positions = self.positions();
+        let entry = positions.reads.entry(conversation).or_default();
+        let side = if agent { &mut entry.1 } else { &mut entry.0 };
+        *side = (*side).max(seq);
     }
 
     /// Notes a message another instance stored (its publish reached this one).
@@ -288,8 +325,13 @@ impl Store {
 
     /// Holds back writes (and so deliveries) while a connection joins, so that it either finds
     /// a message in the store or receives it live.
-    pub async fn hold_writes(&self) -> MutexGuard<'_, ()> {
-        self.write.lock().await
+    pub async fn hold_writes(&self) -> Vec<MutexGuard<'_, ()>> {
+        // In one order, while each writer holds one lock at most: no deadlock.
+        let mut held = Vec::with_capacity(self.writes.shards.len());
+        for shard in self.writes.shards.iter() {
+            held.push(shard.lock().await);
+        }
+        held
     }
 
     /// Stores `new` unless its id is already in the conversation. `deliver` runs under the
@@ -299,7 +341,7 @@ impl Store {
         new: NewMessage,
         deliver: impl FnOnce(&Message),
     ) -> Result<Appended, StoreError> {
-        let _writing = self.write.lock().await;
+        let _writing = self.writes.conversation(new.conversation).lock().await;
         let existing = with_pool!(&self.db, pool => {
             sqlx::query_as::<_, Row>(&format!(
                 "SELECT {COLUMNS} FROM messages WHERE conversation = $1 AND client_id = $2"
@@ -377,7 +419,7 @@ impl Store {
         seq: Seq,
         limit: u32,
     ) -> Result<Vec<Message>, StoreError> {
-        if !self.shared && self.positions().last_seq.get(&conversation).is_none_or(|&last| seq >= last) {
+        if self.positions().last_seq.get(&conversation).is_none_or(|&last| seq >= last) {
             return Ok(vec![]);
         }
         let rows = with_pool!(&self.db, pool => {
@@ -395,12 +437,6 @@ impl Store {
 
     /// The last sequence number of a conversation (0: no message yet).
     pub async fn last_seq(&self, conversation: ConversationId) -> Result<Seq, StoreError> {
-        if self.shared {
-            const LAST: &str = "SELECT last_seq FROM counters WHERE conversation = $1";
-            let row: Option<(i64,)> =
-                with_pool!(&self.db, pool => sqlx::query_as(LAST).bind(conversation).fetch_optional(pool).await?);
-            return Ok(row.map_or(0, |(seq,)| seq.max(0) as Seq));
-        }
         Ok(self.positions().last_seq.get(&conversation).copied().unwrap_or(0))
     }
 
@@ -465,7 +501,7 @@ impl Store {
         seq: Seq,
     ) -> Result<Seq, StoreError> {
         let side = if agent { "agent" } else { "user" };
-        let _writing = self.write.lock().await;
+        let _writing = self.writes.conversation(conversation).lock().await;
         // WHERE true: SQLite's parser needs a WHERE before an upsert's ON CONFLICT.
         const MARK: &str = "INSERT INTO reads (conversation, side, seq) \
              SELECT $1, $2, CASE WHEN $3 < last THEN $3 ELSE last END \
@@ -488,13 +524,6 @@ impl Store {
 
     /// Read positions of a conversation: (user's, agents').
     pub async fn reads(&self, conversation: ConversationId) -> Result<(Seq, Seq), StoreError> {
-        if self.shared {
-            const READS: &str = "SELECT side, seq FROM reads WHERE conversation = $1";
-            let rows: Vec<(String, i64)> =
-                with_pool!(&self.db, pool => sqlx::query_as(READS).bind(conversation).fetch_all(pool).await?);
-            let side = |name: &str| rows.iter().find(|(side, _)| side == name).map_or(0, |(_, seq)| seq.max(&0).to_owned() as Seq);
-            return Ok((side("user"), side("agent")));
-        }
         Ok(self.positions().reads.get(&conversation).copied().unwrap_or_default())
     }
 
@@ -507,7 +536,7 @@ impl Store {
         }
         let conversations = conversations.max(1);
         let now = chrono::Local::now();
-        let _writing = self.write.lock().await;
+        let _writing = self.writes.graph().lock().await;
         with_pool!(&self.db, pool => {
         let mut tx = pool.begin().await?;
         for n in 0..messages {
@@ -626,7 +655,7 @@ impl Store {
             return Err(StoreError::TargetNotEmpty);
         }
         let mut copied = Copied::default();
-        let _writing = target.write.lock().await;
+        let _writing = target.hold_writes().await;
         let (mut after_conversation, mut after_seq) = (i64::MIN, 0_i64);
         loop {
             let chunk: Vec<Row> = with_pool!(&self.db, pool => {

@@ -2,12 +2,13 @@
 //! throwaway, real), behind HAProxy running `deploy/haproxy-cluster.cfg`: users and agents
 //! spread over the instances see what they would see on one; a Redis restart and a lost
 //! publish lose nothing; a killed instance's people go offline elsewhere; the sign-in
-//! throttle and a removed agent hold on every instance.
+//! throttle and a removed agent hold on every instance; and a fault run (five kill -9, a Redis
+//! restart, a PostgreSQL restart while everyone writes) loses, repeats and reorders nothing.
 
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use kefu_protocol::v1::{ClientMessage, Message, ServerMessage};
+use kefu_protocol::v1::{ClientMessage, ErrorCode, Message, ServerMessage};
 use kefu_protocol::{AGENT_UID, CLOSE_UNAUTHORIZED};
 use kefu_testkit::balancer::Balancer;
 use kefu_testkit::redis::Redis;
@@ -17,7 +18,11 @@ use kefu_testkit::{app_friendship_signed, app_token, eventually, http, postgres,
 
 /// Three instances on a fresh database and `redis`.
 fn three_instances(name: &str, redis: &Redis) -> Vec<Server> {
-    let database = PathBuf::from(postgres::fresh_database(name));
+    three_instances_on(name, postgres::fresh_database(name), redis)
+}
+
+fn three_instances_on(name: &str, database: String, redis: &Redis) -> Vec<Server> {
+    let database = PathBuf::from(database);
     let url = redis.url();
     let args = ["--redis", url.as_str(), "--trusted-proxy", "127.0.0.1"];
     (1..=3)
@@ -264,4 +269,250 @@ async fn the_sign_in_throttle_and_a_removed_agent_hold_on_every_instance() {
         let expected = (CLOSE_UNAUTHORIZED, "this agent account no longer exists".to_owned());
         assert_eq!(close, Some(expected));
     }
+}
+
+/// A client that keeps going whatever happens to the instance it is on, as the web app
+/// does: on a broken connection it connects to the next instance, resumes from the last
+/// `seq` it has of each conversation and sends again what was not acknowledged (same ids).
+/// It records every message it is given, to check that nothing is missing, repeated or out
+/// of order.
+struct Steadfast {
+    name: String,
+    urls: Vec<String>,
+    next_url: usize,
+    socket: Option<Socket>,
+    ready: bool,
+    /// Per conversation, the last `seq` received.
+    seen: std::collections::BTreeMap<i64, u64>,
+    /// Every message received, in order: (conversation, seq).
+    got: Vec<(i64, u64)>,
+    /// Sends not yet acknowledged, in order.
+    pending: Vec<ClientMessage>,
+    /// Users shown online (agents).
+    online: std::collections::BTreeSet<i64>,
+    faults: Vec<String>,
+    sent: u32,
+    /// When to send the unacknowledged again after a refusal.
+    retry_at: Option<tokio::time::Instant>,
+}
+
+impl Steadfast {
+    fn new(name: &str, urls: Vec<String>, first: usize) -> Steadfast {
+        Steadfast {
+            name: name.into(),
+            urls,
+            next_url: first,
+            socket: None,
+            ready: false,
+            seen: Default::default(),
+            got: vec![],
+            pending: vec![],
+            online: Default::default(),
+            faults: vec![],
+            sent: 0,
+            retry_at: None,
+        }
+    }
+
+    async fn connect(&mut self) {
+        if self.socket.is_some() {
+            return;
+        }
+        let url = self.urls[self.next_url % self.urls.len()].clone();
+        self.next_url += 1;
+        let Ok(Ok((mut socket, _))) =
+            tokio::time::timeout(Duration::from_secs(2), ws::open(&url, Some("kefu.v1"), None)).await
+        else {
+            return;
+        };
+        let after = self.seen.iter().map(|(c, s)| kefu_protocol::v1::Position { conversation: *c, seq: *s }).collect();
+        let resume = ClientMessage::Resume { after }.encode();
+        if futures_util::SinkExt::send(&mut socket, tokio_tungstenite::tungstenite::Message::text(resume)).await.is_ok() {
+            self.socket = Some(socket);
+            self.ready = false;
+            self.online.clear();
+        }
+    }
+
+    fn broken(&mut self) {
+        self.socket = None;
+        self.ready = false;
+    }
+
+    async fn write(&mut self, frame: &ClientMessage) {
+        let Some(socket) = self.socket.as_mut() else { return };
+        let text = tokio_tungstenite::tungstenite::Message::text(frame.encode());
+        if futures_util::SinkExt::send(socket, text).await.is_err() {
+            self.broken();
+        }
+    }
+
+    async fn send(&mut self, conversation: Option<i64>, text: &str) {
+        self.sent += 1;
+        let frame = ClientMessage::Send { id: format!("{}-{}", self.name, self.sent), conversation, text: text.into() };
+        self.pending.push(frame.clone());
+        if self.ready {
+            self.write(&frame).await;
+        }
+    }
+
+    fn received(&mut self, conversation: i64, seq: u64) {
+        match self.seen.get(&conversation) {
+            Some(&last) if seq <= last => self.faults.push(format!("{}: {conversation}/{seq} again", self.name)),
+            Some(&last) if seq != last + 1 => {
+                self.faults.push(format!("{}: {conversation}/{seq} after {last}", self.name))
+            }
+            None if seq != 1 => self.faults.push(format!("{}: {conversation} began at {seq}", self.name)),
+            _ => {}
+        }
+        self.seen.insert(conversation, seq.max(self.seen.get(&conversation).copied().unwrap_or(0)));
+        self.got.push((conversation, seq));
+    }
+
+    /// Reads what arrives for up to `wait` (reconnecting if the connection is gone).
+    async fn pump(&mut self, wait: Duration) {
+        use futures_util::StreamExt;
+        use tokio_tungstenite::tungstenite::Message as Ws;
+        self.connect().await;
+        if self.ready && self.retry_at.is_some_and(|at| at <= tokio::time::Instant::now()) {
+            self.retry_at = None;
+            for frame in self.pending.clone() {
+                self.write(&frame).await;
+            }
+        }
+        let deadline = tokio::time::Instant::now() + wait;
+        while let Some(socket) = self.socket.as_mut() {
+            let next = match tokio::time::timeout_at(deadline, socket.next()).await {
+                Err(_) => return,
+                Ok(next) => next,
+            };
+            let text = match next {
+                Some(Ok(Ws::Text(text))) => text.as_str().to_owned(),
+                Some(Ok(Ws::Ping(_) | Ws::Pong(_))) => continue,
+                _ => {
+                    self.broken();
+                    return;
+                }
+            };
+            match ServerMessage::decode(&text) {
+                Ok(ServerMessage::Message(m)) => self.received(m.conversation, m.seq),
+                Ok(ServerMessage::History { conversation, messages, .. }) => {
+                    let known = self.seen.get(&conversation).copied().unwrap_or(0);
+                    for seq in messages.iter().map(|m| m.seq).filter(|seq| *seq > known) {
+                        self.received(conversation, seq);
+                    }
+                }
+                Ok(ServerMessage::Ack { id, .. }) => {
+                    self.pending.retain(|p| !matches!(p, ClientMessage::Send { id: sent, .. } if *sent == id))
+                }
+                Ok(ServerMessage::Ready) => {
+                    self.ready = true;
+                    for frame in self.pending.clone() {
+                        self.write(&frame).await;
+                    }
+                }
+                Ok(ServerMessage::Presence { conversation, online, .. }) => {
+                    if online {
+                        self.online.insert(conversation);
+                    } else {
+                        self.online.remove(&conversation);
+                    }
+                }
+                // Refused for now (the database restarting): sent again a moment later, as the
+                // web app's outbox does.
+                Ok(ServerMessage::Error { code: ErrorCode::Unavailable | ErrorCode::RateLimited, id: Some(_), .. }) => {
+                    self.retry_at.get_or_insert(tokio::time::Instant::now() + Duration::from_millis(200));
+                }
+                Ok(_) => {}
+                Err(err) => self.faults.push(format!("{}: not a frame {text}: {err}", self.name)),
+            }
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_fault_run_on_the_cluster_loses_nothing() {
+    let mut redis = Redis::start();
+    let mut database = postgres::Own::start("fault-run");
+    let mut servers = three_instances_on("cluster_fault_run", database.url(), &redis);
+    let token = servers[0].agent_token();
+    let users: Vec<i64> = (31..=36).collect();
+    let mut clients: Vec<Steadfast> = (0..3)
+        .map(|n| {
+            let urls = servers.iter().map(|s| format!("{}?token={token}", s.bare_ws_url("-1"))).collect();
+            Steadfast::new(&format!("agent{n}"), urls, n)
+        })
+        .collect();
+    for (n, uid) in users.iter().enumerate() {
+        let urls = servers.iter().map(|s| format!("{}?token={}", s.bare_ws_url(&uid.to_string()), app_token(*uid, None))).collect();
+        clients.push(Steadfast::new(&format!("user{uid}"), urls, n));
+    }
+    let pump_all = |clients: &mut Vec<Steadfast>, wait: Duration| {
+        let clients = std::mem::take(clients);
+        async move {
+            let mut pumped = vec![];
+            for mut client in clients {
+                client.pump(wait).await;
+                pumped.push(client);
+            }
+            pumped
+        }
+    };
+    clients = pump_all(&mut clients, Duration::from_millis(300)).await;
+
+    for round in 0..5 {
+        // Everyone writes; then instance `round % 3` dies mid-stream and comes back.
+        for client in clients.iter_mut() {
+            if client.name.starts_with("agent") {
+                let user = users[(round * 3 + client.next_url) % users.len()];
+                client.send(Some(user), &format!("{} round {round}", client.name)).await;
+            } else {
+                client.send(None, &format!("{} round {round} a", client.name)).await;
+            }
+        }
+        clients = pump_all(&mut clients, Duration::from_millis(50)).await;
+        let victim = round % 3;
+        servers[victim].signal(libc::SIGKILL);
+        for client in clients.iter_mut().filter(|c| c.name.starts_with("user")) {
+            client.send(None, &format!("{} round {round} b", client.name)).await;
+        }
+        match round {
+            2 => redis.start_again(),
+            // Sends meanwhile are refused (`unavailable`); the clients send them again.
+            3 => database.restart(),
+            _ => {}
+        }
+        servers[victim].restart();
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while clients.iter().any(|c| !c.pending.is_empty()) {
+            assert!(Instant::now() < deadline, "round {round}: sends still unacknowledged");
+            clients = pump_all(&mut clients, Duration::from_millis(20)).await;
+        }
+    }
+
+    // Settled: every connection has every message of its conversations once, in order, and
+    // the agents see exactly the six users online.
+    let last: std::collections::BTreeMap<i64, u64> = {
+        let user_clients = clients.iter().filter(|c| c.name.starts_with("user"));
+        user_clients.map(|c| (c.name[4..].parse().expect("uid"), c.seen.values().copied().max().unwrap_or(0))).collect()
+    };
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let settled = clients.iter().all(|c| {
+            let mine: Vec<i64> = if c.name.starts_with("agent") { users.clone() } else { vec![c.name[4..].parse().expect("uid")] };
+            let complete = mine.iter().all(|u| c.seen.get(u) == last.get(u));
+            let presence = !c.name.starts_with("agent") || c.online == users.iter().copied().collect();
+            complete && presence
+        });
+        if settled {
+            break;
+        }
+        assert!(Instant::now() < deadline, "not settled: {:?}", clients.iter().map(|c| (&c.name, &c.seen, &c.online)).collect::<Vec<_>>());
+        clients = pump_all(&mut clients, Duration::from_millis(20)).await;
+    }
+    let faults: Vec<&String> = clients.iter().flat_map(|c| &c.faults).collect();
+    assert!(faults.is_empty(), "{faults:?}");
+    let total: u64 = last.values().sum();
+    println!("fault run: {total} messages in {} conversations, each received once in order by its user and three agents", last.len());
+    assert!(last.values().all(|&n| n >= 10), "every user's ten messages at least: {last:?}");
 }

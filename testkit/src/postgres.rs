@@ -1,6 +1,7 @@
 //! A throwaway PostgreSQL (Debian's package, `scripts/setup.sh --postgres`) for tests: one
 //! cluster per test process, started on first use on a free port in a temporary folder,
-//! stopped by PID when the process exits; every caller gets a fresh database in it.
+//! stopped by PID when the process exits; every caller gets a fresh database in it. A test
+//! that restarts PostgreSQL starts one of its own ([`Own`]).
 //! PostgreSQL refuses to run as root, so as root the cluster belongs to the `postgres` user.
 
 use std::path::{Path, PathBuf};
@@ -78,8 +79,72 @@ fn run(program: &Path, args: &[&str]) {
 }
 
 fn start() -> Cluster {
+    let cluster = start_in(&std::env::temp_dir().join(format!("kefu-postgres-{}", std::process::id())));
+    // SAFETY: registers a plain function; it runs once, at exit.
+    unsafe {
+        libc::atexit(stop);
+    }
+    cluster
+}
+
+/// A PostgreSQL cluster of a test's own, which it may restart; stopped and removed when
+/// dropped. (The shared one serves every other test of the process and stays up.)
+pub struct Own {
+    cluster: Cluster,
+}
+
+impl Own {
+    pub fn start(name: &str) -> Own {
+        let dir = std::env::temp_dir().join(format!("kefu-postgres-{}-{name}", std::process::id()));
+        Own { cluster: start_in(&dir) }
+    }
+
+    /// Its `postgres` database.
+    pub fn url(&self) -> String {
+        format!("postgres://kefu@127.0.0.1:{}/postgres", self.cluster.port)
+    }
+
+    /// A fast stop (clients disconnected, transactions rolled back) and a start on the same
+    /// port: what a restart by the operator does.
+    pub fn restart(&mut self) {
+        let data = self.cluster.dir.join("data").display().to_string();
+        run(&bin_dir().join("pg_ctl"), &["-D", &data, "-m", "fast", "-w", "stop"]);
+        let log = self.cluster.dir.join("log").display().to_string();
+        let options = options(self.cluster.port, &self.cluster.dir);
+        run(&bin_dir().join("pg_ctl"), &["-D", &data, "-o", &options, "-l", &log, "-w", "start"]);
+        self.cluster.pid = postmaster_pid(&self.cluster.dir.join("data"));
+    }
+}
+
+impl Drop for Own {
+    fn drop(&mut self) {
+        // SAFETY: kill(2) on the postmaster this test started.
+        unsafe {
+            libc::kill(self.cluster.pid, libc::SIGQUIT);
+        }
+        let _ = std::fs::remove_dir_all(&self.cluster.dir);
+    }
+}
+
+fn options(port: u16, dir: &Path) -> String {
+    // Tests never survive a power cut: no waiting for the disk (a killed server's commits are
+    // still kept by the operating system).
+    format!(
+        "-p {port} -k {} -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off",
+        dir.display()
+    )
+}
+
+fn postmaster_pid(data: &Path) -> i32 {
+    std::fs::read_to_string(data.join("postmaster.pid"))
+        .ok()
+        .and_then(|text| text.lines().next()?.trim().parse().ok())
+        .expect("the postmaster's PID")
+}
+
+fn start_in(dir: &Path) -> Cluster {
     let bin = bin_dir();
-    let dir = std::env::temp_dir().join(format!("kefu-postgres-{}", std::process::id()));
+    let dir = dir.to_path_buf();
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).expect("cluster folder");
     if unsafe { libc::geteuid() } == 0 {
@@ -87,23 +152,12 @@ fn start() -> Cluster {
         assert!(status.success(), "chown postgres {}", dir.display());
     }
     let data = dir.join("data");
-    let (data_arg, dir_arg) = (data.display().to_string(), dir.display().to_string());
+    let data_arg = data.display().to_string();
     run(&bin.join("initdb"), &["-D", &data_arg, "-A", "trust", "-U", "kefu", "--no-sync", "-E", "UTF8"]);
     let port = free_port();
-    // Tests never survive a power cut: no waiting for the disk (a killed server's commits are
-    // still kept by the operating system).
-    let options = format!(
-        "-p {port} -k {dir_arg} -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
-    );
+    let options = options(port, &dir);
     let log = dir.join("log").display().to_string();
     run(&bin.join("pg_ctl"), &["-D", &data_arg, "-o", &options, "-l", &log, "-w", "start"]);
-    let pid = std::fs::read_to_string(data.join("postmaster.pid"))
-        .ok()
-        .and_then(|text| text.lines().next()?.trim().parse().ok())
-        .expect("the postmaster's PID");
-    // SAFETY: registers a plain function; it runs once, at exit.
-    unsafe {
-        libc::atexit(stop);
-    }
+    let pid = postmaster_pid(&data);
     Cluster { port, dir, pid }
 }

@@ -265,7 +265,10 @@ impl Cluster {
                 _ = self.resync.notified() => {}
             }
             match shared.store.last_seqs().await {
-                Ok(last) => shared.hub.resync(&Arc::new(last)),
+                Ok(last) => {
+                    shared.store.note_last_seqs(&last);
+                    shared.hub.resync(&Arc::new(last));
+                }
                 Err(err) => tracing::warn!(%err, "resync: cannot read the counters"),
             }
         }
@@ -288,7 +291,12 @@ async fn apply(shared: &Shared, event: Event) {
                 None => shared.hub.deliver(&message, to_v0_agents),
             };
         }
-        Event::Notice { conversation, frame } => shared.hub.notify_text(conversation, frame.into(), None),
+        Event::Notice { conversation, frame } => {
+            if let Ok(ServerMessage::Read { agent, seq, .. }) = ServerMessage::decode(&frame) {
+                shared.store.note_read(conversation, agent, seq);
+            }
+            shared.hub.notify_text(conversation, frame.into(), None);
+        }
         Event::Tell { uids, frame } => shared.hub.tell_text(&uids, frame.into(), None),
         Event::MemberRead { conversation, uid, seq, members: (a, b) } => {
             shared.store.note_member_read(conversation, uid, seq);

@@ -190,7 +190,7 @@ impl Store {
         if self.graph().people.get(&uid).is_some_and(|(n, a)| n == name && a == avatar) {
             return Ok(());
         }
-        let _writing = self.write.lock().await;
+        let _writing = self.writes.graph().lock().await;
         const PERSON: &str = "INSERT INTO people (uid, name, avatar) VALUES ($1, $2, $3) \
              ON CONFLICT (uid) DO UPDATE SET name = excluded.name, avatar = excluded.avatar";
         with_pool!(&self.db, pool => { sqlx::query(PERSON).bind(uid).bind(name).bind(avatar).execute(pool).await?; });
@@ -202,7 +202,7 @@ impl Store {
     /// friends at once.
     pub async fn request_friend(&self, from: i64, to: i64, note: &str) -> Result<Requested, FriendError> {
         let now = now_secs();
-        let _writing = self.write.lock().await;
+        let _writing = self.writes.graph().lock().await;
         {
             let graph = self.graph();
             if from == to || !graph.people.contains_key(&to) {
@@ -240,7 +240,7 @@ impl Store {
         from: i64,
         accept: bool,
     ) -> Result<Option<ConversationId>, FriendError> {
-        let _writing = self.write.lock().await;
+        let _writing = self.writes.graph().lock().await;
         const FOUND: &str = "SELECT sent FROM friend_requests WHERE from_uid = $1 AND to_uid = $2";
         let found: Option<(i64,)> =
             with_pool!(&self.db, pool => sqlx::query_as(FOUND).bind(from).bind(me).fetch_optional(pool).await?);
@@ -257,7 +257,7 @@ impl Store {
 
     /// `me` withdraws their request to `to`.
     pub async fn cancel_request(&self, me: i64, to: i64) -> Result<(), FriendError> {
-        let _writing = self.write.lock().await;
+        let _writing = self.writes.graph().lock().await;
         const CANCEL: &str = "DELETE FROM friend_requests WHERE from_uid = $1 AND to_uid = $2";
         let done = with_pool!(&self.db, pool => sqlx::query(CANCEL).bind(me).bind(to).execute(pool).await?.rows_affected());
         if done == 0 {
@@ -281,7 +281,7 @@ impl Store {
             pairs.push((uid + n, self.make_friends(uid, uid + n).await?));
         }
         let now = chrono::Local::now();
-        let _writing = self.write.lock().await;
+        let _writing = self.writes.graph().lock().await;
         with_pool!(&self.db, pool => {
         let mut tx = pool.begin().await?;
         for n in 0..messages {
@@ -314,7 +314,7 @@ impl Store {
 
     /// Makes `a` and `b` friends without a request (an invite link, the app's backend).
     pub async fn make_friends(&self, a: i64, b: i64) -> Result<ConversationId, FriendError> {
-        let _writing = self.write.lock().await;
+        let _writing = self.writes.graph().lock().await;
         if a == b {
             return Err(FriendError::UnknownUser);
         }
@@ -326,7 +326,7 @@ impl Store {
 
     /// Ends the friendship of `a` and `b` (the conversation stays, closed to new messages).
     pub async fn end_friendship(&self, a: i64, b: i64) -> Result<(), FriendError> {
-        let _writing = self.write.lock().await;
+        let _writing = self.writes.graph().lock().await;
         if !self.are_friends(a, b) {
             return Err(FriendError::NotFriends);
         }
@@ -335,7 +335,7 @@ impl Store {
 
     /// `me` blocks `other`: no friendship, no requests either way, refused from now on.
     pub async fn block(&self, me: i64, other: i64) -> Result<(), FriendError> {
-        let _writing = self.write.lock().await;
+        let _writing = self.writes.graph().lock().await;
         if me == other || !self.knows(other) {
             return Err(FriendError::UnknownUser);
         }
@@ -348,7 +348,7 @@ impl Store {
     }
 
     pub async fn unblock(&self, me: i64, other: i64) -> Result<(), FriendError> {
-        let _writing = self.write.lock().await;
+        let _writing = self.writes.graph().lock().await;
         const UNBLOCK: &str = "DELETE FROM blocks WHERE blocker = $1 AND blocked = $2";
         with_pool!(&self.db, pool => { sqlx::query(UNBLOCK).bind(me).bind(other).execute(pool).await?; });
         self.graph().blocks.remove(&(me, other));
@@ -474,7 +474,7 @@ impl Store {
         uid: i64,
         seq: Seq,
     ) -> Result<Seq, StoreError> {
-        let _writing = self.write.lock().await;
+        let _writing = self.writes.conversation(conversation).lock().await;
         let last = self.last_seq(conversation).await?;
         let stored_before = self.graph().member_reads.get(&(conversation, uid)).copied().unwrap_or(0);
         let seq = seq.min(last);
