@@ -190,6 +190,70 @@ static INSERT_MESSAGE: std::sync::LazyLock<String> = std::sync::LazyLock::new(||
 const NEXT_SEQ: &str = "INSERT INTO counters (conversation, last_seq) VALUES ($1, 1) \
      ON CONFLICT (conversation) DO UPDATE SET last_seq = counters.last_seq + 1 RETURNING last_seq";
 
+/// PostgreSQL stores a new message in one statement, one round trip: the counter row is
+/// incremented (and locked until the statement commits) unless the id is already there, and
+/// the message inserted with the number it returned. No row back: a repeat.
+const APPEND_POSTGRES: &str = "WITH next AS ( \
+       INSERT INTO counters (conversation, last_seq) \
+       SELECT $1::BIGINT, 1 WHERE NOT EXISTS \
+         (SELECT 1 FROM messages WHERE conversation = $1::BIGINT AND client_id = $2::TEXT) \
+       ON CONFLICT (conversation) DO UPDATE SET last_seq = counters.last_seq + 1 \
+       RETURNING last_seq) \
+     INSERT INTO messages (conversation, seq, client_id, uid, role, username, avatar, create_time, text) \
+     SELECT $1::BIGINT, last_seq, $2::TEXT, $3, $4, $5, $6, $7, $8 FROM next RETURNING seq";
+
+/// Stores `new` on PostgreSQL: its `seq`, or `None` if its id is already in the conversation.
+async fn append_postgres(pool: &sqlx::PgPool, new: &NewMessage) -> Result<Option<i64>, sqlx::Error> {
+    let row: Option<(i64,)> = sqlx::query_as(APPEND_POSTGRES)
+        .bind(new.conversation)
+        .bind(&new.id)
+        .bind(new.uid)
+        .bind(role_text(new.role))
+        .bind(&new.username)
+        .bind(&new.avatar)
+        .bind(&new.create_time)
+        .bind(&new.text)
+        .fetch_optional(pool)
+        .await?;
+    Ok(row.map(|(seq,)| seq))
+}
+
+/// Stores `new` on SQLite (one writer at a time): its `seq`, or `None` if its id is already in
+/// the conversation.
+async fn append_sqlite(pool: &sqlx::SqlitePool, new: &NewMessage) -> Result<Option<i64>, sqlx::Error> {
+    const EXISTS: &str = "SELECT seq FROM messages WHERE conversation = $1 AND client_id = $2";
+    let existing: Option<(i64,)> =
+        sqlx::query_as(EXISTS).bind(new.conversation).bind(&new.id).fetch_optional(pool).await?;
+    if existing.is_some() {
+        return Ok(None);
+    }
+    let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
+    let (seq,): (i64,) = sqlx::query_as(NEXT_SEQ).bind(new.conversation).fetch_one(&mut *tx).await?;
+    sqlx::query(&INSERT_MESSAGE)
+        .bind(new.conversation)
+        .bind(seq)
+        .bind(&new.id)
+        .bind(new.uid)
+        .bind(role_text(new.role))
+        .bind(&new.username)
+        .bind(&new.avatar)
+        .bind(&new.create_time)
+        .bind(&new.text)
+        .execute(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    Ok(Some(seq))
+}
+
+/// How a role is stored (the original's names).
+fn role_text(role: Role) -> &'static str {
+    if role == Role::Agent {
+        "ai"
+    } else {
+        "user"
+    }
+}
+
 /// Sets every conversation's counter from its messages (after messages were written
 /// directly: seeding, copying).
 const RECOUNT: [&str; 2] = [
@@ -342,54 +406,18 @@ impl Store {
         deliver: impl FnOnce(&Message),
     ) -> Result<Appended, StoreError> {
         let _writing = self.writes.conversation(new.conversation).lock().await;
-        let existing = with_pool!(&self.db, pool => {
-            sqlx::query_as::<_, Row>(&format!(
-                "SELECT {COLUMNS} FROM messages WHERE conversation = $1 AND client_id = $2"
-            ))
-            .bind(new.conversation)
-            .bind(&new.id)
-            .fetch_optional(pool)
-            .await?
-        });
-        if let Some(row) = existing {
-            return Ok(Appended::Repeat(row.into()));
-        }
-        let begin = begin_write(&self.db);
-        let stored: Result<i64, sqlx::Error> = with_pool!(&self.db, pool => {
-            async {
-            let mut tx = pool.begin_with(begin).await?;
-            let (seq,): (i64,) = sqlx::query_as(NEXT_SEQ).bind(new.conversation).fetch_one(&mut *tx).await?;
-            sqlx::query(&INSERT_MESSAGE)
-                .bind(new.conversation)
-                .bind(seq)
-                .bind(&new.id)
-                .bind(new.uid)
-                .bind(if new.role == Role::Agent { "ai" } else { "user" })
-                .bind(&new.username)
-                .bind(&new.avatar)
-                .bind(&new.create_time)
-                .bind(&new.text)
-                .execute(&mut *tx)
-                .await?;
-            tx.commit().await?;
-            Ok(seq)
-            }.await
-        });
+        let stored = match &self.db {
+            Db::Postgres(pool) => append_postgres(pool, &new).await,
+            Db::Sqlite(pool) => append_sqlite(pool, &new).await,
+        };
         let seq = match stored {
-            Ok(seq) => seq,
-            // Another instance stored the same id (a retry that reached it) between the check
-            // above and this insert: the same answer as any repeat.
+            Ok(Some(seq)) => seq,
+            // Stored before: the same answer as then. Also when another instance stored the
+            // same id (a retry that reached it) at the same moment: the unique key refused
+            // this one.
+            Ok(None) => return self.repeat(&new).await,
             Err(err) if err.as_database_error().is_some_and(|e| e.is_unique_violation()) => {
-                let row = with_pool!(&self.db, pool => {
-                    sqlx::query_as::<_, Row>(&format!(
-                        "SELECT {COLUMNS} FROM messages WHERE conversation = $1 AND client_id = $2"
-                    ))
-                    .bind(new.conversation)
-                    .bind(&new.id)
-                    .fetch_one(pool)
-                    .await?
-                });
-                return Ok(Appended::Repeat(row.into()));
+                return self.repeat(&new).await
             }
             Err(err) => return Err(err.into()),
         };
@@ -410,6 +438,20 @@ impl Store {
         };
         deliver(&message);
         Ok(Appended::New(message))
+    }
+
+    /// The message already stored with `new`'s id, as a repeat.
+    async fn repeat(&self, new: &NewMessage) -> Result<Appended, StoreError> {
+        let row = with_pool!(&self.db, pool => {
+            sqlx::query_as::<_, Row>(&format!(
+                "SELECT {COLUMNS} FROM messages WHERE conversation = $1 AND client_id = $2"
+            ))
+            .bind(new.conversation)
+            .bind(&new.id)
+            .fetch_one(pool)
+            .await?
+        });
+        Ok(Appended::Repeat(row.into()))
     }
 
     /// Up to `limit` messages of a conversation after `seq`, in order.
