@@ -29,6 +29,10 @@ pub trait Model {
     fn retry(&mut self, entry: u64) -> Option<String>;
     fn ack(&mut self, message_id: &str, seq: Seq);
     fn fail(&mut self, message_id: &str, reason: &str);
+    /// v0: own message `message_id`, shown *sent* on its echo, is not confirmed after all
+    /// (the link dropped before its probe was answered): *failed* with `reason`. Whether it
+    /// was shown sent.
+    fn unconfirm(&mut self, message_id: &str, reason: &str) -> bool;
     fn receive_v1(&mut self, message: &Message, live: bool);
     fn history(&mut self, conversation: ConversationId, messages: &[Message], has_more: bool);
     /// v0 echo or message; returns the own message id it confirmed.
@@ -119,6 +123,12 @@ pub struct Courier {
     in_flight: Option<String>,
     /// v0: when (local time) a working link was lost, until the next one opens.
     offline_since: Option<String>,
+    /// v0: the last own message echoed on this link, until its probe is answered. The
+    /// original stops a broadcast at the first connection it cannot write to and drops the
+    /// sender's link: an echo alone does not prove the others got the message. An answer to a
+    /// later frame does (the original handles a connection's frames one after another), so
+    /// only the last one is in doubt.
+    last_echoed_v0: Option<Pending>,
 }
 
 /// Pause before messages refused for a passing reason are sent again.
@@ -144,6 +154,7 @@ impl Courier {
             last_retry_ms: 0,
             in_flight: None,
             offline_since: None,
+            last_echoed_v0: None,
         }
     }
 
@@ -156,6 +167,7 @@ impl Courier {
     pub fn opened(&mut self, v1: bool, model: &mut impl Model) -> Vec<Effect> {
         self.loading.clear();
         self.in_flight = None;
+        self.last_echoed_v0 = None;
         model.reset_presence();
         let offline_since = self.offline_since.take();
         if v1 {
@@ -190,6 +202,11 @@ impl Courier {
         }
         for id in self.outbox.fail_sent_v0(UNCONFIRMED) {
             model.fail(&id, UNCONFIRMED);
+        }
+        if let Some(pending) = self.last_echoed_v0.take() {
+            if model.unconfirm(&pending.id, UNCONFIRMED) {
+                self.outbox.add(Pending { failed: Some(UNCONFIRMED.to_owned()), ..pending });
+            }
         }
         vec![Effect::Save]
     }
@@ -411,8 +428,17 @@ impl Courier {
 
     /// A v0 chat message arrived.
     pub fn on_v0_chat(&mut self, model: &mut impl Model, message: &ChatMessage) -> Vec<Effect> {
-        match model.receive_v0(message) {
-            Some(id) if self.outbox.remove(&id) => vec![Effect::Save],
+        let echoed = model.receive_v0(message).and_then(|id| self.outbox.items.iter().find(|p| p.id == id).cloned());
+        match echoed {
+            Some(pending) => {
+                self.outbox.remove(&pending.id);
+                // A late echo of one that failed with an earlier link is not this link's to
+                // confirm.
+                if pending.failed.is_none() {
+                    self.last_echoed_v0 = Some(pending);
+                }
+                vec![Effect::Save]
+            }
             _ if message.role == model.other_side() => vec![Effect::Alert { conversation: message.uid }],
             _ => vec![],
         }
@@ -420,6 +446,10 @@ impl Courier {
 
     /// v0: the backend answered a heartbeat sent after these entries; unechoed ones were refused.
     pub fn processed(&mut self, model: &mut impl Model, entries: &[u64]) -> Vec<Effect> {
+        let probed = |pending: &Pending| model.entry_of(&pending.id).is_some_and(|entry| entries.contains(&entry));
+        if self.last_echoed_v0.as_ref().is_some_and(probed) {
+            self.last_echoed_v0 = None;
+        }
         let failed_ids = model.fail_unechoed(entries);
         for id in &failed_ids {
             self.outbox.fail(id, "refused by the server");
@@ -554,6 +584,8 @@ mod tests {
             text: "queued offline".into(),
         };
         assert_eq!(courier.on_v0_chat(&mut chat, &echo), vec![Effect::Save]);
+        let first = chat.timeline.entries[0].id;
+        assert!(courier.processed(&mut chat, &[first]).is_empty(), "echoed: nothing refused");
         courier.lost(&mut chat, "t".into());
         assert_eq!(
             states(&chat),
@@ -563,6 +595,46 @@ mod tests {
         assert!(sends(&courier.opened(false, &mut chat)).is_empty());
         let entry = chat.timeline.entries[1].id;
         assert_eq!(sends(&courier.retry(&mut chat, entry)), vec!["now"]);
+    }
+
+    #[test]
+    fn v0_an_echo_followed_by_a_drop_before_the_probe_is_not_confirmed() {
+        // The original echoed the message to its sender, then could not write it to another
+        // connection, stopped the broadcast and dropped the sender: the others may lack it.
+        let mut chat = UserChat::new(5);
+        let mut courier = Courier::new(Outbox::default(), &mut chat);
+        courier.opened(false, &mut chat);
+        assert_eq!(sends(&courier.compose(&mut chat, "r".into(), None, "reply", "t".into())), vec!["reply"]);
+        let echo = ChatMessage {
+            uid: 5,
+            role: Role::User,
+            username: String::new(),
+            avatar: String::new(),
+            create_time: "t".into(),
+            text: "reply".into(),
+        };
+        courier.on_v0_chat(&mut chat, &echo);
+        assert_eq!(states(&chat), vec![("reply".into(), Delivery::Sent)]);
+        assert_eq!(courier.queued(), 0);
+        // A later message's echo proves the earlier broadcast finished: only the last is in
+        // doubt when the link drops.
+        assert_eq!(sends(&courier.compose(&mut chat, "l".into(), None, "later", "t".into())), vec!["later"]);
+        courier.on_v0_chat(&mut chat, &ChatMessage { text: "later".into(), ..echo.clone() });
+        courier.lost(&mut chat, "t".into());
+        assert_eq!(states(&chat), vec![("reply".into(), Delivery::Sent), ("later".into(), Delivery::Failed)]);
+        assert_eq!(chat.timeline.entries[1].reason.as_deref(), Some(UNCONFIRMED));
+        // The person may send it again, once.
+        assert!(sends(&courier.opened(false, &mut chat)).is_empty());
+        let entry = chat.timeline.entries[1].id;
+        assert_eq!(sends(&courier.retry(&mut chat, entry)), vec!["later"]);
+        courier.on_v0_chat(&mut chat, &ChatMessage { text: "later".into(), ..echo });
+        assert!(courier.processed(&mut chat, &[entry]).is_empty());
+        courier.lost(&mut chat, "t".into());
+        assert_eq!(
+            states(&chat),
+            vec![("reply".into(), Delivery::Sent), ("later".into(), Delivery::Sent)],
+            "confirmed by the probe"
+        );
     }
 
     #[test]

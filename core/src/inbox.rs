@@ -354,6 +354,10 @@ impl Model for Inbox {
         Inbox::fail(self, message_id, reason);
     }
 
+    fn unconfirm(&mut self, message_id: &str, reason: &str) -> bool {
+        self.conversations.iter_mut().any(|c| c.timeline.unconfirm(message_id, reason))
+    }
+
     fn receive_v1(&mut self, message: &Message, live: bool) {
         Inbox::receive_v1(self, message, live);
     }

@@ -234,6 +234,21 @@ impl Timeline {
         }
     }
 
+    /// v0: an own message shown *sent* on its echo is not confirmed after all: *failed*.
+    pub fn unconfirm(&mut self, message_id: &str, reason: &str) -> bool {
+        let shown_sent = |e: &&mut Entry| {
+            e.message_id.as_deref() == Some(message_id) && e.delivery == Delivery::Sent && e.seq.is_none()
+        };
+        match self.entries.iter_mut().find(shown_sent) {
+            Some(entry) => {
+                entry.delivery = Delivery::Failed;
+                entry.reason = Some(reason.to_owned());
+                true
+            }
+            None => false,
+        }
+    }
+
     /// Adds a system notice (a backend reply that is not a chat message, a close reason...).
     pub fn push_notice(&mut self, ids: &mut Ids, text: &str, local_time: String) {
         self.entries.push(Entry {

@@ -168,6 +168,10 @@ impl Model for UserChat {
         self.timelines_mut().any(|timeline| timeline.fail(message_id, reason));
     }
 
+    fn unconfirm(&mut self, message_id: &str, reason: &str) -> bool {
+        self.timelines_mut().any(|timeline| timeline.unconfirm(message_id, reason))
+    }
+
     fn receive_v1(&mut self, message: &Message, _live: bool) {
         UserChat::receive_v1(self, message);
     }

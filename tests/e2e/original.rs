@@ -27,6 +27,20 @@ async fn texts_from(client: &Client, from: &str) -> Vec<String> {
     page::messages(client).await.into_iter().filter(|(f, _, _)| f == from).map(|(_, t, _)| t).collect()
 }
 
+/// The texts of own messages the page shows *failed*.
+async fn failed_of(client: &Client) -> Vec<String> {
+    page::messages(client).await.into_iter().filter(|(f, _, d)| f == "me" && d == "failed").map(|(_, t, _)| t).collect()
+}
+
+/// Waits until own message `text` is *sent* or *failed*.
+async fn settled(client: &Client, text: &str) {
+    eventually(&format!("own message {text:?} sent or failed"), LOAD, || async {
+        let shown = page::messages(client).await;
+        shown.iter().any(|(f, t, d)| f == "me" && t == text && (d == "sent" || d == "failed")).then_some(())
+    })
+    .await
+}
+
 /// How many times the page's status left *online* since the recording started.
 async fn drops_of(client: &Client) -> usize {
     let states = page::recorded_states(client).await;
@@ -73,9 +87,11 @@ async fn both_pages_stay_linked_to_the_original_and_nothing_is_lost_silently() {
         // One side writes while the other reads, then the other way round: a page's own
         // probe must not make the original drop it (with the probe sent at once after each
         // message, it did: 3 drops in 20 messages in the browser, 24 in 40 with a plain
-        // client). The writer is the only one writing to its own connection here, so no
-        // collision inside the original can drop it; the reader may still be dropped by one
-        // (a broadcast to it while its heartbeat is answered), which is said, not hidden.
+        // client). The original can still drop the writer now and then through no doing of
+        // its own: the broadcast of its message to the reader collides with the reader's
+        // heartbeat answer, the original stops the broadcast there and drops the writer (seen
+        // about once in ten runs). Then the writer shows the message *failed*, or the reader
+        // says it may have missed messages: never lost silently.
         let (mut asked, mut answered) = (vec![], vec![]);
         for (writer, reader, from, written, prefix) in
             [(user, agent, "user", &mut asked, "question"), (agent, user, "agent", &mut answered, "answer")]
@@ -84,15 +100,22 @@ async fn both_pages_stay_linked_to_the_original_and_nothing_is_lost_silently() {
             for round in 0..10 {
                 written.push(format!("{prefix} {round}"));
                 page::send_now(writer, &written[round]).await;
-                page::wait_message(writer, "me", &written[round], "sent").await;
+                settled(writer, &written[round]).await;
             }
             // A drop would come with the probe of the last message: watch through its window
             // (an absence is observed over a time, not polled for).
             tokio::time::sleep(Duration::from_millis(kefu_core::connection::V0_PROBE_DELAY_MS + 300)).await;
-            assert_eq!(drops_of(writer).await, 0, "the {from} page was dropped after its own messages");
+            let drops = drops_of(writer).await;
+            assert!(drops <= 1, "the {from} page was dropped {drops} times after its own messages");
+            let failed = failed_of(writer).await;
+            // A drop leaves in doubt the message on its way and the last one echoed.
+            assert!(failed.len() <= 2 * drops, "{failed:?} failed with {drops} drops");
             let received = texts_from(reader, from).await;
             let missing: Vec<&String> = written.iter().filter(|t| !received.contains(t)).collect();
-            assert!(missing.is_empty() || gap_notice(reader).await, "{missing:?} lost silently");
+            assert!(
+                missing.iter().all(|t| failed.contains(t)) || gap_notice(reader).await,
+                "{missing:?} lost silently ({drops} drops)"
+            );
         }
 
         // Crossing: the console replies, the user writes 40 ms later. Two broadcasts to the
@@ -122,12 +145,7 @@ async fn both_pages_stay_linked_to_the_original_and_nothing_is_lost_silently() {
             [(user, agent, "user", &crossing_asked), (agent, user, "agent", &crossing_answered)]
         {
             let received = texts_from(reader, from).await;
-            let failed: Vec<String> = page::messages(writer)
-                .await
-                .into_iter()
-                .filter(|(f, _, d)| f == "me" && d == "failed")
-                .map(|(_, t, _)| t)
-                .collect();
+            let failed = failed_of(writer).await;
             let warned = gap_notice(reader).await;
             for text in written.iter() {
                 assert!(
