@@ -90,6 +90,11 @@ pub struct SignIn {
     pub password: String,
 }
 
+/// `DELETE` on [`AGENT_SESSION_PATH`] with `Authorization: Bearer TOKEN` signs the agent
+/// out: every session of that account ends (refused at its next connection, on every
+/// instance). 204, also when it had ended already; 401 for a token that is no agent session.
+pub const SIGN_OUT_METHOD: &str = "DELETE";
+
 /// Answer of [`AGENT_SESSION_PATH`]: the session token for `/webSocket/-1?token=`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Session {

@@ -20,6 +20,8 @@ pub enum ApiError {
     BadSignIn,
     #[error("wrong name or password")]
     WrongCredentials,
+    #[error("send Authorization: Bearer with an agent session token")]
+    NotASession,
     #[error("too many failed sign-ins; try again in {0} s")]
     Throttled(u64),
     #[error("too many sign-ins at once; try again in a moment")]
@@ -52,7 +54,7 @@ impl ApiError {
     pub(crate) fn status(&self) -> StatusCode {
         match self {
             ApiError::BadSignIn => StatusCode::BAD_REQUEST,
-            ApiError::WrongCredentials => StatusCode::UNAUTHORIZED,
+            ApiError::WrongCredentials | ApiError::NotASession => StatusCode::UNAUTHORIZED,
             ApiError::Throttled(_) | ApiError::TooManyGuests(_) => StatusCode::TOO_MANY_REQUESTS,
             ApiError::AccountsUnavailable(_) | ApiError::Busy => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::ForeignOrigin => StatusCode::FORBIDDEN,
@@ -189,6 +191,30 @@ pub(crate) async fn sign_in(
     tracing::info!(name, %address, "agent signed in");
     let token = auth.agent_token(&name, account.session_epoch);
     Ok(Json(api::Session { name, token, expires_in: auth::AGENT_SESSION_SECS }))
+}
+
+/// Agent sign-out (`DELETE`, the session token as `Authorization: Bearer`): every session of
+/// the account ends, on every instance (their epoch is moved on in the shared database, and
+/// each connection is checked against it). Repeating it changes nothing.
+pub(crate) async fn sign_out(
+    State(state): State<AppState>,
+    headers: axum::http::HeaderMap,
+) -> Result<StatusCode, ApiError> {
+    let auth = state.auth.as_ref().ok_or(ApiError::NotFound)?;
+    let token = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.strip_prefix("Bearer "))
+        .ok_or(ApiError::NotASession)?;
+    let Ok(auth::Identity::Agent { name, epoch }) = auth.identify(kefu_protocol::AGENT_UID, Some(token)) else {
+        return Err(ApiError::NotASession);
+    };
+    let ended = state.shared.store.end_agent_sessions(&name, epoch).await.map_err(ApiError::AccountsUnavailable)?;
+    if ended {
+        tracing::info!(name, "agent signed out: the account's sessions ended");
+        state.shared.end_agent_sessions(&name, epoch + 1);
+    }
+    Ok(StatusCode::NO_CONTENT)
 }
 
 /// An Argon2id hash of a password nobody knows, verified against for unknown names.

@@ -89,12 +89,12 @@ fn router(config: &Config, state: AppState) -> Router {
             config.allowed_origins.iter().filter_map(|o| HeaderValue::from_str(o).ok()).collect();
         let cors = CorsLayer::new()
             .allow_origin(AllowOrigin::list(origins))
-            .allow_methods([Method::GET, Method::POST])
-            .allow_headers([header::CONTENT_TYPE]);
+            .allow_methods([Method::GET, Method::POST, Method::DELETE])
+            .allow_headers([header::CONTENT_TYPE, header::AUTHORIZATION]);
         let api = Router::new()
             .route(api::CONFIG_PATH, get(crate::api::config))
             .route(api::GUEST_PATH, post(crate::api::new_guest))
-            .route(api::AGENT_SESSION_PATH, post(crate::api::sign_in))
+            .route(api::AGENT_SESSION_PATH, post(crate::api::sign_in).delete(crate::api::sign_out))
             .route(api::APP_FRIENDSHIP_PATH, post(crate::api::app_friendship))
             .route(api::QR_PATH, get(crate::api::qr))
             .layer(axum::middleware::from_fn_with_state(state.clone(), guard))
@@ -308,6 +308,9 @@ async fn upgrade(
     })
 }
 
+/// Why an agent session from before a sign-out or a new password is refused.
+pub const SESSION_ENDED: &str = "this session has ended (signed out, or a new password): sign in again";
+
 /// Who a connection is; a refusal carries its close code and reason.
 async fn identify(state: &AppState, uid: i64, token: Option<&str>) -> Result<Identity, Close> {
     let Some(auth) = &state.auth else {
@@ -325,9 +328,7 @@ async fn identify(state: &AppState, uid: i64, token: Option<&str>) -> Result<Ide
         // A removed account's sessions end with it, and a new password ends the older ones.
         match state.shared.store.agent(name).await {
             Ok(Some(account)) if *epoch == account.session_epoch => {}
-            Ok(Some(_)) => {
-                return Err(Close::Unauthorized("the password has changed since: sign in again".into()))
-            }
+            Ok(Some(_)) => return Err(Close::Unauthorized(SESSION_ENDED.into())),
             Ok(None) => return Err(Close::Unauthorized("this agent account no longer exists".into())),
             Err(err) => {
                 tracing::error!(%err, "cannot read agent accounts");

@@ -639,6 +639,17 @@ impl Store {
         Ok(!existed)
     }
 
+    /// Ends agent `name`'s sessions of `epoch` (moves the epoch on), unless they have ended
+    /// already. Whether they were ended now.
+    pub async fn end_agent_sessions(&self, name: &str, epoch: u64) -> Result<bool, StoreError> {
+        const END: &str = "UPDATE agents SET session_epoch = session_epoch + 1 WHERE name = $1 AND session_epoch = $2";
+        let epoch = i64::try_from(epoch).unwrap_or(i64::MAX);
+        let ended = with_pool!(&self.db, pool => {
+            sqlx::query(END).bind(name).bind(epoch).execute(pool).await?.rows_affected()
+        });
+        Ok(ended > 0)
+    }
+
     /// Agent `name`'s account, if there is one.
     pub async fn agent(&self, name: &str) -> Result<Option<AgentAccount>, StoreError> {
         const AGENT: &str = "SELECT password_hash, session_epoch FROM agents WHERE name = $1";

@@ -12,6 +12,9 @@ use kefu_testkit::{app_token, app_token_signed, http, AGENT, AGENT_PASSWORD, APP
 
 const BIN: &str = env!("CARGO_BIN_EXE_kefu-server");
 
+/// Why a session from before a sign-out or a new password is refused.
+const SESSION_ENDED: &str = "this session has ended (signed out, or a new password): sign in again";
+
 /// Opens a v1 connection, with an `Origin` when given.
 async fn open(url: &str, origin: Option<&str>) -> Result<Socket, tokio_tungstenite::tungstenite::Error> {
     ws::open(url, Some(SUBPROTOCOL), origin).await.map(|(socket, _)| socket)
@@ -152,7 +155,7 @@ async fn agents_sign_in_with_their_password_only_and_removed_accounts_end() {
     let (ok, output) = server.command(&["agent", "add", AGENT, "--password", "new-password-1"]);
     assert!(ok && output.contains("password changed"), "{output}");
     let reason = refused(&format!("{}?token={token}", server.bare_ws_url("-1"))).await;
-    assert_eq!(reason, "the password has changed since: sign in again");
+    assert_eq!(reason, SESSION_ENDED);
     let (status, body) = server.sign_in(AGENT, "new-password-1");
     assert_eq!(status, 200, "{body}");
     let token = body["token"].as_str().expect("token").to_owned();
@@ -164,6 +167,39 @@ async fn agents_sign_in_with_their_password_only_and_removed_accounts_end() {
     assert!(ok, "{output}");
     let reason = refused(&format!("{}?token={token}", server.bare_ws_url("-1"))).await;
     assert_eq!(reason, "this agent account no longer exists");
+}
+
+#[tokio::test]
+async fn signing_out_ends_the_accounts_sessions_and_nothing_else_can() {
+    let server = Server::process(BIN.as_ref(), &[]);
+    let session = |server: &Server| {
+        let (status, body) = server.sign_in(AGENT, AGENT_PASSWORD);
+        assert_eq!(status, 200, "{body}");
+        body["token"].as_str().expect("token").to_owned()
+    };
+    let (first, second) = (session(&server), session(&server));
+    // Not a session: refused, and nothing ends.
+    assert_eq!(server.sign_out(None), 401);
+    assert_eq!(server.sign_out(Some("not-a-token")), 401);
+    let user_token = app_token(5, None);
+    assert_eq!(server.sign_out(Some(&user_token)), 401, "a user's token signs no agent out");
+    let mut console =
+        open(&format!("{}?token={second}", server.bare_ws_url("-1")), None).await.expect("still signed in");
+    resume(&mut console).await;
+
+    assert_eq!(server.sign_out(Some(&first)), 204);
+    // The open console of the other session closes at once, with the reason.
+    let closed = ws::close_frame(&mut console).await;
+    assert_eq!(closed, Some((CLOSE_UNAUTHORIZED, SESSION_ENDED.to_owned())));
+    for token in [&first, &second] {
+        let reason = refused(&format!("{}?token={token}", server.bare_ws_url("-1"))).await;
+        assert_eq!(reason, SESSION_ENDED);
+    }
+    assert_eq!(server.sign_out(Some(&first)), 204, "again: nothing more to end");
+    let third = session(&server);
+    let mut console =
+        open(&format!("{}?token={third}", server.bare_ws_url("-1")), None).await.expect("signed in again");
+    resume(&mut console).await;
 }
 
 #[tokio::test]

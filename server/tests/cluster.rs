@@ -2,7 +2,8 @@
 //! throwaway, real), behind HAProxy running `deploy/haproxy-cluster.cfg`: users and agents
 //! spread over the instances see what they would see on one; a Redis restart and a lost
 //! publish lose nothing; a killed instance's people go offline elsewhere; the sign-in
-//! throttle and a removed agent hold on every instance; and a fault run (five kill -9, a Redis
+//! throttle, a sign-out and a removed agent hold on every instance; a draining instance's
+//! clients come back through the balancer on another; and a fault run (five kill -9, a Redis
 //! restart, a PostgreSQL restart while everyone writes) loses, repeats and reorders nothing.
 
 use std::path::PathBuf;
@@ -251,7 +252,55 @@ async fn a_redis_restart_and_a_killed_instance_lose_nothing() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_sign_in_throttle_and_a_removed_agent_hold_on_every_instance() {
+async fn a_draining_instance_sends_its_clients_through_the_balancer_to_another() {
+    let redis = Redis::start();
+    let mut servers = three_instances("cluster_drain", &redis);
+    let balancer = Balancer::start_cluster([servers[0].port, servers[1].port, servers[2].port]);
+    let (mut console, _) = agent(&servers[0]).await;
+    // Three users through the balancer, which gives each instance one (fewest connections).
+    let mut users = vec![];
+    for uid in 31..=33 {
+        let (mut socket, _) = user(&balancer.ws_url(&uid.to_string()), uid).await;
+        assert_eq!(say(&mut socket, "hello", None, "hello").await, 1);
+        users.push(socket);
+    }
+    // All three online at the agent (in whichever order their instances tell it).
+    let mut online = std::collections::BTreeSet::new();
+    while online.len() < 3 {
+        if let ServerMessage::Presence { conversation, online: true, .. } = next_v1(&mut console).await {
+            online.insert(conversation);
+        }
+    }
+    servers[1].signal(libc::SIGTERM);
+    // The one on the draining instance is told it is going away.
+    let (close, drained, _) = {
+        let closes = users.iter_mut().map(|socket| Box::pin(ws::close_frame(socket)));
+        futures::future::select_all(closes).await
+    };
+    assert_eq!(close.map(|(code, _)| code), Some(1001), "going away");
+    let uid = 31 + drained as i64;
+    presence(&mut console, &[], uid, false).await;
+    let seq = say(&mut console, "while-moving", Some(uid), "written while you moved").await;
+    // Back through the balancer: on another instance, with what was written meanwhile.
+    let (mut back, replay) = user(&balancer.ws_url(&uid.to_string()), uid).await;
+    let replayed: Vec<(u64, String)> = replay
+        .iter()
+        .flat_map(|frame| match frame {
+            ServerMessage::History { messages, .. } => messages.clone(),
+            ServerMessage::Message(m) => vec![m.clone()],
+            _ => vec![],
+        })
+        .map(|m| (m.seq, m.text))
+        .collect();
+    assert_eq!(replayed, vec![(1, "hello".to_owned()), (seq, "written while you moved".to_owned())]);
+    presence(&mut console, &[], uid, true).await;
+    assert_eq!(say(&mut back, "after-moving", None, "here again").await, seq + 1);
+    assert_eq!(messages(&mut console, 1).await, vec![(uid, seq + 1, "here again".to_owned())]);
+    assert!(servers[1].wait().success(), "the drained instance exits cleanly");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_sign_in_throttle_a_sign_out_and_a_removed_agent_hold_on_every_instance() {
     let redis = Redis::start();
     let servers = three_instances("cluster_limits", &redis);
     // Five failures a minute for one name from one address, wherever they are tried.
@@ -262,6 +311,28 @@ async fn the_sign_in_throttle_and_a_removed_agent_hold_on_every_instance() {
     for server in &servers {
         let (status, _) = server.sign_in("nobody", "guess");
         assert_eq!(status, 429, "throttled at every instance");
+    }
+
+    // Signing out on one instance ends the session on every instance: its open consoles
+    // close, and it is refused from then on.
+    let (status, body) = servers[2].sign_in(kefu_testkit::AGENT, kefu_testkit::AGENT_PASSWORD);
+    assert_eq!(status, 200, "{body}");
+    let signed_out = body["token"].as_str().expect("token").to_owned();
+    let mut open_consoles = vec![];
+    for server in &servers {
+        let mut console = ws::connect_v1(&format!("{}?token={signed_out}", server.bare_ws_url("-1"))).await;
+        ws::resume(&mut console, vec![]).await;
+        open_consoles.push(console);
+    }
+    assert_eq!(servers[0].sign_out(Some(&signed_out)), 204);
+    let ended = "this session has ended (signed out, or a new password): sign in again";
+    for console in &mut open_consoles {
+        assert_eq!(ws::close_frame(console).await, Some((CLOSE_UNAUTHORIZED, ended.to_owned())));
+    }
+    for server in &servers {
+        let url = format!("{}?token={signed_out}", server.bare_ws_url("-1"));
+        let mut refused = ws::connect_v1(&url).await;
+        assert_eq!(ws::close_frame(&mut refused).await, Some((CLOSE_UNAUTHORIZED, ended.to_owned())));
     }
 
     // A session valid on every instance ends on every instance when its account is removed.

@@ -51,15 +51,23 @@ fn js_error(err: JsValue) -> String {
 /// `fetch` with an optional JSON body (POST when given or `post`), straight on web-sys:
 /// smaller than an HTTP client crate for three small calls.
 async fn fetch(url: &str, post: bool, json: Option<String>) -> Result<Answer, String> {
+    fetch_as(url, if post || json.is_some() { "POST" } else { "GET" }, json, None).await
+}
+
+/// `fetch` with any method, an optional JSON body and an optional bearer token.
+async fn fetch_as(url: &str, method: &str, json: Option<String>, bearer: Option<&str>) -> Result<Answer, String> {
     let window = web_sys::window().ok_or("no window")?;
     let init = web_sys::RequestInit::new();
-    init.set_method(if post || json.is_some() { "POST" } else { "GET" });
+    init.set_method(method);
+    let headers = web_sys::Headers::new().map_err(js_error)?;
+    if let Some(token) = bearer {
+        headers.set("Authorization", &format!("Bearer {token}")).map_err(js_error)?;
+    }
     if let Some(json) = json {
-        let headers = web_sys::Headers::new().map_err(js_error)?;
         headers.set("Content-Type", "application/json").map_err(js_error)?;
-        init.set_headers(&headers);
         init.set_body(&JsValue::from_str(&json));
     }
+    init.set_headers(&headers);
     let response = JsFuture::from(window.fetch_with_str_and_init(url, &init)).await.map_err(js_error)?;
     let response: web_sys::Response = response.dyn_into().map_err(js_error)?;
     let text = JsFuture::from(response.text().map_err(js_error)?).await.map_err(js_error)?;
@@ -242,6 +250,28 @@ pub(crate) fn agent_session(config: &PageConfig) -> Option<AgentSession> {
         Some(session) => Some(AgentSession { name: session.name, token: session.token }),
         // Kept by an earlier version: the token alone.
         None => Some(AgentSession { name: String::new(), token: kept }),
+    }
+}
+
+/// How long signing out waits for the backend before giving up on telling it.
+const SIGN_OUT_WAIT_MS: u32 = 3_000;
+
+/// Tells the backend this agent signs out, which ends every session of the account; why it
+/// could not be told, if it could not. A session the backend no longer takes (401) has ended.
+pub(crate) async fn end_agent_session(config: &PageConfig) -> Result<(), String> {
+    let Some(session) = agent_session(config) else { return Ok(()) };
+    let url = format!("{}{}", config.api_base(), api::AGENT_SESSION_PATH);
+    let told = fetch_as(&url, api::SIGN_OUT_METHOD, None, Some(&session.token)).fuse();
+    let waited = gloo_timers::future::TimeoutFuture::new(SIGN_OUT_WAIT_MS).fuse();
+    futures::pin_mut!(told, waited);
+    let answer = futures::select! {
+        answer = told => answer?,
+        _ = waited => return Err(format!("no answer within {} s", SIGN_OUT_WAIT_MS / 1_000)),
+    };
+    if answer.ok() || answer.status == 401 {
+        Ok(())
+    } else {
+        Err(answer.error())
     }
 }
 

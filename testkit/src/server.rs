@@ -277,6 +277,15 @@ impl Server {
         (status, body)
     }
 
+    /// Signs out with agent session `token` (`None`: no `Authorization`); the status.
+    pub fn sign_out(&self, token: Option<&str>) -> u16 {
+        let mut request = http().delete(&self.url(kefu_protocol::api::AGENT_SESSION_PATH));
+        if let Some(token) = token {
+            request = request.header("Authorization", &format!("Bearer {token}"));
+        }
+        request.call().expect("DELETE the session").status().as_u16()
+    }
+
     /// A session token of the test agent (signed in once per server).
     pub fn agent_token(&self) -> String {
         self.agent_token

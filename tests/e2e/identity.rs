@@ -93,12 +93,22 @@ async fn without_accounts_a_visitor_gets_a_made_up_guest_id_and_the_console_need
     .await;
 }
 
+/// The agent session token the console keeps in the browser.
+const KEPT_SESSION_TOKEN: &str = r#"
+    for (let i = 0; i < localStorage.length; i++) {
+        const key = localStorage.key(i);
+        if (key.startsWith("kefu.agent.")) { return JSON.parse(localStorage.getItem(key)).token; }
+    }
+    return null;
+"#;
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn agents_sign_in_stay_signed_in_across_reloads_and_sign_out() {
     let server = Server::start();
     let url = server.url("/agent");
-    with_browsers(1, move |browsers| async move {
-        let agent = &browsers[0];
+    let agent_socket = server.bare_ws_url("-1");
+    with_browsers(2, move |browsers| async move {
+        let (agent, elsewhere) = (&browsers[0], &browsers[1]);
         agent.goto(&url).await.expect("open agent console");
         page::sign_in(agent, kefu_testkit::AGENT, "not the password").await;
         let alert = eventually("sign-in refused", LOAD, || async { page::alert_text(agent).await }).await;
@@ -112,10 +122,28 @@ async fn agents_sign_in_stay_signed_in_across_reloads_and_sign_out() {
         page::wait_status(agent, "online", LOAD).await;
         assert!(agent.find(Locator::Css("form.sign-in")).await.is_err(), "the session is kept");
 
+        // The same agent signed in in another browser too.
+        page::open_console(elsewhere, &url).await;
+        page::wait_status(elsewhere, "online", LOAD).await;
+        let kept = agent.execute(KEPT_SESSION_TOKEN, vec![]).await.expect("read the kept session");
+        let token = kept.as_str().expect("a kept session token").to_owned();
         agent.find(Locator::Css("button.sign-out")).await.expect("sign-out").click().await.expect("click");
         let alert = eventually("signed out", LOAD, || async { page::alert_text(agent).await }).await;
         assert_eq!(alert, "Signed out");
         agent.find(Locator::Css("form.sign-in")).await.expect("the sign-in form again");
+        // The server was told: the session is over, not only forgotten by this browser.
+        let mut copied = kefu_testkit::ws::connect_v1(&format!("{agent_socket}?token={token}")).await;
+        let close = kefu_testkit::ws::close_frame(&mut copied).await.expect("refused with a reason");
+        let ended = "this session has ended (signed out, or a new password): sign in again";
+        assert_eq!(close.1, ended);
+        // Signing out ends the account's sessions: the other browser's console is sent back
+        // to sign in at once, saying why.
+        let alert = eventually("the other console sent back to sign in", LOAD, || async {
+            page::alert_text(elsewhere).await.filter(|text| text.contains("session has ended"))
+        })
+        .await;
+        assert_eq!(alert, ended);
+        elsewhere.find(Locator::Css("form.sign-in")).await.expect("the sign-in form in the other browser");
     })
     .await;
 }

@@ -61,6 +61,8 @@ pub enum Event {
     MemberRead { conversation: ConversationId, uid: i64, seq: Seq, members: (i64, i64) },
     /// Friendships, requests or blocks of these users changed: read the graph again.
     FriendsChanged { uids: Vec<i64> },
+    /// Agent `name` signed out: its connections of an epoch before `epoch` close.
+    AgentSessionsEnded { name: String, epoch: u64 },
 }
 
 /// An event and the instance it comes from (which ignores its own).
@@ -307,6 +309,9 @@ async fn apply(shared: &Shared, event: Event) {
                 tracing::error!(%err, "cannot read the friend graph again");
             }
             shared.tell_friends_lists(&uids).await;
+        }
+        Event::AgentSessionsEnded { name, epoch } => {
+            let _ = shared.agent_sessions_ended.send((name, epoch));
         }
     }
 }

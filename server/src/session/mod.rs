@@ -102,6 +102,9 @@ pub struct Shared {
     pub shutdown: CancellationToken,
     /// The other instances, if there are any (`--redis`).
     pub cluster: Option<Arc<Cluster>>,
+    /// Agent accounts whose sessions ended (signed out): (name, the epoch now). Live agent
+    /// connections of an older epoch close on it.
+    pub agent_sessions_ended: tokio::sync::broadcast::Sender<(String, u64)>,
 }
 
 /// Users (or addresses) whose frame limits are remembered at most.
@@ -129,7 +132,15 @@ impl Shared {
             invites,
             shutdown,
             cluster,
+            agent_sessions_ended: tokio::sync::broadcast::channel(16).0,
         }
+    }
+
+    /// Agent `name`'s sessions before `epoch` ended: their live connections close, here and
+    /// at the other instances.
+    pub fn end_agent_sessions(&self, name: &str, epoch: u64) {
+        let _ = self.agent_sessions_ended.send((name.to_owned(), epoch));
+        self.publish(|| Event::AgentSessionsEnded { name: name.to_owned(), epoch });
     }
 
     /// Hands a stored message to the connections that receive it, here and (published) at
@@ -175,6 +186,22 @@ impl Shared {
         if let Some(cluster) = &self.cluster {
             cluster.publish(event());
         }
+    }
+}
+
+/// Waits for the next account whose sessions ended (never, for a user): whether it is this
+/// agent's, from before its epoch moved on.
+async fn ended_session(
+    ended: &mut Option<tokio::sync::broadcast::Receiver<(String, u64)>>,
+    account: Option<&(String, u64)>,
+) -> bool {
+    let (Some(ended), Some((name, epoch))) = (ended, account) else { return std::future::pending().await };
+    match ended.recv().await {
+        Ok((ended_name, now)) => ended_name == *name && *epoch < now,
+        // Missed some (many sign-outs at once): a lost one only delays this connection's end
+        // to its next reconnect, where the epoch is checked.
+        Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => false,
+        Err(tokio::sync::broadcast::error::RecvError::Closed) => std::future::pending().await,
     }
 }
 
@@ -236,10 +263,12 @@ pub async fn run<S, R>(
     S: Sink<WsMessage, Error = axum::Error> + Unpin + Send + 'static,
     R: Stream<Item = Result<WsMessage, axum::Error>> + Unpin,
 {
-    let (uid, name, avatar) = match identity {
-        Identity::Agent { name, .. } => (AGENT_UID, Some(name), None),
-        Identity::User { uid, name, avatar } => (uid, name, avatar),
+    let (uid, name, avatar, account) = match identity {
+        Identity::Agent { name, epoch } => (AGENT_UID, Some(name.clone()), None, Some((name, epoch))),
+        Identity::User { uid, name, avatar } => (uid, name, avatar, None),
     };
+    // An agent's connection closes when its account signs out (wherever that happens).
+    let mut sessions_ended = account.as_ref().map(|_| shared.agent_sessions_ended.subscribe());
     let v1 = protocol != Protocol::V0;
     let limits = shared.limits.clone();
     let writer = Writer::spawn(
@@ -299,6 +328,11 @@ pub async fn run<S, R>(
             }
             _ = shared.shutdown.cancelled() => break Some(Close::ShuttingDown),
             _ = kick.cancelled() => break Some(Close::TooSlow),
+            ended = ended_session(&mut sessions_ended, account.as_ref()) => {
+                if ended {
+                    break Some(Close::Unauthorized(crate::app::SESSION_ENDED.into()));
+                }
+            }
             _ = broken.cancelled() => break None,
             _ = session.writer.room(limits.high_water()), if !keeping_up => {}
             _ = std::future::ready(()), if replaying && keeping_up => {

@@ -168,12 +168,24 @@ fn ConsoleBar(chat: Chat<Inbox>, alerts: Alerts, config: PageConfig, session: Op
             }
         }
     };
+    let signing_out = RwSignal::new(false);
     let sign_out = move |_| {
+        if signing_out.get_untracked() {
+            return;
+        }
+        signing_out.set(true);
         if let Some(link) = chat.link() {
             link.disable();
         }
-        identity::forget_agent_session(&config);
-        identity::restart_with(texts.signed_out);
+        let config = config.clone();
+        leptos::task::spawn_local(async move {
+            let told = identity::end_agent_session(&config).await;
+            identity::forget_agent_session(&config);
+            match told {
+                Ok(()) => identity::restart_with(texts.signed_out),
+                Err(reason) => identity::restart_with(&texts.signed_out_here_only.replace("{reason}", &reason)),
+            }
+        });
     };
     view! {
         <header class="bar">
@@ -210,7 +222,7 @@ fn ConsoleBar(chat: Chat<Inbox>, alerts: Alerts, config: PageConfig, session: Op
                         <span class="signed-in" data-agent=name.clone()>
                             {(!name.is_empty()).then(|| view! { {texts.signed_in_as}" " <strong>{name.clone()}</strong> })}
                         </span>
-                        <button type="button" class="sign-out" on:click=sign_out>
+                        <button type="button" class="sign-out" on:click=sign_out disabled=move || signing_out.get()>
                             {texts.sign_out}
                         </button>
                     }
