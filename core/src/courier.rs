@@ -347,7 +347,7 @@ impl Courier {
             ServerMessage::Message(message) => {
                 model.receive_v1(&message, self.ready);
                 // Seeing our own message stored settles it even if its ack was lost.
-                if self.outbox.remove(&message.id) {
+                if self.outbox.remove(&message.id).is_some() {
                     model.ack(&message.id, message.seq);
                     let mut effects = vec![Effect::Save];
                     effects.extend(self.settled(&message.id));
@@ -360,7 +360,7 @@ impl Courier {
             }
             ServerMessage::Ack { id, seq, .. } => {
                 model.ack(&id, seq);
-                let mut effects = if self.outbox.remove(&id) { vec![Effect::Save] } else { vec![] };
+                let mut effects = if self.outbox.remove(&id).is_some() { vec![Effect::Save] } else { vec![] };
                 effects.extend(self.settled(&id));
                 effects
             }
@@ -428,10 +428,8 @@ impl Courier {
 
     /// A v0 chat message arrived.
     pub fn on_v0_chat(&mut self, model: &mut impl Model, message: &ChatMessage) -> Vec<Effect> {
-        let echoed = model.receive_v0(message).and_then(|id| self.outbox.items.iter().find(|p| p.id == id).cloned());
-        match echoed {
+        match model.receive_v0(message).and_then(|id| self.outbox.remove(&id)) {
             Some(pending) => {
-                self.outbox.remove(&pending.id);
                 // A late echo of one that failed with an earlier link is not this link's to
                 // confirm.
                 if pending.failed.is_none() {
@@ -482,6 +480,18 @@ mod tests {
     /// A stored message of conversation 5.
     fn stored(seq: Seq, id: &str, uid: i64) -> Message {
         crate::fixtures::stored(5, seq, id, uid)
+    }
+
+    /// The original's echo of user 5's own message `text`.
+    fn echo_of_user_5(text: &str) -> ChatMessage {
+        ChatMessage {
+            uid: 5,
+            role: Role::User,
+            username: String::new(),
+            avatar: String::new(),
+            create_time: "t".into(),
+            text: text.into(),
+        }
     }
 
     fn states(chat: &UserChat) -> Vec<(String, Delivery)> {
@@ -575,14 +585,7 @@ mod tests {
         assert_eq!(sends(&effects), vec!["queued offline"]);
         assert_eq!(sends(&courier.compose(&mut chat, "n".into(), None, "now", "t".into())), vec!["now"]);
         // The echo of the first confirms it; the link drops before the second's echo.
-        let echo = ChatMessage {
-            uid: 5,
-            role: Role::User,
-            username: String::new(),
-            avatar: String::new(),
-            create_time: "t".into(),
-            text: "queued offline".into(),
-        };
+        let echo = echo_of_user_5("queued offline");
         assert_eq!(courier.on_v0_chat(&mut chat, &echo), vec![Effect::Save]);
         let first = chat.timeline.entries[0].id;
         assert!(courier.processed(&mut chat, &[first]).is_empty(), "echoed: nothing refused");
@@ -605,21 +608,14 @@ mod tests {
         let mut courier = Courier::new(Outbox::default(), &mut chat);
         courier.opened(false, &mut chat);
         assert_eq!(sends(&courier.compose(&mut chat, "r".into(), None, "reply", "t".into())), vec!["reply"]);
-        let echo = ChatMessage {
-            uid: 5,
-            role: Role::User,
-            username: String::new(),
-            avatar: String::new(),
-            create_time: "t".into(),
-            text: "reply".into(),
-        };
+        let echo = echo_of_user_5("reply");
         courier.on_v0_chat(&mut chat, &echo);
         assert_eq!(states(&chat), vec![("reply".into(), Delivery::Sent)]);
         assert_eq!(courier.queued(), 0);
         // A later message's echo proves the earlier broadcast finished: only the last is in
         // doubt when the link drops.
         assert_eq!(sends(&courier.compose(&mut chat, "l".into(), None, "later", "t".into())), vec!["later"]);
-        courier.on_v0_chat(&mut chat, &ChatMessage { text: "later".into(), ..echo.clone() });
+        courier.on_v0_chat(&mut chat, &echo_of_user_5("later"));
         courier.lost(&mut chat, "t".into());
         assert_eq!(states(&chat), vec![("reply".into(), Delivery::Sent), ("later".into(), Delivery::Failed)]);
         assert_eq!(chat.timeline.entries[1].reason.as_deref(), Some(UNCONFIRMED));
@@ -627,7 +623,7 @@ mod tests {
         assert!(sends(&courier.opened(false, &mut chat)).is_empty());
         let entry = chat.timeline.entries[1].id;
         assert_eq!(sends(&courier.retry(&mut chat, entry)), vec!["later"]);
-        courier.on_v0_chat(&mut chat, &ChatMessage { text: "later".into(), ..echo });
+        courier.on_v0_chat(&mut chat, &echo_of_user_5("later"));
         assert!(courier.processed(&mut chat, &[entry]).is_empty());
         courier.lost(&mut chat, "t".into());
         assert_eq!(

@@ -109,15 +109,12 @@ impl Outbox {
         self.items.push(pending);
     }
 
-    /// The message is stored: forget it.
-    pub fn remove(&mut self, id: &str) -> bool {
-        let before = self.items.len();
-        self.items.retain(|p| p.id != id);
-        let removed = self.items.len() != before;
-        if removed {
-            self.forgotten.push(id.to_owned());
-        }
-        removed
+    /// The message is stored: forget it. Returns it, if it was here (ids are unique: made
+    /// by [`new_message_id`], and [`Outbox::merged`] never brings in a known one).
+    pub fn remove(&mut self, id: &str) -> Option<Pending> {
+        let index = self.items.iter().position(|p| p.id == id)?;
+        self.forgotten.push(id.to_owned());
+        Some(self.items.remove(index))
     }
 
     pub fn fail(&mut self, id: &str, reason: &str) {
@@ -230,8 +227,8 @@ mod tests {
         let due: Vec<String> = outbox.due_v1().into_iter().map(|p| p.id).collect();
         assert_eq!(due, vec!["a", "c"]);
         assert_eq!(outbox.due_v1().len(), 2, "still due until acknowledged");
-        assert!(outbox.remove("a"));
-        assert!(!outbox.remove("a"));
+        assert_eq!(outbox.remove("a").map(|p| p.id), Some("a".into()));
+        assert_eq!(outbox.remove("a"), None);
         assert_eq!(outbox.retry("b").map(|p| p.failed), Some(None));
         let due: Vec<String> = outbox.due_v1().into_iter().map(|p| p.id).collect();
         assert_eq!(due, vec!["b", "c"]);

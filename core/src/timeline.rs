@@ -220,11 +220,12 @@ impl Timeline {
 
     /// v1: the server refused own message `message_id`.
     pub fn fail(&mut self, message_id: &str, reason: &str) -> bool {
-        let entry = self
-            .entries
-            .iter_mut()
-            .find(|e| e.message_id.as_deref() == Some(message_id) && e.delivery != Delivery::Sent);
-        match entry {
+        self.fail_first(reason, |e| e.message_id.as_deref() == Some(message_id) && e.delivery != Delivery::Sent)
+    }
+
+    /// The first entry `matches` picks becomes *failed* with `reason`; whether there was one.
+    fn fail_first(&mut self, reason: &str, matches: impl Fn(&Entry) -> bool) -> bool {
+        match self.entries.iter_mut().find(|e| matches(e)) {
             Some(entry) => {
                 entry.delivery = Delivery::Failed;
                 entry.reason = Some(reason.to_owned());
@@ -236,17 +237,9 @@ impl Timeline {
 
     /// v0: an own message shown *sent* on its echo is not confirmed after all: *failed*.
     pub fn unconfirm(&mut self, message_id: &str, reason: &str) -> bool {
-        let shown_sent = |e: &&mut Entry| {
+        self.fail_first(reason, |e| {
             e.message_id.as_deref() == Some(message_id) && e.delivery == Delivery::Sent && e.seq.is_none()
-        };
-        match self.entries.iter_mut().find(shown_sent) {
-            Some(entry) => {
-                entry.delivery = Delivery::Failed;
-                entry.reason = Some(reason.to_owned());
-                true
-            }
-            None => false,
-        }
+        })
     }
 
     /// Adds a system notice (a backend reply that is not a chat message, a close reason...).

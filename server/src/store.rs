@@ -193,28 +193,38 @@ const NEXT_SEQ: &str = "INSERT INTO counters (conversation, last_seq) VALUES ($1
 /// PostgreSQL stores a new message in one statement, one round trip: the counter row is
 /// incremented (and locked until the statement commits) unless the id is already there, and
 /// the message inserted with the number it returned. No row back: a repeat.
-const APPEND_POSTGRES: &str = "WITH next AS ( \
-       INSERT INTO counters (conversation, last_seq) \
-       SELECT $1::BIGINT, 1 WHERE NOT EXISTS \
-         (SELECT 1 FROM messages WHERE conversation = $1::BIGINT AND client_id = $2::TEXT) \
-       ON CONFLICT (conversation) DO UPDATE SET last_seq = counters.last_seq + 1 \
-       RETURNING last_seq) \
-     INSERT INTO messages (conversation, seq, client_id, uid, role, username, avatar, create_time, text) \
-     SELECT $1::BIGINT, last_seq, $2::TEXT, $3, $4, $5, $6, $7, $8 FROM next RETURNING seq";
+static APPEND_POSTGRES: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    format!(
+        "WITH next AS ( \
+           INSERT INTO counters (conversation, last_seq) \
+           SELECT $1::BIGINT, 1 WHERE NOT EXISTS \
+             (SELECT 1 FROM messages WHERE conversation = $1::BIGINT AND client_id = $2::TEXT) \
+           ON CONFLICT (conversation) DO UPDATE SET last_seq = counters.last_seq + 1 \
+           RETURNING last_seq) \
+         INSERT INTO messages ({COLUMNS}) \
+         SELECT $1::BIGINT, last_seq, $2::TEXT, $3, $4, $5, $6, $7, $8 FROM next RETURNING seq"
+    )
+});
+
+/// Binds `new`'s [`COLUMNS`] after `conversation` and `seq` (`client_id` to `text`) to a
+/// query: the same run for both databases' ways of storing a message.
+macro_rules! bind_message {
+    ($query:expr, $new:expr) => {
+        $query
+            .bind(&$new.id)
+            .bind($new.uid)
+            .bind(role_text($new.role))
+            .bind(&$new.username)
+            .bind(&$new.avatar)
+            .bind(&$new.create_time)
+            .bind(&$new.text)
+    };
+}
 
 /// Stores `new` on PostgreSQL: its `seq`, or `None` if its id is already in the conversation.
 async fn append_postgres(pool: &sqlx::PgPool, new: &NewMessage) -> Result<Option<i64>, sqlx::Error> {
-    let row: Option<(i64,)> = sqlx::query_as(APPEND_POSTGRES)
-        .bind(new.conversation)
-        .bind(&new.id)
-        .bind(new.uid)
-        .bind(role_text(new.role))
-        .bind(&new.username)
-        .bind(&new.avatar)
-        .bind(&new.create_time)
-        .bind(&new.text)
-        .fetch_optional(pool)
-        .await?;
+    let row: Option<(i64,)> =
+        bind_message!(sqlx::query_as(&APPEND_POSTGRES).bind(new.conversation), new).fetch_optional(pool).await?;
     Ok(row.map(|(seq,)| seq))
 }
 
@@ -229,18 +239,7 @@ async fn append_sqlite(pool: &sqlx::SqlitePool, new: &NewMessage) -> Result<Opti
     }
     let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
     let (seq,): (i64,) = sqlx::query_as(NEXT_SEQ).bind(new.conversation).fetch_one(&mut *tx).await?;
-    sqlx::query(&INSERT_MESSAGE)
-        .bind(new.conversation)
-        .bind(seq)
-        .bind(&new.id)
-        .bind(new.uid)
-        .bind(role_text(new.role))
-        .bind(&new.username)
-        .bind(&new.avatar)
-        .bind(&new.create_time)
-        .bind(&new.text)
-        .execute(&mut *tx)
-        .await?;
+    bind_message!(sqlx::query(&INSERT_MESSAGE).bind(new.conversation).bind(seq), new).execute(&mut *tx).await?;
     tx.commit().await?;
     Ok(Some(seq))
 }

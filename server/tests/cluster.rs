@@ -95,6 +95,18 @@ async fn presence(socket: &mut Socket, replay: &[ServerMessage], uid: i64, onlin
     until(socket, wanted).await;
 }
 
+/// Waits until `uids`, and no one else, are shown online, in whichever order their instances
+/// tell it.
+async fn all_online(socket: &mut Socket, uids: &[i64]) {
+    let mut online = std::collections::BTreeSet::new();
+    while online.len() < uids.len() {
+        if let ServerMessage::Presence { conversation, online: true, .. } = next_v1(socket).await {
+            online.insert(conversation);
+        }
+    }
+    assert_eq!(online, uids.iter().copied().collect());
+}
+
 /// Waits until the user is told whether agents are there (or finds it in `replay`).
 async fn agents_told(socket: &mut Socket, replay: &[ServerMessage], online: bool) {
     let wanted = |frame: &ServerMessage| matches!(frame, ServerMessage::Agents { online: o } if *o == online).then_some(());
@@ -118,13 +130,7 @@ async fn users_and_agents_on_three_instances_see_what_one_instance_shows() {
     agents_told(&mut eight, &replay, true).await;
     // 7 and 8 come online at both agents, in whichever order their instances tell it.
     for agent in [&mut first_agent, &mut second_agent] {
-        let mut online = std::collections::BTreeSet::new();
-        while online.len() < 2 {
-            if let ServerMessage::Presence { conversation, online: true, .. } = next_v1(agent).await {
-                online.insert(conversation);
-            }
-        }
-        assert_eq!(online, [7, 8].into());
+        all_online(agent, &[7, 8]).await;
     }
 
     // Messages both ways, each delivered once to every connection that should see it.
@@ -264,13 +270,8 @@ async fn a_draining_instance_sends_its_clients_through_the_balancer_to_another()
         assert_eq!(say(&mut socket, "hello", None, "hello").await, 1);
         users.push(socket);
     }
-    // All three online at the agent (in whichever order their instances tell it).
-    let mut online = std::collections::BTreeSet::new();
-    while online.len() < 3 {
-        if let ServerMessage::Presence { conversation, online: true, .. } = next_v1(&mut console).await {
-            online.insert(conversation);
-        }
-    }
+    // All three online at the agent.
+    all_online(&mut console, &[31, 32, 33]).await;
     servers[1].signal(libc::SIGTERM);
     // The one on the draining instance is told it is going away.
     let (close, drained, _) = {
