@@ -83,6 +83,14 @@ struct Args {
     /// Storm: seconds of chatting before the kill.
     #[arg(long, default_value_t = 3)]
     storm_warm_s: u64,
+    /// Storm: every client connects from 127.0.0.1 (and the server's per-address bounds are
+    /// lifted), instead of each from its own loopback address (127.1.0.1 onwards).
+    #[arg(long)]
+    storm_one_address: bool,
+    /// Storm: run the backend on these CPUs only (a `taskset -c` list, e.g. `0`); run the
+    /// generator itself under `taskset -c` on the others, to keep the two apart.
+    #[arg(long)]
+    storm_backend_cpus: Option<String>,
     /// Storm: how long the backend stays down (ms).
     #[arg(long, default_value_t = 1_000)]
     storm_down_ms: u64,

@@ -18,6 +18,7 @@
 
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader};
+use std::net::{Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
@@ -47,8 +48,9 @@ impl Backend {
         matches!(self, Backend::Reference { .. })
     }
 
-    /// Starts it on `port` (0: any); returns the process, its port and when it was ready.
-    fn spawn(&self, port: u16) -> Result<(Running, u16, Instant), String> {
+    /// Starts it on `port` (0: any), on `cpus` if given (a `taskset` list); returns the
+    /// process, its port and when it was ready.
+    fn spawn(&self, port: u16, one_address: bool, cpus: Option<&str>) -> Result<(Running, u16, Instant), String> {
         let mut command = match self {
             Backend::Reference { bin, database, secret } => {
                 let mut command = Command::new(bin);
@@ -56,12 +58,16 @@ impl Backend {
                     .args(["--port", &port.to_string(), "--static-dir", "/nonexistent", "--app-secret", secret])
                     .arg("--database")
                     .arg(database)
-                    // Every client connects from 127.0.0.1 here: lift the per-address bounds
-                    // (per-connection and per-user ones stay).
-                    .args(["--max-connections-per-address", "1000000"])
-                    .args(["--max-frames-per-second-per-address", "10000000"])
-                    .args(["--max-text-kib-per-second-per-address", "10000000"])
                     .env("RUST_LOG", "warn");
+                if one_address {
+                    // Every client connects from 127.0.0.1: lift the per-address bounds
+                    // (per-connection and per-user ones stay). With an address per client
+                    // the server runs with its default bounds.
+                    command
+                        .args(["--max-connections-per-address", "1000000"])
+                        .args(["--max-frames-per-second-per-address", "10000000"])
+                        .args(["--max-text-kib-per-second-per-address", "10000000"]);
+                }
                 command
             }
             Backend::Original { classes } => {
@@ -87,6 +93,19 @@ impl Backend {
                 .map_err(|e| format!("backend log: {e}"))?,
             None => Stdio::null(),
         };
+        if let Some(cpus) = cpus {
+            // taskset execs the backend in its own process: the pid stays the backend's.
+            let program = command.get_program().to_owned();
+            let args: Vec<_> = command.get_args().map(|a| a.to_owned()).collect();
+            let envs: Vec<_> = command.get_envs().map(|(k, v)| (k.to_owned(), v.map(|v| v.to_owned()))).collect();
+            command = Command::new("taskset");
+            command.arg("-c").arg(cpus).arg(program).args(args);
+            for (key, value) in envs {
+                if let Some(value) = value {
+                    command.env(key, value);
+                }
+            }
+        }
         let mut child = command.stdout(Stdio::piped()).stderr(log).spawn().map_err(|e| format!("start backend: {e}"))?;
         let mut lines = BufReader::new(child.stdout.take().ok_or("no stdout")?).lines();
         let ready_word = if self.v1() { "listening" } else { "READY" };
@@ -160,6 +179,8 @@ enum Phase {
 /// Shared by the clients.
 struct Shared {
     url: String,
+    /// The backend's address (the host and port of `url`).
+    server: SocketAddr,
     v1: bool,
     start: Instant,
     timing: Timing,
@@ -189,13 +210,34 @@ struct Outcome {
     verified: bool,
 }
 
-async fn open(shared: &Shared, uid: i64, token: Option<&str>) -> Result<Socket, String> {
+/// The loopback address client `n` connects from: 127.1.0.1 onwards, one per client, as
+/// browsers each have their own. All from 127.0.0.1 instead, a reconnecting client's new port
+/// often matches a connection the killed server left in TIME_WAIT (10,000 of them, all to
+/// that one address), which answers its SYN with an ACK: the client waits for the SYN
+/// retransmission, 1 s (the kernel's `TCPSynRetrans`, about 7,300 of 10,000 per storm).
+fn source_address(n: usize) -> Ipv4Addr {
+    let n = n as u32 + 1;
+    Ipv4Addr::new(127, 1 + (n >> 16) as u8, (n >> 8) as u8, n as u8)
+}
+
+async fn open(shared: &Shared, uid: i64, token: Option<&str>, source: Option<Ipv4Addr>) -> Result<Socket, String> {
     let url = kefu_protocol::endpoint_url_with_token(&shared.url, uid, token);
     let mut request = url.as_str().into_client_request().map_err(|e| e.to_string())?;
     if shared.v1 {
         request.headers_mut().insert("Sec-WebSocket-Protocol", SUBPROTOCOL.parse().map_err(|_| "header")?);
     }
-    let (socket, _) = tokio_tungstenite::connect_async_with_config(request, Some(crate::small_buffers()), true)
+    let stream = match source {
+        Some(address) => {
+            let socket = tokio::net::TcpSocket::new_v4().map_err(|e| e.to_string())?;
+            socket.bind(SocketAddr::from((address, 0))).map_err(|e| format!("bind {address}: {e}"))?;
+            socket.connect(shared.server).await
+        }
+        None => tokio::net::TcpStream::connect(shared.server).await,
+    }
+    .map_err(|e| e.to_string())?;
+    stream.set_nodelay(true).map_err(|e| e.to_string())?;
+    let plain = tokio_tungstenite::MaybeTlsStream::Plain(stream);
+    let (socket, _) = tokio_tungstenite::client_async_with_config(request, plain, Some(crate::small_buffers()))
         .await
         .map_err(|e| e.to_string())?;
     Ok(socket)
@@ -203,7 +245,14 @@ async fn open(shared: &Shared, uid: i64, token: Option<&str>) -> Result<Socket, 
 
 /// One client: the page's connection state machine, its outbox, its last `seq` per
 /// conversation (the agent: many; a user: its own).
-async fn client(shared: Arc<Shared>, uid: i64, token: Option<String>, seed: u64, mut phase: watch::Receiver<Phase>) -> Outcome {
+async fn client(
+    shared: Arc<Shared>,
+    uid: i64,
+    token: Option<String>,
+    source: Option<Ipv4Addr>,
+    seed: u64,
+    mut phase: watch::Receiver<Phase>,
+) -> Outcome {
     let agent = uid == AGENT_UID;
     let mut machine = Connection::new(shared.timing, seed);
     let mut actions = machine.handle(Event::Enable, shared.now_ms());
@@ -222,7 +271,7 @@ async fn client(shared: Arc<Shared>, uid: i64, token: Option<String>, seed: u64,
                 Action::Open => {
                     let started = Instant::now();
                     let limit = Duration::from_millis(shared.timing.connect_timeout_ms);
-                    match tokio::time::timeout(limit, open(&shared, uid, token.as_deref())).await {
+                    match tokio::time::timeout(limit, open(&shared, uid, token.as_deref(), source)).await {
                         Ok(Ok(mut opened)) => {
                             if shared.restarted_ms.load(Ordering::SeqCst) > 0 {
                                 shared.handshakes_us.lock().map(|mut h| h.push(started.elapsed().as_micros() as u64)).ok();
@@ -421,10 +470,13 @@ pub(crate) async fn run(args: &Args) -> Result<bool, String> {
             .map(|a| a.port())
             .map_err(|e| e.to_string())?,
     };
-    let (mut child, port, _) = backend.spawn(first_port)?;
+    let one_address = args.storm_one_address;
+    let cpus = args.storm_backend_cpus.as_deref();
+    let (mut child, port, _) = backend.spawn(first_port, one_address, cpus)?;
     let agent_token = if backend.v1() { Some(agent_session(port).await?) } else { None };
     let shared = Arc::new(Shared {
         url: format!("ws://127.0.0.1:{port}{}", kefu_protocol::ENDPOINT_PREFIX),
+        server: SocketAddr::from((Ipv4Addr::LOCALHOST, port)),
         v1: backend.v1(),
         start: Instant::now(),
         timing: Timing::default(),
@@ -438,7 +490,7 @@ pub(crate) async fn run(args: &Args) -> Result<bool, String> {
     let clients = args.clients as usize;
     let mut tasks = vec![];
     let agent_args = (shared.clone(), agent_token, phase_rx.clone());
-    tasks.push(tokio::spawn(client(agent_args.0, AGENT_UID, agent_args.1, 1, agent_args.2)));
+    tasks.push(tokio::spawn(client(agent_args.0, AGENT_UID, agent_args.1, None, 1, agent_args.2)));
     // Ramp up as pages open over time, not all in one instant.
     let ramp = Duration::from_secs_f64(1.0 / f64::from(args.connect_parallelism.max(1) as u32) / 5.0);
     for n in 0..clients {
@@ -446,7 +498,8 @@ pub(crate) async fn run(args: &Args) -> Result<bool, String> {
         let uid = if backend.v1() { args.first_uid + n as i64 } else { n as i64 + 1 };
         let token = if backend.v1() { crate::app_token(&secret, uid) } else { None };
         let seed = (n as u64 + 2).wrapping_mul(0x9E37_79B9_7F4A_7C15);
-        tasks.push(tokio::spawn(client(shared.clone(), uid, token, seed, phase_rx.clone())));
+        let source = (!one_address).then(|| source_address(n));
+        tasks.push(tokio::spawn(client(shared.clone(), uid, token, source, seed, phase_rx.clone())));
         tokio::time::sleep(ramp).await;
     }
     let everyone = clients + 1;
@@ -472,7 +525,7 @@ pub(crate) async fn run(args: &Args) -> Result<bool, String> {
     tokio::time::sleep(Duration::from_millis(args.storm_down_ms)).await;
     let restarted = Instant::now();
     shared.restarted_ms.store(shared.now_ms().max(1), Ordering::SeqCst);
-    let (mut child, _, ready) = tokio::task::block_in_place(|| backend.spawn(port))?;
+    let (mut child, _, ready) = tokio::task::block_in_place(|| backend.spawn(port, one_address, cpus))?;
     eprintln!("storm: backend restarted; waiting for the clients");
     let (cpu_before, _) = cpu_and_peak(child.id());
     let counted = shared.clone();
