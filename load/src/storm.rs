@@ -188,6 +188,8 @@ struct Shared {
     restarted_ms: AtomicU64,
     /// Clients back (ready) since the restart, and when each came back (ms since start).
     back_ms: Mutex<Vec<u64>>,
+    /// When the agent was back (ms since start; 0: not yet).
+    agent_back_ms: AtomicU64,
     /// Clients that have been ready once (to know when everyone has connected).
     first_ready: AtomicUsize,
     /// Handshake durations (µs) of connections opened after the restart.
@@ -355,6 +357,9 @@ async fn client(
                     if restarted > 0 && !counted_back {
                         counted_back = true;
                         shared.back_ms.lock().map(|mut b| b.push(now)).ok();
+                        if agent {
+                            shared.agent_back_ms.store(now, Ordering::SeqCst);
+                        }
                     }
                     // The outbox again, as the page does after every resume.
                     if let Some(s) = socket.as_mut() {
@@ -482,6 +487,7 @@ pub(crate) async fn run(args: &Args) -> Result<bool, String> {
         timing: Timing::default(),
         restarted_ms: AtomicU64::new(0),
         back_ms: Mutex::new(vec![]),
+        agent_back_ms: AtomicU64::new(0),
         first_ready: AtomicUsize::new(0),
         handshakes_us: Mutex::new(vec![]),
         chat_every: Duration::from_millis(args.storm_chat_every_ms.max(100)),
@@ -578,6 +584,8 @@ pub(crate) async fn run(args: &Args) -> Result<bool, String> {
             ms(at, ready_ms)
         );
     }
+    let agent_back = shared.agent_back_ms.load(Ordering::SeqCst);
+    println!("  the agent back: {} ms after the restart", ms((agent_back > 0).then_some(agent_back), restarted_ms));
     let mut samples = Samples(handshakes);
     samples.report("handshake after the restart");
     if let Some(p999) = percentile(&samples.0, 0.999) {
