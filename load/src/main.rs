@@ -15,6 +15,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+mod agent_resume;
 mod probe;
 mod storm;
 
@@ -67,6 +68,10 @@ struct Args {
     /// Instead of the load: probe one client's resume -> ready and send -> ack, N times.
     #[arg(long, default_value_t = 0)]
     probe: u32,
+    /// Instead of the load: an agent's resume with no positions (every conversation paged),
+    /// N times (see agent_resume.rs).
+    #[arg(long, default_value_t = 0)]
+    agent_resume: u32,
     /// Instead of the load: the restart storm (see storm.rs), against the reference server
     /// started from `--server-bin`, or the original backend from `--original-classes`.
     #[arg(long)]
@@ -194,6 +199,13 @@ async fn main() {
                 std::process::exit(1);
             }
         }
+    }
+    if args.agent_resume > 0 {
+        if let Err(err) = agent_resume::run(&args, args.agent_resume).await {
+            eprintln!("kefu-load: agent resume failed: {err}");
+            std::process::exit(1);
+        }
+        return;
     }
     if args.probe > 0 {
         if let Err(err) = probe::run(&args, args.probe).await {

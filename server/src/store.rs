@@ -158,6 +158,26 @@ struct Row {
     text: String,
 }
 
+/// A page from up to `limit + 1` rows, newest first: at most `limit` messages, oldest first,
+/// cut short (newest kept) where their JSON would pass `max_bytes`; and whether older exist.
+fn cut_page(mut rows: Vec<Row>, limit: u32, max_bytes: usize) -> (Vec<Message>, bool) {
+    let mut has_more = rows.len() > limit as usize;
+    rows.truncate(limit as usize);
+    let mut bytes = 0;
+    let mut kept = 0;
+    for row in &rows {
+        bytes += JSON_OVERHEAD + row.text.len() + row.username.len() + row.avatar.len() + row.client_id.len();
+        if kept > 0 && bytes > max_bytes {
+            has_more = true;
+            break;
+        }
+        kept += 1;
+    }
+    rows.truncate(kept);
+    rows.reverse();
+    (rows.into_iter().map(Message::from).collect(), has_more)
+}
+
 impl From<Row> for Message {
     fn from(row: Row) -> Self {
         Message {
@@ -496,7 +516,7 @@ impl Store {
         max_bytes: usize,
     ) -> Result<(Vec<Message>, bool), StoreError> {
         let before = if before == 0 { i64::MAX } else { before.min(i64::MAX as u64) as i64 };
-        let mut rows = with_pool!(&self.db, pool => {
+        let rows = with_pool!(&self.db, pool => {
             sqlx::query_as::<_, Row>(&format!(
                 "SELECT {COLUMNS} FROM messages WHERE conversation = $1 AND seq < $2 ORDER BY seq DESC LIMIT $3"
             ))
@@ -506,23 +526,52 @@ impl Store {
             .fetch_all(pool)
             .await?
         });
-        let mut has_more = rows.len() > limit as usize;
-        rows.truncate(limit as usize);
-        // Newest first here: keep messages while they fit.
-        let mut bytes = 0;
-        let mut kept = 0;
-        for row in &rows {
-            bytes +=
-                JSON_OVERHEAD + row.text.len() + row.username.len() + row.avatar.len() + row.client_id.len();
-            if kept > 0 && bytes > max_bytes {
-                has_more = true;
-                break;
-            }
-            kept += 1;
+        Ok(cut_page(rows, limit, max_bytes))
+    }
+
+    /// The latest page of each of `conversations` (as [`Store::page`] with `before` 0), in
+    /// their order, read in one statement: an agent's replay pages thousands of conversations,
+    /// and one query each cost more than the pages.
+    pub async fn latest_pages(
+        &self,
+        conversations: &[ConversationId],
+        limit: u32,
+        max_bytes: usize,
+    ) -> Result<Vec<(ConversationId, Vec<Message>, bool)>, StoreError> {
+        if conversations.is_empty() {
+            return Ok(vec![]);
         }
-        rows.truncate(kept);
-        rows.reverse();
-        Ok((rows.into_iter().map(Message::from).collect(), has_more))
+        // One term per conversation, each an index range scan like `page`'s.
+        let statement = (1..=conversations.len())
+            .map(|n| {
+                format!(
+                    "SELECT * FROM (SELECT {COLUMNS} FROM messages WHERE conversation = ${n} \
+                     ORDER BY seq DESC LIMIT {}) AS page{n}",
+                    u64::from(limit) + 1
+                )
+            })
+            .collect::<Vec<_>>()
+            .join(" UNION ALL ");
+        let rows = with_pool!(&self.db, pool => {
+            let mut query = sqlx::query_as::<_, Row>(&statement);
+            for &conversation in conversations {
+                query = query.bind(conversation);
+            }
+            query.fetch_all(pool).await?
+        });
+        let mut by_conversation: std::collections::HashMap<ConversationId, Vec<Row>> = Default::default();
+        for row in rows {
+            by_conversation.entry(row.conversation).or_default().push(row);
+        }
+        Ok(conversations
+            .iter()
+            .map(|&conversation| {
+                let mut rows = by_conversation.remove(&conversation).unwrap_or_default();
+                rows.sort_unstable_by_key(|row| std::cmp::Reverse(row.seq));
+                let (messages, has_more) = cut_page(rows, limit, max_bytes);
+                (conversation, messages, has_more)
+            })
+            .collect())
     }
 
     /// Every customer-service conversation that has messages (peer conversations are not
@@ -927,6 +976,32 @@ mod tests {
             // A byte budget cuts a page short, keeping the newest, and says there is more.
             let (cut, more) = store.page(9, 0, 7, 2 * (JSON_OVERHEAD + 40)).await.expect("page");
             assert_eq!((cut.iter().map(|m| m.seq).collect::<Vec<_>>(), more), (vec![6, 7], true));
+        }
+    }
+
+    #[tokio::test]
+    async fn latest_pages_in_one_statement_are_each_conversations_latest_page() {
+        for database in test_databases("store-latest-pages") {
+            let store = Store::open(&database).await.expect("open");
+            // 9: seven messages (more than a page), 10: two, 11: none; interleaved.
+            for n in 1..=7 {
+                store.append(new(9, &format!("m{n}"), &format!("nine {n}")), |_| {}).await.expect("append");
+                if n <= 2 {
+                    store.append(new(10, &format!("m{n}"), &format!("ten {n}")), |_| {}).await.expect("append");
+                }
+            }
+            for (limit, max_bytes) in [(3, usize::MAX), (20, usize::MAX), (7, 2 * (JSON_OVERHEAD + 40))] {
+                let asked = [10, 11, 9];
+                let pages = store.latest_pages(&asked, limit, max_bytes).await.expect("pages");
+                assert_eq!(pages.iter().map(|p| p.0).collect::<Vec<_>>(), asked, "in the order asked");
+                for (conversation, messages, has_more) in pages {
+                    let one = store.page(conversation, 0, limit, max_bytes).await.expect("page");
+                    assert_eq!((messages, has_more), one, "conversation {conversation}, limit {limit}");
+                }
+            }
+            let (_, nine, more) = store.latest_pages(&[9], 3, usize::MAX).await.expect("pages").remove(0);
+            assert_eq!((nine.iter().map(|m| m.seq).collect::<Vec<_>>(), more), (vec![5, 6, 7], true));
+            assert!(store.latest_pages(&[], 3, usize::MAX).await.expect("none").is_empty());
         }
     }
 }

@@ -809,6 +809,59 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn an_agents_replay_read_in_batches_carries_each_message_once_in_order() {
+        let shared = shared("batches", 100).await;
+        // More conversations than one batch of pages read ahead, two messages each.
+        let conversations = 2 * super::replay::FRESH_BATCH as i64 + 50;
+        for conversation in 1..=conversations {
+            for id in ["a", "b"] {
+                stored_elsewhere(&shared, conversation, id).await;
+            }
+        }
+        let mut agent = Client::connect(&shared, agent(), true);
+        agent.send_v1(ClientMessage::Resume { after: vec![] });
+        let mut seen: HashMap<ConversationId, Vec<Seq>> = HashMap::new();
+        let mut live_sent = false;
+        loop {
+            match agent.next_v1().await {
+                ServerMessage::History { conversation, messages, .. } => {
+                    seen.entry(conversation).or_default().extend(messages.iter().map(|m| m.seq));
+                    if !live_sent {
+                        // Written during the replay: to a conversation already paged, one in
+                        // the batch read ahead, and one in a batch not read yet.
+                        for conversation in [conversation, conversation + 1, conversations] {
+                            let message = stored_elsewhere(&shared, conversation, "live").await;
+                            shared.hub.deliver(&message, true);
+                        }
+                        live_sent = true;
+                    }
+                }
+                ServerMessage::Message(message) => seen.entry(message.conversation).or_default().push(message.seq),
+                ServerMessage::Ready => break,
+                _ => {}
+            }
+        }
+        // Live messages held back during the replay come after `ready`.
+        agent.send(HEARTBEAT);
+        loop {
+            match agent.next().await {
+                WsMessage::Text(text) if text.as_str() == HEARTBEAT_ACK => break,
+                WsMessage::Text(text) => {
+                    if let Ok(ServerMessage::Message(message)) = ServerMessage::decode(text.as_str()) {
+                        seen.entry(message.conversation).or_default().push(message.seq);
+                    }
+                }
+                other => panic!("unexpected {other:?}"),
+            }
+        }
+        assert_eq!(seen.len(), conversations as usize, "every conversation paged");
+        for (conversation, seqs) in seen {
+            let last = shared.store.last_seq(conversation).await.expect("last");
+            assert_eq!(seqs, (1..=last).collect::<Vec<_>>(), "conversation {conversation}: each once, in order");
+        }
+    }
+
+    #[tokio::test]
     async fn shutdown_closes_with_1001_and_the_user_leaves_the_hub() {
         let shared = shared("shutdown", 20).await;
         let mut client = Client::connect(&shared, user(7), false);

@@ -6,7 +6,7 @@
 use std::collections::VecDeque;
 
 use kefu_protocol::friends::is_peer;
-use kefu_protocol::v1::{ConversationId, Seq, ServerMessage};
+use kefu_protocol::v1::{ConversationId, Message, Seq, ServerMessage};
 
 use super::{Close, Session, Step};
 use crate::store::StoreError;
@@ -15,6 +15,9 @@ use crate::store::StoreError;
 pub(super) const CHUNK: u32 = 100;
 /// Encoded bytes of one history page at most (it is cut short, `has_more` set, past this).
 pub(super) const PAGE_BYTES: usize = 256 * 1024;
+/// Pages of conversations the client has not seen, read from the store in one go (then sent
+/// one per step, as the client keeps up).
+pub(super) const FRESH_BATCH: usize = 100;
 
 /// What is left to send of a replay.
 #[derive(Debug, Default)]
@@ -25,6 +28,8 @@ pub(super) struct Replay {
     pub(super) fresh: VecDeque<ConversationId>,
     /// Messages per fresh page.
     pub(super) page: u32,
+    /// Fresh pages read ahead of sending: (conversation, messages, has_more).
+    pub(super) pages: VecDeque<(ConversationId, Vec<Message>, bool)>,
     /// Conversations whose read positions follow, once their messages are sent.
     pub(super) replayed: Vec<ConversationId>,
     /// A gap fill, not a resume: it ends without read positions, presence or `ready`.
@@ -49,12 +54,17 @@ impl Session {
                     self.queue(ServerMessage::Message(message).encode().into())?;
                 }
             }
-        } else if let Some(conversation) = replay.fresh.pop_front() {
-            let (messages, has_more) =
-                store.page(conversation, 0, replay.page, PAGE_BYTES).await.map_err(resume_failed)?;
+        } else if let Some((conversation, messages, has_more)) = replay.pages.pop_front() {
+            // Read ahead, but nothing is missed: this connection was in the hub before the
+            // read, so what was stored since is queued live, and what the page also had is
+            // dropped from that queue by `delivered`.
             let seen = self.delivered.entry(conversation).or_insert(0);
             *seen = (*seen).max(messages.last().map(|m| m.seq).unwrap_or(0));
             self.queue(ServerMessage::History { conversation, messages, has_more }.encode().into())?;
+        } else if !replay.fresh.is_empty() {
+            let batch: Vec<ConversationId> = replay.fresh.drain(..replay.fresh.len().min(FRESH_BATCH)).collect();
+            let pages = store.latest_pages(&batch, replay.page, PAGE_BYTES).await.map_err(resume_failed)?;
+            replay.pages.extend(pages);
         } else {
             if !replay.quiet {
                 self.finish_replay(&replay.replayed).await?;
