@@ -8,6 +8,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/env.sh
+source scripts/server-helpers.sh
 conversations=${1:-5000} messages=${2:-100000} rounds=${3:-5}
 server=${4:-target/release/kefu-server}
 cargo build -q --release -p kefu-load
@@ -19,11 +20,8 @@ trap '[ -n "$pid" ] && kill "$pid" 2>/dev/null; rm -rf "$work"' EXIT
 "$server" --database "$work/bench.db" agent add bench --password bench-password >/dev/null
 "$server" --port 0 --database "$work/bench.db" --static-dir dist >"$work/server.log" 2>/dev/null &
 pid=$!
-for _ in $(seq 100); do grep -qs listening "$work/server.log" && break; sleep 0.05; done
-port=$(head -n1 "$work/server.log" | sed 's/.*://')
-token=$(curl -sf -X POST -H 'Content-Type: application/json' \
-  -d '{"name":"bench","password":"bench-password"}' "http://127.0.0.1:$port/api/agent/session" |
-  sed -E 's/.*"token":"([^"]+)".*/\1/')
+port=$(server_port "$work/server.log")
+token=$(agent_token "$port" bench bench-password)
 cpu() { awk '{print $14 + $15}' "/proc/$pid/stat"; }
 before=$(cpu)
 target/release/kefu-load --url "ws://127.0.0.1:$port/webSocket/" --agent-token "$token" --agent-resume "$rounds"

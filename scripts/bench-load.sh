@@ -7,6 +7,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/env.sh
+source scripts/server-helpers.sh
 seconds=${1:-20}
 cargo build -q --release -p kefu-server -p kefu-load
 work=$(mktemp -d)
@@ -27,11 +28,9 @@ run() {
     --max-connections-per-address 100000 --max-frames-per-second-per-address 1000000 \
     --max-text-kib-per-second-per-address 1000000 >"$work/server.log" 2>/dev/null &
   pid=$!
-  for _ in $(seq 100); do grep -qs listening "$work/server.log" && break; sleep 0.05; done
   local port token
-  port=$(head -n1 "$work/server.log" | sed 's/.*://')
-  token=$(curl -sf -H 'Content-Type: application/json' -d '{"name":"load","password":"load-password"}' \
-    "http://127.0.0.1:$port/api/agent/session" | sed 's/.*"token":"\([^"]*\)".*/\1/')
+  port=$(server_port "$work/server.log")
+  token=$(agent_token "$port" load load-password)
   echo "== $label"
   target/release/kefu-load --url "ws://127.0.0.1:$port/webSocket/" --duration "$seconds" \
     --app-secret "$secret" --agent-token "$token" "$@"

@@ -6,6 +6,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/env.sh
+source scripts/server-helpers.sh
 rounds=${1:-200}
 server=${2:-target/release/kefu-server}
 cargo build -q --release -p kefu-load
@@ -16,6 +17,5 @@ secret=probe-benchmark-secret
 "$server" --port 0 --database "$work/probe.db" --static-dir dist --app-secret "$secret" \
   --max-frames-per-second 1000 >"$work/server.log" 2>/dev/null &
 pid=$!
-for _ in $(seq 100); do grep -qs listening "$work/server.log" && break; sleep 0.05; done
-port=$(head -n1 "$work/server.log" | sed 's/.*://')
+port=$(server_port "$work/server.log")
 target/release/kefu-load --url "ws://127.0.0.1:$port/webSocket/" --app-secret "$secret" --probe "$rounds"

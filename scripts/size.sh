@@ -5,13 +5,13 @@
 # Usage: scripts/size.sh (after build.sh)
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source scripts/server-helpers.sh
 [ -f dist/index.html ] && [ -f dist/agent.html ] || { echo "no dist/: run scripts/build.sh first" >&2; exit 1; }
 work=$(mktemp -d)
 target/release/kefu-server --port 0 --static-dir dist --database "$work/size.db" >"$work/log" 2>/dev/null &
 pid=$!
 trap 'kill $pid 2>/dev/null; rm -rf "$work"' EXIT
-for _ in $(seq 100); do grep -q listening "$work/log" && break; sleep 0.05; done
-base=$(head -n1 "$work/log" | sed 's/.*listening on //')
+base="http://127.0.0.1:$(server_port "$work/log")"
 for page in /:dist/index.html /agent:dist/agent.html; do
   url=${page%%:*} html=${page#*:}
   total_raw=0; total_gz=0; total_br=0

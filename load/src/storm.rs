@@ -53,7 +53,7 @@ impl Backend {
     fn spawn(&self, port: u16, one_address: bool, cpus: Option<&str>) -> Result<(Running, u16, Instant), String> {
         let mut command = match self {
             Backend::Reference { bin, database, secret } => {
-                let mut command = Command::new(bin);
+                let mut command = launcher(bin, cpus);
                 command
                     .args(["--port", &port.to_string(), "--static-dir", "/nonexistent", "--app-secret", secret])
                     .arg("--database")
@@ -73,7 +73,7 @@ impl Backend {
             Backend::Original { classes } => {
                 let classpath = std::fs::read_to_string(classes.join("classpath.txt"))
                     .map_err(|e| format!("{}: {e} (build it with tests/original-backend/build.sh)", classes.display()))?;
-                let mut command = Command::new("java");
+                let mut command = launcher("java", cpus);
                 command
                     .arg("-Dfile.encoding=UTF-8")
                     .arg("-cp")
@@ -93,19 +93,6 @@ impl Backend {
                 .map_err(|e| format!("backend log: {e}"))?,
             None => Stdio::null(),
         };
-        if let Some(cpus) = cpus {
-            // taskset execs the backend in its own process: the pid stays the backend's.
-            let program = command.get_program().to_owned();
-            let args: Vec<_> = command.get_args().map(|a| a.to_owned()).collect();
-            let envs: Vec<_> = command.get_envs().map(|(k, v)| (k.to_owned(), v.map(|v| v.to_owned()))).collect();
-            command = Command::new("taskset");
-            command.arg("-c").arg(cpus).arg(program).args(args);
-            for (key, value) in envs {
-                if let Some(value) = value {
-                    command.env(key, value);
-                }
-            }
-        }
         let mut child = command.stdout(Stdio::piped()).stderr(log).spawn().map_err(|e| format!("start backend: {e}"))?;
         let mut lines = BufReader::new(child.stdout.take().ok_or("no stdout")?).lines();
         let ready_word = if self.v1() { "listening" } else { "READY" };
@@ -174,6 +161,19 @@ enum Phase {
     Quiet,
     /// Read the conversation back and report.
     Verify,
+}
+
+/// A command running `program`, on `cpus` only when given (through `taskset -c`, which execs
+/// it: the pid stays the backend's).
+fn launcher(program: impl AsRef<std::ffi::OsStr>, cpus: Option<&str>) -> Command {
+    match cpus {
+        Some(cpus) => {
+            let mut command = Command::new("taskset");
+            command.arg("-c").arg(cpus).arg(program);
+            command
+        }
+        None => Command::new(program),
+    }
 }
 
 /// Shared by the clients.
