@@ -1,18 +1,19 @@
 #!/usr/bin/env bash
-# Measures the transfer size of each page (the user page `/` and the agent console `/agent`)
+# Measures the transfer size of each page (customer service `/`, the Friends page `/friends`
+# and the agent console `/agent`)
 # as the reference server sends it, file by file: plain, gzip and brotli (the files compressed
 # at build time by scripts/build.sh), from the release build in dist/.
 # Usage: scripts/size.sh (after build.sh)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/server-helpers.sh
-[ -f dist/index.html ] && [ -f dist/agent.html ] || { echo "no dist/: run scripts/build.sh first" >&2; exit 1; }
+[ -f dist/index.html ] && [ -f dist/friends.html ] && [ -f dist/agent.html ] || { echo "no dist/: run scripts/build.sh first" >&2; exit 1; }
 work=$(mktemp -d)
 target/release/kefu-server --port 0 --static-dir dist --database "$work/size.db" >"$work/log" 2>/dev/null &
 pid=$!
 trap 'kill $pid 2>/dev/null; rm -rf "$work"' EXIT
 base="http://127.0.0.1:$(server_port "$work/log")"
-for page in /:dist/index.html /agent:dist/agent.html; do
+for page in /:dist/index.html /friends:dist/friends.html /agent:dist/agent.html; do
   url=${page%%:*} html=${page#*:}
   total_raw=0; total_gz=0; total_br=0
   echo "== $url"

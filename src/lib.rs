@@ -4,14 +4,17 @@
 //! ```text
 //! browser/    web APIs: storage keys and clock, WebSocket link, chat glue, identity (/api),
 //!             tone and desktop notifications
-//! pages/      components: shared (status, messages, composer), user/ (`/`), agent/ (`/agent`:
-//!             sign-in, conversation list, conversation, alerts)
-//! main.rs     bin `kefu`: the user page; agent_main.rs: bin `kefu-agent`: the console
+//! pages/      components: shared (status, messages, composer), user/ (`/` customer service,
+//!             `/friends` friends and peer chat), agent/ (`/agent`: sign-in, conversation
+//!             list, conversation, alerts)
+//! main.rs     bin `kefu`: the customer-service page; friends_main.rs: bin `kefu-friends`: the
+//!             Friends page; agent_main.rs: bin `kefu-agent`: the console
 //! ```
 
 mod browser;
 mod pages;
 
+use kefu_core::config::PageConfig;
 use kefu_core::i18n;
 use leptos::prelude::*;
 
@@ -20,15 +23,49 @@ pub use pages::shared::{MessageList, StatusIndicator};
 pub use pages::use_texts;
 
 /// Which page a binary mounts. Each page is its own wasm binary (`kefu` for `/`,
-/// `kefu-agent` for `/agent`), so a visitor's phone does not download the console.
+/// `kefu-friends` for `/friends`, `kefu-agent` for `/agent`), so a visitor's phone does not
+/// download the console, and the customer-service page not the Friends screens.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Page {
     User,
+    Friends,
     Agent,
 }
 
 /// Mounts `page` with the settings from the URL (or the error in them).
 pub fn start(page: Page) {
+    match page {
+        Page::User => {
+            // The Friends screens and invites were once at `/`: their links lead there.
+            let search = web_sys::window().and_then(|w| w.location().search().ok()).unwrap_or_default();
+            if let Some(friends) = kefu_core::config::friends_page_for(&search) {
+                if let Some(window) = web_sys::window() {
+                    let _ = window.location().replace(&friends);
+                }
+                return;
+            }
+            mount(|texts| texts.title, |config| {
+                let title = i18n_title(|t| t.service);
+                view! { <pages::user::UserGate config page=pages::user::support::page title /> }.into_any()
+            })
+        }
+        Page::Friends => mount(|texts| texts.friends.tab, |config| {
+            let title = i18n_title(|t| t.friends.tab);
+            view! { <pages::user::UserGate config page=pages::user::friends::page title /> }.into_any()
+        }),
+        Page::Agent => {
+            mount(|texts| texts.agent_title, |config| view! { <pages::agent::AgentGate config /> }.into_any())
+        }
+    }
+}
+
+fn i18n_title(text: fn(&'static i18n::Texts) -> &'static str) -> &'static str {
+    text(pages::texts())
+}
+
+/// Mounts what `page` makes of the settings from the URL (or the error in them), with the
+/// document's title `title` in the page's language.
+fn mount(title: fn(&'static i18n::Texts) -> &'static str, page: impl FnOnce(PageConfig) -> AnyView + 'static) {
     let Some(window) = web_sys::window() else { return };
     let location = window.location();
     let config = kefu_core::config::parse(
@@ -42,14 +79,13 @@ pub fn start(page: Page) {
     if let Some(root) = window.document().and_then(|d| d.document_element()) {
         let _ = root.set_attribute("lang", texts.lang);
     }
-    document().set_title(if page == Page::Agent { texts.agent_title } else { texts.title });
+    document().set_title(title(texts));
     pages::use_texts(texts);
-    mount_to_body(move || match (config, page) {
-        (Err(message), _) => view! {
+    mount_to_body(move || match config {
+        Err(message) => view! {
             <p class="config-error" role="alert">{texts.config_error}": "{message}</p>
         }
         .into_any(),
-        (Ok(config), Page::Agent) => view! { <pages::agent::AgentGate config /> }.into_any(),
-        (Ok(config), Page::User) => view! { <pages::user::UserGate config /> }.into_any(),
+        Ok(config) => page(config),
     });
 }

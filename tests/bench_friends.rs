@@ -30,7 +30,7 @@ async fn a_user_with_five_hundred_friends() {
     let messages = setting("KEFU_BENCH_MESSAGES", 20_000);
     let rounds = setting("KEFU_BENCH_ROUNDS", 30) as usize;
     let server = Server::start_seeded_friends(ME, friends, messages);
-    let url = server.named_user_url(ME, Some("Me"), "lang=en&view=friends");
+    let url = server.named_friends_url(ME, Some("Me"), "lang=en");
     let port = server.port;
     let friend_ws = move |uid: i64| {
         format!("ws://127.0.0.1:{port}/webSocket/{uid}?token={}", kefu_testkit::app_token(uid, None))

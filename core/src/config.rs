@@ -107,6 +107,29 @@ pub fn invite_search(search: &str, invite: &str) -> String {
     with_param(&search, kefu_protocol::friends::INVITE_PARAM, Some(invite))
 }
 
+/// Where the Friends page is, relative to the customer-service page (`/friends` beside `/`).
+pub const FRIENDS_PAGE: &str = "friends";
+
+/// The customer-service page's address for what `search` names: `None` to stay, or the
+/// Friends page (relative, with the same query) for a Friends screen or an invite, which
+/// earlier versions of the page showed at `/` and whose links people still have.
+pub fn friends_page_for(search: &str) -> Option<String> {
+    let query = search.strip_prefix('?').unwrap_or(search);
+    let invite = form_urlencoded::parse(query.as_bytes()).any(|(k, _)| k == kefu_protocol::friends::INVITE_PARAM);
+    (invite || screen_in(search) != Screen::Support).then(|| format!("{FRIENDS_PAGE}{}", with_param(search, "", None)))
+}
+
+/// The tabs' links, from one page to the other: the same visitor, backend and language;
+/// no screen and no invite (the Friends page opens on its list).
+pub fn tab_link(search: &str, to_friends: bool) -> String {
+    let mut search = search.to_owned();
+    for key in ["view", kefu_protocol::friends::INVITE_PARAM] {
+        search = with_param(&search, key, None);
+    }
+    let page = if to_friends { FRIENDS_PAGE } else { "./" };
+    format!("{page}{search}")
+}
+
 /// Reads the settings from the page's `location.protocol` (`http:`/`https:`), `location.host`
 /// and `location.search` (with or without the leading `?`). Bad values are errors, not
 /// silently replaced by defaults.
@@ -252,6 +275,15 @@ mod tests {
             assert_eq!(Screen::from_param(screen.to_param().as_deref()), screen);
         }
         assert_eq!(with_param("?uid=5&lang=zh", "view", Some("friends")), "?uid=5&lang=zh&view=friends");
+        // The Friends page is its own page; old addresses of its screens lead there.
+        assert_eq!(friends_page_for("?uid=5&view=chat-7").as_deref(), Some("friends?uid=5&view=chat-7"));
+        assert_eq!(friends_page_for("view=friends").as_deref(), Some("friends?view=friends"));
+        assert_eq!(friends_page_for("?lang=en&invite=a.b.c").as_deref(), Some("friends?lang=en&invite=a.b.c"));
+        assert_eq!(friends_page_for("?uid=5&lang=en"), None);
+        assert_eq!(friends_page_for(""), None);
+        assert_eq!(tab_link("?uid=5&token=t&view=chat-7&lang=en", false), "./?uid=5&token=t&lang=en");
+        assert_eq!(tab_link("?uid=5&invite=x", true), "friends?uid=5");
+        assert_eq!(tab_link("", true), "friends");
         assert_eq!(with_param("?view=friends&uid=5", "view", Some("chat-7")), "?uid=5&view=chat-7");
         assert_eq!(with_param("?view=friends", "view", None), "");
         assert_eq!(

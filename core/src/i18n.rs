@@ -119,6 +119,8 @@ pub struct FriendTexts {
     pub bad_invite: &'static str,
     pub slow_down: &'static str,
     pub note_too_long: &'static str,
+    /// The Friends page against a backend without friends (v1, the original).
+    pub unavailable: &'static str,
 }
 
 pub const ZH_FRIENDS: FriendTexts = FriendTexts {
@@ -155,6 +157,7 @@ pub const ZH_FRIENDS: FriendTexts = FriendTexts {
     bad_invite: "邀请链接无效或已过期。",
     slow_down: "请求太频繁，请稍后再试。",
     note_too_long: "附言最多 100 个字。",
+    unavailable: "此服务没有好友功能。",
 };
 
 pub const EN_FRIENDS: FriendTexts = FriendTexts {
@@ -191,6 +194,7 @@ pub const EN_FRIENDS: FriendTexts = FriendTexts {
     bad_invite: "This invite link is not valid or has expired.",
     slow_down: "Too many requests; try again later.",
     note_too_long: "A note has at most 100 characters.",
+    unavailable: "This service has no friends list.",
 };
 
 impl FriendTexts {

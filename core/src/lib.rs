@@ -8,8 +8,9 @@
 //! courier      gets each own message to the server exactly once: resume, resend, ack, refuse
 //! outbox       own messages not yet stored (the page keeps it in browser storage)
 //! timeline     one conversation as shown: entries, sender, delivery, merge by id/seq
-//! user_chat    the user page's model (its conversation with customer service, and peers)
-//! peers        friends, requests and peer conversations (protocol v2)
+//! user_chat    the customer-service page's model (its conversation, and friends' news)
+//! friends_chat the Friends page's model (friends, requests, peer conversations: v2)
+//! peers        friends, requests and peer conversations; what is new there (the badge)
 //! inbox        the agent console's model (one conversation per user, unread, order)
 //! alerts       when a new message should alert the agent
 //! config       page settings from the URL
@@ -21,6 +22,7 @@ pub mod alerts;
 pub mod config;
 pub mod connection;
 pub mod courier;
+pub mod friends_chat;
 pub mod i18n;
 pub mod inbox;
 pub mod negotiation;

@@ -168,6 +168,12 @@ impl Peers {
         self.list.friends.iter().map(|f| f.unread).sum()
     }
 
+    /// What is new on the Friends screens: unread messages and requests waiting for an answer
+    /// (the Friends tab's badge and the browser tab's title).
+    pub fn news(&self) -> u64 {
+        self.unread_total() + self.list.incoming.len() as u64
+    }
+
     /// Friends whose name (or id) contains `query`, most recent conversation first.
     pub fn filtered(&self, query: &str) -> Vec<&Friend> {
         let query = query.trim().to_lowercase();
@@ -190,6 +196,66 @@ impl Peers {
                 chat.timeline.last_seq().map(|seq| Position { conversation: *conversation, seq })
             })
             .collect()
+    }
+}
+
+/// What the customer-service page keeps of friends: only what is new on the Friends page, for
+/// its tab's badge and the browser tab's title. It counts the way [`Peers`] does (the list's
+/// unread counts and requests, then live messages newer than each conversation's latest, and
+/// one's own reads from another tab), without keeping the list or any conversation.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PeerNews {
+    me: i64,
+    /// Each friend's conversation: the latest sequence number known, and how many unread.
+    conversations: BTreeMap<ConversationId, (Seq, u64)>,
+    requests: u64,
+}
+
+impl PeerNews {
+    pub fn new(me: i64) -> PeerNews {
+        PeerNews { me, ..PeerNews::default() }
+    }
+
+    /// A new list from the server: it replaces everything counted so far.
+    pub fn set_list(&mut self, list: &Friends) {
+        self.conversations = list
+            .friends
+            .iter()
+            .map(|f| (f.conversation, (f.last.as_ref().map_or(0, |m| m.seq), f.unread)))
+            .collect();
+        self.requests = list.incoming.len() as u64;
+    }
+
+    /// A stored message of a peer conversation; returns whether it was new. Messages of a
+    /// conversation not on the list (not or no longer a friend's) are not counted.
+    pub fn receive(&mut self, message: &Message) -> bool {
+        let Some((last, unread)) = self.conversations.get_mut(&message.conversation) else { return false };
+        if message.seq <= *last {
+            return false;
+        }
+        *last = message.seq;
+        if message.uid != self.me {
+            *unread += 1;
+        }
+        true
+    }
+
+    /// A member's read position: one's own (from the Friends page, maybe in another tab)
+    /// up to the latest message clears the conversation's count.
+    pub fn member_read(&mut self, conversation: ConversationId, uid: i64, seq: Seq) {
+        if uid != self.me {
+            return;
+        }
+        if let Some((last, unread)) = self.conversations.get_mut(&conversation) {
+            if *last <= seq {
+                *unread = 0;
+            }
+        }
+    }
+
+    /// Unread messages and requests waiting for an answer.
+    pub fn total(&self) -> u64 {
+        self.conversations.values().map(|(_, unread)| unread).sum::<u64>() + self.requests
     }
 }
 
@@ -324,6 +390,48 @@ mod tests {
         peers.receive(&mut ids, &stored_at(-3, 7, 3, "2026-11-29 12:00:00"), false);
         assert_eq!(peers.chats[&-3].oldest(), (Some(7), true), "a live message: the page before it");
         assert_eq!(PeerChat::default().oldest(), (None, true), "never loaded");
+    }
+
+    /// The customer-service page's count and the Friends page's, fed the same frames, agree.
+    #[test]
+    fn news_counts_as_the_friends_page_does() {
+        let mut peers = peers();
+        let mut news = PeerNews::new(1);
+        let mut list = peers.list.clone();
+        list.incoming.push(kefu_protocol::friends::Request {
+            person: Person { uid: 9, name: "Eve".into(), avatar: String::new() },
+            note: String::new(),
+            sent: 0,
+        });
+        peers.set_list(list.clone());
+        news.set_list(&list);
+        assert_eq!((news.total(), peers.news()), (2, 2), "Bob's unread and Eve's request");
+        let mut ids = Ids::default();
+        // (message, whether it is news)
+        let frames = [
+            (stored_at(-2, 3, 2, "2026-11-29 10:00:00"), false), // already counted in the list
+            (stored_at(-2, 4, 2, "2026-11-29 12:00:00"), true),
+            (stored_at(-2, 4, 2, "2026-11-29 12:00:00"), false), // replayed
+            (stored_at(-3, 2, 1, "2026-11-29 12:01:00"), true),  // my own: newer, not unread
+            (stored_at(-3, 3, 3, "2026-11-29 12:02:00"), true),
+            (stored_at(-9, 1, 9, "2026-11-29 12:03:00"), false), // not a friend's conversation
+        ];
+        for (message, new) in &frames {
+            assert_eq!(news.receive(message), *new, "{message:?}");
+            peers.receive(&mut ids, message, false);
+            assert_eq!(news.total(), peers.news(), "after {message:?}");
+        }
+        assert_eq!(news.total(), 4);
+        // Read on the Friends page: up to the latest clears it, short of it does not.
+        for (conversation, seq) in [(-2, 3), (-2, 4), (-3, 3)] {
+            news.member_read(conversation, 1, seq);
+            peers.member_read(conversation, 1, seq);
+            assert_eq!(news.total(), peers.news(), "read {conversation} to {seq}");
+        }
+        news.member_read(-2, 2, 99);
+        assert_eq!(news.total(), 1, "Bob's reading is not mine; Eve's request is still waiting");
+        news.set_list(&Friends::default());
+        assert_eq!(news.total(), 0);
     }
 
     #[test]

@@ -1,6 +1,7 @@
-//! The user page's model: the visitor's conversation with customer service, and (protocol
-//! v2) their friends and peer conversations ([`Peers`]), as the page shows them. Pure data,
-//! no browser types.
+//! The customer-service page's model: the visitor's conversation with customer service as
+//! the page shows it, and (protocol v2) what is new with their friends ([`PeerNews`], the
+//! Friends tab's badge; the Friends page's model is [`crate::friends_chat`]). Pure data, no
+//! browser types.
 
 use kefu_protocol::v1::{ConversationId, Message, Position, Seq};
 use kefu_protocol::{ChatMessage, Role, AGENT_UID, NOTICE_UNKNOWN_USER};
@@ -9,10 +10,10 @@ use kefu_protocol::friends::{is_peer, Friends};
 
 use crate::courier::Model;
 use crate::outbox::Pending;
-use crate::peers::Peers;
+use crate::peers::PeerNews;
 use crate::timeline::{From, Ids, Timeline};
 
-/// The user page's model: one conversation seen by user `uid`.
+/// The customer-service page's model: one conversation seen by user `uid`.
 #[derive(Debug, Clone)]
 pub struct UserChat {
     pub uid: i64,
@@ -27,12 +28,10 @@ pub struct UserChat {
     pub agents_read: Seq,
     /// The backend said it does not know this user id (the original's 用户信息不存在!).
     pub unknown_user: bool,
-    /// Friends and peer conversations.
-    pub peers: Peers,
+    /// What is new on the Friends page (v2).
+    pub news: PeerNews,
     /// The server speaks v2 (it sent a friends list): the page shows the Friends tab.
     pub friends_on: bool,
-    /// The peer conversation the person is looking at, if any.
-    pub open_peer: Option<ConversationId>,
     ids: Ids,
 }
 
@@ -46,9 +45,8 @@ impl UserChat {
             agent_typing_until: None,
             agents_read: 0,
             unknown_user: false,
-            peers: Peers::new(uid),
+            news: PeerNews::new(uid),
             friends_on: false,
-            open_peer: None,
             ids: Ids::default(),
         }
     }
@@ -76,11 +74,10 @@ impl UserChat {
         }
     }
 
-    /// v1: files a stored message of this user's conversation (or, v2, a peer one).
+    /// v1: files a stored message of this user's conversation (or, v2, counts a peer one).
     pub fn receive_v1(&mut self, message: &Message) -> bool {
         if is_peer(message.conversation) {
-            let open = self.open_peer == Some(message.conversation);
-            return self.peers.receive(&mut self.ids, message, open);
+            return self.news.receive(message);
         }
         if message.uid == AGENT_UID && message.conversation == self.uid {
             // The agent sent what it was typing.
@@ -112,17 +109,6 @@ impl UserChat {
     }
 }
 
-impl UserChat {
-    /// The customer-service timeline, then every peer conversation's.
-    fn timelines(&self) -> impl Iterator<Item = &Timeline> {
-        std::iter::once(&self.timeline).chain(self.peers.chats.values().map(|c| &c.timeline))
-    }
-
-    fn timelines_mut(&mut self) -> impl Iterator<Item = &mut Timeline> {
-        std::iter::once(&mut self.timeline).chain(self.peers.chats.values_mut().map(|c| &mut c.timeline))
-    }
-}
-
 /// Where a chat message from `sender` belongs on the user page of user `my_uid`.
 /// `None` means it is not for this user: a backend that broadcasts (the original) hands every
 /// user the other users' messages, which must not be shown.
@@ -141,35 +127,33 @@ impl Model for UserChat {
         Role::Agent
     }
 
+    /// A message to a friend (queued on the Friends page) is sent from here too, but shown
+    /// there.
     fn show_pending(&mut self, pending: &Pending) -> Option<u64> {
-        match pending.conversation.filter(|c| is_peer(*c)) {
-            Some(conversation) => {
-                let chat = self.peers.chats.entry(conversation).or_default();
-                let (id, text, time) = (Some(pending.id.clone()), &pending.text, pending.time.clone());
-                Some(chat.timeline.push_sending(&mut self.ids, self.uid, id, text, time))
-            }
-            None => Some(self.send_local(Some(pending.id.clone()), &pending.text, pending.time.clone())),
+        if pending.conversation.is_some_and(is_peer) {
+            return None;
         }
+        Some(self.send_local(Some(pending.id.clone()), &pending.text, pending.time.clone()))
     }
 
     fn entry_of(&self, message_id: &str) -> Option<u64> {
-        self.timelines().find_map(|timeline| timeline.by_message_id(message_id)).map(|e| e.id)
+        self.timeline.by_message_id(message_id).map(|e| e.id)
     }
 
     fn retry(&mut self, entry: u64) -> Option<String> {
-        self.timelines_mut().find_map(|timeline| timeline.retry(entry).and_then(|e| e.message_id.clone()))
+        self.timeline.retry(entry).and_then(|e| e.message_id.clone())
     }
 
     fn ack(&mut self, message_id: &str, seq: Seq) {
-        self.timelines_mut().any(|timeline| timeline.ack(message_id, seq));
+        self.timeline.ack(message_id, seq);
     }
 
     fn fail(&mut self, message_id: &str, reason: &str) {
-        self.timelines_mut().any(|timeline| timeline.fail(message_id, reason));
+        self.timeline.fail(message_id, reason);
     }
 
     fn unconfirm(&mut self, message_id: &str, reason: &str) -> bool {
-        self.timelines_mut().any(|timeline| timeline.unconfirm(message_id, reason))
+        self.timeline.unconfirm(message_id, reason)
     }
 
     fn receive_v1(&mut self, message: &Message, _live: bool) {
@@ -177,32 +161,19 @@ impl Model for UserChat {
     }
 
     fn history(&mut self, conversation: ConversationId, messages: &[Message], has_more: bool) {
-        if is_peer(conversation) {
-            self.peers.history(&mut self.ids, conversation, messages, has_more);
-        } else {
+        // This page never asks for a peer conversation's page.
+        if !is_peer(conversation) {
             UserChat::history(self, messages, has_more);
         }
     }
 
     fn friends(&mut self, list: Friends) {
         self.friends_on = true;
-        self.peers.set_list(list);
-    }
-
-    fn friend_refused(&mut self, code: kefu_protocol::v1::ErrorCode) -> bool {
-        self.peers.refused(code)
-    }
-
-    fn friend_presence(&mut self, uid: i64, online: bool) {
-        self.peers.presence(uid, online);
+        self.news.set_list(&list);
     }
 
     fn member_read(&mut self, conversation: ConversationId, uid: i64, seq: Seq) {
-        self.peers.member_read(conversation, uid, seq);
-    }
-
-    fn member_typing(&mut self, conversation: ConversationId, uid: i64, until_ms: u64) {
-        self.peers.typing(conversation, uid, until_ms);
+        self.news.member_read(conversation, uid, seq);
     }
 
     fn receive_v0(&mut self, message: &ChatMessage) -> Option<String> {
@@ -218,14 +189,14 @@ impl Model for UserChat {
     }
 
     fn positions(&self) -> Vec<Position> {
-        let own = self.timeline.last_seq().map(|seq| Position { conversation: self.uid, seq });
-        own.into_iter().chain(self.peers.positions()).collect()
+        // Peer conversations are not named: the server replays none it was not told of (the
+        // friends list carries what is new).
+        self.timeline.last_seq().map(|seq| Position { conversation: self.uid, seq }).into_iter().collect()
     }
 
     fn oldest(&self, conversation: ConversationId) -> (Option<Seq>, bool) {
         if is_peer(conversation) {
-            // Never seen: the latest page is due.
-            return self.peers.chats.get(&conversation).map_or((None, true), |chat| chat.oldest());
+            return (None, false);
         }
         (self.timeline.first_seq(), self.has_more)
     }
@@ -288,48 +259,59 @@ mod tests {
     }
 
     #[test]
-    fn peer_conversations_go_through_the_courier_like_the_support_one() {
+    fn peers_show_only_as_news_here_and_their_queued_messages_still_go_out() {
         use crate::courier::{Courier, Effect};
         use crate::outbox::Outbox;
         use kefu_protocol::friends::{Friend, Person};
         use kefu_protocol::v1::{ClientMessage, ServerMessage};
 
+        // A message to Bob was queued on the Friends page before a reload of this page.
+        let queued = Pending {
+            id: "p1".into(),
+            conversation: Some(-2),
+            text: "hi Bob".into(),
+            time: "t".into(),
+            sent: false,
+            failed: None,
+        };
         let mut chat = UserChat::new(5);
-        let mut courier = Courier::new(Outbox::default(), &mut chat);
-        courier.opened(true, &mut chat);
+        let mut outbox = Outbox::default();
+        outbox.add(queued);
+        let mut courier = Courier::new(outbox, &mut chat);
+        assert!(chat.timeline.entries.is_empty(), "shown on the Friends page, not here");
+        let effects = courier.opened(true, &mut chat);
+        assert!(effects.contains(&Effect::SendV1(ClientMessage::Resume { after: vec![] })));
         assert!(!chat.friends_on, "no Friends tab before a v2 server says so");
         let bob = Friend {
             person: Person { uid: 6, name: "Bob".into(), avatar: String::new() },
             conversation: -2,
             online: true,
-            last: None,
-            unread: 0,
+            last: Some(stored(-2, 1, "old", 6)),
+            unread: 1,
         };
         let list = kefu_protocol::friends::Friends { friends: vec![bob], ..Default::default() };
         courier.on_v1(&mut chat, ServerMessage::Friends(list), "t".into());
-        courier.on_v1(&mut chat, ServerMessage::Ready, "t".into());
+        let effects = courier.on_v1(&mut chat, ServerMessage::Ready, "t".into());
         assert!(chat.friends_on);
-        // Writing to Bob: shown as sending in his conversation, sent with its id.
-        let effects = courier.compose(&mut chat, "p1".into(), Some(-2), "hi Bob", "t".into());
-        assert!(effects.contains(&Effect::SendV1(ClientMessage::Send {
-            id: "p1".into(),
-            conversation: Some(-2),
-            text: "hi Bob".into()
-        })));
-        assert!(chat.timeline.entries.is_empty(), "not in the customer-service chat");
-        courier.on_v1(&mut chat, ServerMessage::Ack { id: "p1".into(), conversation: -2, seq: 1 }, "t".into());
-        let entry = &chat.peers.chats[&-2].timeline.entries[0];
-        assert_eq!((entry.delivery, entry.seq), (Delivery::Sent, Some(1)));
-        // Bob answers while the person looks elsewhere: unread; resume carries the position.
-        courier.on_v1(&mut chat, ServerMessage::Message(stored(-2, 2, "b1", 6)), "t".into());
-        assert_eq!(chat.peers.unread_total(), 1);
-        assert_eq!(chat.peers.chats[&-2].timeline.entries[1].from, From::User);
+        assert!(
+            effects.contains(&Effect::SendV1(ClientMessage::Send {
+                id: "p1".into(),
+                conversation: Some(-2),
+                text: "hi Bob".into()
+            })),
+            "{effects:?}"
+        );
+        courier.on_v1(&mut chat, ServerMessage::Ack { id: "p1".into(), conversation: -2, seq: 2 }, "t".into());
+        assert_eq!(courier.queued(), 0, "delivered from this page");
+        // Bob answers: counted, not shown; the resume still names only this conversation.
+        courier.on_v1(&mut chat, ServerMessage::Message(stored(-2, 3, "b1", 6)), "t".into());
+        courier.on_v1(&mut chat, ServerMessage::Message(stored(5, 1, "s1", AGENT_UID)), "t".into());
+        assert_eq!(chat.news.total(), 2);
+        assert_eq!(chat.timeline.entries.len(), 1, "only customer service's message");
         let resume = courier.opened(true, &mut chat);
         assert_eq!(
             resume,
-            vec![Effect::SendV1(ClientMessage::Resume {
-                after: vec![Position { conversation: -2, seq: 2 }]
-            })]
+            vec![Effect::SendV1(ClientMessage::Resume { after: vec![Position { conversation: 5, seq: 1 }] })]
         );
     }
 }

@@ -78,12 +78,17 @@ fn router(config: &Config, state: AppState) -> Router {
     // The console is its own page (and wasm binary): `/agent` serves agent.html.
     let console =
         ServeFile::new(config.static_dir.join("agent.html")).precompressed_br().precompressed_gzip();
+    // So is the Friends page: `/friends` serves friends.html (not `/friends/`: the page's
+    // links to `/` are relative).
+    let friends =
+        ServeFile::new(config.static_dir.join("friends.html")).precompressed_br().precompressed_gzip();
     let mut router = Router::new()
         .route(&format!("{}{{user_id}}", kefu_protocol::ENDPOINT_PREFIX), get(upgrade))
         .route(HEALTHZ_PATH, get(|| async { "ok" }))
         .route(READYZ_PATH, get(ready))
         .route_service("/agent", console.clone())
-        .route_service("/agent/", console);
+        .route_service("/agent/", console)
+        .route_service(FRIENDS_PAGE_PATH, friends);
     if state.auth.is_some() {
         let origins: Vec<HeaderValue> =
             config.allowed_origins.iter().filter_map(|o| HeaderValue::from_str(o).ok()).collect();
@@ -123,6 +128,8 @@ fn router(config: &Config, state: AppState) -> Router {
 /// Process up: always `200 ok` while the server accepts connections (a load balancer's
 /// liveness check).
 pub const HEALTHZ_PATH: &str = "/healthz";
+/// The Friends page (the web app links to it relatively, `kefu_core::config::FRIENDS_PAGE`).
+pub const FRIENDS_PAGE_PATH: &str = "/friends";
 /// Ready for traffic: `200 ready` when the database takes a write within
 /// [`READY_TIMEOUT`], else `503` with the reason. Checked at most once per [`READY_EVERY`]
 /// whatever the number of callers; the others get the last answer.

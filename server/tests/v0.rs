@@ -241,13 +241,13 @@ async fn client_routes_fall_back_to_the_app() {
     // A stand-in for the built web app: the routing is what is tested here.
     let site = std::env::temp_dir().join(format!("kefu-site-{}", std::process::id()));
     std::fs::create_dir_all(&site).expect("site folder");
-    for page in ["index.html", "agent.html"] {
+    for page in ["index.html", "agent.html", "friends.html"] {
         std::fs::write(site.join(page), format!("<!DOCTYPE html><script src=\"/{page}.js\"></script>"))
             .expect("write a page");
     }
     let server = Server::in_process(&["--static-dir", &site.display().to_string()]);
     for (path, page) in
-        [("/", "index"), ("/chat/anywhere", "index"), ("/agent", "agent"), ("/agent/", "agent")]
+        [("/", "index"), ("/chat/anywhere", "index"), ("/agent", "agent"), ("/agent/", "agent"), ("/friends", "friends")]
     {
         let body = http_get(server.port, path).await;
         assert!(body.starts_with("HTTP/1.1 200"), "{path}: {body}");

@@ -1,6 +1,6 @@
-//! The address bar as the user page uses it: the screen shown (`?view=`, pushed on every
-//! move so that the back gesture and a reload work), and invite links (`?invite=`).
-//! The URL rules are in `kefu_core::config`.
+//! The address bar as the user's pages use it: the Friends page's screen (`?view=`, pushed on
+//! every move so that the back gesture and a reload work), invite links (`?invite=`), and the
+//! query the tabs carry from one page to the other. The URL rules are in `kefu_core::config`.
 
 use kefu_core::config::{invite_search, screen_in, with_param, Screen};
 use leptos::prelude::*;
@@ -14,13 +14,17 @@ fn location() -> Option<web_sys::Location> {
     web_sys::window().map(|w| w.location())
 }
 
-fn search() -> String {
+/// The page's query string (with its `?`, or empty).
+pub(crate) fn search() -> String {
     location().and_then(|l| l.search().ok()).unwrap_or_default()
 }
 
-/// The screen the address names now.
+/// The Friends page's screen the address names now: its list unless a conversation.
 fn current() -> Screen {
-    screen_in(&search())
+    match screen_in(&search()) {
+        Screen::Support => Screen::Friends,
+        screen => screen,
+    }
 }
 
 /// Keeps `screen` in step with the address when the person goes back or forward.

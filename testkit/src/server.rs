@@ -304,8 +304,17 @@ impl Server {
 
     /// [`Server::user_url`] for a user the app names.
     pub fn named_user_url(&self, uid: i64, name: Option<&str>, query: &str) -> String {
+        self.named_page_url("/", uid, name, query)
+    }
+
+    /// [`Self::named_user_url`] of the Friends page (`/friends`).
+    pub fn named_friends_url(&self, uid: i64, name: Option<&str>, query: &str) -> String {
+        self.named_page_url("/friends", uid, name, query)
+    }
+
+    fn named_page_url(&self, page: &str, uid: i64, name: Option<&str>, query: &str) -> String {
         let sep = if query.is_empty() { "" } else { "&" };
-        self.url(&format!("/?uid={uid}&token={}{sep}{query}", app_token(uid, name)))
+        self.url(&format!("{page}?uid={uid}&token={}{sep}{query}", app_token(uid, name)))
     }
 
     pub fn url(&self, path: &str) -> String {

@@ -298,8 +298,8 @@ async fn peer_fault_run_every_message_exactly_once_in_the_same_order_for_both_fr
         .send(friendship)
         .expect("POST the friendship");
     assert_eq!(response.status(), 200, "the app's backend sets the friendship");
-    let ann_url = server.named_user_url(ann_uid, Some("Ann"), &format!("lang=en&view=chat-{bob_uid}"));
-    let bob_url = server.named_user_url(bob_uid, Some("Bob"), &format!("lang=en&view=chat-{ann_uid}"));
+    let ann_url = server.named_friends_url(ann_uid, Some("Ann"), &format!("lang=en&view=chat-{bob_uid}"));
+    let bob_url = server.named_friends_url(bob_uid, Some("Bob"), &format!("lang=en&view=chat-{ann_uid}"));
     let (control_task, control) = Control::take(server);
     with_browsers(2, move |browsers| async move {
         let (ann, bob) = (&browsers[0], &browsers[1]);

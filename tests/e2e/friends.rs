@@ -62,7 +62,7 @@ async fn an_invite_link_makes_friends_who_chat_with_typing_reads_presence_and_re
         page::open_online(ann, &ann_url).await;
         click(ann, "[data-tab=friends]").await;
         wait_for(ann, "[data-screen=friends] .invite-link").await;
-        assert!(current_url(ann).await.contains("view=friends"), "the screen is in the address");
+        assert!(current_url(ann).await.contains("/friends?"), "the Friends page is its own: {}", current_url(ann).await);
         let link = eventually("an invite link", LOAD, || async {
             let value = page::run(ann, "return document.querySelector('.invite-link').value;", vec![]).await;
             value.as_str().filter(|v| v.contains("invite=")).map(str::to_owned)
@@ -144,6 +144,9 @@ async fn requests_by_id_a_block_the_apps_backend_and_a_console_that_sees_none_of
         page::open_online(dan, &dan_url).await;
         page::open_online(carl, &carl_url).await;
         wait_for(carl, "[data-screen=friends]").await;
+        // Addresses of the Friends screens at `/` (from earlier versions) lead to its page.
+        let url = current_url(carl).await;
+        assert!(url.contains("/friends?") && url.contains("uid=301"), "{url}");
 
         // A wrong id is said plainly; a right one sends the request with its note.
         carl.find(Locator::Css(".add-friend input[name=uid]"))
@@ -176,10 +179,23 @@ async fn requests_by_id_a_block_the_apps_backend_and_a_console_that_sees_none_of
         wait_for(dan, "[data-friend='301']").await;
         wait_for(carl, "[data-friend='302']").await;
 
-        // They chat; the console sees neither the conversation nor its messages.
+        // They chat; the console sees neither the conversation nor its messages. Dan is on
+        // the customer-service page meanwhile: its Friends tab and title count the message,
+        // which is not shown there.
+        click(dan, "[data-tab=support]").await;
+        wait_for(dan, "[data-screen=support] [data-tab=friends]").await;
+        page::wait_status(dan, "online", LOAD).await;
         click(carl, "[data-friend='302']").await;
         page::type_and_send(carl, "private to Dan").await;
         page::wait_message(carl, "me", "private to Dan", "sent").await;
+        wait_attr(dan, "[data-tab=friends] .unread", "data-unread", "1").await;
+        assert!(dan.title().await.expect("title").starts_with("(1)"), "the tab's title counts it");
+        assert_eq!(
+            page::run(dan, "return document.body.textContent.includes('private to Dan');", vec![]).await,
+            serde_json::json!(false)
+        );
+        click(dan, "[data-tab=friends]").await;
+        wait_attr(dan, "[data-friend='301'] .unread", "data-unread", "1").await;
         let rows = page::conversation_rows(agent).await;
         assert!(rows.iter().all(|(uid, _)| !uid.starts_with('-')), "{rows:?}");
         let seen_by_agent =

@@ -206,6 +206,7 @@ async fn a_visitor_the_original_does_not_know_is_told_what_to_do() {
     let original = Original::start();
     let pages = Server::start();
     let url = pages.url(&format!("/?server={}", original.ws_base()));
+    let friends_url = pages.url(&format!("/friends?server={}", original.ws_base()));
     with_browsers(1, move |browsers| async move {
         let user = &browsers[0];
         page::open_online(user, &url).await;
@@ -218,6 +219,15 @@ async fn a_visitor_the_original_does_not_know_is_told_what_to_do() {
             .await
             .expect("the page says what to do");
         assert!(banner.text().await.expect("text").contains("?uid="), "it says how");
+        // The original has no friends: no Friends tab here, and its page says so plainly.
+        assert!(!page::shown(user, "[data-tab=friends]").await);
+        user.goto(&friends_url).await.expect("open the Friends page");
+        user.wait()
+            .at_most(LOAD)
+            .for_element(Locator::Css("[data-friends-unavailable]"))
+            .await
+            .expect("the Friends page says the backend has none");
+        assert!(page::shown(user, "[data-tab=support][href]").await, "and links back to customer service");
     })
     .await;
 }

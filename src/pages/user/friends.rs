@@ -1,11 +1,11 @@
-//! The Friends tab (protocol v2): the tabs themselves, the friends list with requests,
-//! adding by id or invite link, the blocked list, and a conversation with one friend.
-//! The state is the user page's model (`kefu_core::peers`); frames go through the chat.
+//! The Friends page (`/friends`, protocol v2): the friends list with requests, adding by id
+//! or invite link, the blocked list, and a conversation with one friend. The state is the
+//! page's model (`kefu_core::friends_chat`); frames go through the chat.
 
-use kefu_core::config::Screen;
+use kefu_core::config::{PageConfig, Screen};
+use kefu_core::friends_chat::FriendsChat;
 use kefu_core::connection::Status;
 use kefu_core::peers::{display_name, initials};
-use kefu_core::user_chat::UserChat;
 use kefu_core::when;
 use kefu_protocol::friends::{Friend, Person};
 use kefu_protocol::v1::ClientMessage;
@@ -17,8 +17,10 @@ use crate::browser::storage::local_time;
 use crate::pages::shared::{Composer, MessageList, StatusIndicator};
 use crate::pages::texts;
 
+use super::{start_chat, title_with_news, Tabs, Visitor};
+
 /// Sends a friend frame; says so when the link is down (nothing silently dropped).
-fn ask(chat: Chat<UserChat>, frame: ClientMessage, offline: RwSignal<bool>) {
+fn ask(chat: Chat<FriendsChat>, frame: ClientMessage, offline: RwSignal<bool>) {
     let sent = chat.friend_frame(frame);
     offline.set(!sent);
     if sent {
@@ -26,36 +28,64 @@ fn ask(chat: Chat<UserChat>, frame: ClientMessage, offline: RwSignal<bool>) {
     }
 }
 
-/// 客服 / 好友: shown once the server speaks v2. The Friends tab carries what is new there.
+/// The page, for [`super::UserGate`].
+pub(crate) fn page(config: PageConfig, visitor: Visitor) -> AnyView {
+    view! { <FriendsPage config visitor /> }.into_any()
+}
+
+/// The list (with requests, adding, the invite link and the blocked list) or a conversation,
+/// as the address says (`?view=chat-UID`, pushed on every move so that the back gesture and a
+/// reload work). Against a backend without friends it says so, under the tabs.
 #[component]
-pub(super) fn Tabs(chat: Chat<UserChat>, screen: RwSignal<Screen>) -> impl IntoView {
+fn FriendsPage(config: PageConfig, visitor: Visitor) -> impl IntoView {
     let texts = texts();
-    let news = move || chat.model.with(|m| m.peers.unread_total() + m.peers.list.incoming.len() as u64);
-    let on_support = move || screen.get() == Screen::Support;
+    let chat = start_chat(&config, &visitor, FriendsChat::new(visitor.uid));
+    let screen = RwSignal::new(match config.screen {
+        Screen::Support => Screen::Friends,
+        screen => screen,
+    });
+    address::follow(screen);
+    let peer = Memo::new(move |_| match screen.get() {
+        Screen::Chat(uid) => Some(uid),
+        _ => None,
+    });
+    // Memos: the screens below are rebuilt when the screen changes, not with every message.
+    let friends_on = Memo::new(move |_| chat.model.with(|m| m.friends_on));
+    let news = Signal::derive(move || chat.model.with(|m| m.peers.news()));
+    title_with_news(Signal::derive(move || texts.friends.tab.to_owned()), news);
+    let invite = config.invite.clone();
+    let api = config.api_base();
     view! {
-        <nav class="tabs" role="tablist" aria-label=texts.friends.tabs_label>
-            <button
-                type="button"
-                role="tab"
-                data-tab="support"
-                aria-selected=move || on_support().to_string()
-                on:click=move |_| address::go(screen, Screen::Support)
-            >
-                {texts.service}
-            </button>
-            <button
-                type="button"
-                role="tab"
-                data-tab="friends"
-                aria-selected=move || (!on_support()).to_string()
-                on:click=move |_| address::go(screen, Screen::Friends)
-            >
-                {texts.friends.tab}
-                <Show when=move || news() != 0>
-                    <span class="unread" data-unread=move || news().to_string()>{news}</span>
-                </Show>
-            </button>
-        </nav>
+        <div class="page user-page" data-screen=move || if peer.get().is_some() { "chat" } else { "friends" }>
+            <Tabs news screen />
+            {move || if friends_on.get() {
+                // The list stays mounted (hidden) under a conversation: opening one and going
+                // back cost no rebuild of hundreds of rows, and the list keeps its scroll.
+                view! {
+                    <div class="friends-screen" hidden=move || peer.get().is_some()>
+                        <FriendsPanel chat screen invite=invite.clone() api=api.clone() />
+                    </div>
+                    {move || peer.get().map(|uid| view! { <PeerView chat screen uid /> })}
+                }.into_any()
+            } else {
+                view! { <NoFriendsYet chat /> }.into_any()
+            }}
+        </div>
+    }
+}
+
+/// Before the friends list arrives: the connection's status; once the server is ready
+/// without one (v1, the original backend), that it has no friends.
+#[component]
+fn NoFriendsYet(chat: Chat<FriendsChat>) -> impl IntoView {
+    let texts = texts().friends;
+    let unavailable = move || chat.link_state.get().0 == Status::Online;
+    view! {
+        <FriendsHeader chat />
+        <Show when=unavailable>
+            <p class="banner refused" role="alert" data-friends-unavailable="true">{texts.unavailable}</p>
+        </Show>
+        {move || chat.model.with(|m| m.notice.clone()).map(|notice| view! { <p class="banner" role="note">{notice}</p> })}
     }
 }
 
@@ -63,7 +93,7 @@ pub(super) fn Tabs(chat: Chat<UserChat>, screen: RwSignal<Screen>) -> impl IntoV
 /// the invite link, the blocked list.
 #[component]
 pub(super) fn FriendsPanel(
-    chat: Chat<UserChat>,
+    chat: Chat<FriendsChat>,
     screen: RwSignal<Screen>,
     invite: Option<String>,
     /// The backend's HTTP origin, which draws the invite link's QR code.
@@ -88,12 +118,7 @@ pub(super) fn FriendsPanel(
     let blocked = move || chat.model.with(|m| m.peers.list.blocked.clone());
     let empty = move || chat.model.with(|m| m.peers.list.friends.is_empty());
     view! {
-        <header class="bar">
-            <div class="bar-text">
-                <h1 class="title">{texts.tab}</h1>
-                <ConnectionStatus chat />
-            </div>
-        </header>
+        <FriendsHeader chat />
         <section class="friends" aria-label=texts.tab>
             {invite.map(|token| view! { <InviteOffer chat token offline /> })}
             {move || refusal().map(|text| view! { <p class="banner refused" role="alert" data-friend-error="true">{text}</p> })}
@@ -147,9 +172,22 @@ fn texts_filter() -> &'static str {
     texts().filter
 }
 
+/// The Friends page's title and the connection's status.
+#[component]
+fn FriendsHeader(chat: Chat<FriendsChat>) -> impl IntoView {
+    view! {
+        <header class="bar">
+            <div class="bar-text">
+                <h1 class="title">{texts().friends.tab}</h1>
+                <ConnectionStatus chat />
+            </div>
+        </header>
+    }
+}
+
 /// The connection's status, as on the customer-service screen.
 #[component]
-fn ConnectionStatus(chat: Chat<UserChat>) -> impl IntoView {
+fn ConnectionStatus(chat: Chat<FriendsChat>) -> impl IntoView {
     view! {
         <StatusIndicator
             status=Signal::derive(move || chat.link_state.get().0)
@@ -208,7 +246,7 @@ enum RowKind {
 /// (unblock): one view for the three, which keeps the page small.
 #[component]
 fn PersonRow(
-    chat: Chat<UserChat>,
+    chat: Chat<FriendsChat>,
     person: Person,
     note: String,
     kind: RowKind,
@@ -250,7 +288,7 @@ fn PersonRow(
 
 /// Adding by user id, with an optional note.
 #[component]
-fn AddFriend(chat: Chat<UserChat>, offline: RwSignal<bool>) -> impl IntoView {
+fn AddFriend(chat: Chat<FriendsChat>, offline: RwSignal<bool>) -> impl IntoView {
     let texts = texts().friends;
     let id = RwSignal::new(String::new());
     let note = RwSignal::new(String::new());
@@ -287,7 +325,7 @@ fn AddFriend(chat: Chat<UserChat>, offline: RwSignal<bool>) -> impl IntoView {
 
 /// The person's own invite link, to copy.
 #[component]
-fn InviteLink(chat: Chat<UserChat>, api: String) -> impl IntoView {
+fn InviteLink(chat: Chat<FriendsChat>, api: String) -> impl IntoView {
     let texts = texts().friends;
     let link = Memo::new(move |_| {
         let token = chat.model.with(|m| m.peers.list.invite.clone());
@@ -322,7 +360,7 @@ fn InviteLink(chat: Chat<UserChat>, api: String) -> impl IntoView {
 
 /// An invite link being opened: who invites, and a button to accept.
 #[component]
-fn InviteOffer(chat: Chat<UserChat>, token: String, offline: RwSignal<bool>) -> impl IntoView {
+fn InviteOffer(chat: Chat<FriendsChat>, token: String, offline: RwSignal<bool>) -> impl IntoView {
     let texts = texts().friends;
     let Some((uid, name)) = address::inviter(&token) else {
         return view! { <p class="banner refused" role="alert">{texts.bad_invite}</p> }.into_any();
@@ -350,7 +388,7 @@ fn InviteOffer(chat: Chat<UserChat>, token: String, offline: RwSignal<bool>) -> 
 /// The conversation with friend `uid`: back, who and whether online, messages, composer,
 /// and removing or blocking them.
 #[component]
-pub(super) fn PeerView(chat: Chat<UserChat>, screen: RwSignal<Screen>, uid: i64) -> impl IntoView {
+pub(super) fn PeerView(chat: Chat<FriendsChat>, screen: RwSignal<Screen>, uid: i64) -> impl IntoView {
     let texts = texts();
     let offline = RwSignal::new(false);
     let friend = Memo::new(move |_| chat.model.with(|m| m.peers.friend_by_uid(uid).cloned()));
