@@ -366,6 +366,19 @@ pub async fn serve(
     if let Some(cluster) = &cluster {
         cluster.start(&shared, &shutdown);
     }
+    // People gone for longer than the presence grace are announced offline.
+    {
+        let (shared, shutdown) = (shared.clone(), shutdown.clone());
+        tokio::spawn(async move {
+            let mut ticks = tokio::time::interval(crate::hub::SWEEP_EVERY);
+            loop {
+                tokio::select! {
+                    _ = ticks.tick() => shared.hub.sweep(Instant::now()),
+                    _ = shutdown.cancelled() => break,
+                }
+            }
+        });
+    }
     let auth = if config.no_auth {
         None
     } else {

@@ -7,10 +7,12 @@
 //!
 //! With several instances ([`crate::cluster`]) the hub also knows who is online elsewhere
 //! ([`Hub::set_remote`]): presence is announced when a person comes online anywhere and when
-//! their last connection anywhere goes.
+//! their last connection anywhere has been gone for [`PRESENCE_GRACE`] (a reload, or a tap
+//! from one user page to the other, comes back within it and is not shown as leaving).
 
 use std::collections::{BTreeSet, HashMap};
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use axum::extract::ws::Utf8Bytes;
 use kefu_protocol::v1::{ConversationId, Message, ServerMessage};
@@ -18,6 +20,11 @@ use kefu_protocol::friends::is_peer;
 use kefu_protocol::AGENT_UID;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
+
+/// How long a person's last connection may be gone before they are announced offline.
+pub const PRESENCE_GRACE: Duration = Duration::from_secs(2);
+/// How often the server looks for people gone longer than [`PRESENCE_GRACE`] ([`Hub::sweep`]).
+pub const SWEEP_EVERY: Duration = Duration::from_millis(250);
 
 /// Identifies one connection (one tab), unique for the server's lifetime.
 pub type ConnectionId = u64;
@@ -92,6 +99,17 @@ struct Inner {
     by_uid: HashMap<i64, HashMap<ConnectionId, Peer>>,
     /// Who is online at other instances (agents under [`AGENT_UID`]), with their names.
     remote: HashMap<i64, Option<String>>,
+    /// People whose last connection here went, not announced offline yet: at most one per
+    /// uid, removed when they come back or by [`Hub::sweep`].
+    leaving: HashMap<i64, Leaving>,
+}
+
+/// A person gone, within the presence grace.
+struct Leaving {
+    name: Option<String>,
+    /// Their friends, told when they are announced offline.
+    friends: Vec<i64>,
+    since: Instant,
 }
 
 impl Inner {
@@ -159,21 +177,46 @@ impl Hub {
         let connections = inner.by_uid.entry(uid).or_default();
         let first = connections.is_empty();
         connections.insert(id, Peer { uid, name: name.clone(), v1, v2, outbox, kick });
+        inner.leaving.remove(&uid);
+        // Also when back within the grace: whoever came meanwhile was told they are offline
+        // (the others are told what they know, which changes nothing for them).
         if first && !inner.remote.contains_key(&uid) {
             inner.announce(uid, name, true, &friends);
         }
         id
     }
 
-    /// Removes connection `id` of `uid`; `friends` are told if it was the user's last.
+    /// Removes connection `id` of `uid`. If it was the person's last, they are announced
+    /// offline (`friends` told too) by the first [`Hub::sweep`] after [`PRESENCE_GRACE`],
+    /// unless they are back by then.
     pub fn leave(&self, uid: i64, id: ConnectionId, friends: &[i64]) {
+        self.leave_at(uid, id, friends, Instant::now());
+    }
+
+    fn leave_at(&self, uid: i64, id: ConnectionId, friends: &[i64], now: Instant) {
         let mut inner = self.lock();
         let Some(connections) = inner.by_uid.get_mut(&uid) else { return };
         let Some(peer) = connections.remove(&id) else { return };
         if connections.is_empty() {
             inner.by_uid.remove(&uid);
+            inner.leaving.insert(uid, Leaving { name: peer.name, friends: friends.to_vec(), since: now });
+        }
+    }
+
+    /// Announces offline the people gone for [`PRESENCE_GRACE`] by `now` (and not online at
+    /// another instance). The server calls it every [`SWEEP_EVERY`].
+    pub fn sweep(&self, now: Instant) {
+        let mut inner = self.lock();
+        let gone: Vec<i64> = inner
+            .leaving
+            .iter()
+            .filter(|(_, leaving)| now.saturating_duration_since(leaving.since) >= PRESENCE_GRACE)
+            .map(|(uid, _)| *uid)
+            .collect();
+        for uid in gone {
+            let Some(leaving) = inner.leaving.remove(&uid) else { continue };
             if !inner.remote.contains_key(&uid) {
-                inner.announce(uid, peer.name, false, friends);
+                inner.announce(uid, leaving.name, false, &leaving.friends);
             }
         }
     }
@@ -195,7 +238,9 @@ impl Hub {
             inner.announce(uid, name, true, &friends_of(uid));
         }
         for (uid, name) in old {
-            if !inner.remote.contains_key(&uid) && !inner.by_uid.contains_key(&uid) {
+            // Someone within their grace here is announced by the sweep, if not back.
+            let here = inner.by_uid.contains_key(&uid) || inner.leaving.contains_key(&uid);
+            if !inner.remote.contains_key(&uid) && !here {
                 inner.announce(uid, name, false, &friends_of(uid));
             }
         }
@@ -208,7 +253,10 @@ impl Hub {
         let named = |(uid, connections): (&i64, &HashMap<ConnectionId, Peer>)| {
             (*uid, connections.values().find_map(|p| p.name.clone()))
         };
-        inner.by_uid.iter().map(named).collect()
+        // Those within their grace too: the other instances must not announce them offline
+        // before this one would.
+        let leaving = inner.leaving.iter().map(|(uid, leaving)| (*uid, leaving.name.clone()));
+        leaving.chain(inner.by_uid.iter().map(named)).collect()
     }
 
     /// Asks every v1 connection to catch up with `last_seqs` (see [`Outgoing::Resync`]).
@@ -409,10 +457,16 @@ mod tests {
         assert_eq!(hub.online_users_named().get(&5), Some(&Some("Alice".to_owned())));
         let second = hub.join(joining(5, None, true), tab_tx, CancellationToken::new());
         assert!(texts(&mut agent_rx).is_empty(), "a second tab is not news");
-        hub.leave(5, first, &[]);
+        let now = Instant::now();
+        hub.leave_at(5, first, &[], now);
         assert!(texts(&mut agent_rx).is_empty());
-        hub.leave(5, second, &[]);
+        hub.leave_at(5, second, &[], now);
+        hub.sweep(now + PRESENCE_GRACE / 2);
+        assert!(texts(&mut agent_rx).is_empty(), "not before the grace is over");
+        hub.sweep(now + PRESENCE_GRACE);
         assert_eq!(texts(&mut agent_rx), vec![r#"{"type":"presence","conversation":5,"online":false}"#]);
+        hub.sweep(now + PRESENCE_GRACE * 2);
+        assert!(texts(&mut agent_rx).is_empty(), "once");
         assert!(hub.online_users_named().is_empty());
         assert!(texts(&mut user_rx).is_empty(), "users are not told about other users");
         assert!(hub.agents_online());
@@ -442,7 +496,12 @@ mod tests {
         // 5's instance vanishes: offline; 6's last tab here goes: offline.
         hub.set_remote(HashMap::new(), |_| vec![]);
         assert_eq!(texts(&mut agent_rx), vec![r#"{"type":"presence","conversation":5,"online":false,"name":"Ann"}"#]);
-        hub.leave(6, tab, &[]);
+        let now = Instant::now();
+        hub.leave_at(6, tab, &[], now);
+        assert_eq!(hub.local_people().get(&6), Some(&None), "within its grace: online to the others");
+        hub.set_remote(HashMap::new(), |_| vec![]);
+        assert!(texts(&mut agent_rx).is_empty());
+        hub.sweep(now + PRESENCE_GRACE);
         assert_eq!(texts(&mut agent_rx), vec![r#"{"type":"presence","conversation":6,"online":false}"#]);
         assert!(hub.online_users().is_empty());
         assert_eq!(hub.local_people().keys().copied().collect::<Vec<_>>(), vec![AGENT_UID]);
@@ -474,7 +533,44 @@ mod tests {
         hub.notify(-2, &ServerMessage::Typing { conversation: -2, agent: false }, None);
         assert!(texts(&mut agent_rx).iter().all(|t| t.contains("presence")));
 
-        hub.leave(6, bob, &[5]);
+        let now = Instant::now();
+        hub.leave_at(6, bob, &[5], now);
+        hub.sweep(now + PRESENCE_GRACE);
         assert_eq!(texts(&mut ann_rx), vec![r#"{"type":"friend_presence","uid":6,"online":false}"#]);
+    }
+
+    /// A reload, or a tap from one user page to the other: the person is back within the
+    /// grace and nobody who saw them online sees them leave.
+    #[test]
+    fn coming_back_within_the_grace_is_not_announced_as_leaving() {
+        let hub = Hub::default();
+        let (agent_tx, mut agent_rx) = mpsc::channel(OUTBOX_CAPACITY);
+        let (ann_tx, mut ann_rx) = mpsc::channel(OUTBOX_CAPACITY);
+        hub.join(joining(AGENT_UID, None, true), agent_tx, CancellationToken::new());
+        hub.join(Joining { v2: true, ..joining(5, None, true) }, ann_tx, CancellationToken::new());
+        texts(&mut agent_rx);
+        let (bob_tx, _bob_rx) = mpsc::channel(OUTBOX_CAPACITY);
+        let bob = Joining { v2: true, friends: vec![5], ..joining(6, None, true) };
+        let page = hub.join(bob, bob_tx, CancellationToken::new());
+        let online = (
+            vec![r#"{"type":"presence","conversation":6,"online":true}"#.to_owned()],
+            vec![r#"{"type":"friend_presence","uid":6,"online":true}"#.to_owned()],
+        );
+        assert_eq!((texts(&mut agent_rx), texts(&mut ann_rx)), online);
+        let now = Instant::now();
+        hub.leave_at(6, page, &[5], now);
+        assert!(!hub.is_online(6), "no connection: nothing is routed to it");
+        let (bob_tx, _bob_rx) = mpsc::channel(OUTBOX_CAPACITY);
+        let bob = Joining { v2: true, friends: vec![5], ..joining(6, None, true) };
+        let other_page = hub.join(bob, bob_tx, CancellationToken::new());
+        hub.sweep(now + PRESENCE_GRACE * 2);
+        // Told again that Bob is online (whoever came meanwhile learnt otherwise); never offline.
+        assert_eq!((texts(&mut agent_rx), texts(&mut ann_rx)), online);
+        // Gone for good this time.
+        let later = now + PRESENCE_GRACE * 3;
+        hub.leave_at(6, other_page, &[5], later);
+        hub.sweep(later + PRESENCE_GRACE);
+        assert_eq!(texts(&mut ann_rx), vec![r#"{"type":"friend_presence","uid":6,"online":false}"#]);
+        assert_eq!(texts(&mut agent_rx), vec![r#"{"type":"presence","conversation":6,"online":false}"#]);
     }
 }

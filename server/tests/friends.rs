@@ -521,3 +521,35 @@ fn encode(text: &str) -> String {
         })
         .collect()
 }
+
+/// A reload, or a tap from one user page to the other, reconnects within the presence grace:
+/// a friend is told again that the person is online, never that they left; leaving for good
+/// is told once the grace is over.
+#[tokio::test]
+async fn coming_back_within_the_grace_is_never_shown_as_leaving() {
+    use kefu_server::hub::{PRESENCE_GRACE, SWEEP_EVERY};
+    let server = Server::in_process(&[]);
+    let (mut ann, _, _) = user(&server, ANN, "Ann", vec![]).await;
+    let (mut bob, _, _) = user(&server, BOB, "Bob", vec![]).await;
+    befriend(&mut ann, &mut bob).await;
+    // Bob's page reloads on a slow phone: it is back half the grace later (several sweeps).
+    let left = tokio::time::Instant::now();
+    drop(bob);
+    let mut presence = vec![];
+    let mut told_until = async |ann: &mut Socket, deadline| {
+        while let Ok(frame) = tokio::time::timeout_at(deadline, next_v1(ann)).await {
+            if let ServerMessage::FriendPresence { uid, online } = frame {
+                presence.push((uid, online));
+            }
+        }
+    };
+    told_until(&mut ann, left + PRESENCE_GRACE / 2).await;
+    let (bob, _, _) = user(&server, BOB, "Bob", vec![]).await;
+    // Everything Ann is told until well past the grace: never that Bob went offline.
+    told_until(&mut ann, left + PRESENCE_GRACE + 4 * SWEEP_EVERY).await;
+    assert!(presence.iter().all(|&(uid, online)| uid == BOB && online), "{presence:?}");
+    drop(bob);
+    let gone =
+        until(&mut ann, |f| matches!(f, ServerMessage::FriendPresence { .. }).then(|| f.clone())).await;
+    assert_eq!(gone, ServerMessage::FriendPresence { uid: BOB, online: false });
+}

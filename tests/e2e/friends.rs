@@ -122,10 +122,23 @@ async fn an_invite_link_makes_friends_who_chat_with_typing_reads_presence_and_re
         wait_for(ann, &format!("[data-peer='{bob_uid}']")).await;
         page::wait_message(ann, "me", "Hello", "sent").await;
 
-        // Bob is there; when he leaves, Ann sees him offline (coming back: server tests).
+        // Bob is there. He taps over to customer service and back (two page loads, two
+        // connections): Ann never sees him leave. When he does leave, she sees him offline.
         wait_attr(ann, ".peer-bar .friend-status", "data-online", "true").await;
+        page::run(ann, "const status = document.querySelector('.peer-bar .friend-status'); \
+            window.kefuPresence = []; \
+            new MutationObserver(() => window.kefuPresence.push(status.dataset.online)) \
+              .observe(status, { attributes: true, attributeFilter: ['data-online'] });", vec![]).await;
+        click(bob, "[data-tab=support]").await;
+        wait_for(bob, "[data-screen=support] [data-tab=friends]").await;
+        page::wait_status(bob, "online", LOAD).await;
+        click(bob, "[data-tab=friends]").await;
+        wait_for(bob, "[data-screen=friends] [data-friend='201']").await;
+        page::wait_status(bob, "online", LOAD).await;
         bob.clone().close().await.expect("Bob leaves");
         wait_attr(ann, ".peer-bar .friend-status", "data-online", "false").await;
+        let seen = page::run(ann, "return window.kefuPresence;", vec![]).await;
+        assert_eq!(seen, serde_json::json!(["false"]), "offline once, when he left for good");
     })
     .await;
 }
