@@ -45,22 +45,18 @@ pub fn start(page: Page) {
                 return;
             }
             mount(|texts| texts.title, |config| {
-                let title = i18n_title(|t| t.service);
+                let title = pages::texts().service;
                 view! { <pages::user::UserGate config page=pages::user::support::page title /> }.into_any()
             })
         }
         Page::Friends => mount(|texts| texts.friends.tab, |config| {
-            let title = i18n_title(|t| t.friends.tab);
+            let title = pages::texts().friends.tab;
             view! { <pages::user::UserGate config page=pages::user::friends::page title /> }.into_any()
         }),
         Page::Agent => {
             mount(|texts| texts.agent_title, |config| view! { <pages::agent::AgentGate config /> }.into_any())
         }
     }
-}
-
-fn i18n_title(text: fn(&'static i18n::Texts) -> &'static str) -> &'static str {
-    text(pages::texts())
 }
 
 /// Mounts what `page` makes of the settings from the URL (or the error in them), with the
