@@ -62,6 +62,7 @@ async fn main() -> std::process::ExitCode {
     // Tests read this line to learn the port; keep its shape.
     println!("kefu-server listening on http://{addr}");
     println!("  user page:     http://{addr}/");
+    println!("  friends page:  http://{addr}/friends");
     println!("  agent console: http://{addr}/agent");
     println!("  WebSocket:     ws://{addr}{}{{userId}}", kefu_protocol::ENDPOINT_PREFIX);
 
