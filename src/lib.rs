@@ -37,11 +37,7 @@ pub fn start(page: Page) {
     match page {
         Page::User => {
             // The Friends screens and invites were once at `/`: their links lead there.
-            let search = web_sys::window().and_then(|w| w.location().search().ok()).unwrap_or_default();
-            if let Some(friends) = kefu_core::config::friends_page_for(&search) {
-                if let Some(window) = web_sys::window() {
-                    let _ = window.location().replace(&friends);
-                }
+            if browser::address::moved_to_friends_page() {
                 return;
             }
             mount(|texts| texts.title, |config| {

@@ -59,6 +59,14 @@ impl Screen {
         }
     }
 
+    /// This screen as the Friends page shows it: its list, unless a conversation.
+    pub fn on_friends_page(self) -> Screen {
+        match self {
+            Screen::Support => Screen::Friends,
+            screen => screen,
+        }
+    }
+
     /// The `view` parameter for this screen (none for the support chat).
     pub fn to_param(self) -> Option<String> {
         match self {
@@ -269,6 +277,8 @@ mod tests {
         let config = parse("http:", "h", "?uid=5&view=chat-7&invite=abc").expect("config");
         assert_eq!((config.screen, config.invite.as_deref()), (Screen::Chat(7), Some("abc")));
         assert_eq!(Screen::from_param(Some("friends")), Screen::Friends);
+        assert_eq!(screen_in("?uid=5").on_friends_page(), Screen::Friends);
+        assert_eq!(screen_in("?view=chat-9").on_friends_page(), Screen::Chat(9));
         assert_eq!(screen_in("?a=1&view=chat-9"), Screen::Chat(9));
         assert_eq!(Screen::from_param(Some("chat-x")), Screen::Support);
         for screen in [Screen::Support, Screen::Friends, Screen::Chat(42)] {

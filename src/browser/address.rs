@@ -21,10 +21,7 @@ pub(crate) fn search() -> String {
 
 /// The Friends page's screen the address names now: its list unless a conversation.
 fn current() -> Screen {
-    match screen_in(&search()) {
-        Screen::Support => Screen::Friends,
-        screen => screen,
-    }
+    screen_in(&search()).on_friends_page()
 }
 
 /// Keeps `screen` in step with the address when the person goes back or forward.
@@ -47,6 +44,16 @@ pub(crate) fn go(screen: RwSignal<Screen>, to: Screen) {
         let _ = history.push_state_with_url(&wasm_bindgen::JsValue::NULL, "", Some(&format!("{path}{url}")));
     }
     screen.set(to);
+}
+
+/// On the customer-service page: an address of earlier versions that names a Friends screen
+/// or an invite is replaced by the same on the Friends page. Returns whether it was.
+pub(crate) fn moved_to_friends_page() -> bool {
+    let Some(friends) = kefu_core::config::friends_page_for(&search()) else { return false };
+    if let Some(location) = location() {
+        let _ = location.replace(&friends);
+    }
+    true
 }
 
 /// Removes the invite from the address once it has been answered (a reload must not offer

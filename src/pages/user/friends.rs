@@ -40,10 +40,7 @@ pub(crate) fn page(config: PageConfig, visitor: Visitor) -> AnyView {
 fn FriendsPage(config: PageConfig, visitor: Visitor) -> impl IntoView {
     let texts = texts();
     let chat = start_chat(&config, &visitor, FriendsChat::new(visitor.uid));
-    let screen = RwSignal::new(match config.screen {
-        Screen::Support => Screen::Friends,
-        screen => screen,
-    });
+    let screen = RwSignal::new(config.screen.on_friends_page());
     address::follow(screen);
     let peer = Memo::new(move |_| match screen.get() {
         Screen::Chat(uid) => Some(uid),
