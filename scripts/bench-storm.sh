@@ -29,7 +29,10 @@ echo "== reference server, $clients clients${pinned:+ (pinned: backend CPU 0, ge
 "${pinned[@]}" target/release/kefu-load --storm --server-bin target/release/kefu-server --clients "$clients" "${backend_cpus[@]}"
 if $original; then
   classes="$PWD/target/original-classes"
-  [ -f "$classes/classpath.txt" ] || ORIGINAL_CLASSES_DIR="$classes" sh tests/original-backend/build.sh >/dev/null
+  # Not our code: the original backend is taken from shared/ beside the clone (or $KEFU_ORIGINAL_BACKEND).
+  original_dir="${KEFU_ORIGINAL_BACKEND:-$PWD/../shared/original-backend}"
+  [ -f "$original_dir/build.sh" ] || { echo "bench-storm.sh: no original backend at $original_dir (set KEFU_ORIGINAL_BACKEND)" >&2; exit 2; }
+  [ -f "$classes/classpath.txt" ] || ORIGINAL_CLASSES_DIR="$classes" sh "$original_dir/build.sh" >/dev/null
   echo "== original backend, $clients clients (v0)"
   "${pinned[@]}" target/release/kefu-load --storm --original-classes "$classes" --clients "$clients" "${backend_cpus[@]}"
 fi

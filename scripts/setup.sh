@@ -8,7 +8,8 @@
 #               start throwaway clusters of it; its own service is not started)
 #   --redis     also Redis from Debian (the cluster tests start throwaway instances of it)
 #   --original  also Java 17, Tomcat 9 and Jackson from Debian (the original backend, which
-#               the compatibility tests start: tests/original-backend/)
+#               the compatibility tests start from ../shared/original-backend/, or from
+#               $KEFU_ORIGINAL_BACKEND: it is not our code and not in this repository)
 # Source scripts/env.sh afterwards to put the project-local tools on PATH.
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -40,15 +40,22 @@ pub fn start(page: Page) {
             if browser::address::moved_to_friends_page() {
                 return;
             }
-            mount(|texts| texts.title, |config| {
-                let title = pages::texts().service;
-                view! { <pages::user::UserGate config page=pages::user::support::page title /> }.into_any()
-            })
+            mount(
+                |texts| texts.title,
+                |config| {
+                    let title = pages::texts().service;
+                    view! { <pages::user::UserGate config page=pages::user::support::page title /> }
+                        .into_any()
+                },
+            )
         }
-        Page::Friends => mount(|texts| texts.friends.tab, |config| {
-            let title = pages::texts().friends.tab;
-            view! { <pages::user::UserGate config page=pages::user::friends::page title /> }.into_any()
-        }),
+        Page::Friends => mount(
+            |texts| texts.friends.tab,
+            |config| {
+                let title = pages::texts().friends.tab;
+                view! { <pages::user::UserGate config page=pages::user::friends::page title /> }.into_any()
+            },
+        ),
         Page::Agent => {
             mount(|texts| texts.agent_title, |config| view! { <pages::agent::AgentGate config /> }.into_any())
         }
@@ -57,7 +64,10 @@ pub fn start(page: Page) {
 
 /// Mounts what `page` makes of the settings from the URL (or the error in them), with the
 /// document's title `title` in the page's language.
-fn mount(title: fn(&'static i18n::Texts) -> &'static str, page: impl FnOnce(PageConfig) -> AnyView + 'static) {
+fn mount(
+    title: fn(&'static i18n::Texts) -> &'static str,
+    page: impl FnOnce(PageConfig) -> AnyView + 'static,
+) {
     let Some(window) = web_sys::window() else { return };
     let location = window.location();
     let config = kefu_core::config::parse(

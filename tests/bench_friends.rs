@@ -39,9 +39,12 @@ async fn a_user_with_five_hundred_friends() {
     with_sessions(&[("en-US", (390, 844))], move |browsers| async move {
         let me = &browsers[0];
         for source in [scripts::STAMP_FRAMES.to_owned(), scripts::stamp_friends_listed(count)] {
-            me.issue_cmd(Cdp { cmd: "Page.addScriptToEvaluateOnNewDocument", params: serde_json::json!({ "source": source }) })
-                .await
-                .expect("inject a stamp");
+            me.issue_cmd(Cdp {
+                cmd: "Page.addScriptToEvaluateOnNewDocument",
+                params: serde_json::json!({ "source": source }),
+            })
+            .await
+            .expect("inject a stamp");
         }
         me.goto(&url).await.expect("open the page");
         // Measured on a reload (the wasm cached, as for a returning user).
@@ -59,14 +62,19 @@ async fn a_user_with_five_hundred_friends() {
         let field = |name: &str| list.iter().map(|l| l[name].as_f64().expect("stamp")).collect::<Vec<_>>();
         let (open, dom, layout) = (field("open"), field("dom"), field("layout"));
         summary("list: navigation -> socket open", open.clone());
-        summary("list: socket open -> every friend in DOM", dom.iter().zip(&open).map(|(d, o)| d - o).collect());
+        summary(
+            "list: socket open -> every friend in DOM",
+            dom.iter().zip(&open).map(|(d, o)| d - o).collect(),
+        );
         summary("list: socket open -> laid out", layout.iter().zip(&open).map(|(l, o)| l - o).collect());
         summary("list: navigation -> laid out", layout);
 
         run(me, scripts::WATCH, vec![]).await;
         let mut idle = vec![];
         for _ in 0..rounds {
-            idle.push(me.execute_async(scripts::IDLE_FRAME, vec![]).await.expect("idle").as_f64().expect("ms"));
+            idle.push(
+                me.execute_async(scripts::IDLE_FRAME, vec![]).await.expect("idle").as_f64().expect("ms"),
+            );
         }
         summary("baseline: nothing to do -> next frame painted", idle);
 
@@ -91,7 +99,7 @@ async fn a_user_with_five_hundred_friends() {
                 .iter()
                 .find_map(|frame| match frame {
                     ServerMessage::Friends(list) => {
-                        list.friends.iter().find(|f| f.person.uid == ME).map(|f| f.conversation)
+                        list.friends.iter().find(|f| f.person.uid.get() == ME).map(|f| f.conversation)
                     }
                     _ => None,
                 })
@@ -99,7 +107,9 @@ async fn a_user_with_five_hundred_friends() {
             sockets.push((uid, conversation, socket));
         }
         for (n, (label, watch)) in
-            [("new message, friends list", "ul.friend-list"), ("new message, open conv.", "[role=log]")].into_iter().enumerate()
+            [("new message, friends list", "ul.friend-list"), ("new message, open conv.", "[role=log]")]
+                .into_iter()
+                .enumerate()
         {
             if watch == "[role=log]" {
                 let row = format!("button.conversation-item[data-friend='{}']", sockets[0].0);

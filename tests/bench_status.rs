@@ -71,9 +71,15 @@ async fn scenario(name: &'static str, url: String, backend: Backend, rounds: usi
             println!("STATUS {name} ready after a kill -> online: {} ms", wait("online", ready, 10).await);
             let at = Instant::now();
             backend.ask("stop").await;
-            println!("STATUS {name} silent dead link (SIGSTOP) -> offline: {} ms", wait("offline", at, 10).await);
+            println!(
+                "STATUS {name} silent dead link (SIGSTOP) -> offline: {} ms",
+                wait("offline", at, 10).await
+            );
             let at = backend.ask("cont").await;
-            println!("STATUS {name} link answers again (SIGCONT) -> online: {} ms", wait("online", at, 10).await);
+            println!(
+                "STATUS {name} link answers again (SIGCONT) -> online: {} ms",
+                wait("online", at, 10).await
+            );
             for outage in OUTAGES_S {
                 page::wait_status(user, "online", Duration::from_secs(10)).await;
                 backend.ask("kill").await;

@@ -80,7 +80,8 @@ impl Screen {
 /// The screen a query string names.
 pub fn screen_in(search: &str) -> Screen {
     let query = search.strip_prefix('?').unwrap_or(search);
-    let view = form_urlencoded::parse(query.as_bytes()).find(|(k, _)| k == "view").map(|(_, v)| v.into_owned());
+    let view =
+        form_urlencoded::parse(query.as_bytes()).find(|(k, _)| k == "view").map(|(_, v)| v.into_owned());
     Screen::from_param(view.as_deref())
 }
 
@@ -116,15 +117,17 @@ pub fn invite_search(search: &str, invite: &str) -> String {
 }
 
 /// Where the Friends page is, relative to the customer-service page (`/friends` beside `/`).
-pub const FRIENDS_PAGE: &str = "friends";
+pub use kefu_protocol::friends::FRIENDS_PAGE;
 
 /// The customer-service page's address for what `search` names: `None` to stay, or the
 /// Friends page (relative, with the same query) for a Friends screen or an invite, which
 /// earlier versions of the page showed at `/` and whose links people still have.
 pub fn friends_page_for(search: &str) -> Option<String> {
     let query = search.strip_prefix('?').unwrap_or(search);
-    let invite = form_urlencoded::parse(query.as_bytes()).any(|(k, _)| k == kefu_protocol::friends::INVITE_PARAM);
-    (invite || screen_in(search) != Screen::Support).then(|| format!("{FRIENDS_PAGE}{}", with_param(search, "", None)))
+    let invite =
+        form_urlencoded::parse(query.as_bytes()).any(|(k, _)| k == kefu_protocol::friends::INVITE_PARAM);
+    (invite || screen_in(search) != Screen::Support)
+        .then(|| format!("{FRIENDS_PAGE}{}", with_param(search, "", None)))
 }
 
 /// The tabs' links, from one page to the other: the same visitor, backend and language;
@@ -230,6 +233,8 @@ pub fn parse_guest_uid(stored: &str) -> Option<i64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    #[allow(unused_imports)]
+    use crate::fixtures::{cid, user};
 
     #[test]
     fn defaults_to_the_same_origin() {
@@ -288,7 +293,10 @@ mod tests {
         // The Friends page is its own page; old addresses of its screens lead there.
         assert_eq!(friends_page_for("?uid=5&view=chat-7").as_deref(), Some("friends?uid=5&view=chat-7"));
         assert_eq!(friends_page_for("view=friends").as_deref(), Some("friends?view=friends"));
-        assert_eq!(friends_page_for("?lang=en&invite=a.b.c").as_deref(), Some("friends?lang=en&invite=a.b.c"));
+        assert_eq!(
+            friends_page_for("?lang=en&invite=a.b.c").as_deref(),
+            Some("friends?lang=en&invite=a.b.c")
+        );
         assert_eq!(friends_page_for("?uid=5&lang=en"), None);
         assert_eq!(friends_page_for(""), None);
         assert_eq!(tab_link("?uid=5&token=t&view=chat-7&lang=en", false), "./?uid=5&token=t&lang=en");

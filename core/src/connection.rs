@@ -114,12 +114,21 @@ pub enum Action {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Phase {
     Disabled,
-    Connecting { since: Millis },
+    Connecting {
+        since: Millis,
+    },
     /// `answered`: a frame has come on this connection. Until then the link is only half
     /// proven: the first answer may take as long as a handshake (a server busy with a
     /// restart storm answers after the replay), and the backoff is not reset yet.
-    Open { last_heartbeat_at: Millis, awaiting_reply_since: Option<Millis>, probe_at: Option<Millis>, answered: bool },
-    Waiting { retry_at: Millis },
+    Open {
+        last_heartbeat_at: Millis,
+        awaiting_reply_since: Option<Millis>,
+        probe_at: Option<Millis>,
+        answered: bool,
+    },
+    Waiting {
+        retry_at: Millis,
+    },
 }
 
 /// The state machine. Starts disabled.
@@ -139,7 +148,14 @@ pub struct Connection {
 impl Connection {
     /// `seed` feeds the retry jitter (so that many clients do not retry in lockstep).
     pub fn new(timing: Timing, seed: u64) -> Self {
-        Connection { timing, phase: Phase::Disabled, failures: 0, was_online: false, outage_since: None, rng: seed | 1 }
+        Connection {
+            timing,
+            phase: Phase::Disabled,
+            failures: 0,
+            was_online: false,
+            outage_since: None,
+            rng: seed | 1,
+        }
     }
 
     pub fn status(&self) -> Status {
@@ -201,7 +217,8 @@ impl Connection {
                 // nothing must not reset the backoff (it would reconnect in a tight loop).
                 self.failures = 0;
                 self.outage_since = None;
-                self.phase = Phase::Open { last_heartbeat_at, awaiting_reply_since: None, probe_at, answered: true };
+                self.phase =
+                    Phase::Open { last_heartbeat_at, awaiting_reply_since: None, probe_at, answered: true };
                 vec![]
             }
             (Event::Closed, Phase::Connecting { .. } | Phase::Open { .. }) => {
@@ -214,8 +231,13 @@ impl Connection {
             }
             // Coming back to a tab: check the link now rather than at the next heartbeat.
             (Event::Wake, Phase::Open { awaiting_reply_since: None, .. }) => self.heartbeat(now),
-            (Event::MessageSent, Phase::Open { .. }) if self.timing.probe_delay_ms == 0 => self.heartbeat(now),
-            (Event::MessageSent, Phase::Open { last_heartbeat_at, awaiting_reply_since, probe_at, answered }) => {
+            (Event::MessageSent, Phase::Open { .. }) if self.timing.probe_delay_ms == 0 => {
+                self.heartbeat(now)
+            }
+            (
+                Event::MessageSent,
+                Phase::Open { last_heartbeat_at, awaiting_reply_since, probe_at, answered },
+            ) => {
                 let probe_at = probe_at.or(Some(now + self.timing.probe_delay_ms));
                 self.phase = Phase::Open { last_heartbeat_at, awaiting_reply_since, probe_at, answered };
                 vec![]
@@ -297,6 +319,8 @@ impl Connection {
 #[cfg(test)]
 mod tests {
     use super::*;
+    #[allow(unused_imports)]
+    use crate::fixtures::{cid, user};
 
     /// A connection plus a fake clock.
     struct Harness {
@@ -445,7 +469,11 @@ mod tests {
         let (delays, _) = outage(&mut h, lost_at + 120_000);
         let mut elapsed = 0;
         for (n, &d) in delays.iter().enumerate() {
-            let cap = if elapsed < timing.fast_window_ms { timing.backoff_fast_max_ms } else { timing.backoff_max_ms };
+            let cap = if elapsed < timing.fast_window_ms {
+                timing.backoff_fast_max_ms
+            } else {
+                timing.backoff_max_ms
+            };
             assert!(d <= cap, "retry {n} after {elapsed} ms waited {d} ms: {delays:?}");
             elapsed += d;
         }
@@ -461,7 +489,10 @@ mod tests {
             })
             .take_while(|&t| t < timing.fast_window_ms)
             .count() as u64;
-        assert!(young_attempts <= timing.fast_window_ms / (timing.backoff_fast_max_ms / 2) + 3, "{young_attempts}");
+        assert!(
+            young_attempts <= timing.fast_window_ms / (timing.backoff_fast_max_ms / 2) + 3,
+            "{young_attempts}"
+        );
     }
 
     #[test]
@@ -473,7 +504,10 @@ mod tests {
             let (_, online_at) = outage(&mut h, back_at);
             let waited = online_at - back_at;
             // One tick (100 ms) of the adapter's clock on top of the fast cap.
-            assert!(waited <= timing.backoff_fast_max_ms + 100, "after {outage_ms} ms down, back after {waited} ms");
+            assert!(
+                waited <= timing.backoff_fast_max_ms + 100,
+                "after {outage_ms} ms down, back after {waited} ms"
+            );
             assert!(timing.backoff_fast_max_ms + 100 <= 1_000);
         }
     }

@@ -8,6 +8,7 @@
 //! - v0: a message is sent once; an echo confirms it, a heartbeat answered before its echo
 //!   means refused, a dropped link means unknown (failed, for the person to retry).
 
+use kefu_protocol::ids::UserId;
 use kefu_protocol::v1::{
     ClientMessage, ConversationId, ErrorCode, Message, Position, Seq, ServerMessage, DEFAULT_PAGE,
     TYPING_INTERVAL_MS, TYPING_SHOWN_MS,
@@ -56,16 +57,16 @@ pub trait Model {
     /// v2: the person's friends list, whole.
     fn friends(&mut self, _list: kefu_protocol::friends::Friends) {}
     /// v2: a friend came online or went offline.
-    fn friend_presence(&mut self, _uid: i64, _online: bool) {}
+    fn friend_presence(&mut self, _uid: UserId, _online: bool) {}
     /// v2: a member of a peer conversation has read it up to `seq`.
-    fn member_read(&mut self, _conversation: ConversationId, _uid: i64, _seq: Seq) {}
+    fn member_read(&mut self, _conversation: ConversationId, _uid: UserId, _seq: Seq) {}
     /// v2: a refusal (without a message id) that answers the friend frame the page sent;
     /// `false` if no friend frame was waiting for an answer.
     fn friend_refused(&mut self, _code: ErrorCode) -> bool {
         false
     }
     /// v2: a member is typing in a peer conversation: show it until `until_ms`.
-    fn member_typing(&mut self, _conversation: ConversationId, _uid: i64, _until_ms: u64) {}
+    fn member_typing(&mut self, _conversation: ConversationId, _uid: UserId, _until_ms: u64) {}
 }
 
 /// Something the browser side must do.
@@ -181,7 +182,8 @@ impl Courier {
         for id in self.outbox.fail_sent_v0(UNCONFIRMED) {
             model.fail(&id, UNCONFIRMED);
         }
-        let mut effects: Vec<Effect> = offline_since.map(|since| Effect::MayHaveMissed { since }).into_iter().collect();
+        let mut effects: Vec<Effect> =
+            offline_since.map(|since| Effect::MayHaveMissed { since }).into_iter().collect();
         effects.extend(self.flush_v0(model));
         effects.push(Effect::Save);
         effects
@@ -317,7 +319,12 @@ impl Courier {
     }
 
     /// A peer conversation member's typing notice arrived at `now_ms`.
-    pub fn member_typing_seen(model: &mut impl Model, conversation: ConversationId, uid: i64, now_ms: u64) {
+    pub fn member_typing_seen(
+        model: &mut impl Model,
+        conversation: ConversationId,
+        uid: UserId,
+        now_ms: u64,
+    ) {
         model.member_typing(conversation, uid, now_ms + TYPING_SHOWN_MS);
     }
 
@@ -437,14 +444,19 @@ impl Courier {
                 }
                 vec![Effect::Save]
             }
-            _ if message.role == model.other_side() => vec![Effect::Alert { conversation: message.uid }],
+            // (A number outside the ids' ranges names no conversation to alert about.)
+            _ if message.role == model.other_side() => ConversationId::new(message.uid)
+                .map(|conversation| Effect::Alert { conversation })
+                .into_iter()
+                .collect(),
             _ => vec![],
         }
     }
 
     /// v0: the backend answered a heartbeat sent after these entries; unechoed ones were refused.
     pub fn processed(&mut self, model: &mut impl Model, entries: &[u64]) -> Vec<Effect> {
-        let probed = |pending: &Pending| model.entry_of(&pending.id).is_some_and(|entry| entries.contains(&entry));
+        let probed =
+            |pending: &Pending| model.entry_of(&pending.id).is_some_and(|entry| entries.contains(&entry));
         if self.last_echoed_v0.as_ref().is_some_and(probed) {
             self.last_echoed_v0 = None;
         }
@@ -471,6 +483,8 @@ fn send_frame(pending: &Pending) -> Effect {
 #[cfg(test)]
 mod tests {
     use super::*;
+    #[allow(unused_imports)]
+    use crate::fixtures::{cid, user};
     use crate::inbox::Inbox;
     use crate::timeline::{Delivery, From};
     use crate::user_chat::UserChat;
@@ -523,7 +537,7 @@ mod tests {
         courier.on_v1(
             &mut chat,
             ServerMessage::History {
-                conversation: 5,
+                conversation: cid(5),
                 messages: vec![stored(1, "x", AGENT_UID)],
                 has_more: false,
             },
@@ -536,13 +550,23 @@ mod tests {
         let effects = courier.opened(true, &mut chat);
         assert_eq!(
             effects,
-            vec![Effect::SendV1(ClientMessage::Resume { after: vec![Position { conversation: 5, seq: 1 }] })]
+            vec![Effect::SendV1(ClientMessage::Resume {
+                after: vec![Position { conversation: cid(5), seq: 1 }]
+            })]
         );
         assert_eq!(sends(&courier.on_v1(&mut chat, ServerMessage::Ready, "t".into())), vec!["a"]);
         // Both copies reached the server; it stored one and acks twice. The page shows one.
         courier.on_v1(&mut chat, ServerMessage::Message(stored(2, "a", 5)), "t".into());
-        courier.on_v1(&mut chat, ServerMessage::Ack { id: "a".into(), conversation: 5, seq: 2 }, "t".into());
-        courier.on_v1(&mut chat, ServerMessage::Ack { id: "a".into(), conversation: 5, seq: 2 }, "t".into());
+        courier.on_v1(
+            &mut chat,
+            ServerMessage::Ack { id: "a".into(), conversation: cid(5), seq: 2 },
+            "t".into(),
+        );
+        courier.on_v1(
+            &mut chat,
+            ServerMessage::Ack { id: "a".into(), conversation: cid(5), seq: 2 },
+            "t".into(),
+        );
         assert_eq!(states(&chat), vec![("text x".into(), Delivery::Sent), ("text a".into(), Delivery::Sent)]);
         assert_eq!(courier.queued(), 0);
     }
@@ -666,30 +690,38 @@ mod tests {
     fn older_pages_are_asked_once_and_only_when_they_exist() {
         let mut chat = UserChat::new(5);
         let mut courier = Courier::new(Outbox::default(), &mut chat);
-        assert!(courier.older(&chat, 5).is_empty(), "not connected");
+        assert!(courier.older(&chat, cid(5)).is_empty(), "not connected");
         courier.opened(true, &mut chat);
         courier.on_v1(
             &mut chat,
-            ServerMessage::History { conversation: 5, messages: vec![stored(51, "m51", 5)], has_more: true },
+            ServerMessage::History {
+                conversation: cid(5),
+                messages: vec![stored(51, "m51", 5)],
+                has_more: true,
+            },
             "t".into(),
         );
         courier.on_v1(&mut chat, ServerMessage::Ready, "t".into());
-        let ask = courier.older(&chat, 5);
+        let ask = courier.older(&chat, cid(5));
         assert_eq!(
             ask,
             vec![Effect::SendV1(ClientMessage::History {
-                conversation: 5,
+                conversation: cid(5),
                 before: 51,
                 limit: Some(DEFAULT_PAGE)
             })]
         );
-        assert!(courier.older(&chat, 5).is_empty(), "already on the way");
+        assert!(courier.older(&chat, cid(5)).is_empty(), "already on the way");
         courier.on_v1(
             &mut chat,
-            ServerMessage::History { conversation: 5, messages: vec![stored(1, "m1", 5)], has_more: false },
+            ServerMessage::History {
+                conversation: cid(5),
+                messages: vec![stored(1, "m1", 5)],
+                has_more: false,
+            },
             "t".into(),
         );
-        assert!(courier.older(&chat, 5).is_empty(), "nothing older");
+        assert!(courier.older(&chat, cid(5)).is_empty(), "nothing older");
         assert_eq!(chat.timeline.first_seq(), Some(1));
     }
 
@@ -705,9 +737,9 @@ mod tests {
         assert!(courier.typing(None, 1_000 + TYPING_INTERVAL_MS - 1).is_empty());
         assert_eq!(courier.typing(None, 1_000 + TYPING_INTERVAL_MS), typing);
         // The agent types: shown until TYPING_SHOWN_MS later; its message clears it.
-        Courier::typing_seen(&mut chat, 5, true, 10_000);
+        Courier::typing_seen(&mut chat, cid(5), true, 10_000);
         assert_eq!(chat.agent_typing_until, Some(10_000 + TYPING_SHOWN_MS));
-        Courier::typing_seen(&mut chat, 5, false, 11_000);
+        Courier::typing_seen(&mut chat, cid(5), false, 11_000);
         assert_eq!(chat.agent_typing_until, Some(10_000 + TYPING_SHOWN_MS), "own typing is not shown");
         courier.on_v1(&mut chat, ServerMessage::Message(stored(1, "r", AGENT_UID)), "t".into());
         assert_eq!(chat.agent_typing_until, None);
@@ -727,7 +759,11 @@ mod tests {
         assert!(courier.seen(None, 3).is_empty());
         assert!(courier.seen(None, 2).is_empty());
         courier.on_v1(&mut chat, ServerMessage::Message(stored(1, "mine", 5)), "t".into());
-        courier.on_v1(&mut chat, ServerMessage::Read { conversation: 5, agent: true, seq: 1 }, "t".into());
+        courier.on_v1(
+            &mut chat,
+            ServerMessage::Read { conversation: cid(5), agent: true, seq: 1 },
+            "t".into(),
+        );
         assert!(chat.timeline.entries[0].read);
         // A message stored after that is not read yet.
         courier.on_v1(&mut chat, ServerMessage::Message(stored(2, "later", 5)), "t".into());
@@ -743,7 +779,7 @@ mod tests {
         }
         courier.opened(true, &mut chat);
         assert_eq!(sends(&courier.on_v1(&mut chat, ServerMessage::Ready, "t".into())), vec!["a"]);
-        let ack = |id: &str, seq| ServerMessage::Ack { id: id.into(), conversation: 5, seq };
+        let ack = |id: &str, seq| ServerMessage::Ack { id: id.into(), conversation: cid(5), seq };
         assert_eq!(sends(&courier.on_v1(&mut chat, ack("a", 1), "t".into())), vec!["b"]);
         // b is refused for now: c waits behind it, and b goes again first.
         let limited = ServerMessage::error(ErrorCode::RateLimited, "slow down", Some("b".into()));
@@ -800,7 +836,7 @@ mod tests {
         assert!(replayed.is_empty(), "{replayed:?}");
         courier.on_v1(&mut inbox, ServerMessage::Ready, "t".into());
         let live = courier.on_v1(&mut inbox, ServerMessage::Message(stored(2, "u2", 5)), "t".into());
-        assert_eq!(live, vec![Effect::Alert { conversation: 5 }]);
+        assert_eq!(live, vec![Effect::Alert { conversation: cid(5) }]);
         // A colleague's reply is not news to the agents.
         let reply = courier.on_v1(&mut inbox, ServerMessage::Message(stored(3, "a1", AGENT_UID)), "t".into());
         assert!(reply.is_empty(), "{reply:?}");
@@ -810,6 +846,6 @@ mod tests {
         courier.opened(true, &mut chat);
         courier.on_v1(&mut chat, ServerMessage::Ready, "t".into());
         let reply = courier.on_v1(&mut chat, ServerMessage::Message(stored(1, "a1", AGENT_UID)), "t".into());
-        assert_eq!(reply, vec![Effect::Alert { conversation: 5 }]);
+        assert_eq!(reply, vec![Effect::Alert { conversation: cid(5) }]);
     }
 }

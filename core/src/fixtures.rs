@@ -24,9 +24,19 @@ pub(crate) fn chat(uid: i64, text: &str) -> ChatMessage {
 }
 
 /// A stored v1 message `id` from `uid`, at `seq` of `conversation`; its text is `text {id}`.
-pub(crate) fn stored(conversation: ConversationId, seq: Seq, id: &str, uid: i64) -> Message {
+/// A conversation id written in a test.
+pub(crate) fn cid(raw: i64) -> ConversationId {
+    ConversationId::lit(raw)
+}
+
+/// A user id written in a test.
+pub(crate) fn user(raw: i64) -> kefu_protocol::ids::UserId {
+    kefu_protocol::ids::UserId::lit(raw)
+}
+
+pub(crate) fn stored(conversation: i64, seq: Seq, id: &str, uid: i64) -> Message {
     Message {
-        conversation,
+        conversation: cid(conversation),
         seq,
         id: id.into(),
         uid,
@@ -39,6 +49,6 @@ pub(crate) fn stored(conversation: ConversationId, seq: Seq, id: &str, uid: i64)
 }
 
 /// [`stored`] with the id `{conversation}-{seq}`, written at `time`.
-pub(crate) fn stored_at(conversation: ConversationId, seq: Seq, uid: i64, time: &str) -> Message {
+pub(crate) fn stored_at(conversation: i64, seq: Seq, uid: i64, time: &str) -> Message {
     Message { create_time: time.into(), ..stored(conversation, seq, &format!("{conversation}-{seq}"), uid) }
 }

@@ -3,7 +3,8 @@
 //! conversation with customer service, which this page does not show: it only keeps how far
 //! it has seen it, so that a resume does not replay it. Pure data, no browser types.
 
-use kefu_protocol::friends::{is_peer, Friends};
+use kefu_protocol::friends::Friends;
+use kefu_protocol::ids::UserId;
 use kefu_protocol::v1::{ConversationId, ErrorCode, Message, Position, Seq};
 use kefu_protocol::{ChatMessage, Role};
 
@@ -52,7 +53,7 @@ impl FriendsChat {
     }
 
     fn seen_support(&mut self, message: &Message) {
-        if message.conversation == self.uid {
+        if Some(message.conversation) == ConversationId::new(self.uid) {
             self.support_seen = self.support_seen.max(Some(message.seq));
         }
     }
@@ -66,7 +67,7 @@ impl Model for FriendsChat {
     /// A message to customer service (queued on that page) is sent from here too, but shown
     /// there.
     fn show_pending(&mut self, pending: &Pending) -> Option<u64> {
-        let conversation = pending.conversation.filter(|c| is_peer(*c))?;
+        let conversation = pending.conversation.filter(|c| c.is_peer())?;
         let chat = self.peers.chats.entry(conversation).or_default();
         let (id, text, time) = (Some(pending.id.clone()), &pending.text, pending.time.clone());
         Some(chat.timeline.push_sending(&mut self.ids, self.uid, id, text, time))
@@ -93,7 +94,7 @@ impl Model for FriendsChat {
     }
 
     fn receive_v1(&mut self, message: &Message, _live: bool) {
-        if is_peer(message.conversation) {
+        if message.conversation.is_peer() {
             let open = self.open_peer == Some(message.conversation);
             self.peers.receive(&mut self.ids, message, open);
         } else {
@@ -102,7 +103,7 @@ impl Model for FriendsChat {
     }
 
     fn history(&mut self, conversation: ConversationId, messages: &[Message], has_more: bool) {
-        if is_peer(conversation) {
+        if conversation.is_peer() {
             self.peers.history(&mut self.ids, conversation, messages, has_more);
         } else {
             messages.iter().for_each(|message| self.seen_support(message));
@@ -123,7 +124,9 @@ impl Model for FriendsChat {
     }
 
     fn positions(&self) -> Vec<Position> {
-        let support = self.support_seen.map(|seq| Position { conversation: self.uid, seq });
+        let support = self
+            .support_seen
+            .and_then(|seq| Some(Position { conversation: ConversationId::new(self.uid)?, seq }));
         support.into_iter().chain(self.peers.positions()).collect()
     }
 
@@ -141,15 +144,15 @@ impl Model for FriendsChat {
         self.peers.refused(code)
     }
 
-    fn friend_presence(&mut self, uid: i64, online: bool) {
+    fn friend_presence(&mut self, uid: UserId, online: bool) {
         self.peers.presence(uid, online);
     }
 
-    fn member_read(&mut self, conversation: ConversationId, uid: i64, seq: Seq) {
+    fn member_read(&mut self, conversation: ConversationId, uid: UserId, seq: Seq) {
         self.peers.member_read(conversation, uid, seq);
     }
 
-    fn member_typing(&mut self, conversation: ConversationId, uid: i64, until_ms: u64) {
+    fn member_typing(&mut self, conversation: ConversationId, uid: UserId, until_ms: u64) {
         self.peers.typing(conversation, uid, until_ms);
     }
 }
@@ -158,6 +161,8 @@ impl Model for FriendsChat {
 mod tests {
     use super::*;
     use crate::fixtures::stored;
+    #[allow(unused_imports)]
+    use crate::fixtures::{cid, user};
     use crate::timeline::{Delivery, From};
     use kefu_protocol::AGENT_UID;
 
@@ -173,8 +178,8 @@ mod tests {
         courier.opened(true, &mut chat);
         assert!(!chat.friends_on, "no Friends tab before a v2 server says so");
         let bob = Friend {
-            person: Person { uid: 6, name: "Bob".into(), avatar: String::new() },
-            conversation: -2,
+            person: Person { uid: user(6), name: "Bob".into(), avatar: String::new() },
+            conversation: cid(-2),
             online: true,
             last: None,
             unread: 0,
@@ -187,25 +192,32 @@ mod tests {
         assert!(chat.friends_on);
         assert!(chat.peers.chats.is_empty());
         // Writing to Bob: shown as sending in his conversation, sent with its id.
-        let effects = courier.compose(&mut chat, "p1".into(), Some(-2), "hi Bob", "t".into());
+        let effects = courier.compose(&mut chat, "p1".into(), Some(cid(-2)), "hi Bob", "t".into());
         assert!(effects.contains(&Effect::SendV1(ClientMessage::Send {
             id: "p1".into(),
-            conversation: Some(-2),
+            conversation: Some(cid(-2)),
             text: "hi Bob".into()
         })));
-        courier.on_v1(&mut chat, ServerMessage::Ack { id: "p1".into(), conversation: -2, seq: 1 }, "t".into());
-        let entry = &chat.peers.chats[&-2].timeline.entries[0];
+        courier.on_v1(
+            &mut chat,
+            ServerMessage::Ack { id: "p1".into(), conversation: cid(-2), seq: 1 },
+            "t".into(),
+        );
+        let entry = &chat.peers.chats[&cid(-2)].timeline.entries[0];
         assert_eq!((entry.delivery, entry.seq), (Delivery::Sent, Some(1)));
         // Bob answers while the person looks elsewhere: unread; resume carries the positions
         // (customer service's too, so that it is not replayed to this page).
         courier.on_v1(&mut chat, ServerMessage::Message(stored(-2, 2, "b1", 6)), "t".into());
         assert_eq!(chat.peers.unread_total(), 1);
-        assert_eq!(chat.peers.chats[&-2].timeline.entries[1].from, From::User);
+        assert_eq!(chat.peers.chats[&cid(-2)].timeline.entries[1].from, From::User);
         let resume = courier.opened(true, &mut chat);
         assert_eq!(
             resume,
             vec![Effect::SendV1(ClientMessage::Resume {
-                after: vec![Position { conversation: 5, seq: 3 }, Position { conversation: -2, seq: 2 }]
+                after: vec![
+                    Position { conversation: cid(5), seq: 3 },
+                    Position { conversation: cid(-2), seq: 2 }
+                ]
             })]
         );
     }

@@ -278,7 +278,8 @@ pub const ZH: Texts = Texts {
     agents_here: "客服在线",
     agents_away: "客服暂时不在，可以留言",
     away_detail: "您的消息会保留，客服上线后会回复您。",
-    unknown_user: "此客服服务不认识这个访客编号。请从 App 里打开客服页面（或在地址后加上 ?uid=您的用户编号）。",
+    unknown_user:
+        "此客服服务不认识这个访客编号。请从 App 里打开客服页面（或在地址后加上 ?uid=您的用户编号）。",
     missed: "连接在 {since} 至 {until} 之间中断，此服务器不会补发这段时间的消息：可能有消息未收到。",
     last_close: "上次断开",
     signed_in_as: "当前客服",
@@ -379,7 +380,12 @@ impl Texts {
     /// The visitor's one status message: the connection and, once connected, whether an agent
     /// is there (`None`: the backend does not say, as the original does not; or the page is
     /// the console).
-    pub fn visitor_status(&self, status: Status, retrying: bool, agents_online: Option<bool>) -> &'static str {
+    pub fn visitor_status(
+        &self,
+        status: Status,
+        retrying: bool,
+        agents_online: Option<bool>,
+    ) -> &'static str {
         match (status, agents_online) {
             (Status::Online, Some(true)) => self.agents_here,
             (Status::Online, Some(false)) => self.agents_away,
@@ -414,6 +420,8 @@ pub fn for_language(tag: &str) -> &'static Texts {
 #[cfg(test)]
 mod tests {
     use super::*;
+    #[allow(unused_imports)]
+    use crate::fixtures::{cid, user};
 
     #[test]
     fn picks_by_language_tag() {
@@ -438,8 +446,15 @@ mod tests {
         assert_eq!(EN.visitor_status(Status::Online, false, Some(true)), EN.agents_here);
         assert_eq!(EN.visitor_status(Status::Online, false, Some(false)), EN.agents_away);
         assert_eq!(ZH.visitor_status(Status::Online, false, None), "在线", "the original does not say");
-        assert_eq!(EN.visitor_status(Status::Offline, true, Some(true)), EN.reconnecting, "the link comes first");
+        assert_eq!(
+            EN.visitor_status(Status::Offline, true, Some(true)),
+            EN.reconnecting,
+            "the link comes first"
+        );
         let missed = ZH.may_have_missed("10:00:01", "10:00:09");
-        assert!(missed.contains("10:00:01") && missed.contains("10:00:09") && !missed.contains('{'), "{missed}");
+        assert!(
+            missed.contains("10:00:01") && missed.contains("10:00:09") && !missed.contains('{'),
+            "{missed}"
+        );
     }
 }

@@ -118,8 +118,10 @@ impl Inbox {
             return self.receive_v0_reply(message);
         }
         let activity = self.activity;
-        let unread = self.selected != Some(message.uid);
-        let conversation = conversation_in(&mut self.conversations, message.uid);
+        // The original numbers users as it likes; one outside the ids' ranges is not listed.
+        let uid = ConversationId::new(message.uid)?;
+        let unread = self.selected != Some(uid);
+        let conversation = conversation_in(&mut self.conversations, uid);
         conversation.username = kefu_protocol::display_name(&message.username);
         conversation.avatar = message.avatar.clone();
         conversation.activity = activity;
@@ -412,6 +414,8 @@ impl Model for Inbox {
 mod tests {
     use super::*;
     use crate::fixtures::{chat as message, stored_at as stored};
+    #[allow(unused_imports)]
+    use crate::fixtures::{cid, user};
 
     #[test]
     fn groups_by_user_most_recent_first_with_unread_counts() {
@@ -419,14 +423,15 @@ mod tests {
         inbox.receive(&message(5, "a"));
         inbox.receive(&message(6, "b"));
         inbox.receive(&message(5, "c"));
-        let order: Vec<(i64, usize)> = inbox.conversations().iter().map(|c| (c.uid, c.unread)).collect();
-        assert_eq!(order, vec![(5, 2), (6, 1)]);
+        let order: Vec<(ConversationId, usize)> =
+            inbox.conversations().iter().map(|c| (c.uid, c.unread)).collect();
+        assert_eq!(order, vec![(cid(5), 2), (cid(6), 1)]);
         assert_eq!(inbox.unread(), 3);
-        assert!(inbox.select(5));
+        assert!(inbox.select(cid(5)));
         assert_eq!(inbox.unread(), 1);
         inbox.receive(&message(5, "d"));
         assert_eq!(inbox.unread(), 1, "messages in the open conversation are read");
-        assert!(!inbox.select(99));
+        assert!(!inbox.select(cid(99)));
     }
 
     #[test]
@@ -435,13 +440,13 @@ mod tests {
         assert_eq!(inbox.selected_id(), None);
         inbox.receive(&message(5, "hello"));
         inbox.receive(&message(6, "hi"));
-        inbox.select(6);
-        inbox.show_reply(6, "w".into(), "welcome", "t".into()).expect("shown");
+        inbox.select(cid(6));
+        inbox.show_reply(cid(6), "w".into(), "welcome", "t".into()).expect("shown");
         assert_eq!(inbox.receive(&message(AGENT_UID, "welcome")), Some("w".into()));
         let six = inbox.selected().expect("selected");
         let last = six.preview().expect("has messages");
         assert_eq!((last.from, last.delivery, last.text.as_str()), (From::Me, Delivery::Sent, "welcome"));
-        let five = inbox.conversations().into_iter().find(|c| c.uid == 5).expect("exists");
+        let five = inbox.conversations().into_iter().find(|c| c.uid == cid(5)).expect("exists");
         assert_eq!(five.timeline.entries.len(), 1);
     }
 
@@ -461,13 +466,13 @@ mod tests {
     fn lost_link_fails_replies_and_retry_resends() {
         let mut inbox = Inbox::default();
         inbox.receive(&message(5, "hello"));
-        inbox.select(5);
-        let id = inbox.show_reply(5, "r".into(), "r", "t".into()).expect("shown");
+        inbox.select(cid(5));
+        let id = inbox.show_reply(cid(5), "r".into(), "r", "t".into()).expect("shown");
         assert_eq!(inbox.fail_pending(), vec!["r".to_owned()]);
         let retry = inbox.retry(id).expect("retry");
         assert_eq!(
             (retry.conversation, retry.message_id.as_deref(), retry.text.as_str()),
-            (5, Some("r"), "r")
+            (cid(5), Some("r"), "r")
         );
         assert_eq!(inbox.retry(id), None);
     }
@@ -476,28 +481,28 @@ mod tests {
     fn v1_files_by_conversation_counts_live_unread_and_resumes_from_last_seq() {
         let mut inbox = Inbox::default();
         inbox.history(
-            5,
+            cid(5),
             &[stored(5, 1, 5, "2026-11-26 09:00:00"), stored(5, 2, AGENT_UID, "2026-11-26 09:01:00")],
             true,
         );
-        inbox.history(6, &[stored(6, 1, 6, "2026-11-26 09:30:00")], false);
+        inbox.history(cid(6), &[stored(6, 1, 6, "2026-11-26 09:30:00")], false);
         assert_eq!(inbox.unread(), 0, "history is not unread");
-        let order: Vec<i64> = inbox.conversations().iter().map(|c| c.uid).collect();
-        assert_eq!(order, vec![6, 5], "most recent message first");
+        let order: Vec<ConversationId> = inbox.conversations().iter().map(|c| c.uid).collect();
+        assert_eq!(order, vec![cid(6), cid(5)], "most recent message first");
         inbox.receive_v1(&stored(5, 3, 5, "2026-11-26 10:00:00"), true);
         inbox.receive_v1(&stored(5, 3, 5, "2026-11-26 10:00:00"), true);
         assert_eq!(inbox.unread(), 1, "a repeat is not counted twice");
-        assert_eq!(inbox.conversations()[0].uid, 5);
+        assert_eq!(inbox.conversations()[0].uid, cid(5));
         assert!(!inbox.conversations()[1].has_more && inbox.conversations()[0].has_more);
         let mut positions = inbox.positions();
         positions.sort_by_key(|p| p.conversation);
         assert_eq!(
             positions,
-            vec![Position { conversation: 5, seq: 3 }, Position { conversation: 6, seq: 1 }]
+            vec![Position { conversation: cid(5), seq: 3 }, Position { conversation: cid(6), seq: 1 }]
         );
         // Own reply: acked into place; agent replies are on our side.
-        inbox.select(6);
-        inbox.show_reply(6, "mine".into(), "answer", "t".into()).expect("shown");
+        inbox.select(cid(6));
+        inbox.show_reply(cid(6), "mine".into(), "answer", "t".into()).expect("shown");
         assert!(inbox.ack("mine", 2));
         let six = inbox.selected().expect("selected");
         assert_eq!(six.timeline.last_seq(), Some(2));
@@ -513,15 +518,15 @@ mod tests {
         }
         assert_eq!(inbox.unread(), 3);
         // Another agent read up to 2.
-        inbox.set_read(5, true, 2);
+        inbox.set_read(cid(5), true, 2);
         assert_eq!(inbox.unread(), 1);
         // Our reply, then the user reads it.
         inbox.receive_v1(&stored(5, 4, AGENT_UID, "2026-11-26 10:01:00"), false);
         let reply = |inbox: &Inbox| inbox.conversations()[0].timeline.entries.last().map(|e| e.read);
         assert_eq!(reply(&inbox), Some(false));
-        inbox.set_read(5, false, 4);
+        inbox.set_read(cid(5), false, 4);
         assert_eq!(reply(&inbox), Some(true));
-        inbox.set_read(5, true, 1);
+        inbox.set_read(cid(5), true, 1);
         assert_eq!(inbox.unread(), 1, "read positions never go back");
     }
 
@@ -534,44 +539,45 @@ mod tests {
         inbox.receive_v1(&stored(1, 2, 1, "2026-11-26 10:00:00"), false);
         let positions = inbox.positions();
         assert_eq!(positions.len(), MAX_RESUME_POSITIONS);
-        assert_eq!(positions[0], Position { conversation: 1, seq: 2 }, "the most recent first");
+        assert_eq!(positions[0], Position { conversation: cid(1), seq: 2 }, "the most recent first");
     }
 
     #[test]
     fn a_latest_page_past_a_hole_replaces_what_was_shown() {
         let mut inbox = Inbox::default();
-        inbox.history(5, &[stored(5, 1, 5, "t1"), stored(5, 2, 5, "t2")], false);
-        inbox.show_reply(5, "pending".into(), "still sending", "t".into());
+        inbox.history(cid(5), &[stored(5, 1, 5, "t1"), stored(5, 2, 5, "t2")], false);
+        inbox.show_reply(cid(5), "pending".into(), "still sending", "t".into());
         // Reconnected past the cap: the latest page starts at 40, messages 3..39 were missed.
-        inbox.history(5, &[stored(5, 40, 5, "t40"), stored(5, 41, 5, "t41")], true);
+        inbox.history(cid(5), &[stored(5, 40, 5, "t40"), stored(5, 41, 5, "t41")], true);
         let shown: Vec<Option<u64>> =
-            inbox.conversation(5).expect("listed").timeline.entries.iter().map(|e| e.seq).collect();
+            inbox.conversation(cid(5)).expect("listed").timeline.entries.iter().map(|e| e.seq).collect();
         assert_eq!(shown, vec![Some(40), Some(41), None], "no 2 then 40, and the pending reply stays");
-        assert!(inbox.conversation(5).expect("listed").has_more, "older pages come on scrolling up");
+        assert!(inbox.conversation(cid(5)).expect("listed").has_more, "older pages come on scrolling up");
     }
 
     #[test]
     fn names_are_shown_without_invisible_characters() {
         let mut inbox = Inbox::default();
         inbox.receive(&ChatMessage { username: "Ali\u{200B}ce".into(), ..message(5, "hi") });
-        assert_eq!(inbox.conversation(5).map(|c| c.username.as_str()), Some("Alice"));
+        assert_eq!(inbox.conversation(cid(5)).map(|c| c.username.as_str()), Some("Alice"));
     }
 
     #[test]
     fn presence_lists_online_users_and_filter_matches_names() {
         let mut inbox = Inbox::default();
-        inbox.set_online(7, true);
-        inbox.set_online(8, false);
-        let listed: Vec<(i64, bool)> = inbox.conversations().iter().map(|c| (c.uid, c.online)).collect();
-        assert_eq!(listed, vec![(7, true)], "an offline stranger is not listed");
+        inbox.set_online(cid(7), true);
+        inbox.set_online(cid(8), false);
+        let listed: Vec<(ConversationId, bool)> =
+            inbox.conversations().iter().map(|c| (c.uid, c.online)).collect();
+        assert_eq!(listed, vec![(cid(7), true)], "an offline stranger is not listed");
         inbox.receive(&message(9, "hi"));
-        inbox.set_online(9, true);
+        inbox.set_online(cid(9), true);
         inbox.all_offline();
         assert!(inbox.conversations().iter().all(|c| !c.online));
-        assert_eq!(inbox.filtered("USER9").iter().map(|c| c.uid).collect::<Vec<_>>(), vec![9]);
+        assert_eq!(inbox.filtered("USER9").iter().map(|c| c.uid).collect::<Vec<_>>(), vec![cid(9)]);
         assert_eq!(inbox.filtered(" ").len(), 2);
         assert!(inbox.filtered("nobody").is_empty());
-        inbox.set_name(7, "Alice");
-        assert_eq!(inbox.filtered("ali").iter().map(|c| c.uid).collect::<Vec<_>>(), vec![7]);
+        inbox.set_name(cid(7), "Alice");
+        assert_eq!(inbox.filtered("ali").iter().map(|c| c.uid).collect::<Vec<_>>(), vec![cid(7)]);
     }
 }

@@ -8,6 +8,7 @@
 //!   risk a duplicate.
 
 use kefu_protocol::fields::{Fields, FieldsOut};
+use kefu_protocol::v1::ConversationId;
 
 /// One message waiting to be stored.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -15,7 +16,7 @@ pub struct Pending {
     /// The message id (also the dedupe key on the server).
     pub id: String,
     /// The conversation (agents); `None` for a user's own.
-    pub conversation: Option<i64>,
+    pub conversation: Option<ConversationId>,
     pub text: String,
     /// Local time it was written.
     pub time: String,
@@ -31,7 +32,7 @@ impl Pending {
     pub fn from_fields(object: &impl Fields) -> Option<Pending> {
         Some(Pending {
             id: object.string("id")?,
-            conversation: object.integer("conversation"),
+            conversation: object.integer("conversation").and_then(ConversationId::new),
             text: object.string("text")?,
             time: object.string("time")?,
             sent: object.boolean("sent").unwrap_or(false),
@@ -43,7 +44,7 @@ impl Pending {
         let mut out = O::new_object();
         out.put_string("id", &self.id);
         if let Some(conversation) = self.conversation {
-            out.put_integer("conversation", conversation);
+            out.put_integer("conversation", conversation.get());
         }
         out.put_string("text", &self.text);
         out.put_string("time", &self.time);
@@ -167,6 +168,8 @@ pub fn new_message_id(now_ms: f64, random_a: f64, random_b: f64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    #[allow(unused_imports)]
+    use crate::fixtures::{cid, user};
 
     fn pending(id: &str) -> Pending {
         Pending {
@@ -183,7 +186,7 @@ mod tests {
     fn survives_a_round_trip_through_storage() {
         let mut outbox = Outbox::default();
         outbox.add(pending("a"));
-        outbox.add(Pending { conversation: Some(5), ..pending("b") });
+        outbox.add(Pending { conversation: Some(cid(5)), ..pending("b") });
         let restored = Outbox::from_json(&outbox.merged_json(None)).expect("readable");
         assert_eq!(restored, outbox);
         assert!(Outbox::from_json("{broken").is_err());

@@ -2,6 +2,7 @@
 //! server last sent it, with live changes on top (presence, new messages, read positions),
 //! and one timeline per peer conversation that has been opened or has news. Pure data.
 
+use kefu_protocol::ids::UserId;
 use std::collections::BTreeMap;
 
 use kefu_protocol::friends::{sort_recent_first, Friend, Friends};
@@ -76,12 +77,12 @@ impl Peers {
         self.list.friends.iter().find(|f| f.conversation == conversation)
     }
 
-    pub fn friend_by_uid(&self, uid: i64) -> Option<&Friend> {
+    pub fn friend_by_uid(&self, uid: UserId) -> Option<&Friend> {
         self.list.friends.iter().find(|f| f.person.uid == uid)
     }
 
     /// A friend came online or went offline.
-    pub fn presence(&mut self, uid: i64, online: bool) {
+    pub fn presence(&mut self, uid: UserId, online: bool) {
         if let Some(friend) = self.list.friends.iter_mut().find(|f| f.person.uid == uid) {
             friend.online = online;
         }
@@ -134,8 +135,8 @@ impl Peers {
 
     /// A member's read position: the friend's marks own messages *read*; one's own (from
     /// another tab) clears the unread count.
-    pub fn member_read(&mut self, conversation: ConversationId, uid: i64, seq: Seq) {
-        if uid == self.me {
+    pub fn member_read(&mut self, conversation: ConversationId, uid: UserId, seq: Seq) {
+        if uid.get() == self.me {
             if let Some(friend) = self.list.friends.iter_mut().find(|f| f.conversation == conversation) {
                 if friend.last.as_ref().is_some_and(|last| last.seq <= seq) {
                     friend.unread = 0;
@@ -148,8 +149,8 @@ impl Peers {
         chat.timeline.mark_read(chat.their_read);
     }
 
-    pub fn typing(&mut self, conversation: ConversationId, uid: i64, until_ms: u64) {
-        if uid != self.me {
+    pub fn typing(&mut self, conversation: ConversationId, uid: UserId, until_ms: u64) {
+        if uid.get() != self.me {
             self.chats.entry(conversation).or_default().typing_until = Some(until_ms);
         }
     }
@@ -242,8 +243,8 @@ impl PeerNews {
 
     /// A member's read position: one's own (from the Friends page, maybe in another tab)
     /// up to the latest message clears the conversation's count.
-    pub fn member_read(&mut self, conversation: ConversationId, uid: i64, seq: Seq) {
-        if uid != self.me {
+    pub fn member_read(&mut self, conversation: ConversationId, uid: UserId, seq: Seq) {
+        if uid.get() != self.me {
             return;
         }
         if let Some((last, unread)) = self.conversations.get_mut(&conversation) {
@@ -260,7 +261,7 @@ impl PeerNews {
 }
 
 /// A person's display name: their name, or "#uid" when the server knows none.
-pub fn display_name(name: &str, uid: i64) -> String {
+pub fn display_name(name: &str, uid: UserId) -> String {
     if name.trim().is_empty() {
         format!("#{uid}")
     } else {
@@ -285,10 +286,12 @@ pub fn initials(name: &str) -> String {
 mod tests {
     use super::*;
     use crate::fixtures::stored_at;
+    #[allow(unused_imports)]
+    use crate::fixtures::{cid, user};
     use kefu_protocol::friends::Person;
 
     fn friend(
-        uid: i64,
+        uid: UserId,
         name: &str,
         conversation: ConversationId,
         last: Option<Message>,
@@ -307,9 +310,9 @@ mod tests {
         let mut peers = Peers::new(1);
         peers.set_list(Friends {
             friends: vec![
-                friend(2, "Bob", -2, Some(stored_at(-2, 3, 2, "2026-11-29 10:00:00")), 1),
-                friend(3, "李雷", -3, Some(stored_at(-3, 1, 1, "2026-11-29 11:00:00")), 0),
-                friend(4, "Ann Lee", -4, None, 0),
+                friend(user(2), "Bob", cid(-2), Some(stored_at(-2, 3, 2, "2026-11-29 10:00:00")), 1),
+                friend(user(3), "李雷", cid(-3), Some(stored_at(-3, 1, 1, "2026-11-29 11:00:00")), 0),
+                friend(user(4), "Ann Lee", cid(-4), None, 0),
             ],
             ..Friends::default()
         });
@@ -332,8 +335,8 @@ mod tests {
         let mut peers = peers();
         let mut ids = Ids::default();
         assert!(peers.receive(&mut ids, &stored_at(-2, 4, 2, "2026-11-29 12:00:00"), false));
-        assert_eq!(peers.friend(-2).map(|f| f.unread), Some(2));
-        assert_eq!(peers.filtered("")[0].person.uid, 2, "Bob's is now the latest");
+        assert_eq!(peers.friend(cid(-2)).map(|f| f.unread), Some(2));
+        assert_eq!(peers.filtered("")[0].person.uid, user(2), "Bob's is now the latest");
         // The same message again (a replay) is not counted twice.
         assert!(!peers.receive(&mut ids, &stored_at(-2, 4, 2, "2026-11-29 12:00:00"), false));
         assert_eq!(peers.unread_total(), 2);
@@ -341,9 +344,9 @@ mod tests {
         peers.receive(&mut ids, &stored_at(-2, 5, 2, "2026-11-29 12:01:00"), true);
         peers.receive(&mut ids, &stored_at(-2, 6, 1, "2026-11-29 12:02:00"), false);
         assert_eq!(peers.unread_total(), 2);
-        assert_eq!(peers.seen(-2), Some(6));
+        assert_eq!(peers.seen(cid(-2)), Some(6));
         assert_eq!(peers.unread_total(), 0);
-        assert_eq!(peers.positions(), vec![Position { conversation: -2, seq: 6 }]);
+        assert_eq!(peers.positions(), vec![Position { conversation: cid(-2), seq: 6 }]);
     }
 
     #[test]
@@ -351,20 +354,20 @@ mod tests {
         let mut peers = peers();
         let mut ids = Ids::default();
         peers.receive(&mut ids, &stored_at(-3, 2, 1, "2026-11-29 12:00:00"), true);
-        peers.member_read(-3, 3, 2);
-        let chat = &peers.chats[&-3];
+        peers.member_read(cid(-3), user(3), 2);
+        let chat = &peers.chats[&cid(-3)];
         assert!(chat.timeline.entries.iter().all(|e| e.read), "the friend read my message");
-        peers.typing(-3, 3, 5_000);
-        assert_eq!(peers.chats[&-3].typing_until, Some(5_000));
-        peers.typing(-3, 1, 9_000);
-        assert_eq!(peers.chats[&-3].typing_until, Some(5_000), "my own typing is not shown");
+        peers.typing(cid(-3), user(3), 5_000);
+        assert_eq!(peers.chats[&cid(-3)].typing_until, Some(5_000));
+        peers.typing(cid(-3), user(1), 9_000);
+        assert_eq!(peers.chats[&cid(-3)].typing_until, Some(5_000), "my own typing is not shown");
         peers.receive(&mut ids, &stored_at(-3, 3, 3, "2026-11-29 12:00:01"), false);
-        assert_eq!(peers.chats[&-3].typing_until, None, "they sent what they typed");
-        assert_eq!(peers.friend(-3).map(|f| f.unread), Some(1));
-        peers.member_read(-3, 1, 3);
-        assert_eq!(peers.friend(-3).map(|f| f.unread), Some(0), "read in another tab");
-        peers.presence(3, true);
-        assert_eq!(peers.friend_by_uid(3).map(|f| f.online), Some(true));
+        assert_eq!(peers.chats[&cid(-3)].typing_until, None, "they sent what they typed");
+        assert_eq!(peers.friend(cid(-3)).map(|f| f.unread), Some(1));
+        peers.member_read(cid(-3), user(1), 3);
+        assert_eq!(peers.friend(cid(-3)).map(|f| f.unread), Some(0), "read in another tab");
+        peers.presence(user(3), true);
+        assert_eq!(peers.friend_by_uid(user(3)).map(|f| f.online), Some(true));
     }
 
     #[test]
@@ -385,10 +388,10 @@ mod tests {
     fn an_empty_conversation_is_asked_for_once() {
         let mut peers = peers();
         let mut ids = Ids::default();
-        peers.history(&mut ids, -4, &[], false);
-        assert_eq!(peers.chats[&-4].oldest(), (None, false), "loaded and empty: nothing more to ask");
+        peers.history(&mut ids, cid(-4), &[], false);
+        assert_eq!(peers.chats[&cid(-4)].oldest(), (None, false), "loaded and empty: nothing more to ask");
         peers.receive(&mut ids, &stored_at(-3, 7, 3, "2026-11-29 12:00:00"), false);
-        assert_eq!(peers.chats[&-3].oldest(), (Some(7), true), "a live message: the page before it");
+        assert_eq!(peers.chats[&cid(-3)].oldest(), (Some(7), true), "a live message: the page before it");
         assert_eq!(PeerChat::default().oldest(), (None, true), "never loaded");
     }
 
@@ -399,7 +402,7 @@ mod tests {
         let mut news = PeerNews::new(1);
         let mut list = peers.list.clone();
         list.incoming.push(kefu_protocol::friends::Request {
-            person: Person { uid: 9, name: "Eve".into(), avatar: String::new() },
+            person: Person { uid: user(9), name: "Eve".into(), avatar: String::new() },
             note: String::new(),
             sent: 0,
         });
@@ -423,12 +426,12 @@ mod tests {
         }
         assert_eq!(news.total(), 4);
         // Read on the Friends page: up to the latest clears it, short of it does not.
-        for (conversation, seq) in [(-2, 3), (-2, 4), (-3, 3)] {
-            news.member_read(conversation, 1, seq);
-            peers.member_read(conversation, 1, seq);
+        for (conversation, seq) in [(cid(-2), 3), (cid(-2), 4), (cid(-3), 3)] {
+            news.member_read(conversation, user(1), seq);
+            peers.member_read(conversation, user(1), seq);
             assert_eq!(news.total(), peers.news(), "read {conversation} to {seq}");
         }
-        news.member_read(-2, 2, 99);
+        news.member_read(cid(-2), user(2), 99);
         assert_eq!(news.total(), 1, "Bob's reading is not mine; Eve's request is still waiting");
         news.set_list(&Friends::default());
         assert_eq!(news.total(), 0);
@@ -436,7 +439,7 @@ mod tests {
 
     #[test]
     fn names_and_initials() {
-        assert_eq!(display_name("", 42), "#42");
+        assert_eq!(display_name("", user(42)), "#42");
         assert_eq!(initials("Ann Lee"), "AL");
         assert_eq!(initials("李雷"), "李");
         assert_eq!(initials("bob"), "B");

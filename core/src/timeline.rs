@@ -220,7 +220,9 @@ impl Timeline {
 
     /// v1: the server refused own message `message_id`.
     pub fn fail(&mut self, message_id: &str, reason: &str) -> bool {
-        self.fail_first(reason, |e| e.message_id.as_deref() == Some(message_id) && e.delivery != Delivery::Sent)
+        self.fail_first(reason, |e| {
+            e.message_id.as_deref() == Some(message_id) && e.delivery != Delivery::Sent
+        })
     }
 
     /// The first entry `matches` picks becomes *failed* with `reason`; whether there was one.
@@ -316,6 +318,8 @@ impl Timeline {
 mod tests {
     use super::*;
     use crate::fixtures::{chat as message, stored};
+    #[allow(unused_imports)]
+    use crate::fixtures::{cid, user};
     use kefu_protocol::AGENT_UID;
 
     fn shown(timeline: &Timeline) -> Vec<(Option<Seq>, String, Delivery)> {

@@ -6,7 +6,8 @@
 use kefu_protocol::v1::{ConversationId, Message, Position, Seq};
 use kefu_protocol::{ChatMessage, Role, AGENT_UID, NOTICE_UNKNOWN_USER};
 
-use kefu_protocol::friends::{is_peer, Friends};
+use kefu_protocol::friends::Friends;
+use kefu_protocol::ids::UserId;
 
 use crate::courier::Model;
 use crate::outbox::Pending;
@@ -76,15 +77,15 @@ impl UserChat {
 
     /// v1: files a stored message of this user's conversation (or, v2, counts a peer one).
     pub fn receive_v1(&mut self, message: &Message) -> bool {
-        if is_peer(message.conversation) {
+        if message.conversation.is_peer() {
             return self.news.receive(message);
         }
-        if message.uid == AGENT_UID && message.conversation == self.uid {
+        if message.uid == AGENT_UID && Some(message.conversation) == ConversationId::new(self.uid) {
             // The agent sent what it was typing.
             self.agent_typing_until = None;
         }
         match from_for_user(self.uid, message.uid, message.role) {
-            Some(from) if message.conversation == self.uid => {
+            Some(from) if Some(message.conversation) == ConversationId::new(self.uid) => {
                 let new = self.timeline.upsert(&mut self.ids, from, message);
                 self.timeline.mark_read(self.agents_read);
                 new
@@ -130,7 +131,7 @@ impl Model for UserChat {
     /// A message to a friend (queued on the Friends page) is sent from here too, but shown
     /// there.
     fn show_pending(&mut self, pending: &Pending) -> Option<u64> {
-        if pending.conversation.is_some_and(is_peer) {
+        if pending.conversation.is_some_and(ConversationId::is_peer) {
             return None;
         }
         Some(self.send_local(Some(pending.id.clone()), &pending.text, pending.time.clone()))
@@ -162,7 +163,7 @@ impl Model for UserChat {
 
     fn history(&mut self, conversation: ConversationId, messages: &[Message], has_more: bool) {
         // This page never asks for a peer conversation's page.
-        if !is_peer(conversation) {
+        if !conversation.is_peer() {
             UserChat::history(self, messages, has_more);
         }
     }
@@ -172,7 +173,7 @@ impl Model for UserChat {
         self.news.set_list(&list);
     }
 
-    fn member_read(&mut self, conversation: ConversationId, uid: i64, seq: Seq) {
+    fn member_read(&mut self, conversation: ConversationId, uid: UserId, seq: Seq) {
         self.news.member_read(conversation, uid, seq);
     }
 
@@ -191,11 +192,15 @@ impl Model for UserChat {
     fn positions(&self) -> Vec<Position> {
         // Peer conversations are not named: the server replays none it was not told of (the
         // friends list carries what is new).
-        self.timeline.last_seq().map(|seq| Position { conversation: self.uid, seq }).into_iter().collect()
+        self.timeline
+            .last_seq()
+            .and_then(|seq| Some(Position { conversation: ConversationId::new(self.uid)?, seq }))
+            .into_iter()
+            .collect()
     }
 
     fn oldest(&self, conversation: ConversationId) -> (Option<Seq>, bool) {
-        if is_peer(conversation) {
+        if conversation.is_peer() {
             return (None, false);
         }
         (self.timeline.first_seq(), self.has_more)
@@ -206,14 +211,14 @@ impl Model for UserChat {
     }
 
     fn read(&mut self, conversation: ConversationId, agent: bool, seq: Seq) {
-        if agent && conversation == self.uid {
+        if agent && Some(conversation) == ConversationId::new(self.uid) {
             self.agents_read = self.agents_read.max(seq);
             self.timeline.mark_read(self.agents_read);
         }
     }
 
     fn typing(&mut self, conversation: ConversationId, agent: bool, until_ms: u64) {
-        if agent && conversation == self.uid {
+        if agent && Some(conversation) == ConversationId::new(self.uid) {
             self.agent_typing_until = Some(until_ms);
         }
     }
@@ -227,6 +232,8 @@ impl Model for UserChat {
 mod tests {
     use super::*;
     use crate::fixtures::{chat as message, stored};
+    #[allow(unused_imports)]
+    use crate::fixtures::{cid, user};
     use crate::timeline::Delivery;
 
     #[test]
@@ -268,7 +275,7 @@ mod tests {
         // A message to Bob was queued on the Friends page before a reload of this page.
         let queued = Pending {
             id: "p1".into(),
-            conversation: Some(-2),
+            conversation: Some(cid(-2)),
             text: "hi Bob".into(),
             time: "t".into(),
             sent: false,
@@ -283,8 +290,8 @@ mod tests {
         assert!(effects.contains(&Effect::SendV1(ClientMessage::Resume { after: vec![] })));
         assert!(!chat.friends_on, "no Friends tab before a v2 server says so");
         let bob = Friend {
-            person: Person { uid: 6, name: "Bob".into(), avatar: String::new() },
-            conversation: -2,
+            person: Person { uid: user(6), name: "Bob".into(), avatar: String::new() },
+            conversation: cid(-2),
             online: true,
             last: Some(stored(-2, 1, "old", 6)),
             unread: 1,
@@ -296,12 +303,16 @@ mod tests {
         assert!(
             effects.contains(&Effect::SendV1(ClientMessage::Send {
                 id: "p1".into(),
-                conversation: Some(-2),
+                conversation: Some(cid(-2)),
                 text: "hi Bob".into()
             })),
             "{effects:?}"
         );
-        courier.on_v1(&mut chat, ServerMessage::Ack { id: "p1".into(), conversation: -2, seq: 2 }, "t".into());
+        courier.on_v1(
+            &mut chat,
+            ServerMessage::Ack { id: "p1".into(), conversation: cid(-2), seq: 2 },
+            "t".into(),
+        );
         assert_eq!(courier.queued(), 0, "delivered from this page");
         // Bob answers: counted, not shown; the resume still names only this conversation.
         courier.on_v1(&mut chat, ServerMessage::Message(stored(-2, 3, "b1", 6)), "t".into());
@@ -311,7 +322,9 @@ mod tests {
         let resume = courier.opened(true, &mut chat);
         assert_eq!(
             resume,
-            vec![Effect::SendV1(ClientMessage::Resume { after: vec![Position { conversation: 5, seq: 1 }] })]
+            vec![Effect::SendV1(ClientMessage::Resume {
+                after: vec![Position { conversation: cid(5), seq: 1 }]
+            })]
         );
     }
 }

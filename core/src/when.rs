@@ -54,7 +54,8 @@ pub fn day_label(day: NaiveDate, today: NaiveDate, texts: &Texts) -> String {
 
 /// `23 Nov` / `11月23日`, with the year when asked.
 fn date_label(day: NaiveDate, with_year: bool, texts: &Texts) -> String {
-    const MONTHS: [&str; 12] = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+    const MONTHS: [&str; 12] =
+        ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
     match (texts.lang, with_year) {
         ("zh", false) => format!("{}月{}日", day.month(), day.day()),
         ("zh", true) => format!("{}年{}月{}日", day.year(), day.month(), day.day()),
@@ -103,6 +104,8 @@ pub fn with_days<'a>(times: impl IntoIterator<Item = &'a str>, today: NaiveDate,
 #[cfg(test)]
 mod tests {
     use super::*;
+    #[allow(unused_imports)]
+    use crate::fixtures::{cid, user};
     use crate::i18n::{EN, ZH};
 
     fn day(text: &str) -> NaiveDate {
@@ -113,7 +116,14 @@ mod tests {
     fn reads_the_protocol_layout_and_nothing_else() {
         assert_eq!(clock("2026-11-29 04:48:32"), "04:48");
         assert_eq!(clock("2026-11-29 4:08"), "04:08");
-        for bad in ["", "today", "2026-11-29", "2026-13-01 10:00:00", "2026-11-29 25:00:00", "2026-11-29 10:00:00:00"] {
+        for bad in [
+            "",
+            "today",
+            "2026-11-29",
+            "2026-13-01 10:00:00",
+            "2026-11-29 25:00:00",
+            "2026-11-29 10:00:00:00",
+        ] {
             assert_eq!(Stamp::parse(bad), None, "{bad:?}");
         }
         assert_eq!(clock("soon"), "soon", "unreadable times are shown as given");
@@ -148,8 +158,13 @@ mod tests {
     #[test]
     fn a_heading_opens_each_day() {
         let today = day("2026-11-29");
-        let times =
-            ["2026-11-28 23:58:00", "2026-11-28 23:59:00", "bad", "2026-11-29 00:01:00", "2026-11-29 08:00:00"];
+        let times = [
+            "2026-11-28 23:58:00",
+            "2026-11-28 23:59:00",
+            "bad",
+            "2026-11-29 00:01:00",
+            "2026-11-29 08:00:00",
+        ];
         let rows = with_days(times, today, &EN);
         assert_eq!(
             rows,

@@ -79,7 +79,7 @@ struct Args {
     /// The reference server binary the storm starts, kills and starts again.
     #[arg(long)]
     server_bin: Option<std::path::PathBuf>,
-    /// The original backend's compiled classes (tests/original-backend/build.sh).
+    /// The original backend's compiled classes (`build.sh` of `../shared/original-backend/`).
     #[arg(long)]
     original_classes: Option<std::path::PathBuf>,
     /// Storm: each user writes a message this often (ms).
@@ -134,9 +134,10 @@ async fn open(base: &str, uid: i64, token: Option<String>) -> Result<Socket, Str
     request.headers_mut().insert("Sec-WebSocket-Protocol", SUBPROTOCOL.parse().map_err(|_| "header")?);
     // No Nagle delay, as browsers do: a frame written right after another (typing, then the
     // message) must not wait for the server's delayed ACK.
-    let (socket, _) = tokio_tungstenite::connect_async_with_config(request, Some(crate::small_buffers()), true)
-        .await
-        .map_err(|e| e.to_string())?;
+    let (socket, _) =
+        tokio_tungstenite::connect_async_with_config(request, Some(crate::small_buffers()), true)
+            .await
+            .map_err(|e| e.to_string())?;
     Ok(socket)
 }
 
@@ -219,19 +220,15 @@ async fn main() {
     // The agent first, so that it sees every message.
     let user_urls: Vec<String> = args.url.split(',').map(str::to_owned).collect();
     let agent_url = args.agent_url.clone().unwrap_or_else(|| user_urls[0].clone());
-    let mut agent = match connect(
-        &agent_url,
-        kefu_protocol::AGENT_UID,
-        token_for(&args, kefu_protocol::AGENT_UID),
-    )
-    .await
-    {
-        Ok(agent) => agent,
-        Err(err) => {
-            eprintln!("kefu-load: agent cannot connect: {err}");
-            std::process::exit(1);
-        }
-    };
+    let mut agent =
+        match connect(&agent_url, kefu_protocol::AGENT_UID, token_for(&args, kefu_protocol::AGENT_UID)).await
+        {
+            Ok(agent) => agent,
+            Err(err) => {
+                eprintln!("kefu-load: agent cannot connect: {err}");
+                std::process::exit(1);
+            }
+        };
 
     // Ramp up the users.
     let semaphore = Arc::new(tokio::sync::Semaphore::new(args.connect_parallelism));
@@ -351,25 +348,26 @@ async fn main() {
             break;
         }
         match tokio::time::timeout(left, agent.next()).await {
-            Ok(Some(Ok(Message::Text(text)))) => {
-                match ServerMessage::decode(text.as_str()) {
-                    Ok(ServerMessage::Message(message)) => {
-                        if let Some(at) = sent_at.lock().ok().and_then(|mut m| m.remove(&message.id)) {
-                            delivery.0.push(at.elapsed().as_micros() as u64);
-                            delivered += 1;
-                        }
-                        if last_read.elapsed() >= READ_EVERY {
-                            last_read = Instant::now();
-                            let read = ClientMessage::Read { conversation: Some(message.conversation), seq: message.seq };
-                            if agent.send(Message::text(read.encode())).await.is_ok() {
-                                reads_sent += 1;
-                            }
+            Ok(Some(Ok(Message::Text(text)))) => match ServerMessage::decode(text.as_str()) {
+                Ok(ServerMessage::Message(message)) => {
+                    if let Some(at) = sent_at.lock().ok().and_then(|mut m| m.remove(&message.id)) {
+                        delivery.0.push(at.elapsed().as_micros() as u64);
+                        delivered += 1;
+                    }
+                    if last_read.elapsed() >= READ_EVERY {
+                        last_read = Instant::now();
+                        let read = ClientMessage::Read {
+                            conversation: Some(message.conversation),
+                            seq: message.seq,
+                        };
+                        if agent.send(Message::text(read.encode())).await.is_ok() {
+                            reads_sent += 1;
                         }
                     }
-                    Ok(ServerMessage::Error { .. }) => agent_errors += 1,
-                    _ => {}
                 }
-            }
+                Ok(ServerMessage::Error { .. }) => agent_errors += 1,
+                _ => {}
+            },
             Ok(Some(Ok(_))) => {}
             _ => break,
         }

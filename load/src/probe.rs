@@ -37,7 +37,10 @@ pub(crate) async fn run(args: &Args, rounds: u32) -> Result<(), String> {
     let (mut to_ready, mut last_to_ready) = (Samples::default(), Samples::default());
     for _ in 0..rounds {
         let mut socket = crate::open(&args.url, uid, token.clone()).await?;
-        let after = vec![Position { conversation: uid, seq: last_seq - REPLAYED }];
+        let after = vec![Position {
+            conversation: kefu_protocol::v1::ConversationId::new(uid).expect("a user id"),
+            seq: last_seq - REPLAYED,
+        }];
         let started = Instant::now();
         socket
             .send(Message::text(ClientMessage::Resume { after }.encode()))

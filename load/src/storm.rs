@@ -50,12 +50,24 @@ impl Backend {
 
     /// Starts it on `port` (0: any), on `cpus` if given (a `taskset` list); returns the
     /// process, its port and when it was ready.
-    fn spawn(&self, port: u16, one_address: bool, cpus: Option<&str>) -> Result<(Running, u16, Instant), String> {
+    fn spawn(
+        &self,
+        port: u16,
+        one_address: bool,
+        cpus: Option<&str>,
+    ) -> Result<(Running, u16, Instant), String> {
         let mut command = match self {
             Backend::Reference { bin, database, secret } => {
                 let mut command = launcher(bin, cpus);
                 command
-                    .args(["--port", &port.to_string(), "--static-dir", "/nonexistent", "--app-secret", secret])
+                    .args([
+                        "--port",
+                        &port.to_string(),
+                        "--static-dir",
+                        "/nonexistent",
+                        "--app-secret",
+                        secret,
+                    ])
                     .arg("--database")
                     .arg(database)
                     .env("RUST_LOG", "warn");
@@ -71,8 +83,9 @@ impl Backend {
                 command
             }
             Backend::Original { classes } => {
-                let classpath = std::fs::read_to_string(classes.join("classpath.txt"))
-                    .map_err(|e| format!("{}: {e} (build it with tests/original-backend/build.sh)", classes.display()))?;
+                let classpath = std::fs::read_to_string(classes.join("classpath.txt")).map_err(|e| {
+                    format!("{}: {e} (build it with ../shared/original-backend/build.sh)", classes.display())
+                })?;
                 let mut command = launcher("java", cpus);
                 command
                     .arg("-Dfile.encoding=UTF-8")
@@ -93,7 +106,8 @@ impl Backend {
                 .map_err(|e| format!("backend log: {e}"))?,
             None => Stdio::null(),
         };
-        let mut child = command.stdout(Stdio::piped()).stderr(log).spawn().map_err(|e| format!("start backend: {e}"))?;
+        let mut child =
+            command.stdout(Stdio::piped()).stderr(log).spawn().map_err(|e| format!("start backend: {e}"))?;
         let mut lines = BufReader::new(child.stdout.take().ok_or("no stdout")?).lines();
         let ready_word = if self.v1() { "listening" } else { "READY" };
         loop {
@@ -103,7 +117,11 @@ impl Backend {
                     let port = if port != 0 {
                         port
                     } else {
-                        line.trim().rsplit(':').next().and_then(|p| p.parse().ok()).ok_or("no port in the ready line")?
+                        line.trim()
+                            .rsplit(':')
+                            .next()
+                            .and_then(|p| p.parse().ok())
+                            .ok_or("no port in the ready line")?
                     };
                     std::thread::spawn(move || lines.for_each(drop));
                     return Ok((Running(child), port, ready));
@@ -141,7 +159,8 @@ impl Drop for Running {
 /// CPU time (user + system, in clock ticks of 10 ms) and peak RSS (kB) of a process.
 fn cpu_and_peak(pid: u32) -> (u64, u64) {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-    let fields: Vec<&str> = stat.rsplit_once(')').map(|(_, rest)| rest.split_whitespace().collect()).unwrap_or_default();
+    let fields: Vec<&str> =
+        stat.rsplit_once(')').map(|(_, rest)| rest.split_whitespace().collect()).unwrap_or_default();
     let ticks = fields.get(11).and_then(|u| u.parse::<u64>().ok()).unwrap_or(0)
         + fields.get(12).and_then(|s| s.parse::<u64>().ok()).unwrap_or(0);
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
@@ -222,7 +241,12 @@ fn source_address(n: usize) -> Ipv4Addr {
     Ipv4Addr::new(127, 1 + (n >> 16) as u8, (n >> 8) as u8, n as u8)
 }
 
-async fn open(shared: &Shared, uid: i64, token: Option<&str>, source: Option<Ipv4Addr>) -> Result<Socket, String> {
+async fn open(
+    shared: &Shared,
+    uid: i64,
+    token: Option<&str>,
+    source: Option<Ipv4Addr>,
+) -> Result<Socket, String> {
     let url = kefu_protocol::endpoint_url_with_token(&shared.url, uid, token);
     let mut request = url.as_str().into_client_request().map_err(|e| e.to_string())?;
     if shared.v1 {
@@ -239,9 +263,10 @@ async fn open(shared: &Shared, uid: i64, token: Option<&str>, source: Option<Ipv
     .map_err(|e| e.to_string())?;
     stream.set_nodelay(true).map_err(|e| e.to_string())?;
     let plain = tokio_tungstenite::MaybeTlsStream::Plain(stream);
-    let (socket, _) = tokio_tungstenite::client_async_with_config(request, plain, Some(crate::small_buffers()))
-        .await
-        .map_err(|e| e.to_string())?;
+    let (socket, _) =
+        tokio_tungstenite::client_async_with_config(request, plain, Some(crate::small_buffers()))
+            .await
+            .map_err(|e| e.to_string())?;
     Ok(socket)
 }
 
@@ -260,7 +285,7 @@ async fn client(
     let mut actions = machine.handle(Event::Enable, shared.now_ms());
     let mut socket: Option<Socket> = None;
     let mut ready = false;
-    let mut positions: HashMap<i64, u64> = HashMap::new();
+    let mut positions: HashMap<kefu_protocol::v1::ConversationId, u64> = HashMap::new();
     let mut outbox: Vec<(String, String)> = vec![];
     let mut written: Vec<String> = vec![];
     let (mut counted_first, mut counted_back) = (false, false);
@@ -276,11 +301,17 @@ async fn client(
                     match tokio::time::timeout(limit, open(&shared, uid, token.as_deref(), source)).await {
                         Ok(Ok(mut opened)) => {
                             if shared.restarted_ms.load(Ordering::SeqCst) > 0 {
-                                shared.handshakes_us.lock().map(|mut h| h.push(started.elapsed().as_micros() as u64)).ok();
+                                shared
+                                    .handshakes_us
+                                    .lock()
+                                    .map(|mut h| h.push(started.elapsed().as_micros() as u64))
+                                    .ok();
                             }
                             let first = if shared.v1 {
-                                let mut after: Vec<Position> =
-                                    positions.iter().map(|(&conversation, &seq)| Position { conversation, seq }).collect();
+                                let mut after: Vec<Position> = positions
+                                    .iter()
+                                    .map(|(&conversation, &seq)| Position { conversation, seq })
+                                    .collect();
                                 after.truncate(MAX_RESUME_POSITIONS);
                                 ClientMessage::Resume { after }.encode()
                             } else {
@@ -403,7 +434,11 @@ async fn client(
 async fn verify(socket: &mut Option<Socket>, uid: i64, written: &[String], unsent: usize) -> Outcome {
     let mut outcome = Outcome { written: written.len(), lost: unsent, ..Outcome::default() };
     let Some(s) = socket.as_mut() else { return outcome };
-    let ask = ClientMessage::History { conversation: uid, before: 0, limit: Some(kefu_protocol::v1::MAX_PAGE) };
+    let ask = ClientMessage::History {
+        conversation: kefu_protocol::v1::ConversationId::new(uid).expect("a user id"),
+        before: 0,
+        limit: Some(kefu_protocol::v1::MAX_PAGE),
+    };
     if s.send(Message::text(ask.encode())).await.is_err() {
         return outcome;
     }
@@ -438,12 +473,14 @@ async fn agent_session(port: u16) -> Result<String, String> {
     let mut answer = String::new();
     stream.read_to_string(&mut answer).await.map_err(|e| e.to_string())?;
     let json = answer.split_once("\r\n\r\n").map(|(_, body)| body).unwrap_or_default();
-    let value: serde_json::Value = serde_json::from_str(json).map_err(|e| format!("sign-in answer: {e}: {answer}"))?;
+    let value: serde_json::Value =
+        serde_json::from_str(json).map_err(|e| format!("sign-in answer: {e}: {answer}"))?;
     value["token"].as_str().map(str::to_owned).ok_or_else(|| format!("no token: {answer}"))
 }
 
 fn percentile(sorted: &[u64], q: f64) -> Option<u64> {
-    (!sorted.is_empty()).then(|| sorted[((sorted.len() as f64 * q).ceil() as usize).clamp(1, sorted.len()) - 1])
+    (!sorted.is_empty())
+        .then(|| sorted[((sorted.len() as f64 * q).ceil() as usize).clamp(1, sorted.len()) - 1])
 }
 
 pub(crate) async fn run(args: &Args) -> Result<bool, String> {
@@ -520,8 +557,16 @@ pub(crate) async fn run(args: &Args) -> Result<bool, String> {
         Ok(())
     };
     let counted = shared.clone();
-    wait_until("every client to connect", Duration::from_secs(120), Box::new(move || counted.first_ready.load(Ordering::SeqCst) >= everyone)).await?;
-    println!("{everyone} clients connected (including the agent) in {:.1} s", shared.start.elapsed().as_secs_f64());
+    wait_until(
+        "every client to connect",
+        Duration::from_secs(120),
+        Box::new(move || counted.first_ready.load(Ordering::SeqCst) >= everyone),
+    )
+    .await?;
+    println!(
+        "{everyone} clients connected (including the agent) in {:.1} s",
+        shared.start.elapsed().as_secs_f64()
+    );
     tokio::time::sleep(Duration::from_secs(args.storm_warm_s)).await;
 
     // The kill, and the restart after the outage.
@@ -535,9 +580,11 @@ pub(crate) async fn run(args: &Args) -> Result<bool, String> {
     eprintln!("storm: backend restarted; waiting for the clients");
     let (cpu_before, _) = cpu_and_peak(child.id());
     let counted = shared.clone();
-    let all_back = wait_until("every client back", Duration::from_secs(60), Box::new(move || {
-        counted.back_ms.lock().map(|b| b.len() >= everyone).unwrap_or(false)
-    }))
+    let all_back = wait_until(
+        "every client back",
+        Duration::from_secs(60),
+        Box::new(move || counted.back_ms.lock().map(|b| b.len() >= everyone).unwrap_or(false)),
+    )
     .await;
     let (cpu_after, peak_kb) = cpu_and_peak(child.id());
     let restarted_ms = shared.restarted_ms.load(Ordering::SeqCst);
@@ -569,7 +616,9 @@ pub(crate) async fn run(args: &Args) -> Result<bool, String> {
     child.kill();
     let _ = std::fs::remove_dir_all(&work);
 
-    let ms = |at: Option<u64>, from: u64| at.map(|t| format!("{}", t.saturating_sub(from))).unwrap_or_else(|| "-".into());
+    let ms = |at: Option<u64>, from: u64| {
+        at.map(|t| format!("{}", t.saturating_sub(from))).unwrap_or_else(|| "-".into())
+    };
     println!(
         "killed; down {} ms; restarted; backend ready {} ms after the restart",
         restarted.duration_since(killed).as_millis(),
@@ -585,7 +634,10 @@ pub(crate) async fn run(args: &Args) -> Result<bool, String> {
         );
     }
     let agent_back = shared.agent_back_ms.load(Ordering::SeqCst);
-    println!("  the agent back: {} ms after the restart", ms((agent_back > 0).then_some(agent_back), restarted_ms));
+    println!(
+        "  the agent back: {} ms after the restart",
+        ms((agent_back > 0).then_some(agent_back), restarted_ms)
+    );
     let mut samples = Samples(handshakes);
     samples.report("handshake after the restart");
     if let Some(p999) = percentile(&samples.0, 0.999) {
@@ -597,7 +649,9 @@ pub(crate) async fn run(args: &Args) -> Result<bool, String> {
         peak_kb as f64 / 1024.0
     );
     if backend.v1() {
-        println!("messages written {written}: lost {lost}, doubled {doubled}; clients unverified {unverified}");
+        println!(
+            "messages written {written}: lost {lost}, doubled {doubled}; clients unverified {unverified}"
+        );
     } else {
         println!("messages: not measured (the original backend keeps nothing to resume from)");
     }

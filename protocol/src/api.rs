@@ -69,8 +69,8 @@ impl Branding {
 /// Answer of [`APP_FRIENDSHIP_PATH`]: the friendship as it now stands.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Friendship {
-    pub a: i64,
-    pub b: i64,
+    pub a: crate::ids::UserId,
+    pub b: crate::ids::UserId,
     pub friends: bool,
 }
 

@@ -32,6 +32,11 @@ pub trait FieldsOut: Sized {
     fn put_objects(&mut self, key: &str, items: Vec<Self>);
 }
 
+/// An id field, read only within its kind's range ([`crate::ids`]).
+fn id<F: Fields, T: TryFrom<i64>>(object: &F, key: &str) -> Option<T> {
+    object.integer(key).and_then(|n| T::try_from(n).ok())
+}
+
 fn unsigned<F: Fields>(object: &F, key: &str) -> Option<u64> {
     object.integer(key).and_then(|n| u64::try_from(n).ok())
 }
@@ -111,7 +116,7 @@ impl ChatMessage {
 impl Message {
     pub fn from_fields(object: &impl Fields) -> Option<Message> {
         Some(Message {
-            conversation: object.integer("conversation")?,
+            conversation: id(object, "conversation")?,
             seq: unsigned(object, "seq")?,
             id: object.string("id")?,
             uid: object.integer("uid")?,
@@ -127,7 +132,7 @@ impl Message {
 impl ServerMessage {
     /// A v1 frame from its parsed object; `None` when it is not one.
     pub fn from_fields<F: Fields>(object: &F) -> Option<ServerMessage> {
-        let conversation = || object.integer("conversation");
+        let conversation = || id(object, "conversation");
         Some(match object.string("type")?.as_str() {
             "message" => ServerMessage::Message(Message::from_fields(object)?),
             "ack" => ServerMessage::Ack {
@@ -161,15 +166,15 @@ impl ServerMessage {
             "agents" => ServerMessage::Agents { online: object.boolean("online")? },
             "friends" => ServerMessage::Friends(crate::friends::Friends::from_fields(object)?),
             "friend_presence" => {
-                ServerMessage::FriendPresence { uid: object.integer("uid")?, online: object.boolean("online")? }
+                ServerMessage::FriendPresence { uid: id(object, "uid")?, online: object.boolean("online")? }
             }
             "member_read" => ServerMessage::MemberRead {
                 conversation: conversation()?,
-                uid: object.integer("uid")?,
+                uid: id(object, "uid")?,
                 seq: unsigned(object, "seq")?,
             },
             "member_typing" => {
-                ServerMessage::MemberTyping { conversation: conversation()?, uid: object.integer("uid")? }
+                ServerMessage::MemberTyping { conversation: conversation()?, uid: id(object, "uid")? }
             }
             "error" => ServerMessage::Error {
                 code: ErrorCode::from_wire(&object.string("code")?),
@@ -206,7 +211,7 @@ impl ClientMessage {
                     .iter()
                     .map(|Position { conversation, seq: at }| {
                         let mut position = O::new_object();
-                        position.put_integer("conversation", *conversation);
+                        position.put_integer("conversation", conversation.get());
                         position.put_integer("seq", seq(*at));
                         position
                     })
@@ -216,30 +221,30 @@ impl ClientMessage {
             ClientMessage::Send { id, conversation, text } => {
                 out.put_string("id", id);
                 if let Some(conversation) = conversation {
-                    out.put_integer("conversation", *conversation);
+                    out.put_integer("conversation", conversation.get());
                 }
                 out.put_string("text", text);
             }
             ClientMessage::Typing { conversation } => {
                 if let Some(conversation) = conversation {
-                    out.put_integer("conversation", *conversation);
+                    out.put_integer("conversation", conversation.get());
                 }
             }
             ClientMessage::Read { conversation, seq: at } => {
                 if let Some(conversation) = conversation {
-                    out.put_integer("conversation", *conversation);
+                    out.put_integer("conversation", conversation.get());
                 }
                 out.put_integer("seq", seq(*at));
             }
             ClientMessage::History { conversation, before, limit } => {
-                out.put_integer("conversation", *conversation);
+                out.put_integer("conversation", conversation.get());
                 out.put_integer("before", seq(*before));
                 if let Some(limit) = limit {
                     out.put_integer("limit", i64::from(*limit));
                 }
             }
             ClientMessage::Befriend { uid, note, invite } => {
-                out.put_integer("uid", *uid);
+                out.put_integer("uid", uid.get());
                 if !note.is_empty() {
                     out.put_string("note", note);
                 }
@@ -248,13 +253,13 @@ impl ClientMessage {
                 }
             }
             ClientMessage::Answer { uid, accept } => {
-                out.put_integer("uid", *uid);
+                out.put_integer("uid", uid.get());
                 out.put_boolean("accept", *accept);
             }
             ClientMessage::Cancel { uid }
             | ClientMessage::Unfriend { uid }
             | ClientMessage::Block { uid }
-            | ClientMessage::Unblock { uid } => out.put_integer("uid", *uid),
+            | ClientMessage::Unblock { uid } => out.put_integer("uid", uid.get()),
         }
         out
     }
@@ -263,7 +268,7 @@ impl ClientMessage {
 impl crate::friends::Person {
     pub fn from_fields(object: &impl Fields) -> Option<crate::friends::Person> {
         Some(crate::friends::Person {
-            uid: object.integer("uid")?,
+            uid: id(object, "uid")?,
             name: object.string("name")?,
             avatar: object.string("avatar").unwrap_or_default(),
         })
@@ -276,7 +281,7 @@ impl crate::friends::Friends {
         let friend = |item: &F| {
             Some(Friend {
                 person: Person::from_fields(item)?,
-                conversation: item.integer("conversation")?,
+                conversation: id(item, "conversation")?,
                 online: item.boolean("online")?,
                 last: match item.object("last") {
                     Some(last) => Some(Message::from_fields(&last)?),

@@ -7,7 +7,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::v1::{ConversationId, Message};
+use crate::v1::{ConversationId, Message, UserId};
 
 /// The WebSocket subprotocol that selects v2.
 pub const SUBPROTOCOL_V2: &str = "kefu.v2";
@@ -22,20 +22,19 @@ pub const MAX_REQUESTS_PER_WINDOW: u32 = 30;
 pub const REQUEST_WINDOW_SECS: u64 = 60 * 60;
 /// How long an invite link stays valid.
 pub const INVITE_SECS: u64 = 30 * 24 * 60 * 60;
+/// The longest an app's friendship body may live (its `exp`, from now): a body captured on
+/// the way is worth little for long.
+pub const MAX_APP_BODY_SECS: u64 = 5 * 60;
+/// The Friends page's path, beside the customer-service page (`/friends`): where invite
+/// links lead.
+pub const FRIENDS_PAGE: &str = "friends";
 /// Query parameter of the user page that carries an invite.
 pub const INVITE_PARAM: &str = "invite";
-
-/// Whether `conversation` is between two users (not with customer service). Support
-/// conversations carry their user's id (≥ 0); peer conversations are numbered -2, -3, …
-/// (-1 is the agents' uid).
-pub fn is_peer(conversation: ConversationId) -> bool {
-    conversation <= -2
-}
 
 /// A person as friend lists show them.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Person {
-    pub uid: i64,
+    pub uid: UserId,
     pub name: String,
     /// An image URL from the app's token; empty: show initials.
     #[serde(default, skip_serializing_if = "String::is_empty")]
@@ -88,8 +87,8 @@ pub struct Friends {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AppFriendship {
     /// The two users, as the app's ids.
-    pub a: i64,
-    pub b: i64,
+    pub a: UserId,
+    pub b: UserId,
     /// `true` makes them friends, `false` ends the friendship.
     pub friends: bool,
     /// Unix seconds after which the request is refused (keep it short: a minute).
@@ -108,7 +107,7 @@ pub struct Invite {
 
 impl Invite {
     /// The inviter's uid.
-    pub fn uid(&self) -> Option<i64> {
+    pub fn uid(&self) -> Option<UserId> {
         self.sub.strip_prefix("invite:")?.parse().ok()
     }
 }
@@ -121,7 +120,10 @@ pub fn sort_recent_first(friends: &mut [Friend]) {
         f.last.as_ref().map(|m| m.create_time.as_str())
     }
     friends.sort_by(|a, b| {
-        time(b).cmp(&time(a)).then_with(|| a.person.name.cmp(&b.person.name)).then(a.person.uid.cmp(&b.person.uid))
+        time(b)
+            .cmp(&time(a))
+            .then_with(|| a.person.name.cmp(&b.person.name))
+            .then(a.person.uid.cmp(&b.person.uid))
     });
 }
 
@@ -135,16 +137,10 @@ mod tests {
     use super::*;
 
     #[test]
-    fn peer_conversations_are_below_the_agents_uid() {
-        assert!(!is_peer(5) && !is_peer(0) && !is_peer(crate::AGENT_UID));
-        assert!(is_peer(-2) && is_peer(-1_000));
-    }
-
-    #[test]
     fn a_friend_is_flat_json() {
         let friend = Friend {
-            person: Person { uid: 7, name: "Li".into(), avatar: String::new() },
-            conversation: -2,
+            person: Person { uid: UserId::lit(7), name: "Li".into(), avatar: String::new() },
+            conversation: ConversationId::lit(-2),
             online: true,
             last: None,
             unread: 0,
@@ -157,7 +153,7 @@ mod tests {
     #[test]
     fn invite_names_its_uid() {
         let invite = Invite { sub: "invite:42".into(), name: "Ann".into(), exp: 1 };
-        assert_eq!(invite.uid(), Some(42));
+        assert_eq!(invite.uid(), Some(UserId::lit(42)));
         assert_eq!(Invite { sub: "agent:x".into(), ..invite }.uid(), None);
         assert!(valid_note(&"字".repeat(MAX_NOTE_CHARS)) && !valid_note(&"a".repeat(MAX_NOTE_CHARS + 1)));
     }

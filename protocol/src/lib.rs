@@ -13,6 +13,7 @@ use serde::{Deserialize, Serialize};
 pub mod api;
 pub mod fields;
 pub mod friends;
+pub mod ids;
 pub mod v1;
 
 /// Path prefix of the WebSocket endpoint; the user id follows it: `/webSocket/{userId}`.
@@ -252,7 +253,8 @@ pub fn display_name(name: &str) -> String {
     name.chars().filter(visible).collect::<String>().trim().chars().take(MAX_NAME_CHARS).collect()
 }
 
-/// The user id in an endpoint path segment, as the original parses it (signed 64-bit).
+/// The user id in an endpoint path segment, as the original parses it (signed 64-bit). The
+/// reference server takes only [`ids::Caller`]'s range.
 pub fn parse_user_id(segment: &str) -> Option<i64> {
     segment.parse::<i64>().ok()
 }

@@ -24,8 +24,9 @@ pub const MAX_RESUME_POSITIONS: usize = 5_000;
 pub const DEFAULT_PAGE: u32 = 50;
 pub const MAX_PAGE: u32 = 200;
 
-/// A conversation is identified by the user id of the user it is with.
-pub type ConversationId = i64;
+/// A conversation: a user's with customer service (its user's id) or a peer one (below -1);
+/// see [`crate::ids`] for the ranges.
+pub use crate::ids::{ConversationId, UserId};
 /// Position of a message in its conversation: 1, 2, 3… with no gaps.
 pub type Seq = u64;
 
@@ -70,22 +71,33 @@ pub enum ClientMessage {
     /// v2: asks `uid` to be friends (accepts at once if `uid` already asked). With the
     /// `invite` token of `uid`'s invite link, the friendship is made without asking.
     Befriend {
-        uid: i64,
+        uid: UserId,
         #[serde(default, skip_serializing_if = "String::is_empty")]
         note: String,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         invite: Option<String>,
     },
     /// v2: accepts or declines `uid`'s request.
-    Answer { uid: i64, accept: bool },
+    Answer {
+        uid: UserId,
+        accept: bool,
+    },
     /// v2: withdraws one's own request to `uid`.
-    Cancel { uid: i64 },
+    Cancel {
+        uid: UserId,
+    },
     /// v2: ends the friendship with `uid` (the conversation's history stays).
-    Unfriend { uid: i64 },
+    Unfriend {
+        uid: UserId,
+    },
     /// v2: ends any friendship or request with `uid` and refuses their requests, messages
     /// and presence until [`ClientMessage::Unblock`].
-    Block { uid: i64 },
-    Unblock { uid: i64 },
+    Block {
+        uid: UserId,
+    },
+    Unblock {
+        uid: UserId,
+    },
 }
 
 /// The last sequence number a client has seen in a conversation.
@@ -196,11 +208,11 @@ pub enum ServerMessage {
     /// v2: the reader's friends, requests and blocks, whole (see [`crate::friends::Friends`]).
     Friends(crate::friends::Friends),
     /// v2: friend `uid` came online or went offline (only ever sent to friends).
-    FriendPresence { uid: i64, online: bool },
+    FriendPresence { uid: UserId, online: bool },
     /// v2: member `uid` of peer `conversation` has read it up to `seq`.
-    MemberRead { conversation: ConversationId, uid: i64, seq: Seq },
+    MemberRead { conversation: ConversationId, uid: UserId, seq: Seq },
     /// v2: member `uid` is typing in peer `conversation`.
-    MemberTyping { conversation: ConversationId, uid: i64 },
+    MemberTyping { conversation: ConversationId, uid: UserId },
     /// A frame was refused; the connection stays open. `id` names the refused message.
     Error {
         code: ErrorCode,
@@ -272,7 +284,7 @@ pub(crate) mod tests {
 
     fn message() -> Message {
         Message {
-            conversation: 5,
+            conversation: ConversationId::lit(5),
             seq: 3,
             id: "a1".into(),
             uid: 5,
@@ -288,9 +300,10 @@ pub(crate) mod tests {
     fn frames_have_the_documented_shape() {
         let send = ClientMessage::Send { id: "x1".into(), conversation: None, text: "hi".into() };
         assert_eq!(send.encode(), r#"{"type":"send","id":"x1","text":"hi"}"#);
-        let resume = ClientMessage::Resume { after: vec![Position { conversation: 5, seq: 12 }] };
+        let resume =
+            ClientMessage::Resume { after: vec![Position { conversation: ConversationId::lit(5), seq: 12 }] };
         assert_eq!(resume.encode(), r#"{"type":"resume","after":[{"conversation":5,"seq":12}]}"#);
-        let ack = ServerMessage::Ack { id: "x1".into(), conversation: 5, seq: 9 };
+        let ack = ServerMessage::Ack { id: "x1".into(), conversation: ConversationId::lit(5), seq: 9 };
         assert_eq!(ack.encode(), r#"{"type":"ack","id":"x1","conversation":5,"seq":9}"#);
         let value: serde_json::Value =
             serde_json::from_str(&ServerMessage::Message(message()).encode()).expect("JSON");
@@ -304,7 +317,8 @@ pub(crate) mod tests {
         );
         assert_eq!(ServerMessage::Ready.encode(), r#"{"type":"ready"}"#);
         assert_eq!(
-            ServerMessage::Presence { conversation: 5, online: true, name: None }.encode(),
+            ServerMessage::Presence { conversation: ConversationId::lit(5), online: true, name: None }
+                .encode(),
             r#"{"type":"presence","conversation":5,"online":true}"#
         );
         assert_eq!(ServerMessage::Agents { online: false }.encode(), r#"{"type":"agents","online":false}"#);
@@ -336,7 +350,7 @@ pub(crate) mod tests {
         );
         assert_eq!(
             ClientMessage::decode(r#"{"type":"history","conversation":5}"#),
-            Ok(ClientMessage::History { conversation: 5, before: 0, limit: None })
+            Ok(ClientMessage::History { conversation: ConversationId::lit(5), before: 0, limit: None })
         );
         assert_eq!(
             ClientMessage::decode(r#"{"type":"resume"}"#),
@@ -384,9 +398,9 @@ pub(crate) mod tests {
                     Just(ServerMessage::Typing { conversation, agent: flag }),
                     Just(ServerMessage::Read { conversation, agent: flag, seq }),
                     Just(ServerMessage::error(code, message.text.clone(), name.clone())),
-                    Just(ServerMessage::FriendPresence { uid: message.uid, online: flag }),
-                    Just(ServerMessage::MemberRead { conversation, uid: message.uid, seq }),
-                    Just(ServerMessage::MemberTyping { conversation, uid: message.uid }),
+                    Just(ServerMessage::FriendPresence { uid: user(message.uid), online: flag }),
+                    Just(ServerMessage::MemberRead { conversation, uid: user(message.uid), seq }),
+                    Just(ServerMessage::MemberTyping { conversation, uid: user(message.uid) }),
                     Just(ServerMessage::Friends(friends(&message, flag, seq, name.clone()))),
                 ]
             },
@@ -397,7 +411,7 @@ pub(crate) mod tests {
     fn friends(message: &Message, flag: bool, seq: u64, name: Option<String>) -> crate::friends::Friends {
         use crate::friends::{Friend, Friends, Person, Request};
         let person = Person {
-            uid: message.uid,
+            uid: user(message.uid),
             name: message.username.clone(),
             avatar: name.clone().unwrap_or_default(),
         };
@@ -416,13 +430,23 @@ pub(crate) mod tests {
         }
     }
 
+    /// A user id made of any number in its range.
+    fn user(raw: i64) -> UserId {
+        UserId::new(raw.rem_euclid(crate::ids::MAX_ID + 1)).expect("in range")
+    }
+
+    /// Any conversation id (either kind).
+    fn arb_conversation() -> impl Strategy<Value = ConversationId> {
+        (-crate::ids::MAX_ID..=crate::ids::MAX_ID).prop_filter_map("not -1", ConversationId::new)
+    }
+
     /// Any frame a client may send (numbers in the range JavaScript carries exactly).
     pub(crate) fn arb_client_frame() -> impl Strategy<Value = ClientMessage> {
-        let safe = -(1i64 << 53) + 1..(1i64 << 53);
+        let safe = arb_conversation();
         let seq = 0..(1u64 << 53);
         (
             "[a-zA-Z0-9_-]{1,64}",
-            proptest::option::of(safe.clone()),
+            proptest::option::of(arb_conversation()),
             ".*",
             proptest::collection::vec((safe, seq.clone()), 0..8),
             seq,
@@ -435,29 +459,32 @@ pub(crate) mod tests {
                     Just(ClientMessage::Send { id: id.clone(), conversation, text: text.clone() }),
                     Just(ClientMessage::Resume { after }),
                     Just(ClientMessage::History {
-                        conversation: conversation.unwrap_or(1),
+                        conversation: conversation.unwrap_or(ConversationId::support(user(1))),
                         before: seq,
                         limit
                     }),
                     Just(ClientMessage::Typing { conversation }),
                     Just(ClientMessage::Read { conversation, seq }),
                     Just(ClientMessage::Befriend {
-                        uid: conversation.unwrap_or(1),
+                        uid: user(conversation.map_or(1, ConversationId::get)),
                         note: text.clone(),
                         invite: conversation.map(|_| id.clone()),
                     }),
-                    Just(ClientMessage::Answer { uid: conversation.unwrap_or(1), accept: seq % 2 == 0 }),
-                    Just(ClientMessage::Cancel { uid: conversation.unwrap_or(1) }),
-                    Just(ClientMessage::Unfriend { uid: conversation.unwrap_or(1) }),
-                    Just(ClientMessage::Block { uid: conversation.unwrap_or(1) }),
-                    Just(ClientMessage::Unblock { uid: conversation.unwrap_or(1) }),
+                    Just(ClientMessage::Answer {
+                        uid: user(conversation.map_or(1, ConversationId::get)),
+                        accept: seq % 2 == 0
+                    }),
+                    Just(ClientMessage::Cancel { uid: user(conversation.map_or(1, ConversationId::get)) }),
+                    Just(ClientMessage::Unfriend { uid: user(conversation.map_or(1, ConversationId::get)) }),
+                    Just(ClientMessage::Block { uid: user(conversation.map_or(1, ConversationId::get)) }),
+                    Just(ClientMessage::Unblock { uid: user(conversation.map_or(1, ConversationId::get)) }),
                 ]
             })
     }
 
     fn arb_message() -> impl Strategy<Value = Message> {
         let safe = -(1i64 << 53) + 1..(1i64 << 53);
-        (safe.clone(), 0..(1u64 << 53), "[a-z0-9-]{1,64}", safe, any::<bool>(), ".*", ".*", ".*", ".*")
+        (arb_conversation(), 0..(1u64 << 53), "[a-z0-9-]{1,64}", safe, any::<bool>(), ".*", ".*", ".*", ".*")
             .prop_map(|(conversation, seq, id, uid, agent, username, avatar, create_time, text)| Message {
                 conversation,
                 seq,
@@ -491,17 +518,42 @@ pub(crate) mod tests {
         }
 
         #[test]
-        fn client_frames_round_trip(id in "[a-zA-Z0-9_-]{1,64}", conversation in proptest::option::of(any::<i64>()), text in ".*", after in proptest::collection::vec((any::<i64>(), any::<u64>()), 0..8)) {
+        fn client_frames_round_trip(id in "[a-zA-Z0-9_-]{1,64}", conversation in proptest::option::of(arb_conversation()), text in ".*", after in proptest::collection::vec((arb_conversation(), any::<u64>()), 0..8)) {
             let after = after.into_iter().map(|(conversation, seq)| Position { conversation, seq }).collect();
             let frames = [
                 ClientMessage::Send { id, conversation, text },
                 ClientMessage::Resume { after },
-                ClientMessage::History { conversation: conversation.unwrap_or(1), before: 7, limit: Some(20) },
+                ClientMessage::History { conversation: conversation.unwrap_or(ConversationId::lit(1)), before: 7, limit: Some(20) },
                 ClientMessage::Typing { conversation },
                 ClientMessage::Read { conversation, seq: 3 },
             ];
             for frame in frames {
                 prop_assert_eq!(ClientMessage::decode(&frame.encode()), Ok(frame));
+            }
+        }
+
+        /// Over the whole i64 space: a frame naming a number outside the ranges of its kind
+        /// (a conversation, a user) is not a frame: it is refused as `malformed`.
+        #[test]
+        fn ids_out_of_range_never_decode(raw in any::<i64>()) {
+            let frames = [
+                format!(r#"{{"type":"send","id":"a","conversation":{raw},"text":"x"}}"#),
+                format!(r#"{{"type":"resume","after":[{{"conversation":{raw},"seq":0}}]}}"#),
+                format!(r#"{{"type":"history","conversation":{raw}}}"#),
+                format!(r#"{{"type":"typing","conversation":{raw}}}"#),
+                format!(r#"{{"type":"read","conversation":{raw},"seq":1}}"#),
+            ];
+            for frame in &frames {
+                let decoded = ClientMessage::decode(frame);
+                if ConversationId::new(raw).is_some() {
+                    prop_assert!(decoded.is_ok(), "{frame}");
+                } else {
+                    prop_assert_eq!(decoded.map_err(|e| e.code), Err(ErrorCode::Malformed), "{}", frame);
+                }
+            }
+            for kind in ["befriend", "answer", "cancel", "unfriend", "block", "unblock"] {
+                let decoded = ClientMessage::decode(&format!(r#"{{"type":"{kind}","uid":{raw},"accept":true}}"#));
+                prop_assert_eq!(decoded.is_ok(), UserId::new(raw).is_some(), "{} {}", kind, raw);
             }
         }
 

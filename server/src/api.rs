@@ -10,7 +10,7 @@ use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
 use kefu_protocol::api;
 
-use crate::app::{truncated, AppState, Client};
+use crate::app::{truncated, AppState, Client, Origin};
 use crate::auth;
 
 /// Why an API call failed; each has its status and a message for a person.
@@ -40,6 +40,8 @@ pub enum ApiError {
     BadAppSignature(String),
     #[error("a friendship needs two different users")]
     SameUser,
+    #[error("a and b must be user ids: 0 up to 2^53 - 1")]
+    NotUsers,
     #[error("one of the two has blocked the other")]
     Blocked,
     #[error("one of the two already has the most friends allowed")]
@@ -48,6 +50,8 @@ pub enum ApiError {
     FriendsUnavailable(#[source] crate::store::StoreError),
     #[error("give ?text= one of this server's invite links (at most {} bytes)", api::QR_MAX_TEXT_BYTES)]
     NotAnInvite,
+    #[error("too many QR pictures; try again in {0} s")]
+    TooManyPictures(u64),
 }
 
 impl ApiError {
@@ -55,13 +59,15 @@ impl ApiError {
         match self {
             ApiError::BadSignIn => StatusCode::BAD_REQUEST,
             ApiError::WrongCredentials | ApiError::NotASession => StatusCode::UNAUTHORIZED,
-            ApiError::Throttled(_) | ApiError::TooManyGuests(_) => StatusCode::TOO_MANY_REQUESTS,
+            ApiError::Throttled(_) | ApiError::TooManyGuests(_) | ApiError::TooManyPictures(_) => {
+                StatusCode::TOO_MANY_REQUESTS
+            }
             ApiError::AccountsUnavailable(_) | ApiError::Busy => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::ForeignOrigin => StatusCode::FORBIDDEN,
             ApiError::ForeignHost => StatusCode::MISDIRECTED_REQUEST,
             ApiError::NotFound => StatusCode::NOT_FOUND,
             ApiError::BadAppSignature(_) => StatusCode::UNAUTHORIZED,
-            ApiError::SameUser => StatusCode::BAD_REQUEST,
+            ApiError::SameUser | ApiError::NotUsers => StatusCode::BAD_REQUEST,
             ApiError::NotAnInvite => StatusCode::BAD_REQUEST,
             ApiError::Blocked | ApiError::TooManyFriends => StatusCode::CONFLICT,
             ApiError::FriendsUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
@@ -71,7 +77,9 @@ impl ApiError {
     /// Seconds after which trying again makes sense, for `Retry-After`.
     fn retry_after(&self) -> Option<u64> {
         match self {
-            ApiError::Throttled(seconds) | ApiError::TooManyGuests(seconds) => Some(*seconds),
+            ApiError::Throttled(seconds)
+            | ApiError::TooManyGuests(seconds)
+            | ApiError::TooManyPictures(seconds) => Some(*seconds),
             ApiError::Busy => Some(1),
             _ => None,
         }
@@ -124,12 +132,18 @@ pub(crate) async fn new_guest(
 /// The embedding app's backend sets or ends a friendship: the body is a JWT signed with the
 /// app secret ([`kefu_protocol::friends::AppFriendship`]). Both users' open pages get their
 /// friends list at once. Ending a friendship that does not exist is not an error.
-pub(crate) async fn app_friendship(State(state): State<AppState>, body: String) -> Result<Json<api::Friendship>, ApiError> {
+pub(crate) async fn app_friendship(
+    State(state): State<AppState>,
+    body: String,
+) -> Result<Json<api::Friendship>, ApiError> {
     use crate::store::FriendError;
     let auth = state.auth.as_ref().ok_or(ApiError::NotFound)?;
-    let request = auth.app_friendship(body.trim()).map_err(|refusal| ApiError::BadAppSignature(refusal.0))?;
+    let request = auth.app_friendship(body.trim()).map_err(|refusal| match refusal {
+        auth::AppBodyRefusal::Signature(why) => ApiError::BadAppSignature(why),
+        auth::AppBodyRefusal::Ids => ApiError::NotUsers,
+    })?;
     let (a, b) = (request.a, request.b);
-    if a == b || a == kefu_protocol::AGENT_UID || b == kefu_protocol::AGENT_UID {
+    if a == b {
         return Err(ApiError::SameUser);
     }
     let store = &state.shared.store;
@@ -146,10 +160,12 @@ pub(crate) async fn app_friendship(State(state): State<AppState>, body: String) 
         Err(FriendError::Blocked) => return Err(ApiError::Blocked),
         Err(FriendError::TooManyFriends) => return Err(ApiError::TooManyFriends),
         Err(FriendError::Store(err)) => return Err(ApiError::FriendsUnavailable(err)),
-        Err(FriendError::UnknownUser | FriendError::NotFriends | FriendError::NoRequest) => return Err(ApiError::SameUser),
+        Err(FriendError::UnknownUser | FriendError::NotFriends | FriendError::NoRequest) => {
+            return Err(ApiError::SameUser)
+        }
     }
     state.shared.friends_changed(&[a, b]).await;
-    tracing::info!(a, b, friends = request.friends, "friendship set by the app");
+    tracing::info!(a = a.get(), b = b.get(), friends = request.friends, "friendship set by the app");
     Ok(Json(api::Friendship { a, b, friends: request.friends }))
 }
 
@@ -166,8 +182,11 @@ pub(crate) async fn sign_in(
     let auth = state.auth.as_ref().ok_or(ApiError::NotFound)?;
     let Json(api::SignIn { name, password }) = body.ok_or(ApiError::BadSignIn)?;
     let name_key = (name.clone(), address);
-    let wait =
-        state.failures_per_name.wait_secs(&name_key).await.max(state.failures_per_address.wait_secs(&address).await);
+    let wait = state
+        .failures_per_name
+        .wait_secs(&name_key)
+        .await
+        .max(state.failures_per_address.wait_secs(&address).await);
     if wait > 0 {
         return Err(ApiError::Throttled(wait));
     }
@@ -206,10 +225,13 @@ pub(crate) async fn sign_out(
         .and_then(|value| value.to_str().ok())
         .and_then(|value| value.strip_prefix("Bearer "))
         .ok_or(ApiError::NotASession)?;
-    let Ok(auth::Identity::Agent { name, epoch }) = auth.identify(kefu_protocol::AGENT_UID, Some(token)) else {
+    let Ok(auth::Identity::Agent { name, epoch }) =
+        auth.identify(kefu_protocol::ids::Caller::Agent, Some(token))
+    else {
         return Err(ApiError::NotASession);
     };
-    let ended = state.shared.store.end_agent_sessions(&name, epoch).await.map_err(ApiError::AccountsUnavailable)?;
+    let ended =
+        state.shared.store.end_agent_sessions(&name, epoch).await.map_err(ApiError::AccountsUnavailable)?;
     if ended {
         tracing::info!(name, "agent signed out: the account's sessions ended");
         state.shared.end_agent_sessions(&name, epoch + 1);
@@ -229,34 +251,33 @@ pub(crate) struct QrQuery {
     text: String,
 }
 
-/// `GET /api/qr?text=LINK`: the QR code of an invite link this server made (never of any
-/// text: the link's `invite` token must be one the server signed). The picture depends on
-/// the text only, so it is cached for good.
+/// `GET /api/qr?text=LINK`: the QR code of this server's invite link for the invite token in
+/// `LINK` (signed by this server), rebuilt from the token and this server's own origin: never
+/// the rest of `LINK`, so no foreign or `javascript:` link and no free text is ever drawn.
+/// Limited per address; pictures are cached by link (bounded: [`crate::qr::CACHED_PICTURES`]).
 pub(crate) async fn qr(
     State(state): State<AppState>,
+    Extension(Client(address)): Extension<Client>,
+    Extension(Origin(origin)): Extension<Origin>,
     axum::extract::Query(query): axum::extract::Query<QrQuery>,
 ) -> Result<Response, ApiError> {
-    let text = query.text;
-    if text.len() > api::QR_MAX_TEXT_BYTES {
+    if !state.qr_per_address.take(&address, Instant::now()) {
+        return Err(ApiError::TooManyPictures(state.qr_per_address.wait_secs(&address, Instant::now())));
+    }
+    if query.text.len() > api::QR_MAX_TEXT_BYTES {
         return Err(ApiError::NotAnInvite);
     }
-    let ours = text
-        .split_once('?')
-        .map(|(_, search)| search.split('#').next().unwrap_or_default())
-        .into_iter()
-        .flat_map(|search| search.split('&'))
-        .filter_map(|pair| pair.split_once('='))
-        .any(|(key, token)| key == kefu_protocol::friends::INVITE_PARAM && state.shared.invites.inviter(token).is_some());
-    if !ours {
-        return Err(ApiError::NotAnInvite);
-    }
-    let picture = crate::qr::svg(&text).ok_or(ApiError::NotAnInvite)?;
+    let token = crate::qr::invite_in(&query.text).ok_or(ApiError::NotAnInvite)?;
+    state.shared.invites.inviter(&token).ok_or(ApiError::NotAnInvite)?;
+    let link = crate::qr::own_invite_link(&origin, &token);
+    let picture = state.qr_pictures.of(&link).ok_or(ApiError::NotAnInvite)?;
     Ok((
         [
             (header::CONTENT_TYPE, HeaderValue::from_static("image/svg+xml")),
-            (header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=31536000, immutable")),
+            // The picture depends on the token and this server's name only.
+            (header::CACHE_CONTROL, HeaderValue::from_static("private, max-age=86400")),
         ],
-        picture,
+        picture.as_str().to_owned(),
     )
         .into_response())
 }

@@ -14,6 +14,7 @@ use axum::routing::{get, post};
 use axum::{Extension, Router};
 use futures_util::StreamExt;
 use hyper_util::rt::{TokioIo, TokioTimer};
+use kefu_protocol::ids::Caller;
 use serde::Deserialize;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
@@ -59,6 +60,9 @@ pub(crate) struct AppState {
     /// Guest identities issued per address (at every instance), and by this server in all.
     pub(crate) guests_per_address: Arc<Limit<IpAddr>>,
     pub(crate) guests: Arc<std::sync::Mutex<Bucket>>,
+    /// QR pictures drawn per address (each costs ~2 ms of CPU), and those already drawn.
+    pub(crate) qr_per_address: Arc<crate::limits::Buckets<IpAddr>>,
+    pub(crate) qr_pictures: Arc<crate::qr::Pictures>,
     connections: Arc<Connections>,
     readiness: Arc<tokio::sync::Mutex<Readiness>>,
 }
@@ -67,6 +71,11 @@ pub(crate) struct AppState {
 /// the request's extensions by [`guard`].
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Client(pub(crate) IpAddr);
+
+/// This server's origin as the request names it (`http://HOST`, or `https://HOST` behind a
+/// trusted proxy that says so); its host already checked to be one of ours by [`guard`].
+#[derive(Debug, Clone)]
+pub(crate) struct Origin(pub(crate) String);
 
 /// The router: `/webSocket/{userId}`, `/api/...`, then the web app, with `index.html` for
 /// client routes.
@@ -181,8 +190,9 @@ async fn guard(
 ) -> Response {
     let peer = request.extensions().get::<ConnectInfo<SocketAddr>>().map(|info| info.0);
     match check(&state.config, peer, request.headers()) {
-        Ok(client) => {
+        Ok((client, origin)) => {
             request.extensions_mut().insert(client);
+            request.extensions_mut().insert(origin);
             next.run(request).await
         }
         Err(refusal) => refusal.into_response(),
@@ -190,7 +200,11 @@ async fn guard(
 }
 
 /// The checks every API call and WebSocket passes; the client's address when they pass.
-fn check(config: &Config, peer: Option<SocketAddr>, headers: &HeaderMap) -> Result<Client, ApiError> {
+fn check(
+    config: &Config,
+    peer: Option<SocketAddr>,
+    headers: &HeaderMap,
+) -> Result<(Client, Origin), ApiError> {
     let peer = peer.unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 0)));
     let host = headers.get(header::HOST).and_then(|h| h.to_str().ok()).unwrap_or_default();
     if !host_allowed(host, &config.public_origins) {
@@ -207,7 +221,8 @@ fn check(config: &Config, peer: Option<SocketAddr>, headers: &HeaderMap) -> Resu
         tracing::info!(origin = ?headers.get(header::ORIGIN), "request from a foreign origin refused");
         return Err(ApiError::ForeignOrigin);
     }
-    Ok(Client(net::client_address(peer, headers, &config.trusted_proxies)))
+    let own = Origin(format!("{}://{host}", if tls { "https" } else { "http" }));
+    Ok((Client(net::client_address(peer, headers, &config.trusted_proxies)), own))
 }
 
 /// At most 64 characters of what a client sent, for the log.
@@ -261,7 +276,7 @@ async fn upgrade(
     // A page from a foreign site must not act for a signed-in visitor of ours.
     let client = if state.auth.is_some() {
         match check(&state.config, Some(peer), &headers) {
-            Ok(client) => client,
+            Ok((client, _)) => client,
             Err(refusal) => return (refusal.status(), refusal.to_string()).into_response(),
         }
     } else {
@@ -288,9 +303,10 @@ async fn upgrade(
         .write_buffer_size(4 * 1024);
     // The client's order decides: the page offers v2 before v1.
     let ws = if state.config.v1 { ws.protocols([SUBPROTOCOL_V2, SUBPROTOCOL]) } else { ws };
-    let identity = match kefu_protocol::parse_user_id(&user_id) {
+    // Only the agents' number and the users' range name anyone (`kefu_protocol::ids`).
+    let identity = match Caller::parse(&user_id) {
         None => Err(Close::BadUserId),
-        Some(uid) => identify(&state, uid, credentials.token.as_deref()).await,
+        Some(caller) => identify(&state, caller, credentials.token.as_deref()).await,
     };
     let sessions = state.sessions.clone();
     let shared = state.shared.clone();
@@ -319,16 +335,15 @@ async fn upgrade(
 pub const SESSION_ENDED: &str = "this session has ended (signed out, or a new password): sign in again";
 
 /// Who a connection is; a refusal carries its close code and reason.
-async fn identify(state: &AppState, uid: i64, token: Option<&str>) -> Result<Identity, Close> {
+async fn identify(state: &AppState, caller: Caller, token: Option<&str>) -> Result<Identity, Close> {
     let Some(auth) = &state.auth else {
-        return Ok(if uid == kefu_protocol::AGENT_UID {
-            Identity::Agent { name: kefu_protocol::AGENT_NAME.to_owned(), epoch: 0 }
-        } else {
-            Identity::User { uid, name: None, avatar: None }
+        return Ok(match caller {
+            Caller::Agent => Identity::Agent { name: kefu_protocol::AGENT_NAME.to_owned(), epoch: 0 },
+            Caller::User(uid) => Identity::User { uid, name: None, avatar: None },
         });
     };
-    let identity = auth.identify(uid, token).map_err(|refusal| {
-        tracing::info!(uid, %refusal, "connection refused");
+    let identity = auth.identify(caller, token).map_err(|refusal| {
+        tracing::info!(uid = caller.raw(), %refusal, "connection refused");
         Close::Unauthorized(refusal.0)
     })?;
     if let Identity::Agent { name, epoch } = &identity {
@@ -362,7 +377,8 @@ pub async fn serve(
         }
         None => None,
     };
-    let shared = Arc::new(Shared::new(store, &config, shutdown.clone(), Invites::new(&secret), cluster.clone()));
+    let shared =
+        Arc::new(Shared::new(store, &config, shutdown.clone(), Invites::new(&secret), cluster.clone()));
     if let Some(cluster) = &cluster {
         cluster.start(&shared, &shutdown);
     }
@@ -411,6 +427,8 @@ pub async fn serve(
             cluster.clone(),
         )),
         guests: Arc::new(std::sync::Mutex::new(Bucket::full(config.guests.in_all, Instant::now()))),
+        qr_per_address: Arc::new(crate::limits::Buckets::new(config.qr_per_address, REMEMBERED_ADDRESSES)),
+        qr_pictures: Arc::default(),
         connections: connections.clone(),
         readiness: Arc::default(),
         config: Arc::new(config.clone()),

@@ -17,7 +17,8 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use jsonwebtoken::{
     decode, encode, errors::ErrorKind, Algorithm, DecodingKey, EncodingKey, Header, Validation,
 };
-use kefu_protocol::{AGENT_UID, GUEST_UID_MIN, GUEST_UID_SPAN};
+use kefu_protocol::ids::{Caller, UserId};
+use kefu_protocol::{GUEST_UID_MIN, GUEST_UID_SPAN};
 use serde::{Deserialize, Serialize};
 
 /// How long an agent stays signed in.
@@ -32,12 +33,9 @@ const AGENT_PREFIX: &str = "agent:";
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Identity {
     /// `epoch`: the account's session epoch when the session began (see the store).
-    Agent {
-        name: String,
-        epoch: u64,
-    },
+    Agent { name: String, epoch: u64 },
     User {
-        uid: i64,
+        uid: UserId,
         name: Option<String>,
         /// A picture URL the app gave (https or http), shown on friends lists.
         avatar: Option<String>,
@@ -92,7 +90,7 @@ impl Invites {
         Invites { key: Key::new(server_secret) }
     }
 
-    pub fn token(&self, uid: i64, name: &str) -> String {
+    pub fn token(&self, uid: UserId, name: &str) -> String {
         let invite = kefu_protocol::friends::Invite {
             sub: format!("invite:{uid}"),
             name: name.to_owned(),
@@ -102,11 +100,20 @@ impl Invites {
     }
 
     /// The inviter, if `token` is a valid invite.
-    pub fn inviter(&self, token: &str) -> Option<i64> {
+    pub fn inviter(&self, token: &str) -> Option<UserId> {
         let mut validation = Validation::new(Algorithm::HS256);
         validation.set_required_spec_claims(&["exp", "sub"]);
         decode::<kefu_protocol::friends::Invite>(token, &self.key.decoding, &validation).ok()?.claims.uid()
     }
+}
+
+/// Why an app's friendship body is refused.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AppBodyRefusal {
+    /// Not signed with the app secret, expired, or living too long.
+    Signature(String),
+    /// Signed, but naming a number that is not a user id.
+    Ids,
 }
 
 /// Checks identities; built once per server.
@@ -181,45 +188,73 @@ impl Auth {
     }
 
     /// Who a connection to `/webSocket/{uid}` with `token` is, or why it is refused.
-    pub fn identify(&self, uid: i64, token: Option<&str>) -> Result<Identity, Refusal> {
+    pub fn identify(&self, caller: Caller, token: Option<&str>) -> Result<Identity, Refusal> {
         let Some(token) = token.filter(|t| !t.is_empty()) else {
-            if uid == AGENT_UID {
-                return Err(Refusal("agent connections need a session: sign in on the agent console".into()));
-            }
-            if self.trust_user_ids {
-                return Ok(Identity::User { uid, name: None, avatar: None });
-            }
-            return Err(Refusal("this server needs a token to prove the user id".into()));
+            return match caller {
+                Caller::Agent => {
+                    Err(Refusal("agent connections need a session: sign in on the agent console".into()))
+                }
+                Caller::User(uid) if self.trust_user_ids => {
+                    Ok(Identity::User { uid, name: None, avatar: None })
+                }
+                Caller::User(_) => Err(Refusal("this server needs a token to prove the user id".into())),
+            };
         };
         let claims = self.verify(token)?;
         let subject = claims.sub;
         if let Some(agent) = subject.strip_prefix(AGENT_PREFIX) {
             // Only the server's own key makes agent sessions (checked in verify's order).
-            if uid != AGENT_UID || !claims.signed_by_server {
+            if caller != Caller::Agent || !claims.signed_by_server {
                 return Err(Refusal("token is not for this connection".into()));
             }
             return Ok(Identity::Agent { name: agent.to_owned(), epoch: claims.epoch.unwrap_or(0) });
         }
-        if uid == AGENT_UID {
+        let Caller::User(uid) = caller else {
             return Err(Refusal("agent connections need an agent session".into()));
-        }
-        if subject.parse::<i64>().ok() != Some(uid) {
+        };
+        if subject.parse::<UserId>().ok() != Some(uid) {
             return Err(Refusal(format!("token is for user {subject}, not {uid}")));
         }
         Ok(Identity::User { uid, name: clean_name(claims.name), avatar: clean_avatar(claims.avatar) })
     }
 
-    /// The friendship an app's backend asks for in a JWT signed with the app secret.
-    pub fn app_friendship(&self, token: &str) -> Result<kefu_protocol::friends::AppFriendship, Refusal> {
+    /// The friendship an app's backend asks for in a JWT signed with the app secret: signed,
+    /// not expired, expiring within [`kefu_protocol::friends::MAX_APP_BODY_SECS`] (a captured
+    /// body is worth little for long), and naming two user ids in range.
+    pub fn app_friendship(
+        &self,
+        token: &str,
+    ) -> Result<kefu_protocol::friends::AppFriendship, AppBodyRefusal> {
+        /// The claims as numbers, so that an id out of range is told apart from a bad signature.
+        #[derive(Deserialize)]
+        struct Raw {
+            a: i64,
+            b: i64,
+            friends: bool,
+            exp: u64,
+        }
         let Some(app) = &self.app else {
-            return Err(Refusal("this server has no app secret (--app-secret)".into()));
+            return Err(AppBodyRefusal::Signature("this server has no app secret (--app-secret)".into()));
         };
         let mut validation = Validation::new(Algorithm::HS256);
         validation.set_required_spec_claims(&["exp"]);
         validation.leeway = 30;
-        decode::<kefu_protocol::friends::AppFriendship>(token, &app.decoding, &validation)
-            .map(|data| data.claims)
-            .map_err(|err| Refusal(format!("not a friendship signed with the app secret: {err}")))
+        let raw =
+            decode::<Raw>(token, &app.decoding, &validation).map(|data| data.claims).map_err(|err| {
+                AppBodyRefusal::Signature(format!("not a friendship signed with the app secret: {err}"))
+            })?;
+        let longest = kefu_protocol::friends::MAX_APP_BODY_SECS;
+        if raw.exp > now() + longest {
+            return Err(AppBodyRefusal::Signature(format!(
+                "a friendship body may live {longest} s at most (exp)"
+            )));
+        }
+        match (UserId::new(raw.a), UserId::new(raw.b)) {
+            (Some(a), Some(b)) => {
+                Ok(kefu_protocol::friends::AppFriendship { a, b, friends: raw.friends, exp: raw.exp })
+            }
+            _ => Err(AppBodyRefusal::Ids),
+        }
     }
 
     fn verify(&self, token: &str) -> Result<Verified, Refusal> {
@@ -293,14 +328,24 @@ pub const MIN_PASSWORD_CHARS: usize = 8;
 
 /// Signs an app token, as an embedding app would (for `kefu-server token` and tests).
 pub fn app_token(app_secret: &[u8], uid: i64, name: Option<&str>, valid_secs: u64) -> String {
-    let claims =
-        Claims { sub: uid.to_string(), exp: now() + valid_secs, epoch: None, name: name.map(str::to_owned), avatar: None };
+    let claims = Claims {
+        sub: uid.to_string(),
+        exp: now() + valid_secs,
+        epoch: None,
+        name: name.map(str::to_owned),
+        avatar: None,
+    };
     sign(&Key::new(app_secret), &claims)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use kefu_protocol::AGENT_UID;
+
+    fn u(raw: i64) -> Caller {
+        Caller::User(UserId::lit(raw))
+    }
 
     fn auth() -> Auth {
         Auth::new(b"server-secret-for-tests-0123456789", Some(b"app-secret"), false)
@@ -310,20 +355,20 @@ mod tests {
     fn agents_need_a_server_signed_session() {
         let auth = auth();
         let token = auth.agent_token("alice", 3);
-        match auth.identify(AGENT_UID, Some(&token)) {
+        match auth.identify(Caller::Agent, Some(&token)) {
             Ok(Identity::Agent { name, epoch }) => assert_eq!((name.as_str(), epoch), ("alice", 3)),
             other => panic!("expected alice's session, got {other:?}"),
         }
-        assert!(auth.identify(AGENT_UID, None).is_err());
-        assert!(auth.identify(5, Some(&token)).is_err(), "an agent session is not a user");
+        assert!(auth.identify(Caller::Agent, None).is_err());
+        assert!(auth.identify(u(5), Some(&token)).is_err(), "an agent session is not a user");
         // The app secret cannot make agents.
         let forged = sign(
             &Key::new(b"app-secret"),
             &Claims { sub: "agent:mallory".into(), exp: now() + 60, epoch: None, name: None, avatar: None },
         );
-        assert!(auth.identify(AGENT_UID, Some(&forged)).is_err());
+        assert!(auth.identify(Caller::Agent, Some(&forged)).is_err());
         let app_agent = app_token(b"app-secret", AGENT_UID, None, 60);
-        assert!(auth.identify(AGENT_UID, Some(&app_agent)).is_err());
+        assert!(auth.identify(Caller::Agent, Some(&app_agent)).is_err());
     }
 
     #[test]
@@ -337,7 +382,7 @@ mod tests {
                 name: Some("Alice".into()),
                 avatar: Some(avatar.into()),
             };
-            match auth.identify(42, Some(&sign(&Key::new(b"app-secret"), &claims))) {
+            match auth.identify(u(42), Some(&sign(&Key::new(b"app-secret"), &claims))) {
                 Ok(Identity::User { avatar, .. }) => avatar,
                 other => panic!("{other:?}"),
             }
@@ -353,15 +398,21 @@ mod tests {
         let auth = auth();
         let (uid, name, token) = auth.new_guest();
         assert!((GUEST_UID_MIN..GUEST_UID_MIN + GUEST_UID_SPAN).contains(&uid));
-        assert_eq!(auth.identify(uid, Some(&token)), Ok(Identity::User { uid, name: Some(name), avatar: None }));
-        assert!(auth.identify(uid + 1, Some(&token)).is_err(), "another user's token");
+        assert_eq!(
+            auth.identify(u(uid), Some(&token)),
+            Ok(Identity::User { uid: UserId::lit(uid), name: Some(name), avatar: None })
+        );
+        assert!(auth.identify(u(uid + 1), Some(&token)).is_err(), "another user's token");
         let app = app_token(b"app-secret", 42, Some("  Alice\u{7}  "), 60);
-        assert_eq!(auth.identify(42, Some(&app)), Ok(Identity::User { uid: 42, name: Some("Alice".into()), avatar: None }));
-        assert!(auth.identify(42, None).is_err(), "no token");
-        assert!(auth.identify(42, Some("not.a.token")).is_err());
+        assert_eq!(
+            auth.identify(u(42), Some(&app)),
+            Ok(Identity::User { uid: UserId::lit(42), name: Some("Alice".into()), avatar: None })
+        );
+        assert!(auth.identify(u(42), None).is_err(), "no token");
+        assert!(auth.identify(u(42), Some("not.a.token")).is_err());
         let wrong_secret = app_token(b"guessed", 42, None, 60);
         assert_eq!(
-            auth.identify(42, Some(&wrong_secret)),
+            auth.identify(u(42), Some(&wrong_secret)),
             Err(Refusal("token signature is not valid".into()))
         );
     }
@@ -373,14 +424,17 @@ mod tests {
             &Key::new(b"app-secret"),
             &Claims { sub: "42".into(), exp: now() - 3600, epoch: None, name: None, avatar: None },
         );
-        assert_eq!(auth.identify(42, Some(&expired)), Err(Refusal("token expired: sign in again".into())));
+        assert_eq!(auth.identify(u(42), Some(&expired)), Err(Refusal("token expired: sign in again".into())));
     }
 
     #[test]
     fn trusted_user_ids_still_leave_the_agent_protected() {
         let auth = Auth::new(b"k", None, true);
-        assert_eq!(auth.identify(7, None), Ok(Identity::User { uid: 7, name: None, avatar: None }));
-        assert!(auth.identify(AGENT_UID, None).is_err());
+        assert_eq!(
+            auth.identify(u(7), None),
+            Ok(Identity::User { uid: UserId::lit(7), name: None, avatar: None })
+        );
+        assert!(auth.identify(Caller::Agent, None).is_err());
     }
 
     #[test]

@@ -142,6 +142,10 @@ pub struct Cli {
     /// New guest identities per second from the whole server (bursts of ten times that).
     #[arg(long, env = "KEFU_GUESTS_PER_SECOND", default_value_t = 50)]
     pub guests_per_second: u32,
+    /// Invite QR pictures per minute per address (`/api/qr`, bursts of that many): drawing
+    /// one costs ~2 ms of CPU.
+    #[arg(long, env = "KEFU_QR_PER_MINUTE_PER_ADDRESS", default_value_t = 30)]
+    pub qr_per_minute_per_address: u32,
 }
 
 #[derive(Subcommand, Debug)]
@@ -267,6 +271,7 @@ impl Cli {
                     burst: f64::from(self.guests_per_second.max(1)) * 10.0,
                 },
             },
+            qr_per_address: per_minute(self.qr_per_minute_per_address),
         }
     }
 }

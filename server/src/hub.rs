@@ -15,8 +15,8 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use axum::extract::ws::Utf8Bytes;
+use kefu_protocol::ids::{Caller, UserId};
 use kefu_protocol::v1::{ConversationId, Message, ServerMessage};
-use kefu_protocol::friends::is_peer;
 use kefu_protocol::AGENT_UID;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
@@ -75,13 +75,13 @@ impl Peer {
 
 /// Who a new connection is (see [`Hub::join`]).
 pub struct Joining {
-    pub uid: i64,
+    pub caller: Caller,
     /// A user's proven display name, told to agents with its presence.
     pub name: Option<String>,
     pub v1: bool,
     pub v2: bool,
     /// The user's friends, told that the user came online.
-    pub friends: Vec<i64>,
+    pub friends: Vec<UserId>,
 }
 
 /// The registry of live connections, indexed by uid so that joining, leaving and routing a
@@ -95,7 +95,8 @@ pub struct Hub {
 #[derive(Default)]
 struct Inner {
     next_id: ConnectionId,
-    /// Each uid's live connections (the agents' all under [`AGENT_UID`]).
+    /// Each caller's live connections, by its endpoint number ([`Caller::raw`]: only numbers
+    /// of a [`Caller`] are ever keys; the agents' all under [`AGENT_UID`]).
     by_uid: HashMap<i64, HashMap<ConnectionId, Peer>>,
     /// Who is online at other instances (agents under [`AGENT_UID`]), with their names.
     remote: HashMap<i64, Option<String>>,
@@ -108,7 +109,7 @@ struct Inner {
 struct Leaving {
     name: Option<String>,
     /// Their friends, told when they are announced offline.
-    friends: Vec<i64>,
+    friends: Vec<UserId>,
     since: Instant,
 }
 
@@ -121,16 +122,16 @@ impl Inner {
     /// A peer conversation has none here (it goes through [`Hub::deliver_peer`]): agents never
     /// receive one, whoever calls.
     fn recipients(&self, conversation: ConversationId) -> impl Iterator<Item = (&ConnectionId, &Peer)> {
-        let support = !is_peer(conversation) && conversation != AGENT_UID;
-        let agents = self.connections_of(AGENT_UID).filter(move |_| support);
-        let user = if support { self.by_uid.get(&conversation) } else { None };
+        let user = conversation.support_user();
+        let agents = self.connections_of(AGENT_UID).filter(move |_| user.is_some());
+        let user = user.and_then(|user| self.by_uid.get(&user.get()));
         agents.chain(user.into_iter().flatten())
     }
 
     /// Queues `text` for the v2 connections of `uids`, except `except`.
-    fn tell_v2(&self, uids: &[i64], text: &Utf8Bytes, except: Option<ConnectionId>) {
+    fn tell_v2(&self, uids: &[UserId], text: &Utf8Bytes, except: Option<ConnectionId>) {
         for uid in uids {
-            for (id, peer) in self.connections_of(*uid) {
+            for (id, peer) in self.connections_of(uid.get()) {
                 if peer.v2 && Some(*id) != except {
                     let _ = peer.outbox.try_send(Outgoing::Text(text.clone()));
                 }
@@ -141,15 +142,17 @@ impl Inner {
     /// Tells v1 peers that `uid` came online or went offline: a user's presence to the
     /// agents, the agents' presence (any agent at all) to the users; and a user's presence to
     /// their friends (v2), to nobody else.
-    fn announce(&self, uid: i64, name: Option<String>, online: bool, friends: &[i64]) {
-        if uid != AGENT_UID && !friends.is_empty() {
-            let text: Utf8Bytes = ServerMessage::FriendPresence { uid, online }.encode().into();
+    fn announce(&self, uid: i64, name: Option<String>, online: bool, friends: &[UserId]) {
+        let Some(caller) = Caller::from_raw(uid) else { return };
+        if let (Caller::User(user), false) = (caller, friends.is_empty()) {
+            let text: Utf8Bytes = ServerMessage::FriendPresence { uid: user, online }.encode().into();
             self.tell_v2(friends, &text, None);
         }
-        let frame = if uid == AGENT_UID {
-            ServerMessage::Agents { online }
-        } else {
-            ServerMessage::Presence { conversation: uid, online, name }
+        let frame = match caller {
+            Caller::Agent => ServerMessage::Agents { online },
+            Caller::User(user) => {
+                ServerMessage::Presence { conversation: ConversationId::support(user), online, name }
+            }
         };
         let text: Utf8Bytes = frame.encode().into();
         let send = |peer: &Peer| {
@@ -159,7 +162,11 @@ impl Inner {
             }
         };
         if uid == AGENT_UID {
-            self.by_uid.iter().filter(|(uid, _)| **uid != AGENT_UID).flat_map(|(_, c)| c.values()).for_each(send);
+            self.by_uid
+                .iter()
+                .filter(|(uid, _)| **uid != AGENT_UID)
+                .flat_map(|(_, c)| c.values())
+                .for_each(send);
         } else {
             self.connections_of(AGENT_UID).for_each(|(_, peer)| send(peer));
         }
@@ -169,8 +176,14 @@ impl Inner {
 impl Hub {
     /// Registers a connection; frames for it arrive on `outbox`. `friends`: the user's
     /// friends, told when the user comes online.
-    pub fn join(&self, joining: Joining, outbox: mpsc::Sender<Outgoing>, kick: CancellationToken) -> ConnectionId {
-        let Joining { uid, name, v1, v2, friends } = joining;
+    pub fn join(
+        &self,
+        joining: Joining,
+        outbox: mpsc::Sender<Outgoing>,
+        kick: CancellationToken,
+    ) -> ConnectionId {
+        let Joining { caller, name, v1, v2, friends } = joining;
+        let uid = caller.raw();
         let mut inner = self.lock();
         inner.next_id += 1;
         let id = inner.next_id;
@@ -189,11 +202,12 @@ impl Hub {
     /// Removes connection `id` of `uid`. If it was the person's last, they are announced
     /// offline (`friends` told too) by the first [`Hub::sweep`] after [`PRESENCE_GRACE`],
     /// unless they are back by then.
-    pub fn leave(&self, uid: i64, id: ConnectionId, friends: &[i64]) {
-        self.leave_at(uid, id, friends, Instant::now());
+    pub fn leave(&self, caller: Caller, id: ConnectionId, friends: &[UserId]) {
+        self.leave_at(caller, id, friends, Instant::now());
     }
 
-    fn leave_at(&self, uid: i64, id: ConnectionId, friends: &[i64], now: Instant) {
+    fn leave_at(&self, caller: Caller, id: ConnectionId, friends: &[UserId], now: Instant) {
+        let uid = caller.raw();
         let mut inner = self.lock();
         let Some(connections) = inner.by_uid.get_mut(&uid) else { return };
         let Some(peer) = connections.remove(&id) else { return };
@@ -225,7 +239,11 @@ impl Hub {
     /// connection here is announced. `friends_of` names a user's friends (told of it); it
     /// runs under the hub's lock, so it must never wait for the hub (lock order: hub, then
     /// the store's friend graph).
-    pub fn set_remote(&self, remote: HashMap<i64, Option<String>>, friends_of: impl Fn(i64) -> Vec<i64>) {
+    pub fn set_remote(
+        &self,
+        remote: HashMap<i64, Option<String>>,
+        friends_of: impl Fn(UserId) -> Vec<UserId>,
+    ) {
         let mut inner = self.lock();
         let old = std::mem::replace(&mut inner.remote, remote);
         let came: Vec<(i64, Option<String>)> = inner
@@ -235,13 +253,15 @@ impl Hub {
             .map(|(uid, name)| (*uid, name.clone()))
             .collect();
         for (uid, name) in came {
-            inner.announce(uid, name, true, &friends_of(uid));
+            let friends = UserId::new(uid).map(&friends_of).unwrap_or_default();
+            inner.announce(uid, name, true, &friends);
         }
         for (uid, name) in old {
             // Someone within their grace here is announced by the sweep, if not back.
             let here = inner.by_uid.contains_key(&uid) || inner.leaving.contains_key(&uid);
             if !inner.remote.contains_key(&uid) && !here {
-                inner.announce(uid, name, false, &friends_of(uid));
+                let friends = UserId::new(uid).map(&friends_of).unwrap_or_default();
+                inner.announce(uid, name, false, &friends);
             }
         }
     }
@@ -269,12 +289,12 @@ impl Hub {
     }
 
     /// Queues a stored message of a peer conversation for its two members' v2 connections.
-    pub fn deliver_peer(&self, message: &Arc<Message>, members: (i64, i64)) -> usize {
+    pub fn deliver_peer(&self, message: &Arc<Message>, members: (UserId, UserId)) -> usize {
         let inner = self.lock();
         let mut delivered = 0;
         let (a, b) = members;
         for uid in [a, b] {
-            for (id, peer) in inner.connections_of(uid).filter(|(_, peer)| peer.v2) {
+            for (id, peer) in inner.connections_of(uid.get()).filter(|(_, peer)| peer.v2) {
                 delivered += usize::from(peer.queue_message(*id, message));
             }
         }
@@ -283,39 +303,42 @@ impl Hub {
 
     /// Passes a frame to the v2 connections of `uids` (a peer conversation's members, or one
     /// user), except `except`.
-    pub fn tell(&self, uids: &[i64], frame: &ServerMessage, except: Option<ConnectionId>) {
+    pub fn tell(&self, uids: &[UserId], frame: &ServerMessage, except: Option<ConnectionId>) {
         self.tell_text(uids, frame.encode().into(), except);
     }
 
     /// [`Hub::tell`] with the frame already encoded.
-    pub fn tell_text(&self, uids: &[i64], text: Utf8Bytes, except: Option<ConnectionId>) {
+    pub fn tell_text(&self, uids: &[UserId], text: Utf8Bytes, except: Option<ConnectionId>) {
         self.lock().tell_v2(uids, &text, except);
     }
 
     /// Whether any agent is connected.
     pub fn agents_online(&self) -> bool {
-        self.is_online(AGENT_UID)
+        self.is_online(Caller::Agent)
     }
 
     /// Users (not agents) with at least one live connection, here or at another instance.
-    pub fn online_users(&self) -> BTreeSet<i64> {
+    pub fn online_users(&self) -> BTreeSet<UserId> {
         let inner = self.lock();
         let everyone = inner.by_uid.keys().chain(inner.remote.keys());
-        everyone.copied().filter(|uid| *uid != AGENT_UID).collect()
+        everyone.copied().filter_map(UserId::new).collect()
     }
 
     /// [`Hub::online_users`] with the name each was proven to have, if any.
-    pub fn online_users_named(&self) -> std::collections::BTreeMap<i64, Option<String>> {
+    pub fn online_users_named(&self) -> std::collections::BTreeMap<UserId, Option<String>> {
         let inner = self.lock();
         let remote = inner.remote.iter().map(|(uid, name)| (*uid, name.clone()));
-        let local = inner.by_uid.iter().map(|(uid, connections)| (*uid, connections.values().find_map(|p| p.name.clone())));
+        let local = inner
+            .by_uid
+            .iter()
+            .map(|(uid, connections)| (*uid, connections.values().find_map(|p| p.name.clone())));
         // Local last: a name proven here wins.
-        remote.chain(local).filter(|(uid, _)| *uid != AGENT_UID).collect()
+        remote.chain(local).filter_map(|(uid, name)| Some((UserId::new(uid)?, name))).collect()
     }
 
-    pub fn is_online(&self, uid: i64) -> bool {
+    pub fn is_online(&self, who: Caller) -> bool {
         let inner = self.lock();
-        inner.by_uid.contains_key(&uid) || inner.remote.contains_key(&uid)
+        inner.by_uid.contains_key(&who.raw()) || inner.remote.contains_key(&who.raw())
     }
 
     /// Queues a stored message for every connection that receives it (its user's, the
@@ -360,15 +383,24 @@ impl Hub {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The caller whose endpoint number is `raw`.
+    fn c(raw: i64) -> Caller {
+        Caller::from_raw(raw).expect("a caller")
+    }
+
+    fn u(raw: i64) -> UserId {
+        UserId::lit(raw)
+    }
     use kefu_protocol::Role;
 
     fn joining(uid: i64, name: Option<String>, v1: bool) -> Joining {
-        Joining { uid, name, v1, v2: false, friends: vec![] }
+        Joining { caller: c(uid), name, v1, v2: false, friends: vec![] }
     }
 
     fn message(conversation: i64, text: &str) -> Arc<Message> {
         Arc::new(Message {
-            conversation,
+            conversation: ConversationId::lit(conversation),
             seq: 1,
             id: text.into(),
             uid: conversation,
@@ -411,7 +443,7 @@ mod tests {
         let six = hub.join(joining(6, None, true), tx6, CancellationToken::new());
         hub.join(joining(AGENT_UID, None, false), tx_v0_agent, CancellationToken::new());
         hub.join(joining(AGENT_UID, None, true), tx_agent, agent_kick.clone());
-        assert_eq!(hub.online_users(), BTreeSet::from([5, 6]));
+        assert_eq!(hub.online_users(), BTreeSet::from([u(5), u(6)]));
 
         assert_eq!(hub.deliver(&message(5, "a"), true), 3);
         assert_eq!(next_text(&mut rx5).await.as_deref(), Some("a"));
@@ -429,9 +461,9 @@ mod tests {
         hub.deliver(&message(5, "c"), true);
         assert!(agent_kick.is_cancelled());
 
-        hub.leave(6, six, &[]);
-        assert!(hub.is_online(5) && hub.agents_online());
-        assert!(!hub.is_online(6));
+        hub.leave(c(6), six, &[]);
+        assert!(hub.is_online(c(5)) && hub.agents_online());
+        assert!(!hub.is_online(c(6)));
     }
 
     fn texts(rx: &mut mpsc::Receiver<Outgoing>) -> Vec<String> {
@@ -454,13 +486,13 @@ mod tests {
             texts(&mut agent_rx),
             vec![r#"{"type":"presence","conversation":5,"online":true,"name":"Alice"}"#]
         );
-        assert_eq!(hub.online_users_named().get(&5), Some(&Some("Alice".to_owned())));
+        assert_eq!(hub.online_users_named().get(&u(5)), Some(&Some("Alice".to_owned())));
         let second = hub.join(joining(5, None, true), tab_tx, CancellationToken::new());
         assert!(texts(&mut agent_rx).is_empty(), "a second tab is not news");
         let now = Instant::now();
-        hub.leave_at(5, first, &[], now);
+        hub.leave_at(c(5), first, &[], now);
         assert!(texts(&mut agent_rx).is_empty());
-        hub.leave_at(5, second, &[], now);
+        hub.leave_at(c(5), second, &[], now);
         hub.sweep(now + PRESENCE_GRACE / 2);
         assert!(texts(&mut agent_rx).is_empty(), "not before the grace is over");
         hub.sweep(now + PRESENCE_GRACE);
@@ -487,7 +519,7 @@ mod tests {
                 r#"{"type":"presence","conversation":6,"online":true}"#,
             ]
         );
-        assert!(hub.is_online(5) && hub.online_users() == BTreeSet::from([5, 6]));
+        assert!(hub.is_online(c(5)) && hub.online_users() == BTreeSet::from([u(5), u(6)]));
         // 6 opens a tab here too: not news; then leaves the other instance: still online here.
         let (tab_tx, _tab_rx) = mpsc::channel(OUTBOX_CAPACITY);
         let tab = hub.join(joining(6, None, true), tab_tx, CancellationToken::new());
@@ -495,9 +527,12 @@ mod tests {
         assert!(texts(&mut agent_rx).is_empty());
         // 5's instance vanishes: offline; 6's last tab here goes: offline.
         hub.set_remote(HashMap::new(), |_| vec![]);
-        assert_eq!(texts(&mut agent_rx), vec![r#"{"type":"presence","conversation":5,"online":false,"name":"Ann"}"#]);
+        assert_eq!(
+            texts(&mut agent_rx),
+            vec![r#"{"type":"presence","conversation":5,"online":false,"name":"Ann"}"#]
+        );
         let now = Instant::now();
-        hub.leave_at(6, tab, &[], now);
+        hub.leave_at(c(6), tab, &[], now);
         assert_eq!(hub.local_people().get(&6), Some(&None), "within its grace: online to the others");
         hub.set_remote(HashMap::new(), |_| vec![]);
         assert!(texts(&mut agent_rx).is_empty());
@@ -519,22 +554,29 @@ mod tests {
         hub.join(joining(5, None, true), ann_v1_tx, CancellationToken::new());
         hub.join(Joining { v2: true, ..joining(7, None, true) }, stranger_tx, CancellationToken::new());
         let (bob_tx, _bob_rx) = mpsc::channel(OUTBOX_CAPACITY);
-        let bob =
-            hub.join(Joining { v2: true, friends: vec![5], ..joining(6, None, true) }, bob_tx, CancellationToken::new());
+        let bob = hub.join(
+            Joining { v2: true, friends: vec![u(5)], ..joining(6, None, true) },
+            bob_tx,
+            CancellationToken::new(),
+        );
         assert_eq!(texts(&mut ann_rx), vec![r#"{"type":"friend_presence","uid":6,"online":true}"#]);
         assert!(texts(&mut ann_v1_rx).is_empty(), "a v1 tab knows nothing of friends");
         assert!(texts(&mut stranger_rx).is_empty(), "presence goes to friends only");
 
-        assert_eq!(hub.deliver_peer(&message(-2, "hi Ann"), (5, 6)), 2, "Ann's v2 tab and Bob");
+        assert_eq!(hub.deliver_peer(&message(-2, "hi Ann"), (u(5), u(6))), 2, "Ann's v2 tab and Bob");
         assert_eq!(next_text(&mut ann_rx).await.as_deref(), Some("hi Ann"));
         assert!(no_message(&mut ann_v1_rx) && no_message(&mut stranger_rx));
         assert!(no_message(&mut agent_rx), "agents never see a peer conversation");
         assert_eq!(hub.deliver(&message(-2, "misrouted"), true), 0, "even when asked to");
-        hub.notify(-2, &ServerMessage::Typing { conversation: -2, agent: false }, None);
+        hub.notify(
+            ConversationId::lit(-2),
+            &ServerMessage::Typing { conversation: ConversationId::lit(-2), agent: false },
+            None,
+        );
         assert!(texts(&mut agent_rx).iter().all(|t| t.contains("presence")));
 
         let now = Instant::now();
-        hub.leave_at(6, bob, &[5], now);
+        hub.leave_at(c(6), bob, &[u(5)], now);
         hub.sweep(now + PRESENCE_GRACE);
         assert_eq!(texts(&mut ann_rx), vec![r#"{"type":"friend_presence","uid":6,"online":false}"#]);
     }
@@ -550,7 +592,7 @@ mod tests {
         hub.join(Joining { v2: true, ..joining(5, None, true) }, ann_tx, CancellationToken::new());
         texts(&mut agent_rx);
         let (bob_tx, _bob_rx) = mpsc::channel(OUTBOX_CAPACITY);
-        let bob = Joining { v2: true, friends: vec![5], ..joining(6, None, true) };
+        let bob = Joining { v2: true, friends: vec![u(5)], ..joining(6, None, true) };
         let page = hub.join(bob, bob_tx, CancellationToken::new());
         let online = (
             vec![r#"{"type":"presence","conversation":6,"online":true}"#.to_owned()],
@@ -558,17 +600,17 @@ mod tests {
         );
         assert_eq!((texts(&mut agent_rx), texts(&mut ann_rx)), online);
         let now = Instant::now();
-        hub.leave_at(6, page, &[5], now);
-        assert!(!hub.is_online(6), "no connection: nothing is routed to it");
+        hub.leave_at(c(6), page, &[u(5)], now);
+        assert!(!hub.is_online(c(6)), "no connection: nothing is routed to it");
         let (bob_tx, _bob_rx) = mpsc::channel(OUTBOX_CAPACITY);
-        let bob = Joining { v2: true, friends: vec![5], ..joining(6, None, true) };
+        let bob = Joining { v2: true, friends: vec![u(5)], ..joining(6, None, true) };
         let other_page = hub.join(bob, bob_tx, CancellationToken::new());
         hub.sweep(now + PRESENCE_GRACE * 2);
         // Told again that Bob is online (whoever came meanwhile learnt otherwise); never offline.
         assert_eq!((texts(&mut agent_rx), texts(&mut ann_rx)), online);
         // Gone for good this time.
         let later = now + PRESENCE_GRACE * 3;
-        hub.leave_at(6, other_page, &[5], later);
+        hub.leave_at(c(6), other_page, &[u(5)], later);
         hub.sweep(later + PRESENCE_GRACE);
         assert_eq!(texts(&mut ann_rx), vec![r#"{"type":"friend_presence","uid":6,"online":false}"#]);
         assert_eq!(texts(&mut agent_rx), vec![r#"{"type":"presence","conversation":6,"online":false}"#]);

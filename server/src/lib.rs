@@ -9,6 +9,7 @@
 //! qr             an invite link as a QR code (SVG)
 //! auth           who a connection is, proven: agent sessions, guest and app tokens, passwords
 //! hub            who is connected, and who receives each message
+//! privacy        who may use which conversation: the one rule, over typed ids
 //! cluster/       several instances on one Redis: fan-out of events, presence, shared limits
 //! session/       one WebSocket connection: common loop (mod), v0, v1, rate gate, close reasons
 //! store          messages, read positions, accounts: SQLite via sqlx
@@ -24,6 +25,7 @@ pub mod hub;
 pub mod limits;
 pub mod net;
 pub mod passwords;
+pub mod privacy;
 pub mod qr;
 pub mod session;
 pub mod store;
@@ -68,6 +70,8 @@ pub struct Config {
     pub per_address_bytes: limits::Rate,
     pub sign_in: SignInLimits,
     pub guests: GuestLimits,
+    /// Invite QR pictures per client address (`/api/qr`).
+    pub qr_per_address: limits::Rate,
 }
 
 /// Bounds of agent sign-in.

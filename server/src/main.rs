@@ -41,7 +41,10 @@ async fn main() -> std::process::ExitCode {
     let store = match kefu_server::store::Store::open(&cli.database).await {
         Ok(store) => store,
         Err(err) => {
-            eprintln!("kefu-server: cannot open the database {}: {err}", kefu_server::store::shown(&cli.database));
+            eprintln!(
+                "kefu-server: cannot open the database {}: {err}",
+                kefu_server::store::shown(&cli.database)
+            );
             return std::process::ExitCode::FAILURE;
         }
     };
@@ -171,7 +174,9 @@ async fn run_command(
         }
         Command::SeedFriends { uid, friends, messages } => {
             let started = std::time::Instant::now();
-            store.seed_friends(uid, friends, messages).await?;
+            let user =
+                kefu_protocol::ids::UserId::new(uid).ok_or("uid must be a user id: 0 up to 2^53 - 1")?;
+            store.seed_friends(user, friends, messages).await?;
             println!(
                 "seeded {friends} friends of user {uid}, {messages} peer messages into {} in {:.1} s",
                 kefu_server::store::shown(database),
@@ -180,9 +185,9 @@ async fn run_command(
         }
         Command::CopyTo { target } => {
             let started = std::time::Instant::now();
-            let into = kefu_server::store::Store::open(&target)
-                .await
-                .map_err(|err| format!("cannot open the target {}: {err}", kefu_server::store::shown(&target)))?;
+            let into = kefu_server::store::Store::open(&target).await.map_err(|err| {
+                format!("cannot open the target {}: {err}", kefu_server::store::shown(&target))
+            })?;
             let copied = store.copy_into(&into).await?;
             println!(
                 "copied {} messages, {} read positions, {} agents, {} people, {} pairs of friends, {} requests, {} blocks from {} into {} in {:.1} s",

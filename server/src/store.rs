@@ -36,6 +36,8 @@ pub enum StoreError {
     NotEmpty,
     #[error("the target database is not empty; copy into a new one")]
     TargetNotEmpty,
+    #[error("no peer conversation numbers are left (2^53 pairs)")]
+    IdsExhausted,
 }
 
 /// A message to store; the store gives it its sequence number.
@@ -115,7 +117,7 @@ impl WriteLocks {
     }
 
     fn conversation(&self, conversation: ConversationId) -> &Mutex<()> {
-        &self.shards[conversation.rem_euclid(self.shards.len() as i64) as usize]
+        &self.shards[conversation.get().rem_euclid(self.shards.len() as i64) as usize]
     }
 
     fn graph(&self) -> &Mutex<()> {
@@ -147,7 +149,9 @@ struct Positions {
 
 #[derive(sqlx::FromRow)]
 struct Row {
-    conversation: i64,
+    /// A row outside the ranges of [`kefu_protocol::ids`] is an error, never a message.
+    #[sqlx(try_from = "i64")]
+    conversation: ConversationId,
     seq: i64,
     client_id: String,
     uid: i64,
@@ -244,7 +248,9 @@ macro_rules! bind_message {
 /// Stores `new` on PostgreSQL: its `seq`, or `None` if its id is already in the conversation.
 async fn append_postgres(pool: &sqlx::PgPool, new: &NewMessage) -> Result<Option<i64>, sqlx::Error> {
     let row: Option<(i64,)> =
-        bind_message!(sqlx::query_as(&APPEND_POSTGRES).bind(new.conversation), new).fetch_optional(pool).await?;
+        bind_message!(sqlx::query_as(&APPEND_POSTGRES).bind(new.conversation.get()), new)
+            .fetch_optional(pool)
+            .await?;
     Ok(row.map(|(seq,)| seq))
 }
 
@@ -253,13 +259,15 @@ async fn append_postgres(pool: &sqlx::PgPool, new: &NewMessage) -> Result<Option
 async fn append_sqlite(pool: &sqlx::SqlitePool, new: &NewMessage) -> Result<Option<i64>, sqlx::Error> {
     const EXISTS: &str = "SELECT seq FROM messages WHERE conversation = $1 AND client_id = $2";
     let existing: Option<(i64,)> =
-        sqlx::query_as(EXISTS).bind(new.conversation).bind(&new.id).fetch_optional(pool).await?;
+        sqlx::query_as(EXISTS).bind(new.conversation.get()).bind(&new.id).fetch_optional(pool).await?;
     if existing.is_some() {
         return Ok(None);
     }
     let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
-    let (seq,): (i64,) = sqlx::query_as(NEXT_SEQ).bind(new.conversation).fetch_one(&mut *tx).await?;
-    bind_message!(sqlx::query(&INSERT_MESSAGE).bind(new.conversation).bind(seq), new).execute(&mut *tx).await?;
+    let (seq,): (i64,) = sqlx::query_as(NEXT_SEQ).bind(new.conversation.get()).fetch_one(&mut *tx).await?;
+    bind_message!(sqlx::query(&INSERT_MESSAGE).bind(new.conversation.get()).bind(seq), new)
+        .execute(&mut *tx)
+        .await?;
     tx.commit().await?;
     Ok(Some(seq))
 }
@@ -284,7 +292,15 @@ const RECOUNT: [&str; 2] = [
 async fn last_seqs(db: &Db) -> Result<std::collections::HashMap<ConversationId, Seq>, StoreError> {
     const LAST: &str = "SELECT conversation, MAX(seq) FROM messages GROUP BY conversation";
     let last: Vec<(i64, i64)> = with_pool!(db, pool => sqlx::query_as(LAST).fetch_all(pool).await?);
-    Ok(last.into_iter().map(|(conversation, seq)| (conversation, seq.max(0) as Seq)).collect())
+    Ok(stored_positions(last))
+}
+
+/// Conversations' positions as stored; a number outside the ranges of [`kefu_protocol::ids`]
+/// (none is ever written) names no conversation and is left out.
+fn stored_positions(rows: Vec<(i64, i64)>) -> std::collections::HashMap<ConversationId, Seq> {
+    rows.into_iter()
+        .filter_map(|(conversation, seq)| Some((ConversationId::new(conversation)?, seq.max(0) as Seq)))
+        .collect()
 }
 
 /// Whether `database` names a PostgreSQL database rather than an SQLite file.
@@ -332,8 +348,10 @@ impl Store {
         };
         let mut positions = Positions { last_seq: last_seqs(&db).await?, ..Positions::default() };
         const READS: &str = "SELECT conversation, side, seq FROM reads";
-        let reads: Vec<(i64, String, i64)> = with_pool!(&db, pool => sqlx::query_as(READS).fetch_all(pool).await?);
+        let reads: Vec<(i64, String, i64)> =
+            with_pool!(&db, pool => sqlx::query_as(READS).fetch_all(pool).await?);
         for (conversation, side, seq) in reads {
+            let Some(conversation) = ConversationId::new(conversation) else { continue };
             let entry = positions.reads.entry(conversation).or_default();
             match side.as_str() {
                 "agent" => entry.1 = seq.max(0) as Seq,
@@ -346,7 +364,11 @@ impl Store {
         let is_pg = matches!(db, Db::Postgres(_));
         Ok(Store {
             db,
-            writes: if is_pg { WriteLocks::new(POSTGRES_WRITE_SHARDS, true) } else { WriteLocks::new(1, false) },
+            writes: if is_pg {
+                WriteLocks::new(POSTGRES_WRITE_SHARDS, true)
+            } else {
+                WriteLocks::new(1, false)
+            },
             positions: std::sync::Mutex::new(positions),
             graph: std::sync::Mutex::new(graph),
         })
@@ -355,8 +377,9 @@ impl Store {
     /// Every conversation's last `seq`, from the database (for a resync across instances).
     pub async fn last_seqs(&self) -> Result<std::collections::HashMap<ConversationId, Seq>, StoreError> {
         const COUNTERS: &str = "SELECT conversation, last_seq FROM counters";
-        let rows: Vec<(i64, i64)> = with_pool!(&self.db, pool => sqlx::query_as(COUNTERS).fetch_all(pool).await?);
-        Ok(rows.into_iter().map(|(conversation, seq)| (conversation, seq.max(0) as Seq)).collect())
+        let rows: Vec<(i64, i64)> =
+            with_pool!(&self.db, pool => sqlx::query_as(COUNTERS).fetch_all(pool).await?);
+        Ok(stored_positions(rows))
     }
 
     /// Notes every conversation's last `seq` as read from the database by a resync.
@@ -397,7 +420,8 @@ impl Store {
             Db::Sqlite(pool) => pool.begin_with("BEGIN IMMEDIATE").await?.rollback().await?,
             // Reachable, and not a read-only standby.
             Db::Postgres(pool) => {
-                let (standby,): (bool,) = sqlx::query_as("SELECT pg_is_in_recovery()").fetch_one(pool).await?;
+                let (standby,): (bool,) =
+                    sqlx::query_as("SELECT pg_is_in_recovery()").fetch_one(pool).await?;
                 if standby {
                     return Err(StoreError::Database(sqlx::Error::Protocol("a read-only standby".into())));
                 }
@@ -465,7 +489,7 @@ impl Store {
             sqlx::query_as::<_, Row>(&format!(
                 "SELECT {COLUMNS} FROM messages WHERE conversation = $1 AND client_id = $2"
             ))
-            .bind(new.conversation)
+            .bind(new.conversation.get())
             .bind(&new.id)
             .fetch_one(pool)
             .await?
@@ -487,7 +511,7 @@ impl Store {
             sqlx::query_as::<_, Row>(&format!(
                 "SELECT {COLUMNS} FROM messages WHERE conversation = $1 AND seq > $2 ORDER BY seq LIMIT $3"
             ))
-            .bind(conversation)
+            .bind(conversation.get())
             .bind(seq.min(i64::MAX as u64) as i64)
             .bind(i64::from(limit))
             .fetch_all(pool)
@@ -520,7 +544,7 @@ impl Store {
             sqlx::query_as::<_, Row>(&format!(
                 "SELECT {COLUMNS} FROM messages WHERE conversation = $1 AND seq < $2 ORDER BY seq DESC LIMIT $3"
             ))
-            .bind(conversation)
+            .bind(conversation.get())
             .bind(before)
             .bind(i64::from(limit) + 1)
             .fetch_all(pool)
@@ -555,7 +579,7 @@ impl Store {
         let rows = with_pool!(&self.db, pool => {
             let mut query = sqlx::query_as::<_, Row>(&statement);
             for &conversation in conversations {
-                query = query.bind(conversation);
+                query = query.bind(conversation.get());
             }
             query.fetch_all(pool).await?
         });
@@ -577,9 +601,10 @@ impl Store {
     /// Every customer-service conversation that has messages (peer conversations are not
     /// the agents' business).
     pub async fn conversations(&self) -> Result<Vec<ConversationId>, StoreError> {
-        const LIST: &str = "SELECT DISTINCT conversation FROM messages WHERE conversation >= 0 ORDER BY conversation";
+        const LIST: &str =
+            "SELECT DISTINCT conversation FROM messages WHERE conversation >= 0 ORDER BY conversation";
         let rows: Vec<(i64,)> = with_pool!(&self.db, pool => sqlx::query_as(LIST).fetch_all(pool).await?);
-        Ok(rows.into_iter().map(|(c,)| c).collect())
+        Ok(rows.into_iter().filter_map(|(c,)| ConversationId::new(c)).collect())
     }
 
     /// Advances a side's read position (never backwards, never past the last message);
@@ -599,7 +624,7 @@ impl Store {
              ON CONFLICT (conversation, side) DO UPDATE \
              SET seq = CASE WHEN excluded.seq > reads.seq THEN excluded.seq ELSE reads.seq END RETURNING seq";
         let (stored,): (i64,) = with_pool!(&self.db, pool => {
-            sqlx::query_as(MARK).bind(conversation).bind(side).bind(seq.min(i64::MAX as u64) as i64).fetch_one(pool).await?
+            sqlx::query_as(MARK).bind(conversation.get()).bind(side).bind(seq.min(i64::MAX as u64) as i64).fetch_one(pool).await?
         });
         let stored = stored.max(0) as Seq;
         let mut positions = self.positions();
@@ -690,7 +715,8 @@ impl Store {
     /// Ends agent `name`'s sessions of `epoch` (moves the epoch on), unless they have ended
     /// already. Whether they were ended now.
     pub async fn end_agent_sessions(&self, name: &str, epoch: u64) -> Result<bool, StoreError> {
-        const END: &str = "UPDATE agents SET session_epoch = session_epoch + 1 WHERE name = $1 AND session_epoch = $2";
+        const END: &str =
+            "UPDATE agents SET session_epoch = session_epoch + 1 WHERE name = $1 AND session_epoch = $2";
         let epoch = i64::try_from(epoch).unwrap_or(i64::MAX);
         let ended = with_pool!(&self.db, pool => {
             sqlx::query(END).bind(name).bind(epoch).execute(pool).await?.rows_affected()
@@ -709,7 +735,8 @@ impl Store {
 
     pub async fn remove_agent(&self, name: &str) -> Result<bool, StoreError> {
         const REMOVE: &str = "DELETE FROM agents WHERE name = $1";
-        let removed = with_pool!(&self.db, pool => sqlx::query(REMOVE).bind(name).execute(pool).await?.rows_affected());
+        let removed =
+            with_pool!(&self.db, pool => sqlx::query(REMOVE).bind(name).execute(pool).await?.rows_affected());
         Ok(removed > 0)
     }
 
@@ -721,8 +748,7 @@ impl Store {
 
     pub async fn has_conversation(&self, conversation: ConversationId) -> Result<bool, StoreError> {
         const ANY: &str = "SELECT conversation FROM messages WHERE conversation = $1 LIMIT 1";
-        let row: Option<(i64,)> =
-            with_pool!(&self.db, pool => sqlx::query_as(ANY).bind(conversation).fetch_optional(pool).await?);
+        let row: Option<(i64,)> = with_pool!(&self.db, pool => sqlx::query_as(ANY).bind(conversation.get()).fetch_optional(pool).await?);
         Ok(row.is_some())
     }
 }
@@ -771,12 +797,12 @@ impl Store {
                 .await?
             });
             let Some(last) = chunk.last() else { break };
-            (after_conversation, after_seq) = (last.conversation, last.seq);
+            (after_conversation, after_seq) = (last.conversation.get(), last.seq);
             copied.messages += chunk.len() as u64;
             with_pool!(&target.db, pool => {
                 let mut insert = sqlx::QueryBuilder::new(format!("INSERT INTO messages ({COLUMNS}) "));
                 insert.push_values(&chunk, |mut row, m| {
-                    row.push_bind(m.conversation).push_bind(m.seq).push_bind(&m.client_id).push_bind(m.uid)
+                    row.push_bind(m.conversation.get()).push_bind(m.seq).push_bind(&m.client_id).push_bind(m.uid)
                         .push_bind(&m.role).push_bind(&m.username).push_bind(&m.avatar).push_bind(&m.create_time)
                         .push_bind(&m.text);
                 });
@@ -784,22 +810,17 @@ impl Store {
             });
         }
         // The other tables are small: read whole, written in one transaction.
-        let reads: Vec<(i64, String, i64)> =
-            with_pool!(&self.db, pool => sqlx::query_as("SELECT conversation, side, seq FROM reads").fetch_all(pool).await?);
+        let reads: Vec<(i64, String, i64)> = with_pool!(&self.db, pool => sqlx::query_as("SELECT conversation, side, seq FROM reads").fetch_all(pool).await?);
         let agents: Vec<(String, String, String, i64)> = with_pool!(&self.db, pool => {
             sqlx::query_as("SELECT name, password_hash, created_at, session_epoch FROM agents").fetch_all(pool).await?
         });
-        let settings: Vec<(String, Vec<u8>)> =
-            with_pool!(&self.db, pool => sqlx::query_as("SELECT key, value FROM settings").fetch_all(pool).await?);
-        let people: Vec<(i64, String, String)> =
-            with_pool!(&self.db, pool => sqlx::query_as("SELECT uid, name, avatar FROM people").fetch_all(pool).await?);
-        let pairs: Vec<(i64, i64, i64, i64)> =
-            with_pool!(&self.db, pool => sqlx::query_as("SELECT id, low, high, friends FROM pairs").fetch_all(pool).await?);
+        let settings: Vec<(String, Vec<u8>)> = with_pool!(&self.db, pool => sqlx::query_as("SELECT key, value FROM settings").fetch_all(pool).await?);
+        let people: Vec<(i64, String, String)> = with_pool!(&self.db, pool => sqlx::query_as("SELECT uid, name, avatar FROM people").fetch_all(pool).await?);
+        let pairs: Vec<(i64, i64, i64, i64)> = with_pool!(&self.db, pool => sqlx::query_as("SELECT id, low, high, friends FROM pairs").fetch_all(pool).await?);
         let requests: Vec<(i64, i64, String, i64)> = with_pool!(&self.db, pool => {
             sqlx::query_as("SELECT from_uid, to_uid, note, sent FROM friend_requests").fetch_all(pool).await?
         });
-        let blocks: Vec<(i64, i64)> =
-            with_pool!(&self.db, pool => sqlx::query_as("SELECT blocker, blocked FROM blocks").fetch_all(pool).await?);
+        let blocks: Vec<(i64, i64)> = with_pool!(&self.db, pool => sqlx::query_as("SELECT blocker, blocked FROM blocks").fetch_all(pool).await?);
         let postgres = matches!(target.db, Db::Postgres(_));
         with_pool!(&target.db, pool => {
             let mut tx = pool.begin().await?;
@@ -866,9 +887,13 @@ pub(crate) fn test_databases(name: &str) -> Vec<std::path::PathBuf> {
 mod tests {
     use super::*;
 
+    fn c(raw: i64) -> ConversationId {
+        ConversationId::lit(raw)
+    }
+
     fn new(conversation: i64, id: &str, text: &str) -> NewMessage {
         NewMessage {
-            conversation,
+            conversation: c(conversation),
             id: id.into(),
             uid: conversation,
             role: Role::User,
@@ -902,14 +927,19 @@ mod tests {
                         assert!(matches!(result, Appended::Repeat(ref m) if m.seq == 1), "{result:?}");
                     }
                 }
-                assert_eq!(delivered, vec![(5, 1), (5, 2), (6, 1)], "a repeat is not delivered again");
+                assert_eq!(
+                    delivered,
+                    vec![(c(5), 1), (c(5), 2), (c(6), 1)],
+                    "a repeat is not delivered again"
+                );
             }
             let store = Store::open(&path).await.expect("reopen");
-            let seqs: Vec<u64> = store.after(5, 0, 100).await.expect("after").iter().map(|m| m.seq).collect();
+            let seqs: Vec<u64> =
+                store.after(c(5), 0, 100).await.expect("after").iter().map(|m| m.seq).collect();
             assert_eq!(seqs, vec![1, 2]);
-            assert_eq!(store.conversations().await.expect("list"), vec![5, 6]);
-            assert!(store.has_conversation(6).await.expect("has"));
-            assert!(!store.has_conversation(7).await.expect("has"));
+            assert_eq!(store.conversations().await.expect("list"), vec![c(5), c(6)]);
+            assert!(store.has_conversation(c(6)).await.expect("has"));
+            assert!(!store.has_conversation(c(7)).await.expect("has"));
         }
     }
 
@@ -917,7 +947,8 @@ mod tests {
     async fn two_servers_writing_to_one_database_number_without_gaps() {
         for database in test_databases("store-two-writers") {
             // Two stores, as two servers would hold: no lock of this process is shared.
-            let (one, two) = (Store::open(&database).await.expect("open"), Store::open(&database).await.expect("open"));
+            let (one, two) =
+                (Store::open(&database).await.expect("open"), Store::open(&database).await.expect("open"));
             let write = |store: Store, who: &'static str| async move {
                 let mut seqs = vec![];
                 for n in 0..40 {
@@ -933,8 +964,8 @@ mod tests {
             seqs.sort_unstable();
             assert_eq!(seqs, (1..=80).collect::<Vec<u64>>(), "{}: each number once", database.display());
             let reopened = Store::open(&database).await.expect("reopen");
-            assert_eq!(reopened.after(5, 0, 100).await.expect("after").len(), 80);
-            assert_eq!(reopened.last_seq(5).await.expect("last"), 80);
+            assert_eq!(reopened.after(c(5), 0, 100).await.expect("after").len(), 80);
+            assert_eq!(reopened.last_seq(c(5)).await.expect("last"), 80);
         }
     }
 
@@ -942,15 +973,19 @@ mod tests {
     async fn read_positions_only_move_forward() {
         for database in test_databases("store-reads") {
             let store = Store::open(&database).await.expect("open");
-            assert_eq!(store.reads(5).await.expect("reads"), (0, 0));
+            assert_eq!(store.reads(c(5)).await.expect("reads"), (0, 0));
             for n in 1..=3 {
                 store.append(new(5, &format!("m{n}"), "hi"), |_| {}).await.expect("append");
             }
-            assert_eq!(store.mark_read(5, true, 1_000_000_000).await.expect("mark"), 3, "never past the last");
-            assert_eq!(store.mark_read(5, true, 3).await.expect("mark"), 3);
-            assert_eq!(store.mark_read(5, true, 2).await.expect("mark"), 3, "never backwards");
-            assert_eq!(store.mark_read(5, false, 1).await.expect("mark"), 1);
-            assert_eq!(store.reads(5).await.expect("reads"), (1, 3));
+            assert_eq!(
+                store.mark_read(c(5), true, 1_000_000_000).await.expect("mark"),
+                3,
+                "never past the last"
+            );
+            assert_eq!(store.mark_read(c(5), true, 3).await.expect("mark"), 3);
+            assert_eq!(store.mark_read(c(5), true, 2).await.expect("mark"), 3, "never backwards");
+            assert_eq!(store.mark_read(c(5), false, 1).await.expect("mark"), 1);
+            assert_eq!(store.reads(c(5)).await.expect("reads"), (1, 3));
         }
     }
 
@@ -961,20 +996,20 @@ mod tests {
             for n in 1..=7 {
                 store.append(new(9, &format!("m{n}"), &format!("t{n}")), |_| {}).await.expect("append");
             }
-            let (latest, more) = store.page(9, 0, 3, usize::MAX).await.expect("page");
+            let (latest, more) = store.page(c(9), 0, 3, usize::MAX).await.expect("page");
             assert_eq!(latest.iter().map(|m| m.seq).collect::<Vec<_>>(), vec![5, 6, 7]);
             assert!(more);
-            let (older, more) = store.page(9, 5, 3, usize::MAX).await.expect("page");
+            let (older, more) = store.page(c(9), 5, 3, usize::MAX).await.expect("page");
             assert_eq!(older.iter().map(|m| m.seq).collect::<Vec<_>>(), vec![2, 3, 4]);
             assert!(more);
-            let (oldest, more) = store.page(9, 2, 3, usize::MAX).await.expect("page");
+            let (oldest, more) = store.page(c(9), 2, 3, usize::MAX).await.expect("page");
             assert_eq!(oldest.iter().map(|m| m.seq).collect::<Vec<_>>(), vec![1]);
             assert!(!more);
-            assert_eq!(store.after(9, 5, 100).await.expect("after").len(), 2);
-            assert_eq!(store.after(9, 0, 3).await.expect("after").len(), 3, "a chunk at a time");
-            assert_eq!(store.last_seq(9).await.expect("last"), 7);
+            assert_eq!(store.after(c(9), 5, 100).await.expect("after").len(), 2);
+            assert_eq!(store.after(c(9), 0, 3).await.expect("after").len(), 3, "a chunk at a time");
+            assert_eq!(store.last_seq(c(9)).await.expect("last"), 7);
             // A byte budget cuts a page short, keeping the newest, and says there is more.
-            let (cut, more) = store.page(9, 0, 7, 2 * (JSON_OVERHEAD + 40)).await.expect("page");
+            let (cut, more) = store.page(c(9), 0, 7, 2 * (JSON_OVERHEAD + 40)).await.expect("page");
             assert_eq!((cut.iter().map(|m| m.seq).collect::<Vec<_>>(), more), (vec![6, 7], true));
         }
     }
@@ -987,11 +1022,14 @@ mod tests {
             for n in 1..=7 {
                 store.append(new(9, &format!("m{n}"), &format!("nine {n}")), |_| {}).await.expect("append");
                 if n <= 2 {
-                    store.append(new(10, &format!("m{n}"), &format!("ten {n}")), |_| {}).await.expect("append");
+                    store
+                        .append(new(10, &format!("m{n}"), &format!("ten {n}")), |_| {})
+                        .await
+                        .expect("append");
                 }
             }
             for (limit, max_bytes) in [(3, usize::MAX), (20, usize::MAX), (7, 2 * (JSON_OVERHEAD + 40))] {
-                let asked = [10, 11, 9];
+                let asked = [c(10), c(11), c(9)];
                 let pages = store.latest_pages(&asked, limit, max_bytes).await.expect("pages");
                 assert_eq!(pages.iter().map(|p| p.0).collect::<Vec<_>>(), asked, "in the order asked");
                 for (conversation, messages, has_more) in pages {
@@ -999,10 +1037,9 @@ mod tests {
                     assert_eq!((messages, has_more), one, "conversation {conversation}, limit {limit}");
                 }
             }
-            let (_, nine, more) = store.latest_pages(&[9], 3, usize::MAX).await.expect("pages").remove(0);
+            let (_, nine, more) = store.latest_pages(&[c(9)], 3, usize::MAX).await.expect("pages").remove(0);
             assert_eq!((nine.iter().map(|m| m.seq).collect::<Vec<_>>(), more), (vec![5, 6, 7], true));
             assert!(store.latest_pages(&[], 3, usize::MAX).await.expect("none").is_empty());
         }
     }
 }
-

@@ -57,7 +57,9 @@ async fn forged_identities_are_refused_and_reach_nobody() {
     resume(&mut agent).await;
     let mut user = open(&server.ws_url("5"), None).await.expect("user 5");
     resume(&mut user).await;
-    assert!(matches!(next(&mut agent).await, ServerMessage::Presence { conversation: 5, online: true, .. }));
+    assert!(
+        matches!(next(&mut agent).await, ServerMessage::Presence { conversation, online: true, .. } if conversation.get() == 5)
+    );
 
     let agent_url = server.bare_ws_url("-1");
     let reason = refused(&agent_url).await;
@@ -80,8 +82,15 @@ async fn forged_identities_are_refused_and_reach_nobody() {
     assert!(reason.contains("not for this connection"), "{reason}");
 
     // A proven user writing into another user's conversation is refused by an error frame.
-    send(&mut user, &ClientMessage::Send { id: "m1".into(), conversation: Some(7), text: "psst".into() })
-        .await;
+    send(
+        &mut user,
+        &ClientMessage::Send {
+            id: "m1".into(),
+            conversation: Some(kefu_protocol::v1::ConversationId::lit(7)),
+            text: "psst".into(),
+        },
+    )
+    .await;
     match next(&mut user).await {
         ServerMessage::Error { code: ErrorCode::UnknownConversation, id, .. } => {
             assert_eq!(id.as_deref(), Some("m1"))
@@ -218,7 +227,7 @@ async fn guests_and_app_users_are_told_to_agents_by_name() {
     resume(&mut visitor).await;
     match next(&mut agent).await {
         ServerMessage::Presence { conversation, online: true, name } => {
-            assert_eq!(conversation, uid);
+            assert_eq!(conversation.get(), uid);
             assert_eq!(name, guest["name"].as_str().map(str::to_owned));
         }
         other => panic!("expected presence, got {other:?}"),
@@ -233,7 +242,11 @@ async fn guests_and_app_users_are_told_to_agents_by_name() {
     resume(&mut alice).await;
     assert_eq!(
         next(&mut agent).await,
-        ServerMessage::Presence { conversation: 42, online: true, name: Some("Alice".into()) }
+        ServerMessage::Presence {
+            conversation: kefu_protocol::v1::ConversationId::lit(42),
+            online: true,
+            name: Some("Alice".into())
+        }
     );
     send(&mut alice, &ClientMessage::Send { id: "a1".into(), conversation: None, text: "hello".into() })
         .await;
@@ -283,7 +296,11 @@ async fn the_documented_openssl_example_signs_a_token_the_server_accepts() {
     resume(&mut alice).await;
     assert_eq!(
         next(&mut agent).await,
-        ServerMessage::Presence { conversation: 42, online: true, name: Some("Alice".into()) }
+        ServerMessage::Presence {
+            conversation: kefu_protocol::v1::ConversationId::lit(42),
+            online: true,
+            name: Some("Alice".into())
+        }
     );
     let reason = refused(&format!("{}?token={token}", server.bare_ws_url("43"))).await;
     assert_eq!(reason, "token is for user 42, not 43");

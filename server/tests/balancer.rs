@@ -38,8 +38,11 @@ async fn websockets_health_checks_and_shutdown_go_through_haproxy() {
     ws::resume(&mut user, vec![]).await;
     let mut agent = ws::connect_v1(&server.ws_url(&AGENT_UID.to_string())).await;
     ws::resume(&mut agent, vec![]).await;
-    send(&mut user, &ClientMessage::Send { id: "m1".into(), conversation: None, text: "through haproxy".into() })
-        .await;
+    send(
+        &mut user,
+        &ClientMessage::Send { id: "m1".into(), conversation: None, text: "through haproxy".into() },
+    )
+    .await;
     // Frames other than the message (presence, the ack's echo) are skipped; ws::WAIT bounds
     // each read.
     let delivered = loop {
@@ -48,7 +51,7 @@ async fn websockets_health_checks_and_shutdown_go_through_haproxy() {
         }
     };
     assert_eq!(delivered.text, "through haproxy");
-    assert_eq!((delivered.conversation, delivered.seq), (7, 1));
+    assert_eq!((delivered.conversation, delivered.seq), (kefu_protocol::v1::ConversationId::lit(7), 1));
 
     // The database stuck (another process holds its write lock): out of service at the
     // balancer within two checks, while the process still lives.

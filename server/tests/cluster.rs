@@ -57,12 +57,13 @@ async fn messages(socket: &mut Socket, n: usize) -> Vec<(i64, u64, String)> {
     let mut got = vec![];
     for _ in 0..n {
         let m = message(socket).await;
-        got.push((m.conversation, m.seq, m.text));
+        got.push((m.conversation.get(), m.seq, m.text));
     }
     got
 }
 
 async fn say(socket: &mut Socket, id: &str, conversation: Option<i64>, text: &str) -> u64 {
+    let conversation = conversation.map(kefu_protocol::v1::ConversationId::lit);
     send(socket, &ClientMessage::Send { id: id.into(), conversation, text: text.into() }).await;
     until(socket, |frame| match frame {
         ServerMessage::Ack { id: acked, seq, .. } if acked == id => Some(*seq),
@@ -72,7 +73,8 @@ async fn say(socket: &mut Socket, id: &str, conversation: Option<i64>, text: &st
 }
 
 async fn user(url: &str, uid: i64) -> (Socket, Vec<ServerMessage>) {
-    let mut socket = ws::connect_v1(&format!("{url}?token={}", app_token(uid, Some(&format!("u{uid}"))))).await;
+    let mut socket =
+        ws::connect_v1(&format!("{url}?token={}", app_token(uid, Some(&format!("u{uid}"))))).await;
     let replay = ws::resume(&mut socket, vec![]).await;
     (socket, replay)
 }
@@ -86,7 +88,7 @@ async fn agent(server: &Server) -> (Socket, Vec<ServerMessage>) {
 /// Waits for a presence frame about `uid` (or finds it in `replay`).
 async fn presence(socket: &mut Socket, replay: &[ServerMessage], uid: i64, online: bool) {
     let wanted = |frame: &ServerMessage| {
-        matches!(frame, ServerMessage::Presence { conversation, online: o, .. } if *conversation == uid && *o == online)
+        matches!(frame, ServerMessage::Presence { conversation, online: o, .. } if conversation.get() == uid && *o == online)
             .then_some(())
     };
     if online && replay.iter().any(|frame| wanted(frame).is_some()) {
@@ -101,7 +103,7 @@ async fn all_online(socket: &mut Socket, uids: &[i64]) {
     let mut online = std::collections::BTreeSet::new();
     while online.len() < uids.len() {
         if let ServerMessage::Presence { conversation, online: true, .. } = next_v1(socket).await {
-            online.insert(conversation);
+            online.insert(conversation.get());
         }
     }
     assert_eq!(online, uids.iter().copied().collect());
@@ -109,7 +111,9 @@ async fn all_online(socket: &mut Socket, uids: &[i64]) {
 
 /// Waits until the user is told whether agents are there (or finds it in `replay`).
 async fn agents_told(socket: &mut Socket, replay: &[ServerMessage], online: bool) {
-    let wanted = |frame: &ServerMessage| matches!(frame, ServerMessage::Agents { online: o } if *o == online).then_some(());
+    let wanted = |frame: &ServerMessage| {
+        matches!(frame, ServerMessage::Agents { online: o } if *o == online).then_some(())
+    };
     if replay.iter().rev().find(|f| matches!(f, ServerMessage::Agents { .. })).and_then(wanted).is_some() {
         return;
     }
@@ -146,9 +150,21 @@ async fn users_and_agents_on_three_instances_see_what_one_instance_shows() {
 
     // Typing and reads cross instances; the typist is not told of its own typing.
     send(&mut seven, &ClientMessage::Typing { conversation: None }).await;
-    until(&mut first_agent, |f| (*f == ServerMessage::Typing { conversation: 7, agent: false }).then_some(())).await;
-    send(&mut first_agent, &ClientMessage::Read { conversation: Some(7), seq: 2 }).await;
-    let read = ServerMessage::Read { conversation: 7, agent: true, seq: 2 };
+    until(&mut first_agent, |f| {
+        (*f == ServerMessage::Typing {
+            conversation: kefu_protocol::v1::ConversationId::lit(7),
+            agent: false,
+        })
+        .then_some(())
+    })
+    .await;
+    send(
+        &mut first_agent,
+        &ClientMessage::Read { conversation: Some(kefu_protocol::v1::ConversationId::lit(7)), seq: 2 },
+    )
+    .await;
+    let read =
+        ServerMessage::Read { conversation: kefu_protocol::v1::ConversationId::lit(7), agent: true, seq: 2 };
     until(&mut seven, |f| (*f == read).then_some(())).await;
     until(&mut second_agent, |f| (*f == read).then_some(())).await;
 
@@ -167,26 +183,37 @@ async fn users_and_agents_on_three_instances_see_what_one_instance_shows() {
     let mut twenty_one = ws::connect_v2(&v2(&servers[1], 21)).await;
     ws::resume(&mut twenty_one, vec![]).await;
     let body = app_friendship_signed(APP_SECRET, 20, 21, true);
-    let status = http().post(&servers[2].url(kefu_protocol::api::APP_FRIENDSHIP_PATH)).send(body).expect("POST");
+    let status =
+        http().post(&servers[2].url(kefu_protocol::api::APP_FRIENDSHIP_PATH)).send(body).expect("POST");
     assert_eq!(status.status().as_u16(), 200);
     let conversation = until(&mut twenty_one, |f| match f {
-        ServerMessage::Friends(list) => list.friends.iter().find(|f| f.person.uid == 20).map(|f| (f.conversation, f.online)),
+        ServerMessage::Friends(list) => {
+            list.friends.iter().find(|f| f.person.uid.get() == 20).map(|f| (f.conversation.get(), f.online))
+        }
         _ => None,
     })
     .await;
     if !conversation.1 {
         // 20's instance had not told 21's yet that 20 is online: it follows.
-        until(&mut twenty_one, |f| (*f == ServerMessage::FriendPresence { uid: 20, online: true }).then_some(())).await;
+        until(&mut twenty_one, |f| {
+            (*f == ServerMessage::FriendPresence { uid: kefu_protocol::ids::UserId::lit(20), online: true })
+                .then_some(())
+        })
+        .await;
     }
     until(&mut twenty, |f| match f {
-        ServerMessage::Friends(list) => list.friends.iter().any(|f| f.person.uid == 21).then_some(()),
+        ServerMessage::Friends(list) => list.friends.iter().any(|f| f.person.uid.get() == 21).then_some(()),
         _ => None,
     })
     .await;
     assert_eq!(say(&mut twenty, "p1", Some(conversation.0), "hi 21").await, 1);
     assert_eq!(messages(&mut twenty_one, 1).await, vec![(conversation.0, 1, "hi 21".to_owned())]);
     ws::close(&mut twenty).await;
-    until(&mut twenty_one, |f| (*f == ServerMessage::FriendPresence { uid: 20, online: false }).then_some(())).await;
+    until(&mut twenty_one, |f| {
+        (*f == ServerMessage::FriendPresence { uid: kefu_protocol::ids::UserId::lit(20), online: false })
+            .then_some(())
+    })
+    .await;
 
     // Agents away, wherever they were.
     ws::close(&mut first_agent).await;
@@ -225,11 +252,12 @@ async fn a_redis_restart_and_a_killed_instance_lose_nothing() {
     .await;
     // Back: what was stored meanwhile reaches the other instance's agent, in order, once.
     redis.start_again();
-    let expected: Vec<(i64, u64, String)> = (1..=3).map(|n| (7, n, format!("while redis is down {n}"))).collect();
+    let expected: Vec<(i64, u64, String)> =
+        (1..=3).map(|n| (7, n, format!("while redis is down {n}"))).collect();
     let mut got = vec![];
     while got.len() < 3 {
         let m = message(&mut console).await;
-        got.push((m.conversation, m.seq, m.text));
+        got.push((m.conversation.get(), m.seq, m.text));
     }
     assert_eq!(got, expected);
     assert_eq!(say(&mut seven, "m4", None, "live again").await, 4);
@@ -247,8 +275,11 @@ async fn a_redis_restart_and_a_killed_instance_lose_nothing() {
         let started = Instant::now();
         let uid = 90 + n;
         let (mut back, _) = user(&balancer.ws_url(&uid.to_string()), uid).await;
-        println!("back online through the balancer {n}: {} ms after the kill, connect + resume {} ms",
-            killed.elapsed().as_millis(), started.elapsed().as_millis());
+        println!(
+            "back online through the balancer {n}: {} ms after the kill, connect + resume {} ms",
+            killed.elapsed().as_millis(),
+            started.elapsed().as_millis()
+        );
         ws::close(&mut back).await;
     }
     presence(&mut console, &[], 9, false).await;
@@ -408,9 +439,19 @@ impl Steadfast {
         else {
             return;
         };
-        let after = self.seen.iter().map(|(c, s)| kefu_protocol::v1::Position { conversation: *c, seq: *s }).collect();
+        let after = self
+            .seen
+            .iter()
+            .map(|(c, s)| kefu_protocol::v1::Position {
+                conversation: kefu_protocol::v1::ConversationId::lit(*c),
+                seq: *s,
+            })
+            .collect();
         let resume = ClientMessage::Resume { after }.encode();
-        if futures_util::SinkExt::send(&mut socket, tokio_tungstenite::tungstenite::Message::text(resume)).await.is_ok() {
+        if futures_util::SinkExt::send(&mut socket, tokio_tungstenite::tungstenite::Message::text(resume))
+            .await
+            .is_ok()
+        {
             self.socket = Some(socket);
             self.ready = false;
             self.online.clear();
@@ -432,7 +473,12 @@ impl Steadfast {
 
     async fn send(&mut self, conversation: Option<i64>, text: &str) {
         self.sent += 1;
-        let frame = ClientMessage::Send { id: format!("{}-{}", self.name, self.sent), conversation, text: text.into() };
+        let conversation = conversation.map(kefu_protocol::v1::ConversationId::lit);
+        let frame = ClientMessage::Send {
+            id: format!("{}-{}", self.name, self.sent),
+            conversation,
+            text: text.into(),
+        };
         self.pending.push(frame.clone());
         if self.ready {
             self.write(&frame).await;
@@ -441,7 +487,9 @@ impl Steadfast {
 
     fn received(&mut self, conversation: i64, seq: u64) {
         match self.seen.get(&conversation) {
-            Some(&last) if seq <= last => self.faults.push(format!("{}: {conversation}/{seq} again", self.name)),
+            Some(&last) if seq <= last => {
+                self.faults.push(format!("{}: {conversation}/{seq} again", self.name))
+            }
             Some(&last) if seq != last + 1 => {
                 self.faults.push(format!("{}: {conversation}/{seq} after {last}", self.name))
             }
@@ -478,8 +526,9 @@ impl Steadfast {
                 }
             };
             match ServerMessage::decode(&text) {
-                Ok(ServerMessage::Message(m)) => self.received(m.conversation, m.seq),
+                Ok(ServerMessage::Message(m)) => self.received(m.conversation.get(), m.seq),
                 Ok(ServerMessage::History { conversation, messages, .. }) => {
+                    let conversation = conversation.get();
                     let known = self.seen.get(&conversation).copied().unwrap_or(0);
                     for seq in messages.iter().map(|m| m.seq).filter(|seq| *seq > known) {
                         self.received(conversation, seq);
@@ -496,14 +545,18 @@ impl Steadfast {
                 }
                 Ok(ServerMessage::Presence { conversation, online, .. }) => {
                     if online {
-                        self.online.insert(conversation);
+                        self.online.insert(conversation.get());
                     } else {
-                        self.online.remove(&conversation);
+                        self.online.remove(&conversation.get());
                     }
                 }
                 // Refused for now (the database restarting): sent again a moment later, as the
                 // web app's outbox does.
-                Ok(ServerMessage::Error { code: ErrorCode::Unavailable | ErrorCode::RateLimited, id: Some(_), .. }) => {
+                Ok(ServerMessage::Error {
+                    code: ErrorCode::Unavailable | ErrorCode::RateLimited,
+                    id: Some(_),
+                    ..
+                }) => {
                     self.retry_at.get_or_insert(tokio::time::Instant::now() + Duration::from_millis(200));
                 }
                 Ok(_) => {}
@@ -527,7 +580,10 @@ async fn a_fault_run_on_the_cluster_loses_nothing() {
         })
         .collect();
     for (n, uid) in users.iter().enumerate() {
-        let urls = servers.iter().map(|s| format!("{}?token={}", s.bare_ws_url(&uid.to_string()), app_token(*uid, None))).collect();
+        let urls = servers
+            .iter()
+            .map(|s| format!("{}?token={}", s.bare_ws_url(&uid.to_string()), app_token(*uid, None)))
+            .collect();
         clients.push(Steadfast::new(&format!("user{uid}"), urls, n));
     }
     let pump_all = |clients: &mut Vec<Steadfast>, wait: Duration| {
@@ -577,12 +633,18 @@ async fn a_fault_run_on_the_cluster_loses_nothing() {
     // the agents see exactly the six users online.
     let last: std::collections::BTreeMap<i64, u64> = {
         let user_clients = clients.iter().filter(|c| c.name.starts_with("user"));
-        user_clients.map(|c| (c.name[4..].parse().expect("uid"), c.seen.values().copied().max().unwrap_or(0))).collect()
+        user_clients
+            .map(|c| (c.name[4..].parse().expect("uid"), c.seen.values().copied().max().unwrap_or(0)))
+            .collect()
     };
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
         let settled = clients.iter().all(|c| {
-            let mine: Vec<i64> = if c.name.starts_with("agent") { users.clone() } else { vec![c.name[4..].parse().expect("uid")] };
+            let mine: Vec<i64> = if c.name.starts_with("agent") {
+                users.clone()
+            } else {
+                vec![c.name[4..].parse().expect("uid")]
+            };
             let complete = mine.iter().all(|u| c.seen.get(u) == last.get(u));
             let presence = !c.name.starts_with("agent") || c.online == users.iter().copied().collect();
             complete && presence
@@ -590,7 +652,11 @@ async fn a_fault_run_on_the_cluster_loses_nothing() {
         if settled {
             break;
         }
-        assert!(Instant::now() < deadline, "not settled: {:?}", clients.iter().map(|c| (&c.name, &c.seen, &c.online)).collect::<Vec<_>>());
+        assert!(
+            Instant::now() < deadline,
+            "not settled: {:?}",
+            clients.iter().map(|c| (&c.name, &c.seen, &c.online)).collect::<Vec<_>>()
+        );
         clients = pump_all(&mut clients, Duration::from_millis(20)).await;
     }
     let faults: Vec<&String> = clients.iter().flat_map(|c| &c.faults).collect();

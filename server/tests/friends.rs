@@ -3,24 +3,25 @@
 //! presence, blocks, and privacy against a third user and the agents.
 
 use kefu_protocol::friends::{Friends, MAX_NOTE_CHARS, MAX_REQUESTS_PER_WINDOW};
+use kefu_protocol::ids::{ConversationId, UserId};
 use kefu_protocol::v1::{ClientMessage, ErrorCode, Position, ServerMessage};
 use kefu_protocol::AGENT_UID;
 use kefu_testkit::server::Server;
 use kefu_testkit::ws::{self, assert_nothing_pending, next_v1, send, Socket};
 use kefu_testkit::{app_friendship_signed, app_token, http, APP_SECRET};
 
-const ANN: i64 = 101;
-const BOB: i64 = 102;
-const EVE: i64 = 103;
+const ANN: UserId = UserId::lit(101);
+const BOB: UserId = UserId::lit(102);
+const EVE: UserId = UserId::lit(103);
 
 /// A v2 user page's connection, resumed: its socket and its first friends list.
 async fn user(
     server: &Server,
-    uid: i64,
+    uid: UserId,
     name: &str,
     after: Vec<Position>,
 ) -> (Socket, Friends, Vec<ServerMessage>) {
-    let url = format!("{}?token={}", server.bare_ws_url(&uid.to_string()), app_token(uid, Some(name)));
+    let url = format!("{}?token={}", server.bare_ws_url(&uid.to_string()), app_token(uid.get(), Some(name)));
     let mut socket = ws::connect_v2(&url).await;
     let replay = ws::resume(&mut socket, after).await;
     let friends = replay
@@ -59,12 +60,12 @@ async fn next_error(socket: &mut Socket) -> (ErrorCode, String) {
     .await
 }
 
-fn friend_uids(friends: &Friends) -> Vec<i64> {
+fn friend_uids(friends: &Friends) -> Vec<UserId> {
     friends.friends.iter().map(|f| f.person.uid).collect()
 }
 
 /// Ann asks Bob, Bob accepts: their conversation id.
-async fn befriend(ann: &mut Socket, bob: &mut Socket) -> i64 {
+async fn befriend(ann: &mut Socket, bob: &mut Socket) -> ConversationId {
     send(ann, &ClientMessage::Befriend { uid: BOB, note: "hi, it's Ann".into(), invite: None }).await;
     let bobs = next_friends(bob).await;
     assert_eq!(bobs.incoming.len(), 1);
@@ -78,7 +79,7 @@ async fn befriend(ann: &mut Socket, bob: &mut Socket) -> i64 {
     assert!(bobs.incoming.is_empty() && anns.outgoing.is_empty());
     assert!(anns.friends[0].online, "Bob is connected");
     assert_eq!(anns.friends[0].conversation, bobs.friends[0].conversation);
-    assert!(kefu_protocol::friends::is_peer(anns.friends[0].conversation));
+    assert!(anns.friends[0].conversation.is_peer());
     anns.friends[0].conversation
 }
 
@@ -99,7 +100,7 @@ async fn friends_by_request_chat_with_acks_typing_reads_and_presence() {
         _ => None,
     })
     .await;
-    assert_eq!((delivered.conversation, delivered.seq, delivered.uid), (conversation, 1, ANN));
+    assert_eq!((delivered.conversation, delivered.seq, delivered.uid), (conversation, 1, ANN.get()));
     assert_eq!((delivered.text.as_str(), delivered.username.as_str()), ("你好 Bob", "Ann"));
     let ack = until(&mut ann, |f| matches!(f, ServerMessage::Ack { .. }).then(|| f.clone())).await;
     assert_eq!(ack, ServerMessage::Ack { id: "a1".into(), conversation, seq: 1 });
@@ -296,7 +297,8 @@ async fn invites_crossing_requests_and_refusals_say_why() {
     let long = "字".repeat(MAX_NOTE_CHARS + 1);
     send(&mut eve, &ClientMessage::Befriend { uid: ANN, note: long, invite: None }).await;
     assert_eq!(next_error(&mut eve).await.0, ErrorCode::Oversize);
-    send(&mut eve, &ClientMessage::Befriend { uid: 999, note: String::new(), invite: None }).await;
+    send(&mut eve, &ClientMessage::Befriend { uid: UserId::lit(999), note: String::new(), invite: None })
+        .await;
     assert_eq!(next_error(&mut eve).await.0, ErrorCode::UnknownUser, "nobody by that id");
     send(&mut eve, &ClientMessage::Befriend { uid: EVE, note: String::new(), invite: None }).await;
     assert_eq!(next_error(&mut eve).await.0, ErrorCode::UnknownUser, "not oneself");
@@ -328,6 +330,10 @@ async fn a_block_refuses_messages_and_requests_and_hides_presence_until_unblocke
     let (mut ann, _, _) = user(&server, ANN, "Ann", vec![]).await;
     let (mut bob, _, _) = user(&server, BOB, "Bob", vec![]).await;
     let conversation = befriend(&mut ann, &mut bob).await;
+    let before = ClientMessage::Send { id: "a0".into(), conversation: Some(conversation), text: "hi".into() };
+    send(&mut ann, &before).await;
+    until(&mut ann, |f| matches!(f, ServerMessage::Ack { .. }).then_some(())).await;
+    until(&mut bob, |f| matches!(f, ServerMessage::Message(_)).then_some(())).await;
 
     send(&mut ann, &ClientMessage::Block { uid: BOB }).await;
     let anns = next_friends(&mut ann).await;
@@ -342,13 +348,18 @@ async fn a_block_refuses_messages_and_requests_and_hides_presence_until_unblocke
     assert_eq!(next_error(&mut bob).await.0, ErrorCode::Blocked);
     send(&mut bob, &ClientMessage::Befriend { uid: ANN, note: String::new(), invite: None }).await;
     assert_eq!(next_error(&mut bob).await.0, ErrorCode::Blocked);
+    // Bob's read of Ann's message is his own business now: his tabs hear of it, Ann does not.
+    send(&mut bob, &ClientMessage::Read { conversation: Some(conversation), seq: 1 }).await;
+    let read = until(&mut bob, |f| matches!(f, ServerMessage::MemberRead { .. }).then(|| f.clone())).await;
+    assert_eq!(read, ServerMessage::MemberRead { conversation, uid: BOB, seq: 1 });
+    assert_nothing_pending(&mut ann, ws::nothing).await;
     // Presence is hidden both ways.
     drop(bob);
     assert_nothing_pending(&mut ann, ws::nothing).await;
     let (mut bob, _, _) = user(&server, BOB, "Bob", vec![]).await;
     assert_nothing_pending(&mut ann, ws::nothing).await;
     // The app's backend cannot override a block either.
-    let body = app_friendship_signed(APP_SECRET, ANN, BOB, true);
+    let body = app_friendship_signed(APP_SECRET, ANN.get(), BOB.get(), true);
     let response =
         http().post(&server.url(kefu_protocol::api::APP_FRIENDSHIP_PATH)).send(body).expect("POST");
     assert_eq!(response.status().as_u16(), 409);
@@ -369,15 +380,15 @@ async fn the_apps_backend_sets_and_ends_friendships_live() {
             http().post(&server.url(kefu_protocol::api::APP_FRIENDSHIP_PATH)).send(body).expect("POST");
         (response.status().as_u16(), response.body_mut().read_to_string().unwrap_or_default())
     };
-    assert_eq!(post(app_friendship_signed("not-the-secret", ANN, BOB, true)).0, 401);
+    assert_eq!(post(app_friendship_signed("not-the-secret", ANN.get(), BOB.get(), true)).0, 401);
     assert_eq!(post("not a token".into()).0, 401);
-    assert_eq!(post(app_friendship_signed(APP_SECRET, ANN, ANN, true)).0, 400);
-    let (status, body) = post(app_friendship_signed(APP_SECRET, ANN, BOB, true));
+    assert_eq!(post(app_friendship_signed(APP_SECRET, ANN.get(), ANN.get(), true)).0, 400);
+    let (status, body) = post(app_friendship_signed(APP_SECRET, ANN.get(), BOB.get(), true));
     assert_eq!(status, 200, "{body}");
     assert_eq!(friend_uids(&next_friends(&mut ann).await), vec![BOB]);
     assert_eq!(friend_uids(&next_friends(&mut bob).await), vec![ANN]);
     // A user who has never connected can be named: they find the friend on arrival.
-    assert_eq!(post(app_friendship_signed(APP_SECRET, ANN, EVE, true)).0, 200);
+    assert_eq!(post(app_friendship_signed(APP_SECRET, ANN.get(), EVE.get(), true)).0, 200);
     assert_eq!(next_friends(&mut ann).await.friends.len(), 2);
     let (_eve, eves, _) = user(&server, EVE, "Eve", vec![]).await;
     assert_eq!(friend_uids(&eves), vec![ANN]);
@@ -387,7 +398,7 @@ async fn the_apps_backend_sets_and_ends_friendships_live() {
     let url = format!(
         "{}?token={}",
         server.bare_ws_url(&EVE.to_string()),
-        kefu_testkit::app_token_with_avatar(EVE, "Eve", picture)
+        kefu_testkit::app_token_with_avatar(EVE.get(), "Eve", picture)
     );
     let mut eve_again = ws::connect_v2(&url).await;
     ws::resume(&mut eve_again, vec![]).await;
@@ -396,8 +407,8 @@ async fn the_apps_backend_sets_and_ends_friendships_live() {
     let anns = next_friends(&mut ann).await;
     let eve_in_anns = anns.friends.iter().find(|f| f.person.uid == EVE).expect("Eve");
     assert_eq!(eve_in_anns.person.avatar, picture);
-    assert_eq!(post(app_friendship_signed(APP_SECRET, ANN, BOB, false)).0, 200);
-    assert_eq!(friend_uids(&next_friends(&mut bob).await), Vec::<i64>::new());
+    assert_eq!(post(app_friendship_signed(APP_SECRET, ANN.get(), BOB.get(), false)).0, 200);
+    assert_eq!(friend_uids(&next_friends(&mut bob).await), Vec::<UserId>::new());
 }
 
 #[tokio::test]
@@ -422,7 +433,7 @@ async fn the_documented_openssl_example_sets_a_friendship() {
 }
 
 /// Like the web app's outbox: sends every id not yet acknowledged, and returns once all are.
-async fn send_until_acked(socket: &mut Socket, conversation: i64, ids: &[String]) {
+async fn send_until_acked(socket: &mut Socket, conversation: ConversationId, ids: &[String]) {
     for id in ids {
         let frame = ClientMessage::Send {
             id: id.clone(),
@@ -485,23 +496,42 @@ async fn a_peer_conversation_survives_kill_9_three_times_with_nothing_lost_or_do
     assert_eq!(stored, all_ids, "every message once");
 }
 
-/// `GET /api/qr` draws this server's invite links, and nothing else.
+/// `GET /api/qr` draws this server's invite links, and nothing else: the link is rebuilt
+/// from the invite token and this server's own origin, whatever else the text says.
 #[tokio::test]
 async fn the_qr_code_is_drawn_for_our_invite_links_only() {
-    let server = Server::start();
+    let server = Server::start_with(&["--qr-per-minute-per-address", "8"]);
     let (_ann, friends, _) = user(&server, ANN, "Ann", vec![]).await;
     let qr = |text: &str| {
         let url = format!("{}?text={}", server.url(kefu_protocol::api::QR_PATH), encode(text));
         let mut response = http().get(&url).call().expect("GET");
-        let kind = response.headers().get("content-type").and_then(|v| v.to_str().ok()).unwrap_or("").to_owned();
-        let cache = response.headers().get("cache-control").and_then(|v| v.to_str().ok()).unwrap_or("").to_owned();
+        let kind =
+            response.headers().get("content-type").and_then(|v| v.to_str().ok()).unwrap_or("").to_owned();
+        let cache =
+            response.headers().get("cache-control").and_then(|v| v.to_str().ok()).unwrap_or("").to_owned();
         (response.status().as_u16(), kind, cache, response.body_mut().read_to_string().unwrap_or_default())
     };
     let link = format!("https://app.example/chat/?lang=en&invite={}", friends.invite);
     let (status, kind, cache, body) = qr(&link);
     assert_eq!((status, kind.as_str()), (200, "image/svg+xml"), "{body}");
-    assert!(cache.contains("immutable"), "the same link, the same picture: {cache}");
-    assert!(body.starts_with("<svg xmlns=\"http://www.w3.org/2000/svg\"") && body.contains("<path d=\"M4 4h1v1h-1z"), "{body}");
+    assert!(cache.contains("max-age"), "the same invite, the same picture: {cache}");
+    assert!(
+        body.starts_with("<svg xmlns=\"http://www.w3.org/2000/svg\"")
+            && body.contains("<path d=\"M4 4h1v1h-1z"),
+        "{body}"
+    );
+    // Our own link's picture, whatever was around the invite: a foreign site, a script URL,
+    // free text. (Before, each of these was drawn as given.)
+    let own = server.url(&format!("/friends?invite={}", friends.invite));
+    let (_, _, _, own_picture) = qr(&own);
+    assert_eq!(body, own_picture, "the foreign link's picture is our own link's");
+    for text in [
+        format!("javascript:alert(document.cookie)//?invite={}", friends.invite),
+        format!("Send 1 BTC to evil.example ?invite={}", friends.invite),
+    ] {
+        let (status, _, _, picture) = qr(&text);
+        assert_eq!((status, picture == own_picture), (200, true), "{text:.60}");
+    }
 
     let forged = format!("https://app.example/?invite={}x", friends.invite);
     let too_long = format!("{link}&pad={}", "x".repeat(kefu_protocol::api::QR_MAX_TEXT_BYTES));
@@ -510,6 +540,11 @@ async fn the_qr_code_is_drawn_for_our_invite_links_only() {
         assert_eq!(status, 400, "{text:.60}: {body}");
         assert!(body.contains("invite links"), "says what it takes: {body}");
     }
+    // Eight a minute from one address (set above; eight asked so far), then 429 with Retry-After.
+    let url = format!("{}?text={}", server.url(kefu_protocol::api::QR_PATH), encode(&link));
+    let refused = http().get(&url).call().expect("GET");
+    assert_eq!(refused.status().as_u16(), 429);
+    assert!(refused.headers().get("retry-after").is_some());
 }
 
 /// Percent-encodes a query value (everything but unreserved characters).

@@ -53,7 +53,9 @@ async fn ready_until_the_database_cannot_take_a_write_and_again_after() {
                 .map(|_| {
                     let url = url.clone();
                     scope.spawn(move || {
-                        (0..25).map(|_| http().get(&url).call().map(|r| r.status().as_u16()).unwrap_or(0)).collect::<Vec<_>>()
+                        (0..25)
+                            .map(|_| http().get(&url).call().map(|r| r.status().as_u16()).unwrap_or(0))
+                            .collect::<Vec<_>>()
                     })
                 })
                 .collect();

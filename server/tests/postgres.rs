@@ -22,14 +22,20 @@ async fn until<T>(socket: &mut Socket, wanted: impl Fn(&ServerMessage) -> Option
 
 async fn ack_of(socket: &mut Socket, id: &str) -> (i64, u64) {
     until(socket, |frame| match frame {
-        ServerMessage::Ack { id: acked, conversation, seq } if acked == id => Some((*conversation, *seq)),
+        ServerMessage::Ack { id: acked, conversation, seq } if acked == id => {
+            Some((conversation.get(), *seq))
+        }
         _ => None,
     })
     .await
 }
 
 async fn v2_user(server: &Server, uid: i64) -> (Socket, Vec<ServerMessage>) {
-    let url = format!("{}?token={}", server.bare_ws_url(&uid.to_string()), app_token(uid, Some(&format!("u{uid}"))));
+    let url = format!(
+        "{}?token={}",
+        server.bare_ws_url(&uid.to_string()),
+        app_token(uid, Some(&format!("u{uid}")))
+    );
     let mut socket = ws::connect_v2(&url).await;
     let replay = ws::resume(&mut socket, vec![]).await;
     (socket, replay)
@@ -39,7 +45,7 @@ fn texts(replay: &[ServerMessage]) -> Vec<(i64, u64, String)> {
     replay
         .iter()
         .filter_map(|frame| match frame {
-            ServerMessage::Message(m) => Some((m.conversation, m.seq, m.text.clone())),
+            ServerMessage::Message(m) => Some((m.conversation.get(), m.seq, m.text.clone())),
             _ => None,
         })
         .collect()
@@ -58,18 +64,27 @@ async fn the_server_keeps_everything_on_postgres_through_kill_9() {
     let mut user = ws::connect_v1(&server.ws_url("7")).await;
     ws::resume(&mut user, vec![]).await;
     for n in 1..=3 {
-        send(&mut user, &ClientMessage::Send { id: format!("m{n}"), conversation: None, text: format!("hello {n}") })
-            .await;
+        send(
+            &mut user,
+            &ClientMessage::Send { id: format!("m{n}"), conversation: None, text: format!("hello {n}") },
+        )
+        .await;
         assert_eq!(ack_of(&mut user, &format!("m{n}")).await, (7, n));
     }
-    send(&mut user, &ClientMessage::Send { id: "m2".into(), conversation: None, text: "hello 2".into() }).await;
+    send(&mut user, &ClientMessage::Send { id: "m2".into(), conversation: None, text: "hello 2".into() })
+        .await;
     assert_eq!(ack_of(&mut user, "m2").await, (7, 2), "a repeated send gets the same ack");
-    send(&mut agent, &ClientMessage::Read { conversation: Some(7), seq: 3 }).await;
+    send(
+        &mut agent,
+        &ClientMessage::Read { conversation: Some(kefu_protocol::v1::ConversationId::lit(7)), seq: 3 },
+    )
+    .await;
     until(&mut user, |frame| matches!(frame, ServerMessage::Read { seq: 3, .. }).then_some(())).await;
 
     // Friends: the app's backend makes 8 and 9 friends; 8 writes to 9.
     let body = app_friendship_signed(APP_SECRET, 8, 9, true);
-    let status = http().post(&server.url(kefu_protocol::api::APP_FRIENDSHIP_PATH)).send(body).expect("POST").status();
+    let status =
+        http().post(&server.url(kefu_protocol::api::APP_FRIENDSHIP_PATH)).send(body).expect("POST").status();
     assert_eq!(status.as_u16(), 200);
     let (mut ann, replay) = v2_user(&server, 8).await;
     let conversation = replay
@@ -79,15 +94,22 @@ async fn the_server_keeps_everything_on_postgres_through_kill_9() {
             _ => None,
         })
         .expect("8's friends list names 9");
-    send(&mut ann, &ClientMessage::Send { id: "p1".into(), conversation: Some(conversation), text: "hi 9".into() })
-        .await;
-    assert_eq!(ack_of(&mut ann, "p1").await, (conversation, 1));
+    send(
+        &mut ann,
+        &ClientMessage::Send { id: "p1".into(), conversation: Some(conversation), text: "hi 9".into() },
+    )
+    .await;
+    assert_eq!(ack_of(&mut ann, "p1").await, (conversation.get(), 1));
 
     // kill -9, restart on the same database: everything is there.
     server.signal(libc::SIGKILL);
     server.restart();
     let mut user = ws::connect_v1(&server.ws_url("7")).await;
-    let replay = ws::resume(&mut user, vec![Position { conversation: 7, seq: 0 }]).await;
+    let replay = ws::resume(
+        &mut user,
+        vec![Position { conversation: kefu_protocol::v1::ConversationId::lit(7), seq: 0 }],
+    )
+    .await;
     let expected: Vec<(i64, u64, String)> = (1..=3).map(|n| (7, n, format!("hello {n}"))).collect();
     assert_eq!(texts(&replay), expected, "replayed once each, in order");
     assert!(
@@ -100,10 +122,12 @@ async fn the_server_keeps_everything_on_postgres_through_kill_9() {
         _ => None,
     });
     let friend = friends.as_ref().and_then(|list| list.friends.first()).expect("9's friend 8");
-    assert_eq!((friend.person.uid, friend.unread), (8, 1), "the peer message waits unread");
+    assert_eq!((friend.person.uid.get(), friend.unread), (8, 1), "the peer message waits unread");
     send(&mut bob, &ClientMessage::History { conversation, before: 0, limit: Some(10) }).await;
     let page = until(&mut bob, |frame| match frame {
-        ServerMessage::History { messages, .. } => Some(messages.iter().map(|m| m.text.clone()).collect::<Vec<_>>()),
+        ServerMessage::History { messages, .. } => {
+            Some(messages.iter().map(|m| m.text.clone()).collect::<Vec<_>>())
+        }
         _ => None,
     })
     .await;
@@ -113,7 +137,12 @@ async fn the_server_keeps_everything_on_postgres_through_kill_9() {
 /// Friends `a` and `b`, set by the app's backend; the HTTP status.
 fn befriend(server: &Server, a: i64, b: i64) -> u16 {
     let body = app_friendship_signed(APP_SECRET, a, b, true);
-    http().post(&server.url(kefu_protocol::api::APP_FRIENDSHIP_PATH)).send(body).expect("POST").status().as_u16()
+    http()
+        .post(&server.url(kefu_protocol::api::APP_FRIENDSHIP_PATH))
+        .send(body)
+        .expect("POST")
+        .status()
+        .as_u16()
 }
 
 fn friends_of(replay: &[ServerMessage]) -> kefu_protocol::friends::Friends {
@@ -132,30 +161,49 @@ async fn copy_to_moves_an_sqlite_database_into_postgres() {
     // A guest: its token is signed with the server's key, which must come along.
     let mut response = http().post(&old.url(kefu_protocol::api::GUEST_PATH)).send_empty().expect("guest");
     let guest: serde_json::Value = response.body_mut().read_json().expect("guest JSON");
-    let (uid, token) = (guest["uid"].as_i64().expect("uid"), guest["token"].as_str().expect("token").to_owned());
+    let (uid, token) =
+        (guest["uid"].as_i64().expect("uid"), guest["token"].as_str().expect("token").to_owned());
     let guest_url = format!("{}?token={token}", old.bare_ws_url(&uid.to_string()));
     let mut user = ws::connect_v1(&guest_url).await;
     ws::resume(&mut user, vec![]).await;
     for n in 1..=2 {
-        send(&mut user, &ClientMessage::Send { id: format!("g{n}"), conversation: None, text: format!("guest {n}") })
-            .await;
+        send(
+            &mut user,
+            &ClientMessage::Send { id: format!("g{n}"), conversation: None, text: format!("guest {n}") },
+        )
+        .await;
         ack_of(&mut user, &format!("g{n}")).await;
     }
     let mut agent = ws::connect_v1(&old.ws_url(&AGENT_UID.to_string())).await;
     ws::resume(&mut agent, vec![]).await;
-    send(&mut agent, &ClientMessage::Read { conversation: Some(uid), seq: 1 }).await;
+    send(
+        &mut agent,
+        &ClientMessage::Read { conversation: Some(kefu_protocol::v1::ConversationId::lit(uid)), seq: 1 },
+    )
+    .await;
     until(&mut user, |frame| matches!(frame, ServerMessage::Read { seq: 1, .. }).then_some(())).await;
     // Friends 8 and 9 with a message; 10 blocks 8; 8 asks 11.
     assert_eq!(befriend(&old, 8, 9), 200);
     let (mut eight, replay) = v2_user(&old, 8).await;
     let conversation = friends_of(&replay).friends[0].conversation;
-    send(&mut eight, &ClientMessage::Send { id: "p1".into(), conversation: Some(conversation), text: "hi 9".into() })
-        .await;
+    send(
+        &mut eight,
+        &ClientMessage::Send { id: "p1".into(), conversation: Some(conversation), text: "hi 9".into() },
+    )
+    .await;
     ack_of(&mut eight, "p1").await;
     let (mut ten, _) = v2_user(&old, 10).await;
     let (_eleven, _) = v2_user(&old, 11).await;
-    send(&mut ten, &ClientMessage::Block { uid: 8 }).await;
-    send(&mut eight, &ClientMessage::Befriend { uid: 11, note: "hello".into(), invite: None }).await;
+    send(&mut ten, &ClientMessage::Block { uid: kefu_protocol::ids::UserId::lit(8) }).await;
+    send(
+        &mut eight,
+        &ClientMessage::Befriend {
+            uid: kefu_protocol::ids::UserId::lit(11),
+            note: "hello".into(),
+            invite: None,
+        },
+    )
+    .await;
     until(&mut eight, |frame| match frame {
         ServerMessage::Friends(list) if !list.outgoing.is_empty() => Some(()),
         _ => None,
@@ -179,20 +227,27 @@ async fn copy_to_moves_an_sqlite_database_into_postgres() {
     let new = Server::process_on(&release_binary(), PathBuf::from(&target), &[]);
     let guest_url = format!("{}?token={token}", new.bare_ws_url(&uid.to_string()));
     let mut user = ws::connect_v1(&guest_url).await;
-    let replay = ws::resume(&mut user, vec![Position { conversation: uid, seq: 0 }]).await;
+    let replay = ws::resume(
+        &mut user,
+        vec![Position { conversation: kefu_protocol::v1::ConversationId::lit(uid), seq: 0 }],
+    )
+    .await;
     let expected: Vec<(i64, u64, String)> = (1..=2).map(|n| (uid, n, format!("guest {n}"))).collect();
     assert_eq!(texts(&replay), expected, "the guest (the server's key) and its messages");
-    assert!(replay.iter().any(|frame| matches!(frame, ServerMessage::Read { agent: true, seq: 1, .. })), "{replay:?}");
+    assert!(
+        replay.iter().any(|frame| matches!(frame, ServerMessage::Read { agent: true, seq: 1, .. })),
+        "{replay:?}"
+    );
     let (_, replay) = v2_user(&new, 9).await;
     let nine = friends_of(&replay);
     assert_eq!(nine.friends.len(), 1);
-    assert_eq!((nine.friends[0].person.uid, nine.friends[0].unread), (8, 1));
+    assert_eq!((nine.friends[0].person.uid.get(), nine.friends[0].unread), (8, 1));
     assert_eq!(nine.friends[0].last.as_ref().map(|m| m.text.as_str()), Some("hi 9"));
     let (_, replay) = v2_user(&new, 10).await;
-    assert_eq!(friends_of(&replay).blocked.iter().map(|p| p.uid).collect::<Vec<_>>(), vec![8]);
+    assert_eq!(friends_of(&replay).blocked.iter().map(|p| p.uid.get()).collect::<Vec<_>>(), vec![8]);
     let (_, replay) = v2_user(&new, 11).await;
     let incoming = friends_of(&replay).incoming;
-    assert_eq!((incoming.len(), incoming[0].person.uid, incoming[0].note.as_str()), (1, 8, "hello"));
+    assert_eq!((incoming.len(), incoming[0].person.uid.get(), incoming[0].note.as_str()), (1, 8, "hello"));
     // A new friendship gets a new pair after the copied ones.
     assert_eq!(befriend(&new, 12, 13), 200);
     let (_, replay) = v2_user(&new, 12).await;

@@ -4,6 +4,7 @@
 //! connection wrote ("database is locked", SQLITE_BUSY), which the busy timeout does not
 //! cover; no send may be refused for that.
 
+use kefu_protocol::v1::ConversationId;
 use std::time::Duration;
 
 use kefu_protocol::v1::{ClientMessage, ErrorCode, ServerMessage};
@@ -29,7 +30,7 @@ const PACE: Duration = Duration::from_millis(40);
 struct Tally {
     acked: usize,
     /// The latest message seen from the other side, per conversation.
-    seen: Vec<(Option<i64>, u64)>,
+    seen: Vec<(Option<ConversationId>, u64)>,
     refused: Vec<(ErrorCode, String)>,
 }
 
@@ -59,7 +60,12 @@ async fn drain(socket: &mut Socket, user: bool, tally: &mut Tally, wait: Duratio
 
 /// Writes `count` messages (to `conversations` in turn), typing before each, marking read
 /// what arrives, then waits for the remaining acks.
-async fn write(mut socket: Socket, user: bool, conversations: Vec<Option<i64>>, count: usize) -> Tally {
+async fn write(
+    mut socket: Socket,
+    user: bool,
+    conversations: Vec<Option<ConversationId>>,
+    count: usize,
+) -> Tally {
     let mut tally = Tally::default();
     for n in 0..count {
         let conversation = conversations[n % conversations.len()];
@@ -89,7 +95,7 @@ async fn no_message_is_refused_while_read_positions_and_typing_are_written() {
         let socket = connect(&server, uid).await;
         writers.push((MESSAGES_EACH, tokio::spawn(write(socket, true, vec![None], MESSAGES_EACH))));
     }
-    let conversations = USERS.iter().map(|&uid| Some(uid)).collect();
+    let conversations = USERS.iter().map(|&uid| Some(ConversationId::lit(uid))).collect();
     let agent_count = MESSAGES_EACH * USERS.len();
     writers.push((agent_count, tokio::spawn(write(agent, false, conversations, agent_count))));
     let mut expected = 0;
@@ -103,7 +109,11 @@ async fn no_message_is_refused_while_read_positions_and_typing_are_written() {
     let mut reader = connect(&server, AGENT_UID).await;
     let mut stored = 0;
     for uid in USERS {
-        send(&mut reader, &ClientMessage::History { conversation: uid, before: 0, limit: Some(200) }).await;
+        send(
+            &mut reader,
+            &ClientMessage::History { conversation: ConversationId::lit(uid), before: 0, limit: Some(200) },
+        )
+        .await;
         loop {
             if let ServerMessage::History { messages, .. } = next_v1(&mut reader).await {
                 stored += messages.len();

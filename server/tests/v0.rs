@@ -246,9 +246,13 @@ async fn client_routes_fall_back_to_the_app() {
             .expect("write a page");
     }
     let server = Server::in_process(&["--static-dir", &site.display().to_string()]);
-    for (path, page) in
-        [("/", "index"), ("/chat/anywhere", "index"), ("/agent", "agent"), ("/agent/", "agent"), ("/friends", "friends")]
-    {
+    for (path, page) in [
+        ("/", "index"),
+        ("/chat/anywhere", "index"),
+        ("/agent", "agent"),
+        ("/agent/", "agent"),
+        ("/friends", "friends"),
+    ] {
         let body = http_get(server.port, path).await;
         assert!(body.starts_with("HTTP/1.1 200"), "{path}: {body}");
         assert!(body.contains(&format!("/{page}.html.js")), "{path} serves {page}.html: {body}");

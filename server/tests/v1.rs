@@ -38,6 +38,7 @@ async fn send_raw(socket: &mut Socket, frame: Ws) {
 }
 
 async fn send_message(socket: &mut Socket, id: &str, conversation: Option<i64>, text: &str) {
+    let conversation = conversation.map(kefu_protocol::v1::ConversationId::lit);
     send(socket, &ClientMessage::Send { id: id.into(), conversation, text: text.into() }).await;
 }
 
@@ -92,16 +93,21 @@ async fn typing_reaches_the_other_side_of_that_conversation_only() {
 
     send(&mut user, &ClientMessage::Typing { conversation: None }).await;
     for socket in [&mut agent, &mut colleague, &mut other_tab] {
-        assert_eq!(next(socket).await, typing(5, false));
+        assert_eq!(next(socket).await, typing(kefu_protocol::v1::ConversationId::lit(5), false));
     }
-    send(&mut agent, &ClientMessage::Typing { conversation: Some(5) }).await;
+    send(
+        &mut agent,
+        &ClientMessage::Typing { conversation: Some(kefu_protocol::v1::ConversationId::lit(5)) },
+    )
+    .await;
     for socket in [&mut user, &mut other_tab, &mut colleague] {
-        assert_eq!(next(socket).await, typing(5, true));
+        assert_eq!(next(socket).await, typing(kefu_protocol::v1::ConversationId::lit(5), true));
     }
     // Nobody else hears it, the typist gets no echo, and a user cannot type elsewhere.
     assert_nothing_pending(&mut stranger).await;
     assert_nothing_pending(&mut agent).await;
-    send(&mut user, &ClientMessage::Typing { conversation: Some(6) }).await;
+    send(&mut user, &ClientMessage::Typing { conversation: Some(kefu_protocol::v1::ConversationId::lit(6)) })
+        .await;
     assert_eq!(next_error(&mut user).await, (ErrorCode::UnknownConversation, None));
     assert_nothing_pending(&mut stranger).await;
 }
@@ -119,32 +125,60 @@ async fn read_positions_are_shared_with_the_team_and_replayed() {
     // queued after the broadcast, so a fast agent's read could otherwise overtake the second.
     for n in 1..=2 {
         assert!(matches!(next(&mut user).await, ServerMessage::Message(m) if m.seq == n));
-        assert_eq!(next(&mut user).await, ServerMessage::Ack { id: format!("u{n}"), conversation: 5, seq: n });
+        assert_eq!(
+            next(&mut user).await,
+            ServerMessage::Ack {
+                id: format!("u{n}"),
+                conversation: kefu_protocol::v1::ConversationId::lit(5),
+                seq: n
+            }
+        );
     }
     for socket in [&mut agent, &mut colleague] {
         next_message(socket).await;
         next_message(socket).await;
     }
     // One agent reads: the colleague and the user hear it; so does the reader (other tabs).
-    send(&mut agent, &ClientMessage::Read { conversation: Some(5), seq: 2 }).await;
-    let read = ServerMessage::Read { conversation: 5, agent: true, seq: 2 };
+    send(
+        &mut agent,
+        &ClientMessage::Read { conversation: Some(kefu_protocol::v1::ConversationId::lit(5)), seq: 2 },
+    )
+    .await;
+    let read =
+        ServerMessage::Read { conversation: kefu_protocol::v1::ConversationId::lit(5), agent: true, seq: 2 };
     for socket in [&mut colleague, &mut user, &mut agent] {
         assert_eq!(next(socket).await, read);
     }
     // Going back is ignored: the stored position stays, and nobody is told.
-    send(&mut agent, &ClientMessage::Read { conversation: Some(5), seq: 1 }).await;
+    send(
+        &mut agent,
+        &ClientMessage::Read { conversation: Some(kefu_protocol::v1::ConversationId::lit(5)), seq: 1 },
+    )
+    .await;
     assert_nothing_pending(&mut colleague).await;
     // The user reads too; a user cannot mark another conversation.
     send(&mut user, &ClientMessage::Read { conversation: None, seq: 2 }).await;
-    let user_read = ServerMessage::Read { conversation: 5, agent: false, seq: 2 };
+    let user_read =
+        ServerMessage::Read { conversation: kefu_protocol::v1::ConversationId::lit(5), agent: false, seq: 2 };
     assert_eq!(next(&mut agent).await, user_read);
     assert_eq!(next(&mut user).await, user_read, "the user's other tabs hear it too");
-    send(&mut user, &ClientMessage::Read { conversation: Some(6), seq: 1 }).await;
+    send(
+        &mut user,
+        &ClientMessage::Read { conversation: Some(kefu_protocol::v1::ConversationId::lit(6)), seq: 1 },
+    )
+    .await;
     assert_eq!(next_error(&mut user).await, (ErrorCode::UnknownConversation, None));
     // A new connection learns both positions in its replay.
     let (_, replay) = connect_resumed(&server, AGENT_UID, vec![]).await;
     assert!(replay.contains(&read), "{replay:?}");
-    assert!(replay.contains(&ServerMessage::Read { conversation: 5, agent: false, seq: 2 }), "{replay:?}");
+    assert!(
+        replay.contains(&ServerMessage::Read {
+            conversation: kefu_protocol::v1::ConversationId::lit(5),
+            agent: false,
+            seq: 2
+        }),
+        "{replay:?}"
+    );
 }
 
 #[tokio::test]
@@ -156,7 +190,11 @@ async fn agents_see_users_come_and_go_and_users_see_whether_an_agent_is_there() 
     // An agent arrives: it learns user 5 is online; the user learns an agent is there.
     let (mut agent, replay) = connect_resumed_with_presence(&server, AGENT_UID, vec![]).await;
     assert!(
-        replay.contains(&ServerMessage::Presence { conversation: 5, online: true, name: None }),
+        replay.contains(&ServerMessage::Presence {
+            conversation: kefu_protocol::v1::ConversationId::lit(5),
+            online: true,
+            name: None
+        }),
         "{replay:?}"
     );
     assert_eq!(next_any(&mut user).await, ServerMessage::Agents { online: true });
@@ -164,12 +202,20 @@ async fn agents_see_users_come_and_go_and_users_see_whether_an_agent_is_there() 
     let (other, _) = connect_resumed(&server, 6, vec![]).await;
     assert_eq!(
         next_any(&mut agent).await,
-        ServerMessage::Presence { conversation: 6, online: true, name: None }
+        ServerMessage::Presence {
+            conversation: kefu_protocol::v1::ConversationId::lit(6),
+            online: true,
+            name: None
+        }
     );
     drop(other);
     assert_eq!(
         next_any(&mut agent).await,
-        ServerMessage::Presence { conversation: 6, online: false, name: None }
+        ServerMessage::Presence {
+            conversation: kefu_protocol::v1::ConversationId::lit(6),
+            online: false,
+            name: None
+        }
     );
     // The agent leaves: the user is told.
     drop(agent);
@@ -185,13 +231,30 @@ async fn a_message_is_stored_delivered_and_acknowledged_once_even_when_repeated(
 
     send_message(&mut user, "m-1", None, "hello").await;
     let echo = next_message(&mut user).await;
-    assert_eq!((echo.conversation, echo.seq, echo.id.as_str(), echo.text.as_str()), (5, 1, "m-1", "hello"));
-    assert_eq!(next(&mut user).await, ServerMessage::Ack { id: "m-1".into(), conversation: 5, seq: 1 });
+    assert_eq!(
+        (echo.conversation.get(), echo.seq, echo.id.as_str(), echo.text.as_str()),
+        (5, 1, "m-1", "hello")
+    );
+    assert_eq!(
+        next(&mut user).await,
+        ServerMessage::Ack {
+            id: "m-1".into(),
+            conversation: kefu_protocol::v1::ConversationId::lit(5),
+            seq: 1
+        }
+    );
     assert_eq!(next_message(&mut agent).await, echo);
 
     // The same id again (a retry after a lost ack): acknowledged again, not stored or sent twice.
     send_message(&mut user, "m-1", None, "hello").await;
-    assert_eq!(next(&mut user).await, ServerMessage::Ack { id: "m-1".into(), conversation: 5, seq: 1 });
+    assert_eq!(
+        next(&mut user).await,
+        ServerMessage::Ack {
+            id: "m-1".into(),
+            conversation: kefu_protocol::v1::ConversationId::lit(5),
+            seq: 1
+        }
+    );
     assert_nothing_pending(&mut agent).await;
     assert_nothing_pending(&mut other).await;
 
@@ -200,7 +263,14 @@ async fn a_message_is_stored_delivered_and_acknowledged_once_even_when_repeated(
     let reply = next_message(&mut user).await;
     assert_eq!((reply.seq, reply.uid, reply.text.as_str()), (2, AGENT_UID, "hi, how can I help?"));
     assert_eq!(next_message(&mut agent).await, reply);
-    assert_eq!(next(&mut agent).await, ServerMessage::Ack { id: "r-1".into(), conversation: 5, seq: 2 });
+    assert_eq!(
+        next(&mut agent).await,
+        ServerMessage::Ack {
+            id: "r-1".into(),
+            conversation: kefu_protocol::v1::ConversationId::lit(5),
+            seq: 2
+        }
+    );
     assert_nothing_pending(&mut other).await;
 }
 
@@ -208,7 +278,14 @@ async fn a_message_is_stored_delivered_and_acknowledged_once_even_when_repeated(
 async fn resume_replays_what_was_missed_in_order_before_live_traffic() {
     let server = Server::in_process(&[]);
     let (mut user, replay) = connect_resumed(&server, 5, vec![]).await;
-    assert_eq!(replay, vec![ServerMessage::History { conversation: 5, messages: vec![], has_more: false }]);
+    assert_eq!(
+        replay,
+        vec![ServerMessage::History {
+            conversation: kefu_protocol::v1::ConversationId::lit(5),
+            messages: vec![],
+            has_more: false
+        }]
+    );
     for n in 1..=4 {
         send_message(&mut user, &format!("m{n}"), None, &format!("text {n}")).await;
         next_message(&mut user).await;
@@ -217,7 +294,12 @@ async fn resume_replays_what_was_missed_in_order_before_live_traffic() {
     drop(user);
 
     // Back after seeing seq 1: seqs 2, 3, 4 come, in order, then ready.
-    let (mut user, replay) = connect_resumed(&server, 5, vec![Position { conversation: 5, seq: 1 }]).await;
+    let (mut user, replay) = connect_resumed(
+        &server,
+        5,
+        vec![Position { conversation: kefu_protocol::v1::ConversationId::lit(5), seq: 1 }],
+    )
+    .await;
     let seqs: Vec<u64> = replay
         .iter()
         .map(|frame| match frame {
@@ -232,7 +314,7 @@ async fn resume_replays_what_was_missed_in_order_before_live_traffic() {
     // A fresh page (no position): the latest page as history.
     let (_, replay) = connect_resumed(&server, 5, vec![]).await;
     match &replay[..] {
-        [ServerMessage::History { conversation: 5, messages, has_more: false }] => {
+        [ServerMessage::History { conversation, messages, has_more: false }] if conversation.get() == 5 => {
             assert_eq!(messages.iter().map(|m| m.seq).collect::<Vec<_>>(), vec![1, 2, 3, 4, 5]);
         }
         other => panic!("unexpected replay {other:?}"),
@@ -240,7 +322,10 @@ async fn resume_replays_what_was_missed_in_order_before_live_traffic() {
 
     // An agent that has seen nothing gets each conversation's latest page.
     let (_, replay) = connect_resumed(&server, AGENT_UID, vec![]).await;
-    assert!(matches!(&replay[..], [ServerMessage::History { conversation: 5, .. }]), "{replay:?}");
+    assert!(
+        matches!(&replay[..], [ServerMessage::History { conversation, .. }] if conversation.get() == 5),
+        "{replay:?}"
+    );
 }
 
 #[tokio::test]
@@ -256,7 +341,15 @@ async fn history_pages_go_back_to_the_first_message() {
     let mut before = 0;
     let mut seen = vec![];
     loop {
-        send(&mut user, &ClientMessage::History { conversation: 8, before, limit: Some(50) }).await;
+        send(
+            &mut user,
+            &ClientMessage::History {
+                conversation: kefu_protocol::v1::ConversationId::lit(8),
+                before,
+                limit: Some(50),
+            },
+        )
+        .await;
         let ServerMessage::History { messages, has_more, .. } = next(&mut user).await else {
             panic!("history")
         };
@@ -295,7 +388,15 @@ async fn bad_frames_get_error_frames_and_the_connection_survives() {
     // Writing into another user's conversation, or reading it.
     send_message(&mut user, "sneak", Some(10), "psst").await;
     assert_eq!(next_error(&mut user).await, (ErrorCode::UnknownConversation, Some("sneak".into())));
-    send(&mut user, &ClientMessage::History { conversation: 10, before: 0, limit: None }).await;
+    send(
+        &mut user,
+        &ClientMessage::History {
+            conversation: kefu_protocol::v1::ConversationId::lit(10),
+            before: 0,
+            limit: None,
+        },
+    )
+    .await;
     assert_eq!(next_error(&mut user).await, (ErrorCode::UnknownConversation, None));
     // An agent must name an existing conversation.
     send_message(&mut agent, "a1", None, "to whom?").await;
@@ -343,11 +444,23 @@ async fn an_acknowledged_message_survives_kill_9() {
     let (mut user, _) = connect_resumed(&server, 13, vec![]).await;
     send_message(&mut user, "durable", None, "keep me").await;
     next_message(&mut user).await;
-    assert_eq!(next(&mut user).await, ServerMessage::Ack { id: "durable".into(), conversation: 13, seq: 1 });
+    assert_eq!(
+        next(&mut user).await,
+        ServerMessage::Ack {
+            id: "durable".into(),
+            conversation: kefu_protocol::v1::ConversationId::lit(13),
+            seq: 1
+        }
+    );
     server.signal(libc::SIGKILL);
     server.wait();
     server.restart();
-    let (_, replay) = connect_resumed(&server, 13, vec![Position { conversation: 13, seq: 0 }]).await;
+    let (_, replay) = connect_resumed(
+        &server,
+        13,
+        vec![Position { conversation: kefu_protocol::v1::ConversationId::lit(13), seq: 0 }],
+    )
+    .await;
     match &replay[..] {
         [ServerMessage::Message(message)] => assert_eq!((message.seq, message.text.as_str()), (1, "keep me")),
         other => panic!("unexpected replay {other:?}"),
@@ -370,7 +483,10 @@ async fn v0_and_v1_clients_talk_to_each_other() {
     };
     assert_eq!(echo.text, "from the old app");
     let at_agent = next_message(&mut agent).await;
-    assert_eq!((at_agent.conversation, at_agent.seq, at_agent.text.as_str()), (20, 1, "from the old app"));
+    assert_eq!(
+        (at_agent.conversation.get(), at_agent.seq, at_agent.text.as_str()),
+        (20, 1, "from the old app")
+    );
 
     send_message(&mut agent, "r", Some(20), "answer for 20 only").await;
     let ServerFrame::Chat(reply) = ServerFrame::decode(&next_text(&mut old_app).await) else {

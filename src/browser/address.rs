@@ -76,7 +76,7 @@ pub(crate) fn invite_link(token: &str) -> String {
 }
 
 /// Who an invite token says it is from (uid, name): read, not checked (the server checks).
-pub(crate) fn inviter(token: &str) -> Option<(i64, String)> {
+pub(crate) fn inviter(token: &str) -> Option<(kefu_protocol::ids::UserId, String)> {
     let payload = token.split('.').nth(1)?;
     // base64url without padding → base64, which the browser decodes.
     let mut base64: String = payload

@@ -55,7 +55,12 @@ async fn fetch(url: &str, post: bool, json: Option<String>) -> Result<Answer, St
 }
 
 /// `fetch` with any method, an optional JSON body and an optional bearer token.
-async fn fetch_as(url: &str, method: &str, json: Option<String>, bearer: Option<&str>) -> Result<Answer, String> {
+async fn fetch_as(
+    url: &str,
+    method: &str,
+    json: Option<String>,
+    bearer: Option<&str>,
+) -> Result<Answer, String> {
     let window = web_sys::window().ok_or("no window")?;
     let init = web_sys::RequestInit::new();
     init.set_method(method);

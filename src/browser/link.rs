@@ -270,8 +270,10 @@ impl Driver {
         self.settled = true;
         let now = now_ms();
         // v2 is v1 with friends: the same frames, more of them.
-        let selected_v1 =
-            self.socket.as_ref().is_some_and(|ws| ws.protocol() == SUBPROTOCOL || ws.protocol() == SUBPROTOCOL_V2);
+        let selected_v1 = self
+            .socket
+            .as_ref()
+            .is_some_and(|ws| ws.protocol() == SUBPROTOCOL || ws.protocol() == SUBPROTOCOL_V2);
         match open.then(|| self.negotiation.opened(self.attempt.offered_v1, selected_v1)) {
             Some(Opened::Use { v1 }) => {
                 self.attempt.opened = true;

@@ -245,15 +245,13 @@ pub(crate) fn Composer(
     let draft = RwSignal::new(String::new());
     let error = RwSignal::new(None::<String>);
     let picker_open = RwSignal::new(false);
-    let send = move || {
-        match on_send.run(draft.get_untracked()) {
-            Ok(()) => {
-                draft.set(String::new());
-                error.set(None);
-                picker_open.set(false);
-            }
-            Err(message) => error.set(Some(message)),
+    let send = move || match on_send.run(draft.get_untracked()) {
+        Ok(()) => {
+            draft.set(String::new());
+            error.set(None);
+            picker_open.set(false);
         }
+        Err(message) => error.set(Some(message)),
     };
     let submit = move |ev: SubmitEvent| {
         ev.prevent_default();

@@ -1,6 +1,9 @@
-//! The original backend (its endpoint logic on Tomcat 9, `tests/original-backend/`) as a
-//! process on a free port, for the pages' compatibility tests: built once per test run into
-//! `target/original-classes`, started with Debian's Java, stopped (or signalled) by PID.
+//! The original backend (its endpoint logic on Tomcat 9) as a process on a free port, for the
+//! pages' compatibility tests: built once per test run into `target/original-classes`,
+//! started with Debian's Java, stopped (or signalled) by PID. It is not our code, so it is not
+//! in this repository: it is taken from `../shared/original-backend/` beside the clone (where
+//! CI has it), or from the folder `KEFU_ORIGINAL_BACKEND` names; where neither holds it, a
+//! test that needs it fails and says where it looked.
 
 use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
@@ -14,6 +17,30 @@ fn classes_dir() -> PathBuf {
     repo_root().join("target/original-classes")
 }
 
+/// The environment variable that names the original backend's folder.
+pub const ORIGINAL_BACKEND_VAR: &str = "KEFU_ORIGINAL_BACKEND";
+
+/// Where the original backend's folder is (its `build.sh`, `run.sh`, `src/`), or why not.
+pub fn backend_dir() -> Result<PathBuf, String> {
+    backend_dir_from(std::env::var_os(ORIGINAL_BACKEND_VAR))
+}
+
+fn backend_dir_from(named: Option<std::ffi::OsString>) -> Result<PathBuf, String> {
+    let dir = match named {
+        Some(dir) => PathBuf::from(dir),
+        None => repo_root().join("../shared/original-backend"),
+    };
+    if dir.join("build.sh").is_file() {
+        Ok(dir)
+    } else {
+        Err(format!(
+            "the original backend is not at {} (no build.sh): it is not part of this repository; \
+             put shared/original-backend beside the clone or set {ORIGINAL_BACKEND_VAR} to its folder",
+            dir.display()
+        ))
+    }
+}
+
 /// Compiles the original backend once per test process (a few seconds).
 fn build() -> &'static Result<PathBuf, String> {
     static BUILT: OnceLock<Result<PathBuf, String>> = OnceLock::new();
@@ -22,7 +49,7 @@ fn build() -> &'static Result<PathBuf, String> {
         // Several test binaries may build at once: each into a folder of its own, then moved.
         let staging = dir.with_extension(format!("build-{}", std::process::id()));
         let output = Command::new("sh")
-            .arg(repo_root().join("tests/original-backend/build.sh"))
+            .arg(backend_dir()?.join("build.sh"))
             .env("ORIGINAL_CLASSES_DIR", &staging)
             .output()
             .map_err(|err| format!("cannot run the original backend's build: {err}"))?;
@@ -131,5 +158,23 @@ impl Drop for Original {
         let _ = self.child.kill();
         let _ = self.child.wait();
         let _ = std::fs::remove_dir_all(&self.work);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_absent_original_backend_is_said_with_where_it_was_looked_for() {
+        let empty = std::env::temp_dir().join(format!("kefu-no-original-{}", std::process::id()));
+        std::fs::create_dir_all(&empty).expect("folder");
+        let err = backend_dir_from(Some(empty.clone().into())).expect_err("no build.sh there");
+        assert!(err.contains(&empty.display().to_string()) && err.contains(ORIGINAL_BACKEND_VAR), "{err}");
+        let _ = std::fs::remove_dir(&empty);
+        // Beside the clone, where CI lays shared/, it is found.
+        if repo_root().join("../shared/original-backend/build.sh").is_file() {
+            assert!(backend_dir_from(None).is_ok());
+        }
     }
 }

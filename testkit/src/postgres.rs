@@ -30,11 +30,28 @@ pub fn fresh_database(name: &str) -> String {
         .collect();
     let port = cluster.port.to_string();
     let output = Command::new("psql")
-        .args(["-h", "127.0.0.1", "-p", &port, "-U", "kefu", "-d", "postgres", "-v", "ON_ERROR_STOP=1", "-q", "-c"])
+        .args([
+            "-h",
+            "127.0.0.1",
+            "-p",
+            &port,
+            "-U",
+            "kefu",
+            "-d",
+            "postgres",
+            "-v",
+            "ON_ERROR_STOP=1",
+            "-q",
+            "-c",
+        ])
         .arg(format!("CREATE DATABASE {database}"))
         .output()
         .expect("run psql");
-    assert!(output.status.success(), "create database {database}: {}", String::from_utf8_lossy(&output.stderr));
+    assert!(
+        output.status.success(),
+        "create database {database}: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
     format!("postgres://kefu@127.0.0.1:{}/{database}", cluster.port)
 }
 

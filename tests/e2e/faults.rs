@@ -5,9 +5,9 @@ use std::time::{Duration, Instant};
 
 use fantoccini::{Client, Locator};
 use kefu_testkit::browser::with_browsers;
-use kefu_testkit::{eventually, fantoccini};
 use kefu_testkit::page::{self, LOAD};
 use kefu_testkit::server::{Control, Server};
+use kefu_testkit::{eventually, fantoccini};
 
 use crate::pages_apart_from_chat;
 
@@ -306,8 +306,10 @@ async fn peer_fault_run_every_message_exactly_once_in_the_same_order_for_both_fr
         for (client, url) in [(ann, &ann_url), (bob, &bob_url)] {
             client.goto(url).await.expect("open the conversation");
             page::wait_status(client, "online", LOAD).await;
-            eventually("the composer", LOAD, || async { page::shown(client, ".composer-input").await.then_some(()) })
-                .await;
+            eventually("the composer", LOAD, || async {
+                page::shown(client, ".composer-input").await.then_some(())
+            })
+            .await;
         }
         let mut expected: Vec<String> = vec![];
         let mut write = |client: &Client, text: String| {

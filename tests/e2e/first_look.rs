@@ -26,7 +26,12 @@ async fn eval(client: &Client, script: &str) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_user_page_greets_and_says_one_status() {
-    let server = Server::start_with(&["--service-name-en", "Acme Help", "--welcome-en", "Hi! Ask <b>us</b> anything."]);
+    let server = Server::start_with(&[
+        "--service-name-en",
+        "Acme Help",
+        "--welcome-en",
+        "Hi! Ask <b>us</b> anything.",
+    ]);
     let user_url = server.named_user_url(41, Some("Ann Example"), "lang=en");
     let agent_url = server.url("/agent?lang=en");
     let sessions = [("en-US", (375, 667)), ("en-US", (1280, 800))];

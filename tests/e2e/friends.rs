@@ -62,7 +62,11 @@ async fn an_invite_link_makes_friends_who_chat_with_typing_reads_presence_and_re
         page::open_online(ann, &ann_url).await;
         click(ann, "[data-tab=friends]").await;
         wait_for(ann, "[data-screen=friends] .invite-link").await;
-        assert!(current_url(ann).await.contains("/friends?"), "the Friends page is its own: {}", current_url(ann).await);
+        assert!(
+            current_url(ann).await.contains("/friends?"),
+            "the Friends page is its own: {}",
+            current_url(ann).await
+        );
         let link = eventually("an invite link", LOAD, || async {
             let value = page::run(ann, "return document.querySelector('.invite-link').value;", vec![]).await;
             value.as_str().filter(|v| v.contains("invite=")).map(str::to_owned)
@@ -72,8 +76,13 @@ async fn an_invite_link_makes_friends_who_chat_with_typing_reads_presence_and_re
         assert!(link.starts_with(&guest_page.replace("/?lang=en", "/")), "{link}");
         // The link as a QR code, drawn by the server: a picture the browser could decode.
         let qr = eventually("the QR code drawn", LOAD, || async {
-            let size = page::run(ann, "const img = document.querySelector('img[data-qr]'); \
-                return img && img.complete ? img.naturalWidth : 0;", vec![]).await;
+            let size = page::run(
+                ann,
+                "const img = document.querySelector('img[data-qr]'); \
+                return img && img.complete ? img.naturalWidth : 0;",
+                vec![],
+            )
+            .await;
             size.as_u64().filter(|&width| width > 0)
         })
         .await;
@@ -125,10 +134,15 @@ async fn an_invite_link_makes_friends_who_chat_with_typing_reads_presence_and_re
         // Bob is there. He taps over to customer service and back (two page loads, two
         // connections): Ann never sees him leave. When he does leave, she sees him offline.
         wait_attr(ann, ".peer-bar .friend-status", "data-online", "true").await;
-        page::run(ann, "const status = document.querySelector('.peer-bar .friend-status'); \
+        page::run(
+            ann,
+            "const status = document.querySelector('.peer-bar .friend-status'); \
             window.kefuPresence = []; \
             new MutationObserver(() => window.kefuPresence.push(status.dataset.online)) \
-              .observe(status, { attributes: true, attributeFilter: ['data-online'] });", vec![]).await;
+              .observe(status, { attributes: true, attributeFilter: ['data-online'] });",
+            vec![],
+        )
+        .await;
         click(bob, "[data-tab=support]").await;
         wait_for(bob, "[data-screen=support] [data-tab=friends]").await;
         page::wait_status(bob, "online", LOAD).await;

@@ -1,4 +1,4 @@
-//! The pages against the original backend (its endpoint on Tomcat 9, `tests/original-backend/`),
+//! The pages against the original backend (its endpoint on Tomcat 9, from `../shared/original-backend/`),
 //! served by the reference server as a CDN would serve them: links that stay up while both
 //! sides write, nothing lost that can be kept, a plain word when something may have been
 //! missed, a console that needs no sign-in and claims no presence, and a visitor told what to
@@ -29,7 +29,12 @@ async fn texts_from(client: &Client, from: &str) -> Vec<String> {
 
 /// The texts of own messages the page shows *failed*.
 async fn failed_of(client: &Client) -> Vec<String> {
-    page::messages(client).await.into_iter().filter(|(f, _, d)| f == "me" && d == "failed").map(|(_, t, _)| t).collect()
+    page::messages(client)
+        .await
+        .into_iter()
+        .filter(|(f, _, d)| f == "me" && d == "failed")
+        .map(|(_, t, _)| t)
+        .collect()
 }
 
 /// Waits until own message `text` is *sent* or *failed*.

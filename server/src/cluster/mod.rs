@@ -26,6 +26,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use kefu_protocol::ids::{PeerConversationId, UserId};
 use kefu_protocol::v1::{ConversationId, Message, Seq, ServerMessage};
 use redis::aio::MultiplexedConnection;
 use serde::{Deserialize, Serialize};
@@ -52,15 +53,15 @@ const RECONNECT_EVERY: Duration = Duration::from_millis(500);
 pub enum Event {
     /// A stored message: `members` for a peer conversation; `to_v0_agents` false for the
     /// extra copies of a v0 broadcast (see [`crate::hub::Hub::deliver`]).
-    Message { message: Message, members: Option<(i64, i64)>, to_v0_agents: bool },
+    Message { message: Message, members: Option<(UserId, UserId)>, to_v0_agents: bool },
     /// A notice about a customer-service conversation (typing, read), already encoded.
     Notice { conversation: ConversationId, frame: String },
     /// A v2 frame for some users' connections (peer typing, friend frames), already encoded.
-    Tell { uids: Vec<i64>, frame: String },
+    Tell { uids: Vec<UserId>, frame: String },
     /// A member's read position in a peer conversation.
-    MemberRead { conversation: ConversationId, uid: i64, seq: Seq, members: (i64, i64) },
+    MemberRead { conversation: PeerConversationId, uid: UserId, seq: Seq, members: (UserId, UserId) },
     /// Friendships, requests or blocks of these users changed: read the graph again.
-    FriendsChanged { uids: Vec<i64> },
+    FriendsChanged { uids: Vec<UserId> },
     /// Agent `name` signed out: its connections of an epoch before `epoch` close.
     AgentSessionsEnded { name: String, epoch: u64 },
 }
@@ -94,7 +95,8 @@ impl Cluster {
     pub fn new(url: &str) -> redis::RedisResult<Cluster> {
         let client = redis::Client::open(url)?;
         let mut id = [0u8; 8];
-        getrandom::fill(&mut id).map_err(|err| redis::RedisError::from(std::io::Error::other(err.to_string())))?;
+        getrandom::fill(&mut id)
+            .map_err(|err| redis::RedisError::from(std::io::Error::other(err.to_string())))?;
         let node = id.iter().map(|b| format!("{b:02x}")).collect();
         let (publish, queued) = mpsc::channel(PUBLISH_QUEUE);
         Ok(Cluster {
@@ -148,7 +150,10 @@ impl Cluster {
     }
 
     /// Runs `pipeline` like [`Cluster::query`].
-    pub async fn query_pipeline<T: redis::FromRedisValue>(&self, pipeline: &redis::Pipeline) -> redis::RedisResult<T> {
+    pub async fn query_pipeline<T: redis::FromRedisValue>(
+        &self,
+        pipeline: &redis::Pipeline,
+    ) -> redis::RedisResult<T> {
         let mut connection = self.connection().await?;
         pipeline.query_async(&mut connection).await.inspect_err(|_| self.forget_connection())
     }
@@ -240,7 +245,9 @@ impl Cluster {
                         let Some(message) = message else { break };
                         let Ok(text) = message.get_payload::<String>() else { continue };
                         match serde_json::from_str::<Envelope>(&text) {
-                            Ok(envelope) if envelope.node != self.node => apply(&shared, envelope.event).await,
+                            Ok(envelope) if envelope.node != self.node => {
+                                apply(&shared, envelope.event).await
+                            }
                             Ok(_) => {}
                             Err(err) => tracing::warn!(%err, "redis: an event not understood"),
                         }
@@ -302,7 +309,8 @@ async fn apply(shared: &Shared, event: Event) {
         Event::Tell { uids, frame } => shared.hub.tell_text(&uids, frame.into(), None),
         Event::MemberRead { conversation, uid, seq, members: (a, b) } => {
             shared.store.note_member_read(conversation, uid, seq);
-            shared.hub.tell(&[a, b], &ServerMessage::MemberRead { conversation, uid, seq }, None);
+            let frame = ServerMessage::MemberRead { conversation: conversation.into(), uid, seq };
+            shared.hub.tell(&[a, b], &frame, None);
         }
         Event::FriendsChanged { uids } => {
             if let Err(err) = shared.store.reload_graph().await {

@@ -84,7 +84,8 @@ impl Poll {
         let mut gone: Vec<String> = Vec::new();
         if self.whole {
             write.del(&online).ignore();
-            changed.extend(local.iter().map(|(uid, name)| (uid.to_string(), name.clone().unwrap_or_default())));
+            changed
+                .extend(local.iter().map(|(uid, name)| (uid.to_string(), name.clone().unwrap_or_default())));
         } else {
             for (uid, name) in &local {
                 if self.written.get(uid) != Some(name) {

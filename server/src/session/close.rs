@@ -57,7 +57,7 @@ impl Close {
             Close::ProtocolError => "protocol error",
             Close::StorageUnavailable => "storage unavailable, reconnect",
             Close::AccountsUnavailable => "accounts are unavailable; retry",
-            Close::BadUserId => "user id must be a signed 64-bit integer",
+            Close::BadUserId => "user id must be -1 or 0 … 2^53 − 1",
             Close::Unauthorized(reason) => return Cow::Borrowed(reason),
         })
     }

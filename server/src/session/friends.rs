@@ -4,6 +4,7 @@
 //! know these frames.
 
 use kefu_protocol::friends::{valid_note, MAX_NOTE_CHARS, MAX_REQUESTS_PER_WINDOW, REQUEST_WINDOW_SECS};
+use kefu_protocol::ids::{Caller, UserId};
 use kefu_protocol::v1::{ClientMessage, ErrorCode, ServerMessage};
 
 use super::{Session, Step};
@@ -19,7 +20,9 @@ impl Session {
             };
             return self.error(ErrorCode::UnknownType, why, None);
         }
-        let me = self.uid;
+        let Some(me) = self.user() else {
+            return self.error(ErrorCode::UnknownType, "agents have no friends", None);
+        };
         let store = &self.shared.store;
         let (outcome, other) = match frame {
             ClientMessage::Befriend { uid, invite: Some(invite), .. } => {
@@ -40,7 +43,7 @@ impl Session {
                         None,
                     );
                 }
-                if !self.shared.friend_requests.take(&me).await {
+                if !self.shared.friend_requests.take(&me.get()).await {
                     let message = format!(
                         "at most {MAX_REQUESTS_PER_WINDOW} friend requests per {} minutes",
                         REQUEST_WINDOW_SECS / 60
@@ -87,22 +90,23 @@ impl Session {
 
 impl super::Shared {
     /// `uid`'s friends list as a frame, with its invite.
-    pub async fn friends_frame(&self, uid: i64) -> Result<ServerMessage, StoreError> {
+    pub async fn friends_frame(&self, uid: UserId) -> Result<ServerMessage, StoreError> {
         let name = self.store.person_name(uid);
         let invite = self.invites.token(uid, &name);
-        let friends = self.store.friends_snapshot(uid, |friend| self.hub.is_online(friend), invite).await?;
+        let online = |friend| self.hub.is_online(Caller::User(friend));
+        let friends = self.store.friends_snapshot(uid, online, invite).await?;
         Ok(ServerMessage::Friends(friends))
     }
 
     /// Sends each of `uids` (their v2 connections) their friends list again.
-    pub async fn tell_friends_lists(&self, uids: &[i64]) {
+    pub async fn tell_friends_lists(&self, uids: &[UserId]) {
         for &uid in uids {
-            if !self.hub.is_online(uid) {
+            if !self.hub.is_online(Caller::User(uid)) {
                 continue;
             }
             match self.friends_frame(uid).await {
                 Ok(frame) => self.hub.tell(&[uid], &frame, None),
-                Err(err) => tracing::error!(%err, uid, "cannot read a friends list"),
+                Err(err) => tracing::error!(%err, uid = uid.get(), "cannot read a friends list"),
             }
         }
     }

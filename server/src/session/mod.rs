@@ -26,18 +26,18 @@ use std::time::{Duration, Instant};
 
 use axum::extract::ws::{Message as WsMessage, Utf8Bytes};
 use futures_util::{Sink, SinkExt, Stream, StreamExt};
-use kefu_protocol::friends::is_peer;
+use kefu_protocol::ids::{Caller, PeerConversationId, UserId};
 use kefu_protocol::v1::{ConversationId, Message, Seq, ServerMessage};
-use kefu_protocol::{Role, ServerFrame, AGENT_NAME, AGENT_UID, HEARTBEAT, HEARTBEAT_ACK};
+use kefu_protocol::{Role, ServerFrame, AGENT_NAME, HEARTBEAT, HEARTBEAT_ACK};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 pub use close::Close;
 
 use crate::auth::{Identity, Invites};
-use crate::hub::{ConnectionId, Hub, Joining, Outgoing, AGENT_OUTBOX_CAPACITY, OUTBOX_CAPACITY};
 use crate::cluster::limits::Limit;
 use crate::cluster::{Cluster, Event};
+use crate::hub::{ConnectionId, Hub, Joining, Outgoing, AGENT_OUTBOX_CAPACITY, OUTBOX_CAPACITY};
 use crate::limits::Buckets;
 use crate::store::{NewMessage, Store};
 use gate::RateLimit;
@@ -119,7 +119,8 @@ impl Shared {
         cluster: Option<Arc<Cluster>>,
     ) -> Shared {
         use kefu_protocol::friends::{MAX_REQUESTS_PER_WINDOW, REQUEST_WINDOW_SECS};
-        let requests = crate::limits::Rate::per(MAX_REQUESTS_PER_WINDOW, Duration::from_secs(REQUEST_WINDOW_SECS));
+        let requests =
+            crate::limits::Rate::per(MAX_REQUESTS_PER_WINDOW, Duration::from_secs(REQUEST_WINDOW_SECS));
         Shared {
             hub: Hub::default(),
             store,
@@ -145,7 +146,7 @@ impl Shared {
 
     /// Hands a stored message to the connections that receive it, here and (published) at
     /// the other instances. `members`: a peer conversation's.
-    pub fn deliver(&self, message: &Message, members: Option<(i64, i64)>, to_v0_agents: bool) {
+    pub fn deliver(&self, message: &Message, members: Option<(UserId, UserId)>, to_v0_agents: bool) {
         let shared = Arc::new(message.clone());
         match members {
             Some(members) => self.hub.deliver_peer(&shared, members),
@@ -162,22 +163,23 @@ impl Shared {
     }
 
     /// [`Hub::tell`], here and at the other instances.
-    pub fn tell(&self, uids: &[i64], frame: &ServerMessage, except: Option<ConnectionId>) {
+    pub fn tell(&self, uids: &[UserId], frame: &ServerMessage, except: Option<ConnectionId>) {
         let text = frame.encode();
         self.hub.tell_text(uids, text.clone().into(), except);
         self.publish(|| Event::Tell { uids: uids.to_vec(), frame: text });
     }
 
     /// Tells a peer conversation's members that `uid` read it up to `seq`, everywhere.
-    pub fn member_read(&self, conversation: ConversationId, uid: i64, seq: Seq, members: (i64, i64)) {
+    pub fn member_read(&self, peer: PeerConversationId, uid: UserId, seq: Seq, members: (UserId, UserId)) {
         let (a, b) = members;
+        let conversation = ConversationId::from(peer);
         self.hub.tell(&[a, b], &ServerMessage::MemberRead { conversation, uid, seq }, None);
-        self.publish(|| Event::MemberRead { conversation, uid, seq, members });
+        self.publish(|| Event::MemberRead { conversation: peer, uid, seq, members });
     }
 
     /// The friend graph of `uids` changed: their open pages get their lists again, here and
     /// at the other instances (which first read the graph again).
-    pub async fn friends_changed(&self, uids: &[i64]) {
+    pub async fn friends_changed(&self, uids: &[UserId]) {
         self.publish(|| Event::FriendsChanged { uids: uids.to_vec() });
         self.tell_friends_lists(uids).await;
     }
@@ -221,7 +223,8 @@ type Step = Result<(), Option<Close>>;
 const CLOSE_GRACE: Duration = Duration::from_secs(2);
 
 struct Session {
-    uid: i64,
+    /// Who is connected: the agents, or one user (never any other number).
+    caller: Caller,
     /// Where the client connects from (behind a trusted proxy: the address it forwarded).
     client: IpAddr,
     /// The user's proven display name, or the agent's account name.
@@ -263,10 +266,11 @@ pub async fn run<S, R>(
     S: Sink<WsMessage, Error = axum::Error> + Unpin + Send + 'static,
     R: Stream<Item = Result<WsMessage, axum::Error>> + Unpin,
 {
-    let (uid, name, avatar, account) = match identity {
-        Identity::Agent { name, epoch } => (AGENT_UID, Some(name.clone()), None, Some((name, epoch))),
-        Identity::User { uid, name, avatar } => (uid, name, avatar, None),
+    let (caller, name, avatar, account) = match identity {
+        Identity::Agent { name, epoch } => (Caller::Agent, Some(name.clone()), None, Some((name, epoch))),
+        Identity::User { uid, name, avatar } => (Caller::User(uid), name, avatar, None),
     };
+    let uid = caller.raw();
     // An agent's connection closes when its account signs out (wherever that happens).
     let mut sessions_ended = account.as_ref().map(|_| shared.agent_sessions_ended.subscribe());
     let v1 = protocol != Protocol::V0;
@@ -283,19 +287,19 @@ pub async fn run<S, R>(
     // each) plus live messages must not fill an agent's queue and kick it, which would start
     // its replay over and over. Frames are shared (`Arc`), so a longer queue costs little;
     // the writer's byte bound still holds.
-    let capacity = if uid == kefu_protocol::AGENT_UID { AGENT_OUTBOX_CAPACITY } else { OUTBOX_CAPACITY };
+    let capacity = if caller == Caller::Agent { AGENT_OUTBOX_CAPACITY } else { OUTBOX_CAPACITY };
     let (outbox, delivered_by_hub) = mpsc::channel::<Outgoing>(capacity);
     let started = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_micros())
         .unwrap_or_default();
     let mut session = Session {
-        uid,
+        caller,
         client,
         name,
         avatar,
         v1,
-        v2: protocol == Protocol::V2 && uid != AGENT_UID,
+        v2: protocol == Protocol::V2 && caller != Caller::Agent,
         rate: RateLimit::new(limits.max_frames_per_second),
         shared: shared.clone(),
         writer,
@@ -368,7 +372,7 @@ pub async fn run<S, R>(
         }
     };
     if let Some(id) = session.joined {
-        shared.hub.leave(session.uid, id, &session.friends());
+        shared.hub.leave(session.caller, id, &session.friends());
     }
     session.writer.close(close.map(|close| close.message()), CLOSE_GRACE).await;
     tracing::info!(uid, "disconnected");
@@ -391,7 +395,17 @@ fn now_text() -> String {
 
 impl Session {
     fn is_agent(&self) -> bool {
-        self.uid == AGENT_UID
+        self.caller == Caller::Agent
+    }
+
+    /// The connected user (`None`: an agent).
+    fn user(&self) -> Option<UserId> {
+        self.caller.user()
+    }
+
+    /// The endpoint's number, for logs and per-user limits.
+    fn uid(&self) -> i64 {
+        self.caller.raw()
     }
 
     /// Registers with the hub while no message is being written, so that every message is
@@ -404,23 +418,22 @@ impl Session {
             // Friend lists show the name a user last came with.
             let name = self.name.clone().unwrap_or_default();
             let avatar = self.avatar.clone().unwrap_or_default();
-            if let Err(err) = self.shared.store.remember_person(self.uid, &name, &avatar).await {
-                tracing::error!(%err, "cannot note a user's name");
+            if let Some(user) = self.user() {
+                if let Err(err) = self.shared.store.remember_person(user, &name, &avatar).await {
+                    tracing::error!(%err, "cannot note a user's name");
+                }
             }
         }
         let _writes = self.shared.store.hold_writes().await;
         let name = if self.is_agent() { None } else { self.name.clone() };
-        let joining = Joining { uid: self.uid, name, v1: self.v1, v2: self.v2, friends: self.friends() };
+        let joining =
+            Joining { caller: self.caller, name, v1: self.v1, v2: self.v2, friends: self.friends() };
         self.joined = Some(self.shared.hub.join(joining, self.outbox.clone(), self.kick.clone()));
     }
 
     /// The user's friends (an agent has none).
-    fn friends(&self) -> Vec<i64> {
-        if self.is_agent() {
-            vec![]
-        } else {
-            self.shared.store.friends_of(self.uid)
-        }
+    fn friends(&self) -> Vec<UserId> {
+        self.user().map(|user| self.shared.store.friends_of(user)).unwrap_or_default()
     }
 
     /// Whether one more counted frame (carrying `text_bytes` of chat text) may pass: the
@@ -430,7 +443,7 @@ impl Session {
         self.rate.allow()
             && self.shared.frames_per_address.take(&self.client, now)
             && (text_bytes == 0 || self.shared.text_per_address.take_n(&self.client, text_bytes as f64, now))
-            && self.shared.frames_per_user.take(&self.uid).await
+            && self.shared.frames_per_user.take(&self.uid()).await
     }
 
     /// Queues one item from the hub for the client.
@@ -450,7 +463,7 @@ impl Session {
                         return Ok(());
                     }
                     // A customer-service conversation new since the replay starts at 1.
-                    None if message.seq > 1 && !is_peer(conversation) => {
+                    None if message.seq > 1 && !conversation.is_peer() => {
                         self.fill_gaps(vec![(conversation, 0)]);
                         return Ok(());
                     }
@@ -471,7 +484,7 @@ impl Session {
     /// Queues a frame for this connection, after whatever is already queued for it.
     fn queue(&self, text: Utf8Bytes) -> Step {
         self.writer.send(text).map_err(|full| {
-            tracing::warn!(uid = self.uid, ?full, "client too slow: closing");
+            tracing::warn!(uid = self.uid(), ?full, "client too slow: closing");
             Some(Close::TooSlow)
         })
     }
@@ -495,7 +508,7 @@ impl Session {
         if after.is_empty() || !self.v1 {
             return;
         }
-        tracing::info!(uid = self.uid, conversations = after.len(), "filling a gap from the store");
+        tracing::info!(uid = self.uid(), conversations = after.len(), "filling a gap from the store");
         self.replay = Some(Replay { after: after.into(), quiet: true, ..Replay::default() });
     }
 
@@ -510,7 +523,7 @@ impl Session {
             .map(|(conversation, seen)| (*conversation, *seen))
             .collect();
         if self.is_agent() {
-            let new = last_seqs.keys().filter(|c| **c != AGENT_UID && !is_peer(**c) && !self.delivered.contains_key(c));
+            let new = last_seqs.keys().filter(|c| !c.is_peer() && !self.delivered.contains_key(c));
             behind.extend(new.map(|conversation| (*conversation, 0)));
         }
         self.fill_gaps(behind);
@@ -548,16 +561,16 @@ impl Session {
 
     /// A message from this connection's person into `conversation`, for the store.
     fn new_message(&self, conversation: ConversationId, id: String, text: &str) -> NewMessage {
-        let (role, username) = if self.uid == AGENT_UID {
+        let (role, username) = if self.is_agent() {
             // The signed-in agent's account name: visitors see who answers them.
             (Role::Agent, self.name.clone().unwrap_or_else(|| AGENT_NAME.to_owned()))
         } else {
-            (Role::User, self.name.clone().unwrap_or_else(|| format!("user{}", self.uid)))
+            (Role::User, self.name.clone().unwrap_or_else(|| format!("user{}", self.uid())))
         };
         NewMessage {
             conversation,
             id,
-            uid: self.uid,
+            uid: self.uid(),
             role,
             username,
             avatar: self.avatar.clone().unwrap_or_default(),
@@ -655,7 +668,7 @@ mod tests {
     }
 
     fn user(uid: i64) -> Identity {
-        Identity::User { uid, name: None, avatar: None }
+        Identity::User { uid: UserId::lit(uid), name: None, avatar: None }
     }
 
     fn agent() -> Identity {
@@ -724,10 +737,18 @@ mod tests {
         let mut five = Client::connect(&shared, user(5), true);
         five.resume().await;
         let frames = [
-            ClientMessage::Send { id: "s".into(), conversation: Some(6), text: "psst".into() },
-            ClientMessage::Typing { conversation: Some(6) },
-            ClientMessage::Read { conversation: Some(6), seq: 1 },
-            ClientMessage::History { conversation: 6, before: 0, limit: None },
+            ClientMessage::Send {
+                id: "s".into(),
+                conversation: Some(kefu_protocol::v1::ConversationId::lit(6)),
+                text: "psst".into(),
+            },
+            ClientMessage::Typing { conversation: Some(kefu_protocol::v1::ConversationId::lit(6)) },
+            ClientMessage::Read { conversation: Some(kefu_protocol::v1::ConversationId::lit(6)), seq: 1 },
+            ClientMessage::History {
+                conversation: kefu_protocol::v1::ConversationId::lit(6),
+                before: 0,
+                limit: None,
+            },
         ];
         for frame in frames {
             let id = matches!(frame, ClientMessage::Send { .. }).then(|| "s".to_owned());
@@ -739,18 +760,20 @@ mod tests {
         agent.resume().await;
         agent.send_v1(ClientMessage::Send { id: "a".into(), conversation: None, text: "hi".into() });
         assert_eq!(agent.next_error().await, (ErrorCode::UnknownConversation, Some("a".into())));
-        agent.send_v1(ClientMessage::Typing { conversation: Some(AGENT_UID) });
-        assert_eq!(agent.next_error().await, (ErrorCode::UnknownConversation, None));
         // User 5 is online, so its conversation exists for the agent.
-        agent.send_v1(ClientMessage::Typing { conversation: Some(5) });
+        agent
+            .send_v1(ClientMessage::Typing { conversation: Some(kefu_protocol::v1::ConversationId::lit(5)) });
         assert_eq!(five.next_v1().await, ServerMessage::Agents { online: true }, "the agent came");
-        assert_eq!(five.next_v1().await, ServerMessage::Typing { conversation: 5, agent: true });
+        assert_eq!(
+            five.next_v1().await,
+            ServerMessage::Typing { conversation: kefu_protocol::v1::ConversationId::lit(5), agent: true }
+        );
     }
 
     /// Stores a message the way another instance would, without delivering it here.
-    async fn stored_elsewhere(shared: &Shared, conversation: ConversationId, id: &str) -> Arc<Message> {
+    async fn stored_elsewhere(shared: &Shared, conversation: i64, id: &str) -> Arc<Message> {
         let new = NewMessage {
-            conversation,
+            conversation: ConversationId::lit(conversation),
             id: id.into(),
             uid: conversation,
             role: Role::User,
@@ -805,7 +828,7 @@ mod tests {
         stored_elsewhere(&shared, 8, "first").await;
         shared.hub.resync(&Arc::new(shared.store.last_seqs().await.expect("counters")));
         let message = next_message(&mut agent).await;
-        assert_eq!((message.conversation, message.seq, message.text.as_str()), (8, 1, "first"));
+        assert_eq!((message.conversation.get(), message.seq, message.text.as_str()), (8, 1, "first"));
     }
 
     #[tokio::test]
@@ -829,14 +852,16 @@ mod tests {
                     if !live_sent {
                         // Written during the replay: to a conversation already paged, one in
                         // the batch read ahead, and one in a batch not read yet.
-                        for conversation in [conversation, conversation + 1, conversations] {
+                        for conversation in [conversation.get(), conversation.get() + 1, conversations] {
                             let message = stored_elsewhere(&shared, conversation, "live").await;
                             shared.hub.deliver(&message, true);
                         }
                         live_sent = true;
                     }
                 }
-                ServerMessage::Message(message) => seen.entry(message.conversation).or_default().push(message.seq),
+                ServerMessage::Message(message) => {
+                    seen.entry(message.conversation).or_default().push(message.seq)
+                }
                 ServerMessage::Ready => break,
                 _ => {}
             }
@@ -857,7 +882,11 @@ mod tests {
         assert_eq!(seen.len(), conversations as usize, "every conversation paged");
         for (conversation, seqs) in seen {
             let last = shared.store.last_seq(conversation).await.expect("last");
-            assert_eq!(seqs, (1..=last).collect::<Vec<_>>(), "conversation {conversation}: each once, in order");
+            assert_eq!(
+                seqs,
+                (1..=last).collect::<Vec<_>>(),
+                "conversation {conversation}: each once, in order"
+            );
         }
     }
 
@@ -867,7 +896,7 @@ mod tests {
         let mut client = Client::connect(&shared, user(7), false);
         client.send(HEARTBEAT);
         assert_eq!(client.next_text().await, HEARTBEAT_ACK);
-        assert!(shared.hub.is_online(7));
+        assert!(shared.hub.is_online(Caller::User(UserId::lit(7))));
         shared.shutdown.cancel();
         match client.next().await {
             WsMessage::Close(Some(frame)) => {
@@ -876,7 +905,7 @@ mod tests {
             other => panic!("expected a close frame, got {other:?}"),
         }
         client.task.await.expect("the session ends");
-        assert!(!shared.hub.is_online(7));
+        assert!(!shared.hub.is_online(Caller::User(UserId::lit(7))));
     }
 
     #[tokio::test]
@@ -887,7 +916,7 @@ mod tests {
         assert_eq!(client.next_text().await, HEARTBEAT_ACK);
         drop(client.to_session);
         client.task.await.expect("the session ends");
-        assert!(!shared.hub.is_online(8));
+        assert!(!shared.hub.is_online(Caller::User(UserId::lit(8))));
         assert!(client.from_session.next().await.is_none(), "nothing more written");
     }
 
@@ -897,7 +926,9 @@ mod tests {
         use proptest::prelude::*;
 
         fn frame() -> impl Strategy<Value = WsMessage> {
-            let conversation = prop_oneof![Just(5i64), Just(6), Just(AGENT_UID), any::<i64>()];
+            // Any number: one outside the ids' ranges is not a frame (malformed).
+            let conversation = prop_oneof![Just(5i64), Just(6), Just(-1), Just(-2), any::<i64>()]
+                .prop_filter_map("a conversation id", ConversationId::new);
             let client_message = prop_oneof![
                 proptest::collection::vec((conversation.clone(), any::<u64>()), 0..4).prop_map(|after| {
                     let after =

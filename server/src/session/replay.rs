@@ -5,7 +5,6 @@
 
 use std::collections::VecDeque;
 
-use kefu_protocol::friends::is_peer;
 use kefu_protocol::v1::{ConversationId, Message, Seq, ServerMessage};
 
 use super::{Close, Session, Step};
@@ -62,7 +61,8 @@ impl Session {
             *seen = (*seen).max(messages.last().map(|m| m.seq).unwrap_or(0));
             self.queue(ServerMessage::History { conversation, messages, has_more }.encode().into())?;
         } else if !replay.fresh.is_empty() {
-            let batch: Vec<ConversationId> = replay.fresh.drain(..replay.fresh.len().min(FRESH_BATCH)).collect();
+            let batch: Vec<ConversationId> =
+                replay.fresh.drain(..replay.fresh.len().min(FRESH_BATCH)).collect();
             let pages = store.latest_pages(&batch, replay.page, PAGE_BYTES).await.map_err(resume_failed)?;
             replay.pages.extend(pages);
         } else {
@@ -78,8 +78,8 @@ impl Session {
     /// Read positions of the conversations replayed, who is there, then `ready`.
     async fn finish_replay(&mut self, replayed: &[ConversationId]) -> Step {
         for &conversation in replayed {
-            if is_peer(conversation) {
-                for (uid, seq) in self.shared.store.member_reads(conversation) {
+            if let Some(peer) = conversation.peer() {
+                for (uid, seq) in self.shared.store.member_reads(peer) {
                     if seq > 0 {
                         self.queue(ServerMessage::MemberRead { conversation, uid, seq }.encode().into())?;
                     }
@@ -96,15 +96,14 @@ impl Session {
         // Who is there, as of now; changes follow live.
         if self.is_agent() {
             for (uid, name) in self.shared.hub.online_users_named() {
-                self.queue(
-                    ServerMessage::Presence { conversation: uid, online: true, name }.encode().into(),
-                )?;
+                let conversation = ConversationId::support(uid);
+                self.queue(ServerMessage::Presence { conversation, online: true, name }.encode().into())?;
             }
         } else {
             self.queue(ServerMessage::Agents { online: self.shared.hub.agents_online() }.encode().into())?;
         }
-        if self.v2 {
-            let friends = self.shared.friends_frame(self.uid).await.map_err(resume_failed)?;
+        if let (true, Some(me)) = (self.v2, self.user()) {
+            let friends = self.shared.friends_frame(me).await.map_err(resume_failed)?;
             self.queue(friends.encode().into())?;
         }
         self.queue(ServerMessage::Ready.encode().into())

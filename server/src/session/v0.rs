@@ -1,7 +1,6 @@
 //! The original protocol: plain-text frames, a chat text is a message, replies have no
 //! addressee (an agent's v0 message goes to every online user, one stored copy each).
 
-
 use kefu_protocol::v1::ConversationId;
 use kefu_protocol::{notice, validate_text, TextError};
 
@@ -19,17 +18,16 @@ impl Session {
         if !self.allow(text.len()).await {
             return self.reply(notice::rate_limited());
         }
-        let conversations: Vec<ConversationId> = if self.is_agent() {
-            self.shared.hub.online_users().into_iter().collect()
-        } else {
-            vec![self.uid]
+        let conversations: Vec<ConversationId> = match self.user() {
+            None => self.shared.hub.online_users().into_iter().map(ConversationId::support).collect(),
+            Some(me) => vec![ConversationId::support(me)],
         };
         if conversations.is_empty() {
             return self.reply(notice::nobody_online());
         }
         for (index, conversation) in conversations.into_iter().enumerate() {
             self.v0_counter += 1;
-            let id = format!("v0-{}-{}-{}", self.uid.unsigned_abs(), self.started, self.v0_counter);
+            let id = format!("v0-{}-{}-{}", self.uid().unsigned_abs(), self.started, self.v0_counter);
             let new = self.new_message(conversation, id, text);
             let shared = &self.shared;
             // The first copy is the one v0 agents see; the other copies would repeat it.

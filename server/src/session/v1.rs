@@ -4,12 +4,12 @@
 
 use std::collections::{BTreeMap, HashSet};
 
+use kefu_protocol::ids::UserId;
 use kefu_protocol::v1::{
     self, ClientMessage, ConversationId, ErrorCode, Position, Seq, ServerMessage, DEFAULT_PAGE, MAX_PAGE,
     MAX_RESUME_POSITIONS,
 };
-use kefu_protocol::friends::is_peer;
-use kefu_protocol::{validate_text, TextError, AGENT_UID};
+use kefu_protocol::{validate_text, TextError};
 
 use super::replay::{resume_failed, Replay, PAGE_BYTES};
 use super::{Session, Step};
@@ -71,31 +71,30 @@ impl Session {
         }
     }
 
-    /// Whether this connection may read `conversation`: a user its own and (v2) the peer
-    /// conversations it is a member of; an agent any customer-service conversation, never a
-    /// peer one. (Writing to a peer conversation also needs a friendship: [`Session::send`].)
+    /// Whether this connection may use `conversation`: the facts gathered here, the rule in
+    /// [`crate::privacy::may_use`]. (Writing to a peer conversation also needs a friendship:
+    /// [`Session::peer_writable`].)
     async fn may_use(&self, conversation: ConversationId) -> bool {
-        if is_peer(conversation) {
-            return self.v2 && self.shared.store.members(conversation).is_some_and(|(a, b)| a == self.uid || b == self.uid);
-        }
-        if !self.is_agent() {
-            return conversation == self.uid;
-        }
-        if conversation == AGENT_UID {
-            return false;
-        }
-        self.shared.hub.is_online(conversation)
-            || self.shared.store.has_conversation(conversation).await.unwrap_or(false)
+        let members = conversation.peer().and_then(|peer| self.shared.store.members(peer));
+        // Whether a support conversation exists matters to agents only (a query: asked then).
+        let exists = match conversation.support_user() {
+            Some(owner) if self.is_agent() => {
+                self.shared.hub.is_online(kefu_protocol::ids::Caller::User(owner))
+                    || self.shared.store.has_conversation(conversation).await.unwrap_or(false)
+            }
+            _ => false,
+        };
+        crate::privacy::may_use(self.caller, self.v2, conversation, crate::privacy::Facts { members, exists })
     }
 
     /// The conversation a frame addresses: a user's own when it names none; an agent must name
     /// one that exists. `Err`: the message of the `unknown_conversation` error to answer with.
     async fn addressed(&self, conversation: Option<ConversationId>) -> Result<ConversationId, String> {
-        match conversation {
-            None if !self.is_agent() => Ok(self.uid),
-            None => Err("an agent's frame must name its conversation".into()),
-            Some(conversation) if self.may_use(conversation).await => Ok(conversation),
-            Some(conversation) => Err(format!("no conversation {conversation} here")),
+        match (conversation, self.user()) {
+            (None, Some(me)) => Ok(ConversationId::support(me)),
+            (None, None) => Err("an agent's frame must name its conversation".into()),
+            (Some(conversation), _) if self.may_use(conversation).await => Ok(conversation),
+            (Some(conversation), _) => Err(format!("no conversation {conversation} here")),
         }
     }
 
@@ -118,14 +117,17 @@ impl Session {
             *earliest = (*earliest).min(seq);
         }
         // Every conversation an agent may use, read once (not once per position).
-        let existing: HashSet<ConversationId> = if self.is_agent() {
-            let stored = self.shared.store.conversations().await.map_err(resume_failed)?;
-            stored.into_iter().chain(self.shared.hub.online_users()).collect()
-        } else if self.v2 {
-            let peers = self.shared.store.peer_conversations_of(self.uid);
-            peers.into_iter().chain([self.uid]).collect()
-        } else {
-            HashSet::from([self.uid])
+        let existing: HashSet<ConversationId> = match self.user() {
+            None => {
+                let stored = self.shared.store.conversations().await.map_err(resume_failed)?;
+                let online = self.shared.hub.online_users().into_iter().map(ConversationId::support);
+                stored.into_iter().chain(online).collect()
+            }
+            Some(me) if self.v2 => {
+                let peers = self.shared.store.peer_conversations_of(me).into_iter().map(ConversationId::from);
+                peers.chain([ConversationId::support(me)]).collect()
+            }
+            Some(me) => HashSet::from([ConversationId::support(me)]),
         };
         let mut replay = Replay {
             page: if self.is_agent() { AGENT_FIRST_PAGE } else { DEFAULT_PAGE },
@@ -149,7 +151,7 @@ impl Session {
             // an agent has one per user, ten thousand after a restart).
             // A peer conversation not seen yet is not replayed: the friends list carries its
             // latest message, and the page asks for a page when it is opened.
-            if conversation != AGENT_UID && !is_peer(conversation) && !self.delivered.contains_key(&conversation) {
+            if !conversation.is_peer() && !self.delivered.contains_key(&conversation) {
                 replay.fresh.push_back(conversation);
                 replay.replayed.push(conversation);
             }
@@ -199,13 +201,20 @@ impl Session {
             Ok(conversation) => conversation,
             Err(message) => return self.error(ErrorCode::UnknownConversation, message, None),
         };
-        if let Some((a, b)) = self.shared.store.members(conversation) {
-            return match self.shared.store.mark_member_read(conversation, self.uid, seq).await {
+        if let (Some(peer), Some(me)) = (conversation.peer(), self.user()) {
+            let Some(members) = self.shared.store.members(peer) else { return Ok(()) };
+            return match self.shared.store.mark_member_read(peer, me, seq).await {
                 Ok(stored) if stored > seq => Ok(()),
                 // Nothing read yet, nothing to tell.
                 Ok(0) => Ok(()),
                 Ok(seq) => {
-                    self.shared.member_read(conversation, self.uid, seq, (a, b));
+                    // After a block nothing of the blocked reaches the blocker, nor the other
+                    // way: the read is the reader's own business then (their other tabs).
+                    let (a, b) = members;
+                    let other = if a == me { b } else { a };
+                    let told =
+                        if self.shared.store.blocked_either_way(me, other) { (me, me) } else { members };
+                    self.shared.member_read(peer, me, seq, told);
                     Ok(())
                 }
                 Err(err) => self.unavailable(err),
@@ -235,12 +244,12 @@ impl Session {
             Err((code, message)) => return self.error(code, message, None),
         };
         if let Some(id) = self.joined {
-            match members {
-                Some((a, b)) => {
-                    let frame = ServerMessage::MemberTyping { conversation, uid: self.uid };
+            match (members, self.user()) {
+                (Some((a, b)), Some(me)) => {
+                    let frame = ServerMessage::MemberTyping { conversation, uid: me };
                     self.shared.tell(&[a, b], &frame, Some(id));
                 }
-                None => {
+                _ => {
                     let frame = ServerMessage::Typing { conversation, agent: self.is_agent() };
                     self.shared.notify(conversation, &frame, Some(id));
                 }
@@ -251,12 +260,18 @@ impl Session {
 
     /// For a peer conversation (already known to be the user's): its members, if the other
     /// is still a friend, or the error to refuse writing with. `Ok(None)`: not a peer one.
-    fn peer_writable(&self, conversation: ConversationId) -> Result<Option<(i64, i64)>, (ErrorCode, String)> {
-        let Some((a, b)) = self.shared.store.members(conversation) else { return Ok(None) };
-        let other = if a == self.uid { b } else { a };
-        if self.shared.store.are_friends(self.uid, other) {
+    fn peer_writable(
+        &self,
+        conversation: ConversationId,
+    ) -> Result<Option<(UserId, UserId)>, (ErrorCode, String)> {
+        let Some(peer) = conversation.peer() else { return Ok(None) };
+        let (Some((a, b)), Some(me)) = (self.shared.store.members(peer), self.user()) else {
+            return Err((ErrorCode::UnknownConversation, format!("no conversation {conversation} here")));
+        };
+        let other = if a == me { b } else { a };
+        if self.shared.store.are_friends(me, other) {
             Ok(Some((a, b)))
-        } else if self.shared.store.blocked_either_way(self.uid, other) {
+        } else if self.shared.store.blocked_either_way(me, other) {
             Err((ErrorCode::Blocked, format!("you and user {other} cannot write to each other")))
         } else {
             Err((ErrorCode::NotFriends, format!("user {other} is not your friend")))

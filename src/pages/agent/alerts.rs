@@ -57,7 +57,7 @@ impl Alerts {
         alerts
     }
 
-    fn raise(self, conversation: Option<i64>) {
+    fn raise(self, conversation: Option<kefu_protocol::v1::ConversationId>) {
         let texts = texts();
         self.raised.update(|n| *n += 1);
         if self.sound.get_untracked() {

@@ -70,7 +70,7 @@ pub(super) fn ConversationList(
 /// What one line of the conversation list shows.
 #[derive(Clone, PartialEq, Eq, Hash)]
 struct Row {
-    uid: i64,
+    uid: kefu_protocol::v1::ConversationId,
     name: String,
     avatar: String,
     unread: usize,
@@ -84,7 +84,12 @@ struct Row {
 }
 
 #[component]
-fn ConversationRow(row: Row, inbox: RwSignal<Inbox>, clock: RwSignal<u64>, minute: Memo<u64>) -> impl IntoView {
+fn ConversationRow(
+    row: Row,
+    inbox: RwSignal<Inbox>,
+    clock: RwSignal<u64>,
+    minute: Memo<u64>,
+) -> impl IntoView {
     let texts = texts();
     let uid = row.uid;
     let presence = if row.online { texts.user_online } else { texts.user_offline };

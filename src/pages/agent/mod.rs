@@ -153,7 +153,12 @@ pub(super) fn BackendHost(config: PageConfig) -> impl IntoView {
 /// The console's header: title, who is signed in, status, the availability switch, alert
 /// switches, sign out.
 #[component]
-fn ConsoleBar(chat: Chat<Inbox>, alerts: Alerts, config: PageConfig, session: Option<AgentSession>) -> impl IntoView {
+fn ConsoleBar(
+    chat: Chat<Inbox>,
+    alerts: Alerts,
+    config: PageConfig,
+    session: Option<AgentSession>,
+) -> impl IntoView {
     let texts = texts();
     let backend = config.clone();
     let switched_on = RwSignal::new(true);
@@ -183,7 +188,9 @@ fn ConsoleBar(chat: Chat<Inbox>, alerts: Alerts, config: PageConfig, session: Op
             identity::forget_agent_session(&config);
             match told {
                 Ok(()) => identity::restart_with(texts.signed_out),
-                Err(reason) => identity::restart_with(&texts.signed_out_here_only.replace("{reason}", &reason)),
+                Err(reason) => {
+                    identity::restart_with(&texts.signed_out_here_only.replace("{reason}", &reason))
+                }
             }
         });
     };

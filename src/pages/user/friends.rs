@@ -3,8 +3,8 @@
 //! page's model (`kefu_core::friends_chat`); frames go through the chat.
 
 use kefu_core::config::{PageConfig, Screen};
-use kefu_core::friends_chat::FriendsChat;
 use kefu_core::connection::Status;
+use kefu_core::friends_chat::FriendsChat;
 use kefu_core::peers::{display_name, initials};
 use kefu_core::when;
 use kefu_protocol::friends::{Friend, Person};
@@ -43,7 +43,7 @@ fn FriendsPage(config: PageConfig, visitor: Visitor) -> impl IntoView {
     let screen = RwSignal::new(config.screen.on_friends_page());
     address::follow(screen);
     let peer = Memo::new(move |_| match screen.get() {
-        Screen::Chat(uid) => Some(uid),
+        Screen::Chat(uid) => kefu_protocol::ids::UserId::new(uid),
         _ => None,
     });
     // Memos: the screens below are rebuilt when the screen changes, not with every message.
@@ -217,7 +217,7 @@ fn FriendRow(friend: Friend, screen: RwSignal<Screen>) -> impl IntoView {
     view! {
         <li>
             <button type="button" class="conversation-item" data-friend=uid.to_string()
-                data-online=friend.online.to_string() on:click=move |_| address::go(screen, Screen::Chat(uid))>
+                data-online=friend.online.to_string() on:click=move |_| address::go(screen, Screen::Chat(uid.get()))>
                 <PersonAvatar person=friend.person.clone() />
                 <span class="conversation-name" title=name.clone()>
                     <span class="presence" aria-label=presence title=presence></span>
@@ -260,7 +260,9 @@ fn PersonRow(
                 ("decline", texts.decline, ClientMessage::Answer { uid, accept: false }),
             ],
         ),
-        RowKind::Outgoing => (texts.waiting.to_owned(), vec![("withdraw", texts.withdraw, ClientMessage::Cancel { uid })]),
+        RowKind::Outgoing => {
+            (texts.waiting.to_owned(), vec![("withdraw", texts.withdraw, ClientMessage::Cancel { uid })])
+        }
         RowKind::Blocked => (String::new(), vec![("unblock", texts.unblock, ClientMessage::Unblock { uid })]),
     };
     let marked = move |which: RowKind| (kind == which).then(|| uid.to_string());
@@ -275,7 +277,7 @@ fn PersonRow(
             data-blocked=marked(RowKind::Blocked)>
             <PersonAvatar person />
             <span class="request-text">
-                <span class="conversation-name">{name}" · #"{uid}</span>
+                <span class="conversation-name">{name}" · #"{uid.get()}</span>
                 <span class="conversation-preview">{under}</span>
             </span>
             {buttons}
@@ -292,8 +294,7 @@ fn AddFriend(chat: Chat<FriendsChat>, offline: RwSignal<bool>) -> impl IntoView 
     let error = RwSignal::new(None::<&'static str>);
     let submit = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
-        let Some(uid) = kefu_protocol::parse_user_id(id.get_untracked().trim()).filter(|uid| *uid >= 0)
-        else {
+        let Some(uid) = id.get_untracked().trim().parse::<kefu_protocol::ids::UserId>().ok() else {
             error.set(Some(texts.bad_id));
             return;
         };
@@ -337,7 +338,8 @@ fn InviteLink(chat: Chat<FriendsChat>, api: String) -> impl IntoView {
     let qr = move || {
         let link = link.get();
         (!link.is_empty()).then(|| {
-            let src = format!("{api}{}?text={}", kefu_protocol::api::QR_PATH, js_sys::encode_uri_component(&link));
+            let src =
+                format!("{api}{}?text={}", kefu_protocol::api::QR_PATH, js_sys::encode_uri_component(&link));
             view! { <img class="qr" src=src alt=texts.invite_link data-qr="true" /> }
         })
     };
@@ -365,7 +367,7 @@ fn InviteOffer(chat: Chat<FriendsChat>, token: String, offline: RwSignal<bool>) 
     let me = chat.model.with_untracked(|m| m.uid);
     let answered = RwSignal::new(false);
     let already = move || chat.model.with(|m| m.peers.friend_by_uid(uid).is_some());
-    let shown = move || uid != me && !answered.get() && !already();
+    let shown = move || uid.get() != me && !answered.get() && !already();
     let accept = move |_| {
         ask(chat, ClientMessage::Befriend { uid, note: String::new(), invite: Some(token.clone()) }, offline);
         answered.set(true);
@@ -385,7 +387,11 @@ fn InviteOffer(chat: Chat<FriendsChat>, token: String, offline: RwSignal<bool>) 
 /// The conversation with friend `uid`: back, who and whether online, messages, composer,
 /// and removing or blocking them.
 #[component]
-pub(super) fn PeerView(chat: Chat<FriendsChat>, screen: RwSignal<Screen>, uid: i64) -> impl IntoView {
+pub(super) fn PeerView(
+    chat: Chat<FriendsChat>,
+    screen: RwSignal<Screen>,
+    uid: kefu_protocol::ids::UserId,
+) -> impl IntoView {
     let texts = texts();
     let offline = RwSignal::new(false);
     let friend = Memo::new(move |_| chat.model.with(|m| m.peers.friend_by_uid(uid).cloned()));

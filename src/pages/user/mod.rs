@@ -82,7 +82,11 @@ fn Connecting(title: &'static str) -> impl IntoView {
 
 /// Connects `visitor` to the backend with the page's `model`, with the visitor's outbox (one
 /// for both pages: a message queued on one is sent from either).
-pub(crate) fn start_chat<M: Model + Send + Sync + 'static>(config: &PageConfig, visitor: &Visitor, model: M) -> Chat<M> {
+pub(crate) fn start_chat<M: Model + Send + Sync + 'static>(
+    config: &PageConfig,
+    visitor: &Visitor,
+    model: M,
+) -> Chat<M> {
     let uid = visitor.uid;
     let outbox = Key::UserOutbox { server: config.server.clone(), uid };
     let url = kefu_protocol::endpoint_url_with_token(&config.server, uid, visitor.token.as_deref());

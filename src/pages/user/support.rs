@@ -26,7 +26,12 @@ fn SupportPage(config: PageConfig, visitor: Visitor) -> impl IntoView {
     let chat = start_chat(&config, &visitor, UserChat::new(uid));
     let send = Callback::new(move |text: String| chat.compose(None, text));
     let retry = Callback::new(move |entry: u64| chat.retry(entry));
-    let older = Callback::new(move |()| chat.older(uid));
+    // The page's own conversation (a uid outside the ids' ranges has none to page).
+    let older = Callback::new(move |()| {
+        if let Some(own) = kefu_protocol::v1::ConversationId::new(uid) {
+            chat.older(own)
+        }
+    });
     let typing = Callback::new(move |()| chat.typing(None));
     // Reading: whatever is shown while the page is in view (re-checked as the clock ticks,
     // so coming back to the tab counts too).
@@ -49,9 +54,8 @@ fn SupportPage(config: PageConfig, visitor: Visitor) -> impl IntoView {
     let service = Signal::derive(move || {
         branding.with(|b| b.service_name(texts.lang).unwrap_or(texts.service).to_owned())
     });
-    let welcome = Signal::derive(move || {
-        branding.with(|b| b.welcome(texts.lang).unwrap_or(texts.welcome).to_owned())
-    });
+    let welcome =
+        Signal::derive(move || branding.with(|b| b.welcome(texts.lang).unwrap_or(texts.welcome).to_owned()));
     let agents = Signal::derive(move || chat.model.with(|chat| chat.agents_online));
     let status_detail = Signal::derive(move || {
         let (status, _) = chat.link_state.get();
