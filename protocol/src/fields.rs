@@ -202,6 +202,7 @@ impl ClientMessage {
             ClientMessage::Unfriend { .. } => "unfriend",
             ClientMessage::Block { .. } => "block",
             ClientMessage::Unblock { .. } => "unblock",
+            ClientMessage::NewInvite => "new_invite",
         };
         out.put_string("type", kind);
         let seq = |seq: u64| i64::try_from(seq).unwrap_or(i64::MAX);
@@ -260,6 +261,7 @@ impl ClientMessage {
             | ClientMessage::Unfriend { uid }
             | ClientMessage::Block { uid }
             | ClientMessage::Unblock { uid } => out.put_integer("uid", uid.get()),
+            ClientMessage::NewInvite => {}
         }
         out
     }

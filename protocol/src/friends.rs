@@ -17,6 +17,9 @@ pub const MAX_NOTE_CHARS: usize = 100;
 pub const MAX_FRIENDS: usize = 1_000;
 /// A pending request is dropped this long after it was sent.
 pub const REQUEST_EXPIRY_SECS: u64 = 30 * 24 * 60 * 60;
+/// Pending requests one user may have waiting for their answer; past it new ones are refused
+/// (`too_many`) until some are answered or expire.
+pub const MAX_PENDING_REQUESTS: usize = 100;
 /// Friend requests one user may send per [`REQUEST_WINDOW_SECS`].
 pub const MAX_REQUESTS_PER_WINDOW: u32 = 30;
 pub const REQUEST_WINDOW_SECS: u64 = 60 * 60;
@@ -91,8 +94,12 @@ pub struct AppFriendship {
     pub b: UserId,
     /// `true` makes them friends, `false` ends the friendship.
     pub friends: bool,
-    /// Unix seconds after which the request is refused (keep it short: a minute).
+    /// Unix seconds after which the request is refused (keep it short: a minute; at most
+    /// [`MAX_APP_BODY_SECS`] ahead).
     pub exp: u64,
+    /// Unix seconds when it was signed: a body older than one already applied to the pair is
+    /// refused, and so is the same body again.
+    pub iat: u64,
 }
 
 /// What an invite token says (readable by the page to show who invites; only the server can
@@ -103,6 +110,10 @@ pub struct Invite {
     pub sub: String,
     pub name: String,
     pub exp: u64,
+    /// The inviter's invite generation when it was made: it works only while that lasts (a
+    /// new link, a friendship of theirs ended, a block set or lifted move it on).
+    #[serde(default)]
+    pub epoch: u64,
 }
 
 impl Invite {
@@ -152,7 +163,7 @@ mod tests {
 
     #[test]
     fn invite_names_its_uid() {
-        let invite = Invite { sub: "invite:42".into(), name: "Ann".into(), exp: 1 };
+        let invite = Invite { sub: "invite:42".into(), name: "Ann".into(), exp: 1, epoch: 0 };
         assert_eq!(invite.uid(), Some(UserId::lit(42)));
         assert_eq!(Invite { sub: "agent:x".into(), ..invite }.uid(), None);
         assert!(valid_note(&"字".repeat(MAX_NOTE_CHARS)) && !valid_note(&"a".repeat(MAX_NOTE_CHARS + 1)));

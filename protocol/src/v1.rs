@@ -98,6 +98,8 @@ pub enum ClientMessage {
     Unblock {
         uid: UserId,
     },
+    /// v2: a new invite link; the earlier ones stop working.
+    NewInvite,
 }
 
 /// The last sequence number a client has seen in a conversation.
@@ -246,7 +248,7 @@ impl ClientMessage {
             }),
             Some(
                 "resume" | "send" | "history" | "typing" | "read" | "befriend" | "answer" | "cancel"
-                | "unfriend" | "block" | "unblock",
+                | "unfriend" | "block" | "unblock" | "new_invite",
             ) => serde_json::from_str(text)
                 .map_err(|err| DecodeError { code: ErrorCode::Malformed, message: err.to_string() }),
             Some(other) => {
@@ -478,6 +480,7 @@ pub(crate) mod tests {
                     Just(ClientMessage::Unfriend { uid: user(conversation.map_or(1, ConversationId::get)) }),
                     Just(ClientMessage::Block { uid: user(conversation.map_or(1, ConversationId::get)) }),
                     Just(ClientMessage::Unblock { uid: user(conversation.map_or(1, ConversationId::get)) }),
+                    Just(ClientMessage::NewInvite),
                 ]
             })
     }

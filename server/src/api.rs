@@ -42,6 +42,8 @@ pub enum ApiError {
     SameUser,
     #[error("a and b must be user ids: 0 up to 2^53 - 1")]
     NotUsers,
+    #[error("this body was applied already, or a later one for the same pair was (sign each change anew)")]
+    StaleAppBody,
     #[error("one of the two has blocked the other")]
     Blocked,
     #[error("one of the two already has the most friends allowed")]
@@ -69,7 +71,7 @@ impl ApiError {
             ApiError::BadAppSignature(_) => StatusCode::UNAUTHORIZED,
             ApiError::SameUser | ApiError::NotUsers => StatusCode::BAD_REQUEST,
             ApiError::NotAnInvite => StatusCode::BAD_REQUEST,
-            ApiError::Blocked | ApiError::TooManyFriends => StatusCode::CONFLICT,
+            ApiError::Blocked | ApiError::TooManyFriends | ApiError::StaleAppBody => StatusCode::CONFLICT,
             ApiError::FriendsUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
         }
     }
@@ -147,6 +149,13 @@ pub(crate) async fn app_friendship(
         return Err(ApiError::SameUser);
     }
     let store = &state.shared.store;
+    // A body is applied once, and never after a later one for the same pair (no replay).
+    let digest = body.trim().rsplit('.').next().unwrap_or_default();
+    match store.apply_app_body(a, b, request.iat, digest).await {
+        Ok(crate::store::AppBody::Fresh) => {}
+        Ok(crate::store::AppBody::Stale) => return Err(ApiError::StaleAppBody),
+        Err(err) => return Err(ApiError::FriendsUnavailable(err)),
+    }
     let outcome = if request.friends {
         store.make_friends(a, b).await.map(|_| ())
     } else {
@@ -160,7 +169,7 @@ pub(crate) async fn app_friendship(
         Err(FriendError::Blocked) => return Err(ApiError::Blocked),
         Err(FriendError::TooManyFriends) => return Err(ApiError::TooManyFriends),
         Err(FriendError::Store(err)) => return Err(ApiError::FriendsUnavailable(err)),
-        Err(FriendError::UnknownUser | FriendError::NotFriends | FriendError::NoRequest) => {
+        Err(FriendError::UnknownUser | FriendError::NotFriends | FriendError::NoRequest | FriendError::RequestsFull) => {
             return Err(ApiError::SameUser)
         }
     }

@@ -90,22 +90,29 @@ impl Invites {
         Invites { key: Key::new(server_secret) }
     }
 
-    pub fn token(&self, uid: UserId, name: &str) -> String {
+    /// `uid`'s invite token, made in their invite generation `epoch`.
+    pub fn token(&self, uid: UserId, name: &str, epoch: u64) -> String {
         let invite = kefu_protocol::friends::Invite {
             sub: format!("invite:{uid}"),
             name: name.to_owned(),
-            exp: now() + kefu_protocol::friends::INVITE_SECS,
+            // The end of a day: the same link all day (one QR picture), then a new one.
+            exp: (now() / DAY + 1) * DAY + kefu_protocol::friends::INVITE_SECS,
+            epoch,
         };
         encode(&Header::new(Algorithm::HS256), &invite, &self.key.encoding).unwrap_or_default()
     }
 
-    /// The inviter, if `token` is a valid invite.
-    pub fn inviter(&self, token: &str) -> Option<UserId> {
+    /// The inviter and the invite generation it was made in, if `token` is a valid invite
+    /// (signed here, not expired). Whether that generation still lasts is the store's word.
+    pub fn inviter(&self, token: &str) -> Option<(UserId, u64)> {
         let mut validation = Validation::new(Algorithm::HS256);
         validation.set_required_spec_claims(&["exp", "sub"]);
-        decode::<kefu_protocol::friends::Invite>(token, &self.key.decoding, &validation).ok()?.claims.uid()
+        let claims = decode::<kefu_protocol::friends::Invite>(token, &self.key.decoding, &validation).ok()?.claims;
+        Some((claims.uid()?, claims.epoch))
     }
 }
+
+const DAY: u64 = 24 * 60 * 60;
 
 /// Why an app's friendship body is refused.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -232,6 +239,7 @@ impl Auth {
             b: i64,
             friends: bool,
             exp: u64,
+            iat: u64,
         }
         let Some(app) = &self.app else {
             return Err(AppBodyRefusal::Signature("this server has no app secret (--app-secret)".into()));
@@ -251,7 +259,7 @@ impl Auth {
         }
         match (UserId::new(raw.a), UserId::new(raw.b)) {
             (Some(a), Some(b)) => {
-                Ok(kefu_protocol::friends::AppFriendship { a, b, friends: raw.friends, exp: raw.exp })
+                Ok(kefu_protocol::friends::AppFriendship { a, b, friends: raw.friends, exp: raw.exp, iat: raw.iat })
             }
             _ => Err(AppBodyRefusal::Ids),
         }

@@ -21,7 +21,9 @@ use sqlx::{PgPool, SqlitePool};
 use tokio::sync::{Mutex, MutexGuard};
 
 mod friends;
+mod invites;
 pub use friends::{FriendError, Requested};
+pub use invites::AppBody;
 
 /// Storage errors, said plainly, with their source kept.
 #[derive(Debug, thiserror::Error)]
@@ -138,6 +140,11 @@ pub struct Store {
     /// ([`Store::note_last_seqs`]), which also repairs what a lost event left stale.
     graph: std::sync::Mutex<friends::Graph>,
 }
+
+/// How long a statement waits for a PostgreSQL connection before the store gives up
+/// (`unavailable`): below the page's heartbeat timeout, so that a link is never taken for
+/// dead while the database is.
+pub const WRITE_WAIT: Duration = Duration::from_secs(1);
 
 /// What [`Store::positions`] holds, per conversation.
 #[derive(Default)]
@@ -330,7 +337,10 @@ impl Store {
         let db = if is_postgres(database) {
             let pool = PgPoolOptions::new()
                 .max_connections(8)
-                .acquire_timeout(Duration::from_secs(5))
+                // A write that cannot reach the database soon is answered `unavailable` (the
+                // page sends it again) well within the page's heartbeat timeout (1.5 s),
+                // rather than leaving the connection silent through an outage.
+                .acquire_timeout(WRITE_WAIT)
                 .connect(&database.display().to_string())
                 .await?;
             sqlx::migrate!("./migrations/postgres").run(&pool).await?;
@@ -523,6 +533,40 @@ impl Store {
     /// The last sequence number of a conversation (0: no message yet).
     pub async fn last_seq(&self, conversation: ConversationId) -> Result<Seq, StoreError> {
         Ok(self.positions().last_seq.get(&conversation).copied().unwrap_or(0))
+    }
+
+    /// The last `seq` of each of `claimed`'s conversations, for clamping a resume: from memory
+    /// where it knows as far as the client claims; else from the database (one statement for
+    /// all), noted in memory. Another instance may have stored messages this one has not heard
+    /// of (Redis down, or just back): clamping to this instance's memory would take a client
+    /// back to a position it is past, and give it again what it has.
+    pub async fn last_seqs_for(
+        &self,
+        claimed: &[(ConversationId, Seq)],
+    ) -> Result<std::collections::HashMap<ConversationId, Seq>, StoreError> {
+        let mut last: std::collections::HashMap<ConversationId, Seq> = {
+            let positions = self.positions();
+            claimed.iter().map(|(c, _)| (*c, positions.last_seq.get(c).copied().unwrap_or(0))).collect()
+        };
+        let unsure: Vec<ConversationId> =
+            claimed.iter().filter(|(c, seq)| *seq > last.get(c).copied().unwrap_or(0)).map(|(c, _)| *c).collect();
+        for chunk in unsure.chunks(1_000) {
+            let list = (1..=chunk.len()).map(|n| format!("${n}")).collect::<Vec<_>>().join(", ");
+            let statement = format!("SELECT conversation, last_seq FROM counters WHERE conversation IN ({list})");
+            let rows: Vec<(i64, i64)> = with_pool!(&self.db, pool => {
+                let mut query = sqlx::query_as(&statement);
+                for conversation in chunk {
+                    query = query.bind(conversation.get());
+                }
+                query.fetch_all(pool).await?
+            });
+            for (conversation, seq) in stored_positions(rows) {
+                self.note_message(conversation, seq);
+                let known = last.entry(conversation).or_insert(0);
+                *known = (*known).max(seq);
+            }
+        }
+        Ok(last)
     }
 
     fn positions(&self) -> std::sync::MutexGuard<'_, Positions> {

@@ -250,18 +250,48 @@ async fn a_redis_restart_and_a_killed_instance_lose_nothing() {
         }
     })
     .await;
-    // Back: what was stored meanwhile reaches the other instance's agent, in order, once.
+    // A second tab on another instance, which has not heard of those three, resumes after
+    // the third and writes: it is given its own message once, and nothing it already has.
+    // (Before: that instance clamped the resume to what it knew, 0, and sent 1-4 again.)
+    let (mut tab, replay) = {
+        let url = format!("{}?token={}", servers[1].bare_ws_url("7"), app_token(7, Some("u7")));
+        let mut socket = ws::connect_v1(&url).await;
+        let position = kefu_protocol::v1::Position { conversation: kefu_protocol::v1::ConversationId::lit(7), seq: 3 };
+        let replay = ws::resume(&mut socket, vec![position]).await;
+        (socket, replay)
+    };
+    let again = |f: &ServerMessage| match f {
+        ServerMessage::Message(m) => m.seq <= 3,
+        ServerMessage::History { messages, .. } => messages.iter().any(|m| m.seq <= 3),
+        _ => false,
+    };
+    assert!(!replay.iter().any(again), "{replay:?}");
+    assert_eq!(say(&mut tab, "t4", None, "from the second tab").await, 4);
+    ws::assert_nothing_pending(&mut tab, |text| match ServerMessage::decode(text) {
+        Ok(frame) => !again(&frame),
+        Err(_) => true,
+    })
+    .await;
+
+    // Back: what was stored meanwhile reaches the other instance's agent, in order, once;
+    // and the agent, connected all along, is never shown leaving to the user while the
+    // instances write their presence again (a TTL and two polls are watched).
     redis.start_again();
-    let expected: Vec<(i64, u64, String)> =
+    let watched = Instant::now() + Duration::from_millis(3_000 + 2 * 500 + 500);
+    while let Ok(frame) = tokio::time::timeout_at(watched.into(), next_v1(&mut seven)).await {
+        assert_ne!(frame, ServerMessage::Agents { online: false }, "presence flapped after Redis came back");
+    }
+    let mut expected: Vec<(i64, u64, String)> =
         (1..=3).map(|n| (7, n, format!("while redis is down {n}"))).collect();
+    expected.push((7, 4, "from the second tab".to_owned()));
     let mut got = vec![];
-    while got.len() < 3 {
+    while got.len() < 4 {
         let m = message(&mut console).await;
         got.push((m.conversation.get(), m.seq, m.text));
     }
     assert_eq!(got, expected);
-    assert_eq!(say(&mut seven, "m4", None, "live again").await, 4);
-    assert_eq!(messages(&mut console, 1).await, vec![(7, 4, "live again".to_owned())]);
+    assert_eq!(say(&mut seven, "m5", None, "live again").await, 5);
+    assert_eq!(messages(&mut console, 1).await, vec![(7, 5, "live again".to_owned())]);
 
     // An instance killed: its user goes offline at the agent on another instance.
     let (mut nine, _) = user(&servers[2].bare_ws_url("9"), 9).await;
@@ -529,7 +559,13 @@ impl Steadfast {
                 Ok(ServerMessage::Message(m)) => self.received(m.conversation.get(), m.seq),
                 Ok(ServerMessage::History { conversation, messages, .. }) => {
                     let conversation = conversation.get();
-                    let known = self.seen.get(&conversation).copied().unwrap_or(0);
+                    let known = self.seen.get(&conversation).copied();
+                    // A page is for a conversation the client did not name: one it has (it
+                    // named it in its resume) must not come back at or below that point.
+                    if let Some(known) = known.filter(|known| messages.iter().any(|m| m.seq <= *known)) {
+                        self.faults.push(format!("{}: a page of {conversation} at or below {known}", self.name));
+                    }
+                    let known = known.unwrap_or(0);
                     for seq in messages.iter().map(|m| m.seq).filter(|seq| *seq > known) {
                         self.received(conversation, seq);
                     }

@@ -280,8 +280,36 @@ async fn invites_crossing_requests_and_refusals_say_why() {
     )
     .await;
     assert_eq!(next_error(&mut bob).await.0, ErrorCode::BadInvite, "a forged invite");
-    send(&mut bob, &ClientMessage::Befriend { uid: ANN, note: String::new(), invite: Some(invite) }).await;
+    let by_invite = ClientMessage::Befriend { uid: ANN, note: String::new(), invite: Some(invite.clone()) };
+    send(&mut bob, &by_invite).await;
     assert_eq!(friend_uids(&next_friends(&mut bob).await), vec![ANN], "an invite needs no answer");
+    assert_eq!(friend_uids(&next_friends(&mut ann).await), vec![BOB]);
+
+    // Ann removes Bob: her old invite does not make them friends again (before, it did,
+    // without her consent); nor after a block and an unblock.
+    send(&mut ann, &ClientMessage::Unfriend { uid: BOB }).await;
+    let renewed = next_friends(&mut ann).await.invite;
+    next_friends(&mut bob).await;
+    assert_ne!(renewed, invite, "a new link after a removal");
+    send(&mut bob, &by_invite).await;
+    assert_eq!(next_error(&mut bob).await.0, ErrorCode::BadInvite, "an invite from before the removal");
+    send(&mut ann, &ClientMessage::Block { uid: BOB }).await;
+    next_friends(&mut ann).await;
+    next_friends(&mut bob).await;
+    send(&mut ann, &ClientMessage::Unblock { uid: BOB }).await;
+    let after_unblock = next_friends(&mut ann).await.invite;
+    next_friends(&mut bob).await;
+    let old = ClientMessage::Befriend { uid: ANN, note: String::new(), invite: Some(renewed) };
+    send(&mut bob, &old).await;
+    assert_eq!(next_error(&mut bob).await.0, ErrorCode::BadInvite, "an invite from before the block");
+    // A new link replaces the old one: the old stops working, the new one works.
+    send(&mut ann, &ClientMessage::NewInvite).await;
+    let newest = next_friends(&mut ann).await.invite;
+    let stale = ClientMessage::Befriend { uid: ANN, note: String::new(), invite: Some(after_unblock) };
+    send(&mut bob, &stale).await;
+    assert_eq!(next_error(&mut bob).await.0, ErrorCode::BadInvite, "replaced by a newer link");
+    send(&mut bob, &ClientMessage::Befriend { uid: ANN, note: String::new(), invite: Some(newest) }).await;
+    assert_eq!(friend_uids(&next_friends(&mut bob).await), vec![ANN], "the newest link works");
     assert_eq!(friend_uids(&next_friends(&mut ann).await), vec![BOB]);
 
     // Two crossing requests make a friendship.
@@ -409,6 +437,39 @@ async fn the_apps_backend_sets_and_ends_friendships_live() {
     assert_eq!(eve_in_anns.person.avatar, picture);
     assert_eq!(post(app_friendship_signed(APP_SECRET, ANN.get(), BOB.get(), false)).0, 200);
     assert_eq!(friend_uids(&next_friends(&mut bob).await), Vec::<UserId>::new());
+
+    // A body is applied once, never after a later one for the pair, and lives 5 minutes at
+    // most. (Before: "friends", "not friends", then the first body again made them friends.)
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).expect("clock").as_secs();
+    let body = |friends: bool, iat: u64, exp: u64| {
+        kefu_testkit::app_friendship_claims(
+            APP_SECRET,
+            serde_json::json!({ "a": ANN.get(), "b": BOB.get(), "friends": friends, "iat": iat, "exp": exp }),
+        )
+    };
+    let yes = body(true, now, now + 60);
+    assert_eq!(post(yes.clone()).0, 200);
+    assert_eq!(friend_uids(&next_friends(&mut bob).await), vec![ANN]);
+    assert_eq!(post(body(false, now, now + 60)).0, 200);
+    assert_eq!(friend_uids(&next_friends(&mut bob).await), Vec::<UserId>::new());
+    let (status, why) = post(yes);
+    assert_eq!(status, 409, "the same body again: {why}");
+    assert_eq!(post(body(true, now - 10, now + 60)).0, 409, "issued before the last one applied");
+    assert_eq!(post(body(true, now, now + (1 << 40))).0, 401, "an expiry of 2^40 s");
+    assert_eq!(post(body(true, now, now + kefu_protocol::friends::MAX_APP_BODY_SECS + 60)).0, 401);
+    let no_iat = kefu_testkit::app_friendship_claims(
+        APP_SECRET,
+        serde_json::json!({ "a": ANN.get(), "b": BOB.get(), "friends": true, "exp": now + 60 }),
+    );
+    assert_eq!(post(no_iat).0, 401, "a body says when it was signed");
+    assert_nothing_pending(&mut bob, |text| !text.contains("\"friends\"")).await;
+    assert!(!server_has_friends(&mut bob, ANN).await, "still not friends");
+}
+
+/// Whether `other` is in `socket`'s friends list, asked anew (a new invite link sends it).
+async fn server_has_friends(socket: &mut Socket, other: UserId) -> bool {
+    send(socket, &ClientMessage::NewInvite).await;
+    friend_uids(&next_friends(socket).await).contains(&other)
 }
 
 #[tokio::test]
@@ -587,4 +648,37 @@ async fn coming_back_within_the_grace_is_never_shown_as_leaving() {
     let gone =
         until(&mut ann, |f| matches!(f, ServerMessage::FriendPresence { .. }).then(|| f.clone())).await;
     assert_eq!(gone, ServerMessage::FriendPresence { uid: BOB, online: false });
+}
+
+/// A crowd cannot bury someone in requests: past `MAX_PENDING_REQUESTS` waiting for one
+/// user's answer, a new one is refused with `too_many`, and the user's list stays bounded.
+#[tokio::test]
+async fn pending_requests_to_one_user_are_capped() {
+    use kefu_protocol::friends::MAX_PENDING_REQUESTS;
+    let server = Server::in_process(&["--max-frames-per-second-per-address", "100000"]);
+    let (ann, _, _) = user(&server, ANN, "Ann", vec![]).await;
+    let mut refused = vec![];
+    for n in 0..=MAX_PENDING_REQUESTS as i64 {
+        let asker = UserId::lit(10_000 + n);
+        let (mut socket, _, _) = user(&server, asker, "Asker", vec![]).await;
+        send(&mut socket, &ClientMessage::Befriend { uid: ANN, note: format!("#{n}"), invite: None }).await;
+        let answer = until(&mut socket, |frame| match frame {
+            ServerMessage::Friends(list) => Some(Ok(list.outgoing.len())),
+            ServerMessage::Error { code, message, .. } => Some(Err((*code, message.clone()))),
+            _ => None,
+        })
+        .await;
+        if let Err(error) = answer {
+            refused.push((n, error));
+        }
+    }
+    assert_eq!(refused.len(), 1, "{refused:?}");
+    let (n, (code, message)) = &refused[0];
+    assert_eq!((*n, *code), (MAX_PENDING_REQUESTS as i64, ErrorCode::TooMany), "{message}");
+    assert!(message.contains("waiting"), "says why: {message}");
+    // Ann's list (a new tab's) holds the first ones, and no more.
+    drop(ann);
+    let (_ann, list, _) = user(&server, ANN, "Ann", vec![]).await;
+    assert_eq!(list.incoming.len(), MAX_PENDING_REQUESTS);
+    assert!(list.incoming.iter().all(|r| r.note != format!("#{MAX_PENDING_REQUESTS}")));
 }

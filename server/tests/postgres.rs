@@ -253,3 +253,57 @@ async fn copy_to_moves_an_sqlite_database_into_postgres() {
     let (_, replay) = v2_user(&new, 12).await;
     assert_ne!(friends_of(&replay).friends[0].conversation, conversation);
 }
+
+/// A PostgreSQL outage: a send is answered `unavailable` (the page keeps it and sends it
+/// again) while the connection stays alive — a heartbeat sent after it is answered within the
+/// page's heartbeat timeout (1.5 s), so no page takes its link for dead — and once the
+/// database is back the same send is stored once. (Before: the session waited 5 s for a
+/// database connection, answering nothing, and pages dropped their links.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_database_outage_is_answered_unavailable_and_the_link_stays_alive() {
+    let mut database = postgres::Own::start("outage");
+    let server = Server::process_on(&release_binary(), PathBuf::from(database.url()), &[]);
+    let url = format!("{}?token={}", server.bare_ws_url("12"), app_token(12, Some("Twelve")));
+    let mut user = ws::connect_v1(&url).await;
+    ws::resume(&mut user, vec![]).await;
+    let send_one = ClientMessage::Send { id: "o1".into(), conversation: None, text: "during the outage".into() };
+
+    database.stop();
+    let sent = std::time::Instant::now();
+    send(&mut user, &send_one).await;
+    ws::send_text(&mut user, kefu_protocol::HEARTBEAT).await;
+    let mut refused = false;
+    loop {
+        let text = ws::next_text(&mut user).await;
+        if text == kefu_protocol::HEARTBEAT_ACK {
+            break;
+        }
+        if let Ok(ServerMessage::Error { code: kefu_protocol::v1::ErrorCode::Unavailable, id, .. }) =
+            ServerMessage::decode(&text)
+        {
+            assert_eq!(id.as_deref(), Some("o1"));
+            refused = true;
+        }
+    }
+    let answered = sent.elapsed();
+    println!("during a database outage: unavailable and the heartbeat answered after {} ms", answered.as_millis());
+    assert!(refused, "the send is refused with `unavailable` before the heartbeat's answer");
+    assert!(answered < std::time::Duration::from_millis(1_500), "the link looked dead: {answered:?}");
+
+    database.start_again();
+    kefu_testkit::eventually("the send stored once the database is back", std::time::Duration::from_secs(20), || {
+        let url = url.clone();
+        let send_one = send_one.clone();
+        async move {
+            let mut again = ws::connect_v1(&url).await;
+            ws::resume(&mut again, vec![]).await;
+            send(&mut again, &send_one).await;
+            match next_v1(&mut again).await {
+                ServerMessage::Message(m) if m.id == "o1" => Some(()),
+                ServerMessage::Ack { id, .. } if id == "o1" => Some(()),
+                _ => None,
+            }
+        }
+    })
+    .await;
+}

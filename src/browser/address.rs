@@ -98,6 +98,7 @@ pub(crate) fn inviter(token: &str) -> Option<(kefu_protocol::ids::UserId, String
         sub: claims.string("sub")?,
         name: claims.string("name").unwrap_or_default(),
         exp: 0,
+        epoch: 0,
     };
     Some((invite.uid()?, invite.name))
 }

@@ -93,10 +93,17 @@ pub fn app_token_with_avatar(uid: i64, name: &str, avatar: &str) -> String {
 
 /// The body of `POST /api/app/friendship` as the app's backend signs it (with `secret`).
 pub fn app_friendship_signed(secret: &str, a: i64, b: i64, friends: bool) -> String {
-    let exp =
-        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).expect("clock").as_secs() + 60;
-    // Raw numbers: a test may name ids outside their ranges, as a hostile app could.
-    let claims = serde_json::json!({ "a": a, "b": b, "friends": friends, "exp": exp });
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).expect("clock").as_secs();
+    // A unique `jti`: two changes of one pair within a second are two bodies, not a replay.
+    static SIGNED: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let jti = format!("{}-{}", std::process::id(), SIGNED.fetch_add(1, std::sync::atomic::Ordering::Relaxed));
+    let claims = serde_json::json!({ "a": a, "b": b, "friends": friends, "exp": now + 60, "iat": now, "jti": jti });
+    app_friendship_claims(secret, claims)
+}
+
+/// A body of `POST /api/app/friendship` with exactly these claims (raw numbers: a test may
+/// name ids outside their ranges, lifetimes past the bound, as a hostile app could).
+pub fn app_friendship_claims(secret: &str, claims: serde_json::Value) -> String {
     jsonwebtoken::encode(
         &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256),
         &claims,

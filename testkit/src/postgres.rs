@@ -121,6 +121,21 @@ impl Own {
         format!("postgres://kefu@127.0.0.1:{}/postgres", self.cluster.port)
     }
 
+    /// An outage: the server stopped at once (as if it crashed), until [`Own::start_again`].
+    pub fn stop(&mut self) {
+        let data = self.cluster.dir.join("data").display().to_string();
+        run(&bin_dir().join("pg_ctl"), &["-D", &data, "-m", "immediate", "-w", "stop"]);
+    }
+
+    /// Back after [`Own::stop`], on the same port.
+    pub fn start_again(&mut self) {
+        let data = self.cluster.dir.join("data").display().to_string();
+        let log = self.cluster.dir.join("log").display().to_string();
+        let options = options(self.cluster.port, &self.cluster.dir);
+        run(&bin_dir().join("pg_ctl"), &["-D", &data, "-o", &options, "-l", &log, "-w", "start"]);
+        self.cluster.pid = postmaster_pid(&self.cluster.dir.join("data"));
+    }
+
     /// A fast stop (clients disconnected, transactions rolled back) and a start on the same
     /// port: what a restart by the operator does.
     pub fn restart(&mut self) {

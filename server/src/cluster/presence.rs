@@ -48,8 +48,42 @@ struct Poll {
     others: HashMap<String, (String, Remote)>,
 }
 
+/// The view of who is elsewhere while Redis settles: after Redis was unreachable, or lost
+/// its keys (restarted), the other instances write theirs again within a poll or two; until
+/// they have had [`NODE_TTL`] to do so, nobody is taken for gone (arrivals are told at once).
+/// Without it, a user on another instance saw an agent go offline and come back 0.5 s later
+/// while the agent stayed connected.
+#[derive(Default)]
+struct Settling {
+    /// Departures are not believed before this.
+    until: Option<std::time::Instant>,
+    /// The last view given to the hub.
+    shown: Remote,
+}
+
+impl Settling {
+    /// Redis was in trouble at `now` (unreachable, or it lost keys): hold departures for a TTL.
+    fn trouble(&mut self, now: std::time::Instant) {
+        self.until = Some(now + NODE_TTL);
+    }
+
+    /// Who is online elsewhere, from what was just read at `now`.
+    fn view(&mut self, now: std::time::Instant, read: Remote) -> Remote {
+        let settling = self.until.is_some_and(|until| now < until);
+        if !settling {
+            self.until = None;
+            self.shown = read;
+        } else {
+            // Arrivals and names from what was read; nobody dropped yet.
+            self.shown.extend(read);
+        }
+        self.shown.clone()
+    }
+}
+
 pub(super) async fn run(cluster: Arc<Cluster>, shared: Arc<Shared>, shutdown: CancellationToken) {
     let mut poll = Poll { whole: true, ..Poll::default() };
+    let mut settling = Settling::default();
     let mut ticks = tokio::time::interval(POLL_EVERY);
     ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
     loop {
@@ -58,12 +92,21 @@ pub(super) async fn run(cluster: Arc<Cluster>, shared: Arc<Shared>, shutdown: Ca
             _ = ticks.tick() => {}
         }
         match poll.step(&cluster, shared.hub.local_people()).await {
-            Ok(remote) => shared.hub.set_remote(remote, |uid| shared.store.friends_of(uid)),
+            Ok(remote) => {
+                let now = std::time::Instant::now();
+                if poll.whole {
+                    // Redis lost this instance's keys: it lost the others' too.
+                    settling.trouble(now);
+                }
+                let remote = settling.view(now, remote);
+                shared.hub.set_remote(remote, |uid| shared.store.friends_of(uid))
+            }
             // Who is elsewhere is unknown meanwhile: the last view stays (rather than
-            // everyone there flapping offline and back).
+            // everyone there flapping offline and back), and for a TTL after it is back.
             Err(err) => {
                 cluster.went_wrong("presence", &err);
                 poll.whole = true;
+                settling.trouble(std::time::Instant::now());
             }
         }
     }
@@ -173,5 +216,26 @@ impl Poll {
         }
         cluster.went_right();
         Ok(remote)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nobody_is_taken_for_gone_while_redis_settles_but_arrivals_are_told() {
+        let start = std::time::Instant::now();
+        let mut settling = Settling::default();
+        let agent_and_five = Remote::from([(-1, Some("Mei".to_owned())), (5, None)]);
+        assert_eq!(settling.view(start, agent_and_five.clone()), agent_and_five);
+        // Redis restarted: the first read after it lacks the instance that has not written yet.
+        settling.trouble(start);
+        let partial = Remote::from([(6, None)]);
+        let shown = settling.view(start + POLL_EVERY, partial);
+        assert_eq!(shown.len(), 3, "5 and the agent kept, 6 told: {shown:?}");
+        // Past the TTL, what is read is believed: 5 really went.
+        let later = Remote::from([(-1, Some("Mei".to_owned())), (6, None)]);
+        assert_eq!(settling.view(start + NODE_TTL, later.clone()), later);
     }
 }

@@ -26,10 +26,14 @@ impl Session {
         let store = &self.shared.store;
         let (outcome, other) = match frame {
             ClientMessage::Befriend { uid, invite: Some(invite), .. } => {
-                if self.shared.invites.inviter(&invite) != Some(uid) {
+                let current = match store.invite_epoch(uid).await {
+                    Ok(epoch) => epoch,
+                    Err(err) => return self.unavailable(err),
+                };
+                if self.shared.invites.inviter(&invite) != Some((uid, current)) {
                     return self.error(
                         ErrorCode::BadInvite,
-                        "this invite link is not valid (expired, or not this user's)",
+                        "this invite link is not valid (expired, replaced by a newer one, or not this user's)",
                         None,
                     );
                 }
@@ -59,11 +63,13 @@ impl Session {
             ClientMessage::Unfriend { uid } => (store.end_friendship(me, uid).await, uid),
             ClientMessage::Block { uid } => (store.block(me, uid).await, uid),
             ClientMessage::Unblock { uid } => (store.unblock(me, uid).await, uid),
+            ClientMessage::NewInvite => (store.new_invite(me).await.map_err(FriendError::from), me),
             _ => return Ok(()),
         };
         match outcome {
             Ok(()) => {
-                self.shared.friends_changed(&[me, other]).await;
+                let changed: &[UserId] = if other == me { &[me] } else { &[me, other] };
+                self.shared.friends_changed(changed).await;
                 Ok(())
             }
             Err(err) => {
@@ -72,6 +78,7 @@ impl Session {
                     FriendError::Blocked => ErrorCode::Blocked,
                     FriendError::TooManyFriends => ErrorCode::TooManyFriends,
                     FriendError::UnknownUser | FriendError::NoRequest => ErrorCode::UnknownUser,
+                    FriendError::RequestsFull => ErrorCode::TooMany,
                     FriendError::Store(err) => {
                         tracing::error!(%err, "cannot change friends");
                         ErrorCode::Unavailable
@@ -92,7 +99,7 @@ impl super::Shared {
     /// `uid`'s friends list as a frame, with its invite.
     pub async fn friends_frame(&self, uid: UserId) -> Result<ServerMessage, StoreError> {
         let name = self.store.person_name(uid);
-        let invite = self.invites.token(uid, &name);
+        let invite = self.invites.token(uid, &name, self.store.invite_epoch(uid).await?);
         let online = |friend| self.hub.is_online(Caller::User(friend));
         let friends = self.store.friends_snapshot(uid, online, invite).await?;
         Ok(ServerMessage::Friends(friends))

@@ -133,15 +133,16 @@ impl Session {
             page: if self.is_agent() { AGENT_FIRST_PAGE } else { DEFAULT_PAGE },
             ..Replay::default()
         };
-        for (conversation, seq) in positions {
-            if !existing.contains(&conversation) {
-                let message = format!("no conversation {conversation} here (resume position ignored)");
-                self.error(ErrorCode::UnknownConversation, message, None)?;
-                continue;
-            }
+        let (usable, unknown): (Vec<_>, Vec<_>) = positions.into_iter().partition(|(c, _)| existing.contains(c));
+        for (conversation, _) in unknown {
+            let message = format!("no conversation {conversation} here (resume position ignored)");
+            self.error(ErrorCode::UnknownConversation, message, None)?;
+        }
+        // The last messages as the database has them where this instance may not know yet.
+        let last_seqs = self.shared.store.last_seqs_for(&usable).await.map_err(resume_failed)?;
+        for (conversation, seq) in usable {
             // A position past the last message (a client that lies) counts as the last one.
-            let last = self.shared.store.last_seq(conversation).await.map_err(resume_failed)?;
-            let seq = seq.min(last);
+            let seq = seq.min(last_seqs.get(&conversation).copied().unwrap_or(0));
             self.delivered.insert(conversation, seq);
             replay.after.push_back((conversation, seq));
             replay.replayed.push(conversation);
@@ -278,7 +279,7 @@ impl Session {
         }
     }
 
-    fn unavailable(&mut self, err: StoreError) -> Step {
+    pub(super) fn unavailable(&mut self, err: StoreError) -> Step {
         tracing::error!(%err, "storage error");
         self.error(ErrorCode::Unavailable, "storage is unavailable; retry", None)
     }

@@ -7,7 +7,9 @@
 use std::collections::{HashMap, HashSet};
 
 use super::{begin_write, with_pool, Db, Row, Store, StoreError, COLUMNS};
-use kefu_protocol::friends::{Friend, Friends, Person, Request, MAX_FRIENDS, REQUEST_EXPIRY_SECS};
+use kefu_protocol::friends::{
+    Friend, Friends, Person, Request, MAX_FRIENDS, MAX_PENDING_REQUESTS, REQUEST_EXPIRY_SECS,
+};
 use kefu_protocol::ids::{PeerConversationId, UserId};
 use kefu_protocol::v1::{ConversationId, Message, Seq};
 
@@ -24,6 +26,8 @@ pub enum FriendError {
     UnknownUser,
     #[error("no such request")]
     NoRequest,
+    #[error("{MAX_PENDING_REQUESTS} requests are already waiting for this user's answer")]
+    RequestsFull,
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -242,6 +246,15 @@ impl Store {
             return Ok(Requested::Friends(self.befriend_locked(from, to).await?.into()));
         }
         self.check_room(from, to)?;
+        // A bounded inbox: a crowd cannot bury someone in requests (a repeat of one pending
+        // is not a new one).
+        const WAITING: &str = "SELECT COUNT(*) FROM friend_requests WHERE to_uid = $1 AND sent >= $2 AND from_uid <> $3";
+        let (waiting,): (i64,) = with_pool!(&self.db, pool => {
+            sqlx::query_as(WAITING).bind(to.get()).bind(since).bind(from.get()).fetch_one(pool).await?
+        });
+        if waiting >= MAX_PENDING_REQUESTS as i64 {
+            return Err(FriendError::RequestsFull);
+        }
         const REQUEST: &str =
             "INSERT INTO friend_requests (from_uid, to_uid, note, sent) VALUES ($1, $2, $3, $4) \
              ON CONFLICT (from_uid, to_uid) DO UPDATE SET note = excluded.note";
@@ -349,7 +362,9 @@ impl Store {
         if !self.are_friends(a, b) {
             return Err(FriendError::NotFriends);
         }
-        self.unlink_locked(a, b).await
+        self.unlink_locked(a, b).await?;
+        // An invite either had from before must not make them friends again.
+        Ok(self.renew_invites(&[a, b]).await?)
     }
 
     /// `me` blocks `other`: no friendship, no requests either way, refused from now on.
@@ -362,6 +377,7 @@ impl Store {
         with_pool!(&self.db, pool => { sqlx::query(BLOCK).bind(me.get()).bind(other.get()).execute(pool).await?; });
         self.delete_requests(me, other).await?;
         self.unlink_locked(me, other).await?;
+        self.renew_invites(&[me, other]).await?;
         self.graph().blocks.insert((me, other));
         Ok(())
     }
@@ -370,6 +386,8 @@ impl Store {
         let _writing = self.writes.graph().lock().await;
         const UNBLOCK: &str = "DELETE FROM blocks WHERE blocker = $1 AND blocked = $2";
         with_pool!(&self.db, pool => { sqlx::query(UNBLOCK).bind(me.get()).bind(other.get()).execute(pool).await?; });
+        // An invite from before the block must not make them friends now.
+        self.renew_invites(&[me, other]).await?;
         self.graph().blocks.remove(&(me, other));
         Ok(())
     }

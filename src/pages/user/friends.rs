@@ -147,7 +147,7 @@ pub(super) fn FriendsPanel(
                     children=move |friend| view! { <FriendRow friend screen /> } />
             </ul>
             <AddFriend chat offline />
-            <InviteLink chat api />
+            <InviteLink chat api offline />
             {move || {
                 let blocked = blocked();
                 (!blocked.is_empty()).then(|| {
@@ -323,7 +323,7 @@ fn AddFriend(chat: Chat<FriendsChat>, offline: RwSignal<bool>) -> impl IntoView 
 
 /// The person's own invite link, to copy.
 #[component]
-fn InviteLink(chat: Chat<FriendsChat>, api: String) -> impl IntoView {
+fn InviteLink(chat: Chat<FriendsChat>, api: String, offline: RwSignal<bool>) -> impl IntoView {
     let texts = texts().friends;
     let link = Memo::new(move |_| {
         let token = chat.model.with(|m| m.peers.list.invite.clone());
@@ -353,6 +353,11 @@ fn InviteLink(chat: Chat<FriendsChat>, api: String) -> impl IntoView {
                 address::copy(&link.get_untracked());
                 copied.set(true);
             }>{move || if copied.get() { texts.copied } else { texts.copy }}</button>
+            // The old link stops working: the server sends the list with the new one.
+            <button type="button" class="new-invite" on:click=move |_| {
+                copied.set(false);
+                ask(chat, ClientMessage::NewInvite, offline);
+            }>{texts.new_link}</button>
         </div>
     }
 }
