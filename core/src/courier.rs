@@ -110,6 +110,9 @@ pub struct Courier {
     ready: bool,
     /// Conversations with a history request on the way.
     loading: Vec<ConversationId>,
+    /// Pages asked for before the link was ready, or whose request a lost link took with it:
+    /// asked (again) at the next `ready`, never dropped.
+    wanted: Vec<ConversationId>,
     /// When this page last said it was typing.
     typing_sent_ms: Option<u64>,
     /// The read positions this page has sent, per conversation.
@@ -149,6 +152,7 @@ impl Courier {
             protocol: Protocol::Unknown,
             ready: false,
             loading: vec![],
+            wanted: vec![],
             typing_sent_ms: None,
             read_sent: vec![],
             retry_due: false,
@@ -178,6 +182,8 @@ impl Courier {
         }
         self.protocol = Protocol::V0;
         self.ready = true;
+        // A v0 backend has no history pages.
+        self.wanted.clear();
         // Sent on an earlier v0 link (maybe before a reload) and never confirmed: unknown.
         for id in self.outbox.fail_sent_v0(UNCONFIRMED) {
             model.fail(&id, UNCONFIRMED);
@@ -196,7 +202,12 @@ impl Courier {
         }
         self.ready = false;
         self.in_flight = None;
-        self.loading.clear();
+        // A page on its way is lost with the link: asked again once the next one is ready.
+        for conversation in std::mem::take(&mut self.loading) {
+            if !self.wanted.contains(&conversation) {
+                self.wanted.push(conversation);
+            }
+        }
         model.reset_presence();
         if self.protocol != Protocol::V0 {
             // v1: the outbox is sent again on reconnect; the server drops repeats.
@@ -337,6 +348,13 @@ impl Courier {
     /// Asks for older messages of a conversation, unless they are all shown or on the way.
     pub fn older(&mut self, model: &impl Model, conversation: ConversationId) -> Vec<Effect> {
         let (first, has_more) = model.oldest(conversation);
+        if !self.ready && self.protocol != Protocol::V0 {
+            // Too early (the replay is not over, or no link yet): it waits for `ready`.
+            if !self.wanted.contains(&conversation) {
+                self.wanted.push(conversation);
+            }
+            return vec![];
+        }
         if self.protocol != Protocol::V1 || !self.ready || !has_more || self.loading.contains(&conversation) {
             return vec![];
         }
@@ -373,7 +391,11 @@ impl Courier {
             }
             ServerMessage::Ready => {
                 self.ready = true;
-                self.send_next()
+                let mut effects = self.send_next();
+                for conversation in std::mem::take(&mut self.wanted) {
+                    effects.extend(self.older(model, conversation));
+                }
+                effects
             }
             ServerMessage::Presence { conversation, online, name } => {
                 model.presence(conversation, online, name.as_deref());
@@ -686,11 +708,38 @@ mod tests {
         assert_eq!(missed(&courier.opened(true, &mut inbox)), None);
     }
 
+    /// A page asked for too early (a reloaded conversation opens before the link is ready)
+    /// waits for `ready`; one whose request a dropped link took is asked again. Neither is
+    /// dropped silently (before, a reloaded Friends conversation stayed empty).
+    #[test]
+    fn a_page_asked_too_early_or_lost_with_the_link_is_asked_at_the_next_ready() {
+        let mut chat = UserChat::new(5);
+        let mut courier = Courier::new(Outbox::default(), &mut chat);
+        let history = |effects: &[Effect]| {
+            effects.iter().filter(|e| matches!(e, Effect::SendV1(ClientMessage::History { .. }))).count()
+        };
+        assert!(courier.older(&chat, cid(5)).is_empty(), "no link yet");
+        courier.opened(true, &mut chat);
+        assert!(courier.older(&chat, cid(5)).is_empty(), "the replay is not over");
+        let page = ServerMessage::History {
+            conversation: cid(5),
+            messages: vec![stored(51, "m51", 5)],
+            has_more: true,
+        };
+        courier.on_v1(&mut chat, page, "t".into());
+        let ready = courier.on_v1(&mut chat, ServerMessage::Ready, "t".into());
+        assert_eq!(history(&ready), 1, "asked once, at ready: {ready:?}");
+        // Its answer never comes: the link drops first.
+        courier.lost(&mut chat, "t".into());
+        courier.opened(true, &mut chat);
+        let ready = courier.on_v1(&mut chat, ServerMessage::Ready, "t".into());
+        assert_eq!(history(&ready), 1, "asked again: {ready:?}");
+    }
+
     #[test]
     fn older_pages_are_asked_once_and_only_when_they_exist() {
         let mut chat = UserChat::new(5);
         let mut courier = Courier::new(Outbox::default(), &mut chat);
-        assert!(courier.older(&chat, cid(5)).is_empty(), "not connected");
         courier.opened(true, &mut chat);
         courier.on_v1(
             &mut chat,

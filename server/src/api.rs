@@ -169,9 +169,12 @@ pub(crate) async fn app_friendship(
         Err(FriendError::Blocked) => return Err(ApiError::Blocked),
         Err(FriendError::TooManyFriends) => return Err(ApiError::TooManyFriends),
         Err(FriendError::Store(err)) => return Err(ApiError::FriendsUnavailable(err)),
-        Err(FriendError::UnknownUser | FriendError::NotFriends | FriendError::NoRequest | FriendError::RequestsFull) => {
-            return Err(ApiError::SameUser)
-        }
+        Err(
+            FriendError::UnknownUser
+            | FriendError::NotFriends
+            | FriendError::NoRequest
+            | FriendError::RequestsFull,
+        ) => return Err(ApiError::SameUser),
     }
     state.shared.friends_changed(&[a, b]).await;
     tracing::info!(a = a.get(), b = b.get(), friends = request.friends, "friendship set by the app");

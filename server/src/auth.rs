@@ -107,7 +107,8 @@ impl Invites {
     pub fn inviter(&self, token: &str) -> Option<(UserId, u64)> {
         let mut validation = Validation::new(Algorithm::HS256);
         validation.set_required_spec_claims(&["exp", "sub"]);
-        let claims = decode::<kefu_protocol::friends::Invite>(token, &self.key.decoding, &validation).ok()?.claims;
+        let claims =
+            decode::<kefu_protocol::friends::Invite>(token, &self.key.decoding, &validation).ok()?.claims;
         Some((claims.uid()?, claims.epoch))
     }
 }
@@ -258,9 +259,13 @@ impl Auth {
             )));
         }
         match (UserId::new(raw.a), UserId::new(raw.b)) {
-            (Some(a), Some(b)) => {
-                Ok(kefu_protocol::friends::AppFriendship { a, b, friends: raw.friends, exp: raw.exp, iat: raw.iat })
-            }
+            (Some(a), Some(b)) => Ok(kefu_protocol::friends::AppFriendship {
+                a,
+                b,
+                friends: raw.friends,
+                exp: raw.exp,
+                iat: raw.iat,
+            }),
             _ => Err(AppBodyRefusal::Ids),
         }
     }

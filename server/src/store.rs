@@ -20,10 +20,16 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 use sqlx::{PgPool, SqlitePool};
 use tokio::sync::{Mutex, MutexGuard};
 
+mod accounts;
+mod bulk;
 mod friends;
 mod invites;
+mod positions;
+pub use accounts::AgentAccount;
+pub use bulk::Copied;
 pub use friends::{FriendError, Requested};
 pub use invites::AppBody;
+use positions::{last_seqs, Positions};
 
 /// Storage errors, said plainly, with their source kept.
 #[derive(Debug, thiserror::Error)]
@@ -62,15 +68,6 @@ pub enum Appended {
     New(Message),
     /// Stored before under the same id: not stored or delivered again.
     Repeat(Message),
-}
-
-/// What the store keeps of an agent account.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct AgentAccount {
-    /// Argon2id, PHC string.
-    pub password_hash: String,
-    /// Sessions carry the epoch they began in; a new password moves it on, ending the older ones.
-    pub session_epoch: u64,
 }
 
 /// The database behind the store.
@@ -145,14 +142,6 @@ pub struct Store {
 /// (`unavailable`): below the page's heartbeat timeout, so that a link is never taken for
 /// dead while the database is.
 pub const WRITE_WAIT: Duration = Duration::from_secs(1);
-
-/// What [`Store::positions`] holds, per conversation.
-#[derive(Default)]
-struct Positions {
-    last_seq: std::collections::HashMap<ConversationId, Seq>,
-    /// (user's, agents') read positions.
-    reads: std::collections::HashMap<ConversationId, (Seq, Seq)>,
-}
 
 #[derive(sqlx::FromRow)]
 struct Row {
@@ -295,21 +284,6 @@ const RECOUNT: [&str; 2] = [
     "INSERT INTO counters (conversation, last_seq) SELECT conversation, MAX(seq) FROM messages GROUP BY conversation",
 ];
 
-/// Every conversation's last `seq`, read from the messages.
-async fn last_seqs(db: &Db) -> Result<std::collections::HashMap<ConversationId, Seq>, StoreError> {
-    const LAST: &str = "SELECT conversation, MAX(seq) FROM messages GROUP BY conversation";
-    let last: Vec<(i64, i64)> = with_pool!(db, pool => sqlx::query_as(LAST).fetch_all(pool).await?);
-    Ok(stored_positions(last))
-}
-
-/// Conversations' positions as stored; a number outside the ranges of [`kefu_protocol::ids`]
-/// (none is ever written) names no conversation and is left out.
-fn stored_positions(rows: Vec<(i64, i64)>) -> std::collections::HashMap<ConversationId, Seq> {
-    rows.into_iter()
-        .filter_map(|(conversation, seq)| Some((ConversationId::new(conversation)?, seq.max(0) as Seq)))
-        .collect()
-}
-
 /// Whether `database` names a PostgreSQL database rather than an SQLite file.
 pub fn is_postgres(database: &Path) -> bool {
     database.to_str().is_some_and(|d| d.starts_with("postgres://") || d.starts_with("postgresql://"))
@@ -382,38 +356,6 @@ impl Store {
             positions: std::sync::Mutex::new(positions),
             graph: std::sync::Mutex::new(graph),
         })
-    }
-
-    /// Every conversation's last `seq`, from the database (for a resync across instances).
-    pub async fn last_seqs(&self) -> Result<std::collections::HashMap<ConversationId, Seq>, StoreError> {
-        const COUNTERS: &str = "SELECT conversation, last_seq FROM counters";
-        let rows: Vec<(i64, i64)> =
-            with_pool!(&self.db, pool => sqlx::query_as(COUNTERS).fetch_all(pool).await?);
-        Ok(stored_positions(rows))
-    }
-
-    /// Notes every conversation's last `seq` as read from the database by a resync.
-    pub fn note_last_seqs(&self, last_seqs: &std::collections::HashMap<ConversationId, Seq>) {
-        let mut positions = self.positions();
-        for (conversation, seq) in last_seqs {
-            let last = positions.last_seq.entry(*conversation).or_insert(0);
-            *last = (*last).max(*seq);
-        }
-    }
-
-    /// Notes a read position another instance stored.
-    pub fn note_read(&self, conversation: ConversationId, agent: bool, seq: Seq) {
-        let mut positions = self.positions();
-        let entry = positions.reads.entry(conversation).or_default();
-        let side = if agent { &mut entry.1 } else { &mut entry.0 };
-        *side = (*side).max(seq);
-    }
-
-    /// Notes a message another instance stored (its publish reached this one).
-    pub fn note_message(&self, conversation: ConversationId, seq: Seq) {
-        let mut positions = self.positions();
-        let last = positions.last_seq.entry(conversation).or_insert(0);
-        *last = (*last).max(seq);
     }
 
     /// Reads the friend graph again (another instance changed it).
@@ -530,50 +472,6 @@ impl Store {
         Ok(rows.into_iter().map(Message::from).collect())
     }
 
-    /// The last sequence number of a conversation (0: no message yet).
-    pub async fn last_seq(&self, conversation: ConversationId) -> Result<Seq, StoreError> {
-        Ok(self.positions().last_seq.get(&conversation).copied().unwrap_or(0))
-    }
-
-    /// The last `seq` of each of `claimed`'s conversations, for clamping a resume: from memory
-    /// where it knows as far as the client claims; else from the database (one statement for
-    /// all), noted in memory. Another instance may have stored messages this one has not heard
-    /// of (Redis down, or just back): clamping to this instance's memory would take a client
-    /// back to a position it is past, and give it again what it has.
-    pub async fn last_seqs_for(
-        &self,
-        claimed: &[(ConversationId, Seq)],
-    ) -> Result<std::collections::HashMap<ConversationId, Seq>, StoreError> {
-        let mut last: std::collections::HashMap<ConversationId, Seq> = {
-            let positions = self.positions();
-            claimed.iter().map(|(c, _)| (*c, positions.last_seq.get(c).copied().unwrap_or(0))).collect()
-        };
-        let unsure: Vec<ConversationId> =
-            claimed.iter().filter(|(c, seq)| *seq > last.get(c).copied().unwrap_or(0)).map(|(c, _)| *c).collect();
-        for chunk in unsure.chunks(1_000) {
-            let list = (1..=chunk.len()).map(|n| format!("${n}")).collect::<Vec<_>>().join(", ");
-            let statement = format!("SELECT conversation, last_seq FROM counters WHERE conversation IN ({list})");
-            let rows: Vec<(i64, i64)> = with_pool!(&self.db, pool => {
-                let mut query = sqlx::query_as(&statement);
-                for conversation in chunk {
-                    query = query.bind(conversation.get());
-                }
-                query.fetch_all(pool).await?
-            });
-            for (conversation, seq) in stored_positions(rows) {
-                self.note_message(conversation, seq);
-                let known = last.entry(conversation).or_insert(0);
-                *known = (*known).max(seq);
-            }
-        }
-        Ok(last)
-    }
-
-    fn positions(&self) -> std::sync::MutexGuard<'_, Positions> {
-        // A panic while holding it cannot leave the maps half-written (single inserts).
-        self.positions.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
-    }
-
     /// Up to `limit` messages just before `before` (0: the latest), oldest first, and whether
     /// older ones exist; cut short (newest kept) where their JSON would pass `max_bytes`.
     pub async fn page(
@@ -651,268 +549,10 @@ impl Store {
         Ok(rows.into_iter().filter_map(|(c,)| ConversationId::new(c)).collect())
     }
 
-    /// Advances a side's read position (never backwards, never past the last message);
-    /// returns the position now stored. Written under the write lock, like every write.
-    pub async fn mark_read(
-        &self,
-        conversation: ConversationId,
-        agent: bool,
-        seq: Seq,
-    ) -> Result<Seq, StoreError> {
-        let side = if agent { "agent" } else { "user" };
-        let _writing = self.writes.conversation(conversation).lock().await;
-        // WHERE true: SQLite's parser needs a WHERE before an upsert's ON CONFLICT.
-        const MARK: &str = "INSERT INTO reads (conversation, side, seq) \
-             SELECT $1, $2, CASE WHEN $3 < last THEN $3 ELSE last END \
-             FROM (SELECT COALESCE(MAX(seq), 0) AS last FROM messages WHERE conversation = $1) AS m WHERE true \
-             ON CONFLICT (conversation, side) DO UPDATE \
-             SET seq = CASE WHEN excluded.seq > reads.seq THEN excluded.seq ELSE reads.seq END RETURNING seq";
-        let (stored,): (i64,) = with_pool!(&self.db, pool => {
-            sqlx::query_as(MARK).bind(conversation.get()).bind(side).bind(seq.min(i64::MAX as u64) as i64).fetch_one(pool).await?
-        });
-        let stored = stored.max(0) as Seq;
-        let mut positions = self.positions();
-        let entry = positions.reads.entry(conversation).or_default();
-        if agent {
-            entry.1 = stored;
-        } else {
-            entry.0 = stored;
-        }
-        Ok(stored)
-    }
-
-    /// Read positions of a conversation: (user's, agents').
-    pub async fn reads(&self, conversation: ConversationId) -> Result<(Seq, Seq), StoreError> {
-        Ok(self.positions().reads.get(&conversation).copied().unwrap_or_default())
-    }
-
-    /// Adds `conversations` made-up conversations (user ids 1..) holding `messages` messages in
-    /// all, alternating user and agent, spread evenly, with times one minute apart ending now.
-    /// For benchmarks; refuses a database that already has messages.
-    pub async fn seed(&self, conversations: u32, messages: u32) -> Result<(), StoreError> {
-        if !self.conversations().await?.is_empty() {
-            return Err(StoreError::NotEmpty);
-        }
-        let conversations = conversations.max(1);
-        let now = chrono::Local::now();
-        let _writing = self.writes.graph().lock().await;
-        with_pool!(&self.db, pool => {
-        let mut tx = pool.begin().await?;
-        for n in 0..messages {
-            let conversation = i64::from(n % conversations) + 1;
-            let seq = i64::from(n / conversations) + 1;
-            let agent = seq % 2 == 0;
-            let minutes = i64::from(messages - n);
-            let time = now - chrono::Duration::minutes(minutes);
-            sqlx::query(&INSERT_MESSAGE)
-                .bind(conversation)
-                .bind(seq)
-                .bind(format!("seed-{n}"))
-                .bind(if agent { kefu_protocol::AGENT_UID } else { conversation })
-                .bind(if agent { "ai" } else { "user" })
-                .bind(if agent {
-                    kefu_protocol::AGENT_NAME.to_owned()
-                } else {
-                    format!("Customer {conversation}")
-                })
-                .bind("")
-                .bind(time.format(kefu_protocol::CREATE_TIME_FORMAT).to_string())
-                .bind(format!("Message {seq} of conversation {conversation}: how can we help?"))
-                .execute(&mut *tx)
-                .await?;
-        }
-        for statement in RECOUNT {
-            sqlx::query(statement).execute(&mut *tx).await?;
-        }
-        tx.commit().await?;
-        });
-        let last = last_seqs(&self.db).await?;
-        self.positions().last_seq = last;
-        Ok(())
-    }
-
-    /// The server's signing key, made (32 random bytes) the first time it is asked for.
-    pub async fn server_secret(&self) -> Result<Vec<u8>, StoreError> {
-        let mut fresh = [0u8; 32];
-        getrandom::fill(&mut fresh).map_err(StoreError::Randomness)?;
-        let (secret,): (Vec<u8>,) = with_pool!(&self.db, pool => {
-            sqlx::query("INSERT INTO settings (key, value) VALUES ('server_secret', $1) ON CONFLICT DO NOTHING")
-                .bind(fresh.as_slice())
-                .execute(pool)
-                .await?;
-            sqlx::query_as("SELECT value FROM settings WHERE key = 'server_secret'").fetch_one(pool).await?
-        });
-        Ok(secret)
-    }
-
-    /// Creates agent `name`, or sets a new password hash if it exists. Returns whether it was new.
-    pub async fn put_agent(&self, name: &str, password_hash: &str) -> Result<bool, StoreError> {
-        let existed = self.agent(name).await?.is_some();
-        const PUT: &str = "INSERT INTO agents (name, password_hash, created_at) VALUES ($1, $2, $3) \
-             ON CONFLICT (name) DO UPDATE SET password_hash = excluded.password_hash, \
-             session_epoch = agents.session_epoch + 1";
-        let now = chrono::Utc::now().format("%Y-%m-%d %H:%M:%S").to_string();
-        with_pool!(&self.db, pool => { sqlx::query(PUT).bind(name).bind(password_hash).bind(&now).execute(pool).await?; });
-        Ok(!existed)
-    }
-
-    /// Ends agent `name`'s sessions of `epoch` (moves the epoch on), unless they have ended
-    /// already. Whether they were ended now.
-    pub async fn end_agent_sessions(&self, name: &str, epoch: u64) -> Result<bool, StoreError> {
-        const END: &str =
-            "UPDATE agents SET session_epoch = session_epoch + 1 WHERE name = $1 AND session_epoch = $2";
-        let epoch = i64::try_from(epoch).unwrap_or(i64::MAX);
-        let ended = with_pool!(&self.db, pool => {
-            sqlx::query(END).bind(name).bind(epoch).execute(pool).await?.rows_affected()
-        });
-        Ok(ended > 0)
-    }
-
-    /// Agent `name`'s account, if there is one.
-    pub async fn agent(&self, name: &str) -> Result<Option<AgentAccount>, StoreError> {
-        const AGENT: &str = "SELECT password_hash, session_epoch FROM agents WHERE name = $1";
-        let row: Option<(String, i64)> =
-            with_pool!(&self.db, pool => sqlx::query_as(AGENT).bind(name).fetch_optional(pool).await?);
-        Ok(row
-            .map(|(password_hash, epoch)| AgentAccount { password_hash, session_epoch: epoch.max(0) as u64 }))
-    }
-
-    pub async fn remove_agent(&self, name: &str) -> Result<bool, StoreError> {
-        const REMOVE: &str = "DELETE FROM agents WHERE name = $1";
-        let removed =
-            with_pool!(&self.db, pool => sqlx::query(REMOVE).bind(name).execute(pool).await?.rows_affected());
-        Ok(removed > 0)
-    }
-
-    pub async fn agent_names(&self) -> Result<Vec<String>, StoreError> {
-        const NAMES: &str = "SELECT name FROM agents ORDER BY name";
-        let rows: Vec<(String,)> = with_pool!(&self.db, pool => sqlx::query_as(NAMES).fetch_all(pool).await?);
-        Ok(rows.into_iter().map(|(name,)| name).collect())
-    }
-
     pub async fn has_conversation(&self, conversation: ConversationId) -> Result<bool, StoreError> {
         const ANY: &str = "SELECT conversation FROM messages WHERE conversation = $1 LIMIT 1";
         let row: Option<(i64,)> = with_pool!(&self.db, pool => sqlx::query_as(ANY).bind(conversation.get()).fetch_optional(pool).await?);
         Ok(row.is_some())
-    }
-}
-
-/// Messages copied per statement by [`Store::copy_into`].
-const COPY_CHUNK: i64 = 1_000;
-
-/// What [`Store::copy_into`] copied.
-#[derive(Debug, Default, PartialEq, Eq)]
-pub struct Copied {
-    pub messages: u64,
-    pub reads: u64,
-    pub agents: u64,
-    pub people: u64,
-    pub pairs: u64,
-    pub requests: u64,
-    pub blocks: u64,
-}
-
-impl Store {
-    /// Copies everything into `target`, an empty database (typically an SQLite file into
-    /// PostgreSQL: `kefu-server --database kefu.db copy-to postgres://…`). Messages go over
-    /// in statements of [`COPY_CHUNK`] rows; ids, sequence numbers, read positions, accounts,
-    /// the server key (so sessions and tokens stay valid), friends, requests and blocks are
-    /// kept as they are. Run it with the server stopped.
-    pub async fn copy_into(&self, target: &Store) -> Result<Copied, StoreError> {
-        const ANY_ROW: &str = "SELECT (SELECT COUNT(*) FROM messages) + (SELECT COUNT(*) FROM agents) \
-             + (SELECT COUNT(*) FROM pairs) + (SELECT COUNT(*) FROM people)";
-        let (rows,): (i64,) = with_pool!(&target.db, pool => sqlx::query_as(ANY_ROW).fetch_one(pool).await?);
-        if rows > 0 {
-            return Err(StoreError::TargetNotEmpty);
-        }
-        let mut copied = Copied::default();
-        let _writing = target.hold_writes().await;
-        let (mut after_conversation, mut after_seq) = (i64::MIN, 0_i64);
-        loop {
-            let chunk: Vec<Row> = with_pool!(&self.db, pool => {
-                sqlx::query_as::<_, Row>(&format!(
-                    "SELECT {COLUMNS} FROM messages WHERE conversation > $1 OR (conversation = $1 AND seq > $2) \
-                     ORDER BY conversation, seq LIMIT $3"
-                ))
-                .bind(after_conversation)
-                .bind(after_seq)
-                .bind(COPY_CHUNK)
-                .fetch_all(pool)
-                .await?
-            });
-            let Some(last) = chunk.last() else { break };
-            (after_conversation, after_seq) = (last.conversation.get(), last.seq);
-            copied.messages += chunk.len() as u64;
-            with_pool!(&target.db, pool => {
-                let mut insert = sqlx::QueryBuilder::new(format!("INSERT INTO messages ({COLUMNS}) "));
-                insert.push_values(&chunk, |mut row, m| {
-                    row.push_bind(m.conversation.get()).push_bind(m.seq).push_bind(&m.client_id).push_bind(m.uid)
-                        .push_bind(&m.role).push_bind(&m.username).push_bind(&m.avatar).push_bind(&m.create_time)
-                        .push_bind(&m.text);
-                });
-                insert.build().execute(pool).await?;
-            });
-        }
-        // The other tables are small: read whole, written in one transaction.
-        let reads: Vec<(i64, String, i64)> = with_pool!(&self.db, pool => sqlx::query_as("SELECT conversation, side, seq FROM reads").fetch_all(pool).await?);
-        let agents: Vec<(String, String, String, i64)> = with_pool!(&self.db, pool => {
-            sqlx::query_as("SELECT name, password_hash, created_at, session_epoch FROM agents").fetch_all(pool).await?
-        });
-        let settings: Vec<(String, Vec<u8>)> = with_pool!(&self.db, pool => sqlx::query_as("SELECT key, value FROM settings").fetch_all(pool).await?);
-        let people: Vec<(i64, String, String)> = with_pool!(&self.db, pool => sqlx::query_as("SELECT uid, name, avatar FROM people").fetch_all(pool).await?);
-        let pairs: Vec<(i64, i64, i64, i64)> = with_pool!(&self.db, pool => sqlx::query_as("SELECT id, low, high, friends FROM pairs").fetch_all(pool).await?);
-        let requests: Vec<(i64, i64, String, i64)> = with_pool!(&self.db, pool => {
-            sqlx::query_as("SELECT from_uid, to_uid, note, sent FROM friend_requests").fetch_all(pool).await?
-        });
-        let blocks: Vec<(i64, i64)> = with_pool!(&self.db, pool => sqlx::query_as("SELECT blocker, blocked FROM blocks").fetch_all(pool).await?);
-        let postgres = matches!(target.db, Db::Postgres(_));
-        with_pool!(&target.db, pool => {
-            let mut tx = pool.begin().await?;
-            for (conversation, side, seq) in &reads {
-                sqlx::query("INSERT INTO reads (conversation, side, seq) VALUES ($1, $2, $3)")
-                    .bind(conversation).bind(side).bind(seq).execute(&mut *tx).await?;
-            }
-            for (name, hash, created, epoch) in &agents {
-                sqlx::query("INSERT INTO agents (name, password_hash, created_at, session_epoch) VALUES ($1, $2, $3, $4)")
-                    .bind(name).bind(hash).bind(created).bind(epoch).execute(&mut *tx).await?;
-            }
-            for (key, value) in &settings {
-                sqlx::query("INSERT INTO settings (key, value) VALUES ($1, $2) ON CONFLICT (key) DO UPDATE SET value = excluded.value")
-                    .bind(key).bind(value.as_slice()).execute(&mut *tx).await?;
-            }
-            for (uid, name, avatar) in &people {
-                sqlx::query("INSERT INTO people (uid, name, avatar) VALUES ($1, $2, $3)")
-                    .bind(uid).bind(name).bind(avatar).execute(&mut *tx).await?;
-            }
-            for (id, low, high, friends) in &pairs {
-                sqlx::query("INSERT INTO pairs (id, low, high, friends) VALUES ($1, $2, $3, $4)")
-                    .bind(id).bind(low).bind(high).bind(friends).execute(&mut *tx).await?;
-            }
-            for (from, to, note, sent) in &requests {
-                sqlx::query("INSERT INTO friend_requests (from_uid, to_uid, note, sent) VALUES ($1, $2, $3, $4)")
-                    .bind(from).bind(to).bind(note).bind(sent).execute(&mut *tx).await?;
-            }
-            for (blocker, blocked) in &blocks {
-                sqlx::query("INSERT INTO blocks (blocker, blocked) VALUES ($1, $2)")
-                    .bind(blocker).bind(blocked).execute(&mut *tx).await?;
-            }
-            for statement in RECOUNT {
-                sqlx::query(statement).execute(&mut *tx).await?;
-            }
-            if postgres {
-                // Ids given explicitly: the next new pair must come after them.
-                sqlx::query("SELECT setval(pg_get_serial_sequence('pairs', 'id'), COALESCE(MAX(id), 0) + 1, false) FROM pairs")
-                    .execute(&mut *tx).await?;
-            }
-            tx.commit().await?;
-        });
-        copied.reads = reads.len() as u64;
-        copied.agents = agents.len() as u64;
-        copied.people = people.len() as u64;
-        copied.pairs = pairs.len() as u64;
-        copied.requests = requests.len() as u64;
-        copied.blocks = blocks.len() as u64;
-        Ok(copied)
     }
 }
 

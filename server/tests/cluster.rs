@@ -256,7 +256,8 @@ async fn a_redis_restart_and_a_killed_instance_lose_nothing() {
     let (mut tab, replay) = {
         let url = format!("{}?token={}", servers[1].bare_ws_url("7"), app_token(7, Some("u7")));
         let mut socket = ws::connect_v1(&url).await;
-        let position = kefu_protocol::v1::Position { conversation: kefu_protocol::v1::ConversationId::lit(7), seq: 3 };
+        let position =
+            kefu_protocol::v1::Position { conversation: kefu_protocol::v1::ConversationId::lit(7), seq: 3 };
         let replay = ws::resume(&mut socket, vec![position]).await;
         (socket, replay)
     };
@@ -563,7 +564,8 @@ impl Steadfast {
                     // A page is for a conversation the client did not name: one it has (it
                     // named it in its resume) must not come back at or below that point.
                     if let Some(known) = known.filter(|known| messages.iter().any(|m| m.seq <= *known)) {
-                        self.faults.push(format!("{}: a page of {conversation} at or below {known}", self.name));
+                        self.faults
+                            .push(format!("{}: a page of {conversation} at or below {known}", self.name));
                     }
                     let known = known.unwrap_or(0);
                     for seq in messages.iter().map(|m| m.seq).filter(|seq| *seq > known) {

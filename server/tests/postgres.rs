@@ -266,7 +266,8 @@ async fn a_database_outage_is_answered_unavailable_and_the_link_stays_alive() {
     let url = format!("{}?token={}", server.bare_ws_url("12"), app_token(12, Some("Twelve")));
     let mut user = ws::connect_v1(&url).await;
     ws::resume(&mut user, vec![]).await;
-    let send_one = ClientMessage::Send { id: "o1".into(), conversation: None, text: "during the outage".into() };
+    let send_one =
+        ClientMessage::Send { id: "o1".into(), conversation: None, text: "during the outage".into() };
 
     database.stop();
     let sent = std::time::Instant::now();
@@ -286,24 +287,31 @@ async fn a_database_outage_is_answered_unavailable_and_the_link_stays_alive() {
         }
     }
     let answered = sent.elapsed();
-    println!("during a database outage: unavailable and the heartbeat answered after {} ms", answered.as_millis());
+    println!(
+        "during a database outage: unavailable and the heartbeat answered after {} ms",
+        answered.as_millis()
+    );
     assert!(refused, "the send is refused with `unavailable` before the heartbeat's answer");
     assert!(answered < std::time::Duration::from_millis(1_500), "the link looked dead: {answered:?}");
 
     database.start_again();
-    kefu_testkit::eventually("the send stored once the database is back", std::time::Duration::from_secs(20), || {
-        let url = url.clone();
-        let send_one = send_one.clone();
-        async move {
-            let mut again = ws::connect_v1(&url).await;
-            ws::resume(&mut again, vec![]).await;
-            send(&mut again, &send_one).await;
-            match next_v1(&mut again).await {
-                ServerMessage::Message(m) if m.id == "o1" => Some(()),
-                ServerMessage::Ack { id, .. } if id == "o1" => Some(()),
-                _ => None,
+    kefu_testkit::eventually(
+        "the send stored once the database is back",
+        std::time::Duration::from_secs(20),
+        || {
+            let url = url.clone();
+            let send_one = send_one.clone();
+            async move {
+                let mut again = ws::connect_v1(&url).await;
+                ws::resume(&mut again, vec![]).await;
+                send(&mut again, &send_one).await;
+                match next_v1(&mut again).await {
+                    ServerMessage::Message(m) if m.id == "o1" => Some(()),
+                    ServerMessage::Ack { id, .. } if id == "o1" => Some(()),
+                    _ => None,
+                }
             }
-        }
-    })
+        },
+    )
     .await;
 }

@@ -97,7 +97,8 @@ pub fn app_friendship_signed(secret: &str, a: i64, b: i64, friends: bool) -> Str
     // A unique `jti`: two changes of one pair within a second are two bodies, not a replay.
     static SIGNED: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
     let jti = format!("{}-{}", std::process::id(), SIGNED.fetch_add(1, std::sync::atomic::Ordering::Relaxed));
-    let claims = serde_json::json!({ "a": a, "b": b, "friends": friends, "exp": now + 60, "iat": now, "jti": jti });
+    let claims =
+        serde_json::json!({ "a": a, "b": b, "friends": friends, "exp": now + 60, "iat": now, "jti": jti });
     app_friendship_claims(secret, claims)
 }
 

@@ -133,7 +133,8 @@ impl Session {
             page: if self.is_agent() { AGENT_FIRST_PAGE } else { DEFAULT_PAGE },
             ..Replay::default()
         };
-        let (usable, unknown): (Vec<_>, Vec<_>) = positions.into_iter().partition(|(c, _)| existing.contains(c));
+        let (usable, unknown): (Vec<_>, Vec<_>) =
+            positions.into_iter().partition(|(c, _)| existing.contains(c));
         for (conversation, _) in unknown {
             let message = format!("no conversation {conversation} here (resume position ignored)");
             self.error(ErrorCode::UnknownConversation, message, None)?;

@@ -248,7 +248,8 @@ impl Store {
         self.check_room(from, to)?;
         // A bounded inbox: a crowd cannot bury someone in requests (a repeat of one pending
         // is not a new one).
-        const WAITING: &str = "SELECT COUNT(*) FROM friend_requests WHERE to_uid = $1 AND sent >= $2 AND from_uid <> $3";
+        const WAITING: &str =
+            "SELECT COUNT(*) FROM friend_requests WHERE to_uid = $1 AND sent >= $2 AND from_uid <> $3";
         let (waiting,): (i64,) = with_pool!(&self.db, pool => {
             sqlx::query_as(WAITING).bind(to.get()).bind(since).bind(from.get()).fetch_one(pool).await?
         });

@@ -45,7 +45,13 @@ impl Store {
     /// Notes an app's friendship body for the pair `(a, b)`, issued at `iat` (Unix seconds),
     /// identified by `digest` (its signature), unless it is stale. Bodies of the latest second
     /// are kept, the older forgotten: at most a few rows per pair.
-    pub async fn apply_app_body(&self, a: UserId, b: UserId, iat: u64, digest: &str) -> Result<AppBody, StoreError> {
+    pub async fn apply_app_body(
+        &self,
+        a: UserId,
+        b: UserId,
+        iat: u64,
+        digest: &str,
+    ) -> Result<AppBody, StoreError> {
         let (low, high) = (a.min(b), a.max(b));
         let iat = iat.min(i64::MAX as u64) as i64;
         let _writing = self.writes.graph().lock().await;
@@ -79,11 +85,27 @@ mod tests {
             let store = Store::open(&database).await.expect("open");
             let (a, b) = (UserId::lit(1), UserId::lit(2));
             assert_eq!(store.apply_app_body(a, b, 100, "true-1").await.expect("note"), AppBody::Fresh);
-            assert_eq!(store.apply_app_body(b, a, 100, "false-1").await.expect("note"), AppBody::Fresh, "same second");
-            assert_eq!(store.apply_app_body(a, b, 100, "true-1").await.expect("note"), AppBody::Stale, "replayed");
+            assert_eq!(
+                store.apply_app_body(b, a, 100, "false-1").await.expect("note"),
+                AppBody::Fresh,
+                "same second"
+            );
+            assert_eq!(
+                store.apply_app_body(a, b, 100, "true-1").await.expect("note"),
+                AppBody::Stale,
+                "replayed"
+            );
             assert_eq!(store.apply_app_body(a, b, 101, "true-2").await.expect("note"), AppBody::Fresh);
-            assert_eq!(store.apply_app_body(a, b, 100, "false-1").await.expect("note"), AppBody::Stale, "older");
-            assert_eq!(store.apply_app_body(a, UserId::lit(3), 50, "x").await.expect("note"), AppBody::Fresh, "another pair");
+            assert_eq!(
+                store.apply_app_body(a, b, 100, "false-1").await.expect("note"),
+                AppBody::Stale,
+                "older"
+            );
+            assert_eq!(
+                store.apply_app_body(a, UserId::lit(3), 50, "x").await.expect("note"),
+                AppBody::Fresh,
+                "another pair"
+            );
         }
     }
 
