@@ -2,7 +2,8 @@
 # Installs what building and testing Kefu need, from the package registries only
 # (crates.io, npm, Debian). Idempotent: each step is skipped when already satisfied.
 # Usage: scripts/setup.sh [--browser] [--original] [--balancer] [--postgres] [--redis]
-#   --browser   also Chromium + ChromeDriver (browser tests)
+#   --browser   also Chromium + ChromeDriver, and axe-core from npm (browser tests, which
+#               check every page against WCAG 2.1 A/AA with it)
 #   --balancer  also HAProxy from Debian (the tests run deploy/haproxy.cfg in front of a server)
 #   --postgres  also PostgreSQL from Debian (the store's tests and the server's PostgreSQL test
 #               start throwaway clusters of it; its own service is not started)
@@ -18,6 +19,7 @@ source scripts/env.sh
 TRUNK_VERSION=0.21.14
 BINARYEN_VERSION=132.0.0
 TERSER_VERSION=5.51.4
+AXE_VERSION=4.14.1
 # wasm-bindgen-cli must match the wasm-bindgen library the app links (Cargo.lock).
 WASM_BINDGEN_VERSION=$(awk '/^name = "wasm-bindgen"$/ { getline; gsub(/version = |"/, ""); print; exit }' Cargo.lock)
 
@@ -65,6 +67,12 @@ for arg in "$@"; do
 done
 
 if $browser; then
+  if [ ! -f ".tools/axe-core/node_modules/axe-core/package.json" ] ||
+     ! grep -q "\"version\": \"$AXE_VERSION\"" .tools/axe-core/node_modules/axe-core/package.json; then
+    step "npm axe-core@$AXE_VERSION into .tools/axe-core (the browser tests' accessibility check)"
+    mkdir -p .tools/axe-core
+    npm install --no-save --no-audit --no-fund --loglevel=error --prefix .tools/axe-core "axe-core@$AXE_VERSION"
+  fi
   if ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null; then
     step "apt-get install chromium chromium-driver"
     export DEBIAN_FRONTEND=noninteractive

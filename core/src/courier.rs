@@ -235,6 +235,9 @@ impl Courier {
     ) -> Vec<Effect> {
         let pending =
             Pending { id, conversation, text: text.to_owned(), time: local_time, sent: false, failed: None };
+        // The next message's first key is said at once: the other side's "typing" ended with
+        // this message, and the interval's limit counts from a new start.
+        self.typing_sent_ms = None;
         model.show_pending(&pending);
         self.outbox.add(pending.clone());
         let mut effects = vec![Effect::Save];
@@ -785,6 +788,10 @@ mod tests {
         assert_eq!(courier.typing(None, 1_000), typing);
         assert!(courier.typing(None, 1_000 + TYPING_INTERVAL_MS - 1).is_empty());
         assert_eq!(courier.typing(None, 1_000 + TYPING_INTERVAL_MS), typing);
+        // A message sent: the first key of the next one is said at once, not up to 2 s later
+        // (before, it was not said, and the other side saw no "typing" for the next message).
+        courier.compose(&mut chat, "m".into(), None, "sent", "t".into());
+        assert_eq!(courier.typing(None, 1_000 + TYPING_INTERVAL_MS + 100), typing);
         // The agent types: shown until TYPING_SHOWN_MS later; its message clears it.
         Courier::typing_seen(&mut chat, cid(5), true, 10_000);
         assert_eq!(chat.agent_typing_until, Some(10_000 + TYPING_SHOWN_MS));

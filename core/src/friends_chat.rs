@@ -64,6 +64,11 @@ impl Model for FriendsChat {
         Role::Agent
     }
 
+    /// The link dropped or opened anew: nobody is shown online until the server says so.
+    fn reset_presence(&mut self) {
+        self.peers.all_offline();
+    }
+
     /// A message to customer service (queued on that page) is sent from here too, but shown
     /// there.
     fn show_pending(&mut self, pending: &Pending) -> Option<u64> {
@@ -177,13 +182,14 @@ mod tests {
         let mut courier = Courier::new(Outbox::default(), &mut chat);
         courier.opened(true, &mut chat);
         assert!(!chat.friends_on, "no Friends tab before a v2 server says so");
-        let bob = Friend {
+        let bob_online = || Friend {
             person: Person { uid: user(6), name: "Bob".into(), avatar: String::new() },
             conversation: cid(-2),
             online: true,
             last: None,
             unread: 0,
         };
+        let bob = bob_online();
         let list = kefu_protocol::friends::Friends { friends: vec![bob], ..Default::default() };
         courier.on_v1(&mut chat, ServerMessage::Friends(list), "t".into());
         // The connection carries customer service's conversation too: not shown here.
@@ -191,6 +197,16 @@ mod tests {
         courier.on_v1(&mut chat, ServerMessage::Ready, "t".into());
         assert!(chat.friends_on);
         assert!(chat.peers.chats.is_empty());
+        // The link drops: Bob may be online or not, nobody can tell; he is not shown online
+        // (before: green while one's own link was down). Back, the replay says again.
+        assert!(chat.peers.friend_by_uid(user(6)).is_some_and(|f| f.online));
+        courier.lost(&mut chat, "t".into());
+        assert!(chat.peers.friend_by_uid(user(6)).is_some_and(|f| !f.online));
+        courier.opened(true, &mut chat);
+        let bob_again = kefu_protocol::friends::Friends { friends: vec![bob_online()], ..Default::default() };
+        courier.on_v1(&mut chat, ServerMessage::Friends(bob_again), "t".into());
+        courier.on_v1(&mut chat, ServerMessage::Ready, "t".into());
+        assert!(chat.peers.friend_by_uid(user(6)).is_some_and(|f| f.online));
         // Writing to Bob: shown as sending in his conversation, sent with its id.
         let effects = courier.compose(&mut chat, "p1".into(), Some(cid(-2)), "hi Bob", "t".into());
         assert!(effects.contains(&Effect::SendV1(ClientMessage::Send {

@@ -18,6 +18,8 @@ pub struct Negotiation {
     deciding: bool,
     /// Deciding v1 offers that failed in a row.
     v0_votes: u8,
+    /// Settled on v0 by the last failed offer, and not connected with it yet.
+    v0_untried: bool,
 }
 
 /// Deciding rounds that must all point to v0 before the page settles on it.
@@ -34,6 +36,24 @@ pub enum Opened {
 }
 
 impl Negotiation {
+    /// Whether a v1 offer failed and it is not known yet whether that was the protocol (the
+    /// original backend refuses the offer) or an outage: the page says "connecting", not
+    /// "offline", meanwhile (a failed plain attempt settles it: an outage).
+    pub fn undecided(&self) -> bool {
+        (self.known.is_none() && (self.v1_failed || self.deciding)) || self.v0_untried
+    }
+
+    /// What the status indicator shows: `status` and whether retrying by itself, except that
+    /// a failure that is only the protocol being found out is no "offline".
+    pub fn shown(&self, status: crate::connection::Status, retrying: bool) -> (crate::connection::Status, bool) {
+        use crate::connection::Status;
+        if status == Status::Offline && self.undecided() {
+            (Status::Connecting, false)
+        } else {
+            (status, retrying)
+        }
+    }
+
     /// Whether the next connection should offer v1.
     pub fn offer_v1(&self) -> bool {
         match self.known {
@@ -44,6 +64,10 @@ impl Negotiation {
 
     /// A connection offering `offered_v1` failed before it opened.
     pub fn failed(&mut self, offered_v1: bool) {
+        if !offered_v1 {
+            // A plain attempt failed: an outage, whatever was decided.
+            self.v0_untried = false;
+        }
         if self.known.is_some() {
             return;
         }
@@ -52,6 +76,7 @@ impl Negotiation {
             self.v0_votes += 1;
             if self.v0_votes >= V0_VOTES_NEEDED {
                 self.known = Some(false);
+                self.v0_untried = true;
             }
             self.v1_failed = true;
         } else if offered_v1 {
@@ -66,6 +91,7 @@ impl Negotiation {
 
     /// A connection offering `offered_v1` opened; `selected_v1` if the server chose v1.
     pub fn opened(&mut self, offered_v1: bool, selected_v1: bool) -> Opened {
+        self.v0_untried = false;
         if selected_v1 {
             self.known = Some(true);
             return Opened::Use { v1: true };
@@ -151,5 +177,32 @@ mod tests {
         assert!(n.offer_v1());
         assert_eq!(n.opened(true, true), Opened::Use { v1: true });
         assert_eq!(n.known(), Some(true));
+    }
+
+    /// Against the original backend the page said "offline" three times while it found out
+    /// the protocol; now "connecting" until it knows, and "offline" only for an outage.
+    #[test]
+    fn finding_out_the_protocol_is_connecting_an_outage_is_offline() {
+        use crate::connection::Status;
+        let mut n = Negotiation::default();
+        assert_eq!(n.shown(Status::Offline, true), (Status::Offline, true), "nothing tried yet");
+        n.failed(true);
+        assert_eq!(n.shown(Status::Offline, true), (Status::Connecting, false), "a v1 offer refused");
+        assert_eq!(n.opened(false, false), Opened::ProbeV1);
+        assert_eq!(n.shown(Status::Offline, true).0, Status::Connecting, "probing");
+        n.failed(true);
+        assert_eq!(n.opened(false, false), Opened::ProbeV1);
+        n.failed(true);
+        assert_eq!(n.shown(Status::Offline, true).0, Status::Connecting, "settled, not connected yet");
+        let mut outage = n;
+        outage.failed(false);
+        assert_eq!(outage.shown(Status::Offline, true).0, Status::Offline, "then down over v0 too: offline");
+        assert_eq!(n.opened(false, false), Opened::Use { v1: false }, "settled on v0");
+        assert_eq!(n.shown(Status::Offline, true), (Status::Offline, true), "known: an outage is offline");
+        // A server down at the first load: the plain attempt fails too, that is an outage.
+        let mut down = Negotiation::default();
+        down.failed(true);
+        down.failed(false);
+        assert_eq!(down.shown(Status::Offline, true), (Status::Offline, true));
     }
 }

@@ -88,6 +88,14 @@ impl Peers {
         }
     }
 
+    /// The link is down: whether friends are online cannot be known, so none is shown online
+    /// (the replay's list says again who is, once the link is back).
+    pub fn all_offline(&mut self) {
+        for friend in &mut self.list.friends {
+            friend.online = false;
+        }
+    }
+
     /// A stored message of a peer conversation. `open`: the person is looking at that
     /// conversation now (it does not count as unread). Returns whether it was new.
     pub fn receive(&mut self, ids: &mut Ids, message: &Message, open: bool) -> bool {

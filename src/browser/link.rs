@@ -358,7 +358,7 @@ impl Driver {
 
     /// Tells the page when the status (or whether it retries by itself) changed.
     fn report_status(&mut self) {
-        let now_shown = (self.machine.status(), self.machine.is_retrying());
+        let now_shown = self.negotiation.shown(self.machine.status(), self.machine.is_retrying());
         if now_shown != self.shown {
             if self.shown.0 == Status::Online {
                 (self.emit)(LinkEvent::Lost);

@@ -130,6 +130,13 @@ async fn an_invite_link_makes_friends_who_chat_with_typing_reads_presence_and_re
         ann.forward().await.expect("forward");
         wait_for(ann, &format!("[data-peer='{bob_uid}']")).await;
         page::wait_message(ann, "me", "Hello", "sent").await;
+        // A reload on the conversation itself shows its messages: the page asked for them
+        // before its link was ready, and that request waited instead of vanishing (before,
+        // it said "No messages yet" until opened again).
+        ann.refresh().await.expect("reload the conversation");
+        wait_for(ann, &format!("[data-peer='{bob_uid}']")).await;
+        page::wait_message(ann, "user", "Hi Ann, it's Bob 👋", "sent").await;
+        page::wait_message(ann, "me", "Hello", "sent").await;
 
         // Bob is there. He taps over to customer service and back (two page loads, two
         // connections): Ann never sees him leave. When he does leave, she sees him offline.

@@ -211,6 +211,20 @@ async fn typing_shows_both_ways_and_clears_when_the_typist_stops_or_leaves() {
                 .then_some(())
         })
         .await;
+        // The user sends it and starts the next message at once: the message clears the
+        // indicator, the first key of the next one shows it again (before, the page said
+        // nothing for up to 2 s after its last notice, and one key was never shown).
+        page::click_send(user).await;
+        page::wait_message(agent, "user", "one more th", "sent").await;
+        eventually("the message clears the indicator", LOAD, || async {
+            (!shown(agent, ".conversation [data-typing=user]").await).then_some(())
+        })
+        .await;
+        input.send_keys("a").await.expect("type one key");
+        eventually("agent sees the next message being typed", LOAD, || async {
+            shown(agent, ".conversation [data-typing=user]").await.then_some(())
+        })
+        .await;
         // The user leaves mid-sentence: the indicator does not get stuck.
         user.clone().close().await.expect("user leaves");
         eventually("indicator clears after the user left", clear_within, || async {

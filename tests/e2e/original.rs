@@ -206,6 +206,29 @@ async fn a_console_cut_off_from_the_original_says_it_may_have_missed_messages() 
     .await;
 }
 
+/// Opening the user page against the original backend shows "connecting" until it answers,
+/// then "online": never a false "offline" while the page finds out the protocol (before, it
+/// said offline three times in the first 1.4 s).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn opening_against_the_original_never_says_offline() {
+    let original = Original::start();
+    let pages = Server::start();
+    let (user_url, _) = page_urls(&pages, &original.ws_base());
+    with_browsers(1, move |browsers| async move {
+        let user = &browsers[0];
+        user.issue_cmd(kefu_testkit::browser::Cdp {
+            cmd: "Page.addScriptToEvaluateOnNewDocument",
+            params: serde_json::json!({ "source": page::scripts::RECORD_STATES_FROM_START }),
+        })
+        .await
+        .expect("record the status from the first render");
+        page::open_online(user, &user_url).await;
+        let states = page::run(user, page::scripts::RECORDED_FROM_START, vec![]).await;
+        assert_eq!(states, serde_json::json!(["connecting", "online"]), "the status from its first render");
+    })
+    .await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_visitor_the_original_does_not_know_is_told_what_to_do() {
     let original = Original::start();

@@ -1,7 +1,9 @@
 //! The pages through WebDriver, by role: [`find`] reads what a page shows, [`act`] does what a
 //! person does, [`check`] waits until a page shows something. They rely on the stable hooks
-//! documented in docs/architecture.md; the scripts they run are in [`scripts`].
+//! documented in docs/architecture.md; the scripts they run are in [`scripts`];
+//! [`accessible`] checks a page against WCAG 2.1 AA with axe-core.
 
+pub mod accessible;
 pub mod act;
 pub mod check;
 pub mod find;
@@ -9,6 +11,7 @@ pub mod scripts;
 
 use std::time::Duration;
 
+pub use accessible::assert_accessible;
 pub use act::*;
 pub use check::*;
 pub use find::*;

@@ -161,6 +161,17 @@ pub const RECORD_STATES: &str = "window.__kefuStates = []; if (!window.__kefuRec
      new MutationObserver(() => window.__kefuStates.push(el.dataset.state)) \
      .observe(el, { attributes: true, attributeFilter: ['data-state'] }); }";
 
+/// Runs before the app (`Page.addScriptToEvaluateOnNewDocument`): every state the status
+/// takes from its first render, in `window.__kefuAllStates` (read with [`RECORDED_FROM_START`]).
+pub const RECORD_STATES_FROM_START: &str = "window.__kefuAllStates = []; \
+     new MutationObserver(() => { const el = document.querySelector('[role=status]'); \
+       const last = window.__kefuAllStates[window.__kefuAllStates.length - 1]; \
+       if (el && el.dataset.state && el.dataset.state !== last) window.__kefuAllStates.push(el.dataset.state); }) \
+     .observe(document, { subtree: true, childList: true, attributes: true, attributeFilter: ['data-state'] });";
+
+/// The states of [`RECORD_STATES_FROM_START`].
+pub const RECORDED_FROM_START: &str = "return window.__kefuAllStates || null;";
+
 /// The states recorded since [`RECORD_STATES`].
 pub const RECORDED_STATES: &str = "return window.__kefuStates || null;";
 
