@@ -3,7 +3,8 @@
 //! (SIGTERM), killed (SIGKILL), frozen (SIGSTOP: a silent dead link) and brought back, and
 //! down for 1 s, 8 s and 30 s before coming back. Prints, in ms, the time from the event (or
 //! from the backend being ready again) until the page's `[role=status]` shows the new state,
-//! polled through WebDriver every 10 ms, as `STATUS <backend> <event>: N ms`.
+//! polled through WebDriver every 10 ms, as `STATUS <backend> <event>: N ms`. And five 30 s
+//! outages one after the other in one page (`KEFU_BENCH_OUTAGES`), each return timed.
 #![cfg(not(target_arch = "wasm32"))]
 
 use std::sync::{Arc, Mutex};
@@ -93,6 +94,38 @@ async fn scenario(name: &'static str, url: String, backend: Backend, rounds: usi
         }
     })
     .await;
+}
+
+/// Outages of 30 s, one after the other, in one page (each refused WebSocket attempt made
+/// Chromium slower to fail the next: 0.1 s back the first time, 3.6 s by the fourth).
+async fn repeated_long_outages(name: &'static str, url: String, backend: Backend, outages: usize) {
+    with_browsers(1, move |browsers| async move {
+        let user = &browsers[0];
+        page::open_online(user, &url).await;
+        for n in 1..=outages {
+            page::wait_status(user, "online", Duration::from_secs(15)).await;
+            backend.ask("kill").await;
+            page::wait_status(user, "offline", Duration::from_secs(5)).await;
+            // The outage itself: the length of time the backend stays down.
+            tokio::time::sleep(Duration::from_secs(30)).await;
+            let ready = backend.ask("start").await;
+            page::wait_status(user, "online", Duration::from_secs(20)).await;
+            let took = ready.elapsed().as_millis();
+            println!("STATUS {name} 30 s outage {n} of {outages} in one page -> online: {took} ms");
+        }
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore]
+async fn status_after_repeated_long_outages_in_one_page() {
+    let server = Server::start();
+    let url = server.user_url(22, "");
+    let (task, control) = Control::take(server);
+    let outages = std::env::var("KEFU_BENCH_OUTAGES").ok().and_then(|v| v.parse().ok()).unwrap_or(5);
+    repeated_long_outages("reference", url, Backend::Reference(control), outages).await;
+    task.abort();
 }
 
 fn rounds() -> usize {

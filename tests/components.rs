@@ -83,7 +83,7 @@ async fn message_list_marks_senders_and_delivery_and_renders_markup_as_text() {
     .forget();
     settle().await;
     let log = root.query_selector("[role=log]").expect("query").expect("log element");
-    let items = log.query_selector_all("li[data-from]").expect("items");
+    let items = log.query_selector_all("[data-from]").expect("items");
     assert_eq!(items.length(), 3);
     let attrs = |index: u32, name: &str| {
         items.item(index).expect("item").unchecked_into::<web_sys::Element>().get_attribute(name)
@@ -98,8 +98,8 @@ async fn message_list_marks_senders_and_delivery_and_renders_markup_as_text() {
 
     // Grouped under the day, with short times (the full one on hover), and the agent's name
     // on the first of their messages.
-    let days: Vec<String> = (0..log.query_selector_all("li.day").expect("days").length())
-        .filter_map(|i| log.query_selector_all("li.day").ok()?.item(i)?.text_content())
+    let days: Vec<String> = (0..log.query_selector_all(".day").expect("days").length())
+        .filter_map(|i| log.query_selector_all(".day").ok()?.item(i)?.text_content())
         .collect();
     assert_eq!(days.len(), 1, "{days:?}");
     assert!(days[0] == "26 Nov" || days[0] == "Today" || days[0] == "Yesterday", "{days:?}");

@@ -45,7 +45,11 @@ impl Negotiation {
 
     /// What the status indicator shows: `status` and whether retrying by itself, except that
     /// a failure that is only the protocol being found out is no "offline".
-    pub fn shown(&self, status: crate::connection::Status, retrying: bool) -> (crate::connection::Status, bool) {
+    pub fn shown(
+        &self,
+        status: crate::connection::Status,
+        retrying: bool,
+    ) -> (crate::connection::Status, bool) {
         use crate::connection::Status;
         if status == Status::Offline && self.undecided() {
             (Status::Connecting, false)

@@ -6,7 +6,7 @@ use kefu_core::connection::Status;
 use kefu_core::timeline::{Delivery, Entry, From, RenderKey};
 use kefu_core::when::{self, Stamp};
 use leptos::ev::{KeyboardEvent, SubmitEvent};
-use leptos::html::Ol;
+use leptos::html::Div;
 use leptos::prelude::*;
 
 use super::texts;
@@ -106,7 +106,7 @@ pub fn MessageList(
     welcome: Option<Signal<String>>,
 ) -> impl IntoView {
     let texts = texts();
-    let list: NodeRef<Ol> = NodeRef::new();
+    let list: NodeRef<Div> = NodeRef::new();
     let last_shown = StoredValue::new(None::<RenderKey>);
     let height = StoredValue::new(0);
     Effect::new(move |_| {
@@ -137,7 +137,8 @@ pub fn MessageList(
         }
     };
     view! {
-        <ol
+        // A log of entries (not a list: role=log would make list items orphans).
+        <div
             class="messages"
             role="log"
             aria-live="polite"
@@ -148,11 +149,11 @@ pub fn MessageList(
             {welcome
                 .map(|welcome| {
                     view! {
-                        <li class="msg msg-agent welcome" data-welcome="true">
+                        <div class="msg msg-agent welcome" data-welcome="true">
                             <div class="msg-row">
                                 <div class="bubble">{move || welcome.get()}</div>
                             </div>
-                        </li>
+                        </div>
                     }
                 })}
             <For
@@ -160,12 +161,12 @@ pub fn MessageList(
                 key=Line::key
                 children=move |line| match line {
                     Line::Day { date, label } => {
-                        view! { <li class="day" data-day=date>{label}</li> }.into_any()
+                        view! { <div class="day" data-day=date>{label}</div> }.into_any()
                     }
                     Line::Message { entry, named } => view! { <MessageItem entry named on_retry /> }.into_any(),
                 }
             />
-        </ol>
+        </div>
     }
 }
 
@@ -195,7 +196,7 @@ fn MessageItem(entry: Entry, named: bool, on_retry: Callback<u64>) -> impl IntoV
         Delivery::Sent => None,
     };
     view! {
-        <li
+        <div
             class=format!("msg msg-{}", entry.from.as_str())
             data-from=entry.from.as_str()
             data-delivery=entry.delivery.as_str()
@@ -210,7 +211,7 @@ fn MessageItem(entry: Entry, named: bool, on_retry: Callback<u64>) -> impl IntoV
                 </time>
             </div>
             {state}
-        </li>
+        </div>
     }
 }
 

@@ -65,12 +65,12 @@ async fn the_user_page_greets_and_says_one_status() {
         page::wait_message(user, "agent", "Hello Ann", "sent").await;
 
         // Grouped under "Today", short times with the full one on hover, the agent named.
-        assert_eq!(text_of(user, "[role=log] li.day").await, "Today");
-        let time = text_of(user, "[role=log] li[data-from=me] .msg-time").await;
+        assert_eq!(text_of(user, "[role=log] .day").await, "Today");
+        let time = text_of(user, "[role=log] [data-from=me] .msg-time").await;
         assert!(time.len() == 5 && time.as_bytes()[2] == b':', "{time}");
-        let full = attr_of(user, "[role=log] li[data-from=me] .msg-time", "title").await.expect("title");
+        let full = attr_of(user, "[role=log] [data-from=me] .msg-time", "title").await.expect("title");
         assert_eq!((full.len(), &full[11..16]), (19, time.as_str()), "{full}");
-        assert_eq!(text_of(user, "[role=log] li[data-from=agent] .msg-name").await, AGENT);
+        assert_eq!(text_of(user, "[role=log] [data-from=agent] .msg-name").await, AGENT);
     })
     .await;
 }

@@ -3,6 +3,7 @@
 //! `kefu-testkit` (server process, browser driver, page find/act/check, scripts).
 #![cfg(not(target_arch = "wasm32"))]
 
+mod accessible;
 mod console;
 mod faults;
 mod first_look;

@@ -23,7 +23,8 @@ fn axe_source() -> &'static str {
 /// Runs axe-core on the page as it is now (WCAG 2.1 A/AA); the violations, one line each.
 pub async fn violations(client: &Client) -> Vec<String> {
     // Injected once per document: a reload or a new page needs it again.
-    run(client, "if (!window.axe) { (0, eval)(arguments[0]); } return true;", vec![axe_source().into()]).await;
+    run(client, "if (!window.axe) { (0, eval)(arguments[0]); } return true;", vec![axe_source().into()])
+        .await;
     let found = run(
         client,
         "return axe.run(document, { runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa'] } }) \

@@ -7,7 +7,7 @@ pub const STATUS: &str =
     "const s = document.querySelector('[role=status]'); return s ? s.dataset.state : '';";
 
 /// The messages in the log: `[data-from, text, data-delivery]` each.
-pub const MESSAGES: &str = "return [...document.querySelectorAll('[role=log] > li[data-from]')].map(li => \
+pub const MESSAGES: &str = "return [...document.querySelectorAll('[role=log] > [data-from]')].map(li => \
      [li.dataset.from, li.querySelector('.bubble').textContent, li.dataset.delivery]);";
 
 /// Whether the console shows its sign-in form (`form`), itself (`console`), or neither yet.
@@ -43,13 +43,12 @@ pub const NOTE_TEXT: &str =
 
 /// The failure reason under the failed message whose text is `arguments[0]`, or `null`.
 pub const FAILURE_REASON: &str =
-    "const li = [...document.querySelectorAll('[role=log] > li[data-delivery=failed]')]\
+    "const li = [...document.querySelectorAll('[role=log] > [data-delivery=failed]')]\
      .find(li => li.querySelector('.bubble').textContent === arguments[0]); \
      const r = li && li.querySelector('.msg-reason'); return r ? r.textContent : null;";
 
 /// Whether the message whose text is `arguments[0]` shows as read by the other side.
-pub const READ_MARK: &str =
-    "return [...document.querySelectorAll('[role=log] > li[data-read=true] .bubble')]\
+pub const READ_MARK: &str = "return [...document.querySelectorAll('[role=log] > [data-read=true] .bubble')]\
      .some(b => b.textContent === arguments[0]);";
 
 /// `[whether no injected script ran, how many injected elements are in the log]`.
