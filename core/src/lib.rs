@@ -5,6 +5,7 @@
 //! ```text
 //! connection   when to connect, heartbeat, give up and retry (state machine, fake-clock tests)
 //! negotiation  which protocol to offer: kefu.v1, or the original v0
+//! reachability during an outage, a plain HTTP probe before each WebSocket attempt
 //! courier      gets each own message to the server exactly once: resume, resend, ack, refuse
 //! outbox       own messages not yet stored (the page keeps it in browser storage)
 //! timeline     one conversation as shown: entries, sender, delivery, merge by id/seq
@@ -28,6 +29,7 @@ pub mod inbox;
 pub mod negotiation;
 pub mod outbox;
 pub mod peers;
+pub mod reachability;
 pub mod timeline;
 pub mod user_chat;
 pub mod when;

@@ -18,6 +18,9 @@ pub const APP_FRIENDSHIP_PATH: &str = "/api/app/friendship";
 
 /// `GET /api/qr?text=LINK`: the QR code of one of this server's invite links (`LINK` carries
 /// `?invite=TOKEN` with a token the server signed), as `image/svg+xml`.
+/// Process up (outside `/api`, no Host or Origin check): any answer means the server is
+/// there; pages probe it during an outage before opening a WebSocket.
+pub const HEALTHZ_PATH: &str = "/healthz";
 pub const QR_PATH: &str = "/api/qr";
 /// The longest link `/api/qr` draws, in bytes.
 pub const QR_MAX_TEXT_BYTES: usize = 1024;

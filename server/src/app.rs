@@ -135,8 +135,8 @@ fn router(config: &Config, state: AppState) -> Router {
 }
 
 /// Process up: always `200 ok` while the server accepts connections (a load balancer's
-/// liveness check).
-pub const HEALTHZ_PATH: &str = "/healthz";
+/// liveness check, and the pages' probe during an outage).
+pub use kefu_protocol::api::HEALTHZ_PATH;
 /// The Friends page (the web app links to it relatively, `kefu_core::config::FRIENDS_PAGE`).
 pub const FRIENDS_PAGE_PATH: &str = "/friends";
 /// Ready for traffic: `200 ready` when the database takes a write within

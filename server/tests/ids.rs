@@ -77,20 +77,18 @@ async fn frames_and_app_bodies_naming_ids_out_of_range_are_refused() {
     let (mut ann, mut bob, conversation) = friends_who_talked(&server).await;
     // A frame naming -1 or a number past the range is not a frame.
     for raw in [-1, -(1i64 << 53), 1i64 << 53] {
-        send_text(&mut ann, &format!(r#"{{"type":"history","conversation":{raw}}}"#)).await;
-        let code = until(&mut ann, |f| match f {
-            ServerMessage::Error { code, .. } => Some(*code),
-            _ => None,
-        })
-        .await;
-        assert_eq!(code, ErrorCode::Malformed, "conversation {raw}");
-        send_text(&mut ann, &format!(r#"{{"type":"befriend","uid":{raw}}}"#)).await;
-        let code = until(&mut ann, |f| match f {
-            ServerMessage::Error { code, .. } => Some(*code),
-            _ => None,
-        })
-        .await;
-        assert_eq!(code, ErrorCode::Malformed, "befriend {raw}");
+        for frame in [
+            format!(r#"{{"type":"history","conversation":{raw}}}"#),
+            format!(r#"{{"type":"befriend","uid":{raw}}}"#),
+        ] {
+            send_text(&mut ann, &frame).await;
+            let code = until(&mut ann, |f| match f {
+                ServerMessage::Error { code, .. } => Some(*code),
+                _ => None,
+            })
+            .await;
+            assert_eq!(code, ErrorCode::Malformed, "{frame}");
+        }
     }
     // The app's backend cannot name a peer conversation's number as a user either.
     let body = app_friendship_signed(APP_SECRET, conversation.get(), ANN.get(), true);

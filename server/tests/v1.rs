@@ -235,26 +235,17 @@ async fn a_message_is_stored_delivered_and_acknowledged_once_even_when_repeated(
         (echo.conversation.get(), echo.seq, echo.id.as_str(), echo.text.as_str()),
         (5, 1, "m-1", "hello")
     );
-    assert_eq!(
-        next(&mut user).await,
-        ServerMessage::Ack {
-            id: "m-1".into(),
-            conversation: kefu_protocol::v1::ConversationId::lit(5),
-            seq: 1
-        }
-    );
+    let ack = ServerMessage::Ack {
+        id: "m-1".into(),
+        conversation: kefu_protocol::v1::ConversationId::lit(5),
+        seq: 1,
+    };
+    assert_eq!(next(&mut user).await, ack);
     assert_eq!(next_message(&mut agent).await, echo);
 
     // The same id again (a retry after a lost ack): acknowledged again, not stored or sent twice.
     send_message(&mut user, "m-1", None, "hello").await;
-    assert_eq!(
-        next(&mut user).await,
-        ServerMessage::Ack {
-            id: "m-1".into(),
-            conversation: kefu_protocol::v1::ConversationId::lit(5),
-            seq: 1
-        }
-    );
+    assert_eq!(next(&mut user).await, ack);
     assert_nothing_pending(&mut agent).await;
     assert_nothing_pending(&mut other).await;
 

@@ -16,6 +16,7 @@ use gloo_net::websocket::{futures::WebSocket, Message, State, WebSocketError};
 use gloo_timers::future::IntervalStream;
 use kefu_core::connection::{Action, Connection, Event, Status, Timing, V0_PROBE_DELAY_MS};
 use kefu_core::negotiation::{Negotiation, Opened};
+use kefu_core::reachability;
 use kefu_protocol::friends::SUBPROTOCOL_V2;
 use kefu_protocol::v1::{ClientMessage, ServerMessage, SUBPROTOCOL};
 use kefu_protocol::{ChatMessage, ClientFrame, ServerFrame, HEARTBEAT_ACK};
@@ -157,6 +158,9 @@ struct Driver {
     /// messages sent before it. Backends answer a connection's frames in order.
     unprobed: Vec<u64>,
     probes: VecDeque<Vec<u64>>,
+    /// Attempts in a row that failed before opening (an outage): the next one asks over HTTP
+    /// first (`kefu_core::reachability`).
+    failed_attempts: u32,
     /// What the status indicator shows now: status and whether retrying by itself.
     shown: (Status, bool),
 }
@@ -176,6 +180,7 @@ impl Driver {
             v1: false,
             unprobed: vec![],
             probes: VecDeque::new(),
+            failed_attempts: 0,
             shown,
         }
     }
@@ -277,6 +282,7 @@ impl Driver {
         match open.then(|| self.negotiation.opened(self.attempt.offered_v1, selected_v1)) {
             Some(Opened::Use { v1 }) => {
                 self.attempt.opened = true;
+                self.failed_attempts = 0;
                 self.v1 = v1;
                 self.machine.set_probe_delay(if v1 { 0 } else { V0_PROBE_DELAY_MS });
                 (self.emit)(LinkEvent::Opened { v1 });
@@ -324,12 +330,19 @@ impl Driver {
     fn drop_socket(&mut self) {
         if self.socket.take().is_some() && !self.attempt.opened {
             self.negotiation.failed(self.attempt.offered_v1);
+            self.failed_attempts += 1;
         }
     }
 
     async fn perform(&mut self, action: Action) {
         match action {
             Action::Open => {
+                // During an outage, a plain HTTP request first: a WebSocket only once the
+                // backend answers (Chromium holds back each refused WebSocket attempt longer).
+                if reachability::ask_first(self.failed_attempts) && !answers(&self.url).await {
+                    self.machine.handle(Event::Closed, now_ms());
+                    return;
+                }
                 self.settled = false;
                 self.unprobed.clear();
                 self.probes.clear();
@@ -374,4 +387,21 @@ fn open_offering(url: &str, protocols: &[&str]) -> Option<WebSocket> {
     let offer: js_sys::Array = protocols.iter().map(|p| wasm_bindgen::JsValue::from_str(p)).collect();
     let socket = web_sys::WebSocket::new_with_str_sequence(url, &offer).ok()?;
     WebSocket::try_from(socket).ok()
+}
+
+/// Whether the backend of WebSocket `url` answers a plain HTTP request (any answer, within
+/// [`reachability::PROBE_TIMEOUT_MS`]). Opaque (`no-cors`): only whether it answered matters.
+async fn answers(url: &str) -> bool {
+    let Some(probe) = reachability::probe_url(url) else { return true };
+    let Some(window) = web_sys::window() else { return true };
+    let init = web_sys::RequestInit::new();
+    init.set_mode(web_sys::RequestMode::NoCors);
+    init.set_cache(web_sys::RequestCache::NoStore);
+    let fetch = wasm_bindgen_futures::JsFuture::from(window.fetch_with_str_and_init(&probe, &init));
+    let timeout = gloo_timers::future::TimeoutFuture::new(reachability::PROBE_TIMEOUT_MS);
+    futures::pin_mut!(fetch);
+    match futures::future::select(fetch, timeout).await {
+        futures::future::Either::Left((answer, _)) => answer.is_ok(),
+        futures::future::Either::Right(_) => false,
+    }
 }
