@@ -134,6 +134,15 @@ async fn the_console_says_who_is_signed_in_and_reads_like_a_console() {
         assert_eq!(text_of(agent, &format!("{row} .conversation-time")).await, "now");
         let full = attr_of(agent, &format!("{row} .conversation-time"), "title").await.expect("title");
         assert_eq!(full.len(), 19, "{full}");
+
+        // The open conversation has a header naming the user, and whether they are online.
+        page::open_conversation(agent, 42).await;
+        eventually("the conversation's header", LOAD, || async {
+            (text_of(agent, ".conversation-header .conversation-title").await == long_name).then_some(())
+        })
+        .await;
+        assert_eq!(attr_of(agent, ".conversation-header", "data-uid").await.as_deref(), Some("42"));
+        assert_eq!(attr_of(agent, ".conversation-header .conversation-presence", "data-online").await.as_deref(), Some("true"));
     })
     .await;
 }

@@ -189,7 +189,9 @@ async fn requests_by_id_a_block_the_apps_backend_and_a_console_that_sees_none_of
             .send_keys("999")
             .await
             .expect("type");
-        click(carl, ".add-friend button").await;
+        // One's own id is shown, to give to the other (the form asks for theirs).
+        wait_for(carl, ".add-friend [data-my-id='301']").await;
+        click(carl, ".add-friend button[type=submit]").await;
         let refusal = page::wait_alert(carl, "a refusal").await;
         assert_eq!(refusal, kefu_core::i18n::EN_FRIENDS.unknown_user);
         carl.find(Locator::Css(".add-friend input[name=uid]"))
@@ -198,17 +200,28 @@ async fn requests_by_id_a_block_the_apps_backend_and_a_console_that_sees_none_of
             .send_keys("302")
             .await
             .expect("type");
+        // A long note (100 characters) is shown whole, wrapped, not cut off.
+        let long_note = format!("Carl from <b>work</b>, {}", "很高兴认识你".repeat(13));
+        let long_note: String = long_note.chars().take(100).collect();
         carl.find(Locator::Css(".add-friend input[name=note]"))
             .await
             .expect("note")
-            .send_keys("Carl from <b>work</b>")
+            .send_keys(&long_note)
             .await
             .expect("type");
-        click(carl, ".add-friend button").await;
+        click(carl, ".add-friend button[type=submit]").await;
         wait_for(carl, "[data-outgoing='302']").await;
         wait_attr(dan, "[data-requests]", "data-requests", "1").await;
-        let note = dan.find(Locator::Css("[data-incoming='301'] .conversation-preview")).await.expect("note");
-        assert_eq!(note.text().await.expect("text"), "Carl from <b>work</b>", "a note is text, not markup");
+        let note = dan.find(Locator::Css("[data-incoming='301'] .request-note")).await.expect("note");
+        assert_eq!(note.text().await.expect("text"), long_note, "a note is text, not markup, and whole");
+        let cut = page::run(
+            dan,
+            "const n = document.querySelector(\"[data-incoming='301'] .request-note\"); \
+             return n.scrollWidth > n.clientWidth || getComputedStyle(n).textOverflow === 'ellipsis';",
+            vec![],
+        )
+        .await;
+        assert_eq!(cut, serde_json::json!(false), "the note wraps instead of being cut off");
         click(dan, "[data-incoming='301'] .accept").await;
         wait_for(dan, "[data-friend='301']").await;
         wait_for(carl, "[data-friend='302']").await;

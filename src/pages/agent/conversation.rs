@@ -1,5 +1,5 @@
-//! The open conversation in the console: its messages (older pages on scrolling up), the
-//! user's typing, and the reply composer.
+//! The open conversation in the console: a header naming the user (and whether online),
+//! its messages (older pages on scrolling up), the user's typing, and the reply composer.
 
 use kefu_core::inbox::Inbox;
 use leptos::prelude::*;
@@ -12,6 +12,8 @@ use crate::pages::texts;
 pub(super) fn ConversationPane(chat: Chat<Inbox>) -> impl IntoView {
     let texts = texts();
     let inbox = chat.model;
+    // The original backend says nothing of presence: no guess shown.
+    let presence_known = move || chat.protocol() != kefu_core::courier::Protocol::V0;
     let selected = move || inbox.with_untracked(Inbox::selected_id);
     let send = Callback::new(move |text: String| match selected() {
         Some(conversation) => chat.compose(Some(conversation), text),
@@ -46,6 +48,18 @@ pub(super) fn ConversationPane(chat: Chat<Inbox>) -> impl IntoView {
                 when=move || inbox.with(|inbox| inbox.selected().is_some())
                 fallback=move || view! { <p class="placeholder">{texts.pick_conversation}</p> }
             >
+                // Who this is: the name, and whether online (where the backend says so);
+                // the team's actions will stand here too.
+                <header class="conversation-header" data-uid=move || inbox.with(|i| i.selected().map(|c| c.uid.to_string()))>
+                    <h2 class="conversation-title">{move || inbox.with(|i| i.selected().map(|c| c.username.clone()).unwrap_or_default())}</h2>
+                    {move || inbox.with(|i| {
+                        let c = i.selected()?;
+                        presence_known().then(|| {
+                            let shown = if c.online { texts.user_online } else { texts.user_offline };
+                            view! { <span class="conversation-presence" data-online=c.online.to_string()>{shown}</span> }
+                        })
+                    })}
+                </header>
                 <MessageList entries on_retry=retry on_top=older />
                 <Show when=user_typing>
                     <p class="typing" data-typing="user" aria-live="polite">{texts.user_typing}</p>

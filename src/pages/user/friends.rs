@@ -278,7 +278,8 @@ fn PersonRow(
             <PersonAvatar person />
             <span class="request-text">
                 <span class="conversation-name">{name}" · #"{uid.get()}</span>
-                <span class="conversation-preview">{under}</span>
+                // A note is shown whole, wrapped (at most 100 characters).
+                <span class="request-note">{under}</span>
             </span>
             {buttons}
         </li>
@@ -292,6 +293,8 @@ fn AddFriend(chat: Chat<FriendsChat>, offline: RwSignal<bool>) -> impl IntoView 
     let id = RwSignal::new(String::new());
     let note = RwSignal::new(String::new());
     let error = RwSignal::new(None::<&'static str>);
+    let my_id = chat.model.with_untracked(|m| m.uid).to_string();
+    let copied = RwSignal::new(false);
     let submit = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
         let Some(uid) = id.get_untracked().trim().parse::<kefu_protocol::ids::UserId>().ok() else {
@@ -317,6 +320,17 @@ fn AddFriend(chat: Chat<FriendsChat>, offline: RwSignal<bool>) -> impl IntoView 
                 prop:value=move || note.get() on:input=move |ev| note.set(event_target_value(&ev)) />
             <button type="submit">{texts.send_request}</button>
             {move || error.get().map(|e| view! { <p class="composer-error" role="alert">{e}</p> })}
+            // One's own id, for the other to add: "Add a friend" asks for theirs.
+            <p class="hint my-id" data-my-id=my_id.clone()>
+                {texts.my_id}": "<strong>{my_id.clone()}</strong>" "
+                <button type="button" on:click={
+                    let my_id = my_id.clone();
+                    move |_| {
+                        address::copy(&my_id);
+                        copied.set(true);
+                    }
+                }>{move || if copied.get() { texts.copied } else { texts.copy }}</button>
+            </p>
         </form>
     }
 }
