@@ -113,7 +113,8 @@ async fn both_pages_stay_linked_to_the_original_and_nothing_is_lost_silently() {
             let drops = drops_of(writer).await;
             assert!(drops <= 1, "the {from} page was dropped {drops} times after its own messages");
             // This round's messages (an earlier drop, on the first message, was before it).
-            let failed: Vec<String> = failed_of(writer).await.into_iter().filter(|t| written.contains(t)).collect();
+            let failed: Vec<String> =
+                failed_of(writer).await.into_iter().filter(|t| written.contains(t)).collect();
             // A drop leaves in doubt the message on its way and the last one echoed.
             assert!(failed.len() <= 2 * drops, "{failed:?} failed with {drops} drops");
             let received = texts_from(reader, from).await;
