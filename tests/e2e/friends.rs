@@ -276,3 +276,38 @@ async fn requests_by_id_a_block_the_apps_backend_and_a_console_that_sees_none_of
     })
     .await;
 }
+
+/// While one's own link is down, whether a friend is online cannot be known: no friend is
+/// shown online (before: a green "online" stayed), and once back the list says again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_friend_is_shown_online_while_ones_own_link_is_down() {
+    let pages_port = kefu_testkit::free_port();
+    let chat = Server::start_with(&["--allow-origin", &format!("http://127.0.0.1:{pages_port}")]);
+    let pages = Server::start_on(pages_port, &[]);
+    let proxy = kefu_testkit::proxy::Proxy::start(chat.port).await;
+    // Ann, connected all along; Bob's page reaches the server through the proxy.
+    let ann_url = format!("{}?token={}", chat.bare_ws_url("401"), kefu_testkit::app_token(401, Some("Ann")));
+    let mut ann = kefu_testkit::ws::connect_v2(&ann_url).await;
+    kefu_testkit::ws::resume(&mut ann, vec![]).await;
+    let body = kefu_testkit::app_friendship_signed(APP_SECRET, 401, 402, true);
+    let response = http().post(&chat.url(kefu_protocol::api::APP_FRIENDSHIP_PATH)).send(body).expect("POST");
+    assert_eq!(response.status().as_u16(), 200);
+    let bob_url = pages.url(&format!(
+        "/friends?uid=402&token={}&server=ws://127.0.0.1:{}/webSocket/&lang=en",
+        kefu_testkit::app_token(402, Some("Bob")),
+        proxy.port
+    ));
+    with_sessions(&[("en-US", (375, 667))], move |browsers| async move {
+        let bob = &browsers[0];
+        page::open_online(bob, &bob_url).await;
+        wait_for(bob, "[data-friend='401'][data-online=true]").await;
+        proxy.cut();
+        page::wait_status(bob, "offline", LOAD).await;
+        wait_for(bob, "[data-friend='401'][data-online=false]").await;
+        proxy.restore();
+        page::wait_status(bob, "online", LOAD).await;
+        wait_for(bob, "[data-friend='401'][data-online=true]").await;
+        drop(ann);
+    })
+    .await;
+}
