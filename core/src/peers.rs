@@ -5,7 +5,7 @@
 use kefu_protocol::ids::UserId;
 use std::collections::BTreeMap;
 
-use kefu_protocol::friends::{sort_recent_first, Friend, Friends};
+use kefu_protocol::friends::{sort_recent_first, Friend, Friends, Person};
 use kefu_protocol::v1::{ConversationId, ErrorCode, Message, Position, Seq};
 
 use crate::timeline::{From, Ids, Timeline};
@@ -44,6 +44,9 @@ pub struct Peers {
     pub awaiting: bool,
     /// Why the last friend frame was refused, until the next one.
     pub refusal: Option<ErrorCode>,
+    /// People who were friends and are no longer (removed, blocked, or blocking): their name
+    /// and conversation, so that it stays readable; only writing is refused.
+    pub former: BTreeMap<UserId, (Person, ConversationId)>,
 }
 
 impl Peers {
@@ -70,7 +73,23 @@ impl Peers {
     pub fn set_list(&mut self, mut list: Friends) {
         self.awaiting = false;
         sort_recent_first(&mut list.friends);
+        for gone in
+            self.list.friends.iter().filter(|f| !list.friends.iter().any(|n| n.person.uid == f.person.uid))
+        {
+            self.former.insert(gone.person.uid, (gone.person.clone(), gone.conversation));
+        }
+        for friend in &list.friends {
+            self.former.remove(&friend.person.uid);
+        }
         self.list = list;
+    }
+
+    /// Someone this page knows a conversation with: a friend, or a former one.
+    pub fn known(&self, uid: UserId) -> Option<(Person, ConversationId)> {
+        match self.friend_by_uid(uid) {
+            Some(friend) => Some((friend.person.clone(), friend.conversation)),
+            None => self.former.get(&uid).cloned(),
+        }
     }
 
     pub fn friend(&self, conversation: ConversationId) -> Option<&Friend> {
@@ -296,7 +315,6 @@ mod tests {
     use crate::fixtures::stored_at;
     #[allow(unused_imports)]
     use crate::fixtures::{cid, user};
-    use kefu_protocol::friends::Person;
 
     fn friend(
         uid: UserId,
@@ -312,6 +330,25 @@ mod tests {
             last,
             unread,
         }
+    }
+
+    /// Someone who blocks or removes you stays known by name, with the conversation: it stays
+    /// readable, only writing is refused (before: the name became "#2" and it went empty).
+    #[test]
+    fn a_former_friend_keeps_name_and_conversation_until_friends_again() {
+        let mut peers = peers();
+        let bob = |p: &Peers| p.known(user(2)).map(|(person, c)| (person.name, c));
+        assert_eq!(bob(&peers), Some(("Bob".to_owned(), cid(-2))));
+        let mut without_bob = peers.list.clone();
+        without_bob.friends.retain(|f| f.person.uid != user(2));
+        peers.set_list(without_bob.clone());
+        assert!(peers.friend_by_uid(user(2)).is_none());
+        assert_eq!(bob(&peers), Some(("Bob".to_owned(), cid(-2))), "still known");
+        assert_eq!(peers.known(user(9)), None, "never a friend");
+        let mut back = without_bob;
+        back.friends.push(friend(user(2), "Bob", cid(-2), None, 0));
+        peers.set_list(back);
+        assert!(peers.former.is_empty(), "friends again");
     }
 
     fn peers() -> Peers {

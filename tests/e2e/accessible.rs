@@ -66,6 +66,35 @@ async fn every_page_and_state_passes_axe_core() {
         page::type_and_send(phone, "你好 Bob").await;
         page::wait_message(phone, "me", "你好 Bob", "sent").await;
         assert_accessible(phone, "a peer conversation (zh)").await;
+        // Its menu open, and Block waiting for the confirmation.
+        phone
+            .find(fantoccini::Locator::Css(".peer-menu summary"))
+            .await
+            .expect("menu")
+            .click()
+            .await
+            .expect("open");
+        phone
+            .find(fantoccini::Locator::Css(".peer-menu .block"))
+            .await
+            .expect("block")
+            .click()
+            .await
+            .expect("block");
+        phone
+            .wait()
+            .at_most(LOAD)
+            .for_element(fantoccini::Locator::Css(".confirm"))
+            .await
+            .expect("confirmation");
+        assert_accessible(phone, "Block waiting for its confirmation (zh)").await;
+        phone
+            .find(fantoccini::Locator::Css(".confirm .confirm-no"))
+            .await
+            .expect("cancel")
+            .click()
+            .await
+            .expect("cancel");
         assert_accessible(desktop, "the Friends page (en)").await;
     })
     .await;

@@ -249,17 +249,40 @@ async fn requests_by_id_a_block_the_apps_backend_and_a_console_that_sees_none_of
             page::run(agent, "return document.body.textContent.includes('private to Dan');", vec![]).await;
         assert_eq!(seen_by_agent, serde_json::json!(false));
 
-        // Dan blocks Carl: Carl's conversation says so and takes no more messages (the
-        // server refuses them too: server/tests/friends.rs); Dan lists him as blocked.
+        // Carl starts another message. Dan blocks Carl, from the conversation's menu and
+        // after confirming (one tap is not enough; Cancel does nothing): Carl's conversation
+        // stays readable, with Dan's name and Carl's draft, and says why it takes no more
+        // messages (the server refuses them too: server/tests/friends.rs); Dan lists him as
+        // blocked.
+        let draft = carl.find(Locator::Css(".composer-input")).await.expect("composer");
+        draft.send_keys("are you there").await.expect("type a draft");
         click(dan, "[data-friend='301']").await;
-        click(dan, ".peer-actions .block").await;
+        click(dan, ".peer-menu summary").await;
+        click(dan, ".peer-menu .block").await;
+        click(dan, ".confirm .confirm-no").await;
+        assert!(!page::shown(dan, ".confirm").await, "cancelled");
+        click(dan, ".peer-menu .block").await;
+        click(dan, ".confirm .confirm-yes").await;
         wait_for(dan, "[data-blocked='301']").await;
         let said = page::wait_alert(carl, "no longer friends").await;
         assert_eq!(said, kefu_core::i18n::EN_FRIENDS.not_friends);
-        eventually("no composer", LOAD, || async {
-            (!page::shown(carl, ".composer-input").await).then_some(())
+        page::wait_message(carl, "me", "private to Dan", "sent").await;
+        let title = carl.find(Locator::Css("[data-peer='302'] .title")).await.expect("title");
+        assert_eq!(title.text().await.expect("name"), "Dan", "the name stays");
+        let kept = page::run(carl, "return document.querySelector('.composer-input').value;", vec![]).await;
+        assert_eq!(kept, serde_json::json!("are you there"), "the draft stays");
+        page::click_send(carl).await;
+        let refusal = eventually("sending says why", LOAD, || async {
+            let said = page::run(
+                carl,
+                "const e = document.querySelector('.composer-error'); return e && e.textContent;",
+                vec![],
+            )
+            .await;
+            said.as_str().map(str::to_owned)
         })
         .await;
+        assert_eq!(refusal, kefu_core::i18n::EN_FRIENDS.not_friends);
         click(dan, "[data-blocked='301'] .unblock").await;
         eventually("unblocked", LOAD, || async {
             (!page::shown(dan, "[data-blocked='301']").await).then_some(())

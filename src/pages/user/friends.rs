@@ -414,7 +414,11 @@ pub(super) fn PeerView(
     let texts = texts();
     let offline = RwSignal::new(false);
     let friend = Memo::new(move |_| chat.model.with(|m| m.peers.friend_by_uid(uid).cloned()));
-    let conversation = Memo::new(move |_| friend.get().map(|f| f.conversation));
+    // A friend, or a former one (removed, blocked, blocking): the conversation stays readable.
+    let known = Memo::new(move |_| chat.model.with(|m| m.peers.known(uid)));
+    let conversation = Memo::new(move |_| known.get().map(|(_, conversation)| conversation));
+    // Remove or Block, asked for and waiting for the person's confirmation.
+    let confirming = RwSignal::new(None::<ClientMessage>);
     // Looking at it: its messages are read (while the page is in view), and it is loaded.
     Effect::new(move |_| {
         let Some(conversation) = conversation.get() else { return };
@@ -443,10 +447,12 @@ pub(super) fn PeerView(
             .and_then(|c| chat.model.with(|m| m.peers.chats.get(&c).and_then(|c| c.typing_until)));
         chat.showing(until)
     };
-    let send = Callback::new(move |text: String| match conversation.get_untracked() {
-        Some(conversation) => chat.compose(Some(conversation), text),
-        None => Err(texts.friends.not_friends.to_owned()),
-    });
+    // Only a friend can be written to; the draft stays in the composer otherwise.
+    let send =
+        Callback::new(move |text: String| match (conversation.get_untracked(), friend.get_untracked()) {
+            (Some(conversation), Some(_)) => chat.compose(Some(conversation), text),
+            _ => Err(texts.friends.not_friends.to_owned()),
+        });
     let retry = Callback::new(move |entry: u64| chat.retry(entry));
     let older = Callback::new(move |()| {
         if let Some(conversation) = conversation.get_untracked() {
@@ -454,8 +460,9 @@ pub(super) fn PeerView(
         }
     });
     let on_typing = Callback::new(move |()| chat.typing(conversation.get_untracked()));
-    let name =
-        move || friend.get().map(|f| display_name(&f.person.name, uid)).unwrap_or_else(|| format!("#{uid}"));
+    let name = move || {
+        known.get().map(|(person, _)| display_name(&person.name, uid)).unwrap_or_else(|| format!("#{uid}"))
+    };
     let online = move || friend.get().is_some_and(|f| f.online);
     view! {
         <header class="bar peer-bar" data-peer=uid.to_string()>
@@ -466,7 +473,7 @@ pub(super) fn PeerView(
                     _ => address::go(screen, Screen::Friends),
                 }
             }>"‹"</button>
-            {move || friend.get().map(|f| view! { <PersonAvatar person=f.person /> })}
+            {move || known.get().map(|(person, _)| view! { <PersonAvatar person /> })}
             <div class="bar-text">
                 <h1 class="title">{name}</h1>
                 <p class="friend-status" data-online=move || online().to_string()>
@@ -474,7 +481,38 @@ pub(super) fn PeerView(
                     {move || if online() { texts.user_online } else { texts.user_offline }}
                 </p>
             </div>
+            // Remove and Block, where destructive actions go: a menu, then a confirmation.
+            <Show when=move || friend.get().is_some()>
+                <details class="peer-menu">
+                    <summary aria-label=texts.friends.more title=texts.friends.more>"⋯"</summary>
+                    <div class="peer-menu-items">
+                        <button type="button" class="remove-friend"
+                            on:click=move |_| confirming.set(Some(ClientMessage::Unfriend { uid }))>{texts.friends.remove}</button>
+                        <button type="button" class="block"
+                            on:click=move |_| confirming.set(Some(ClientMessage::Block { uid }))>{texts.friends.block}</button>
+                    </div>
+                </details>
+            </Show>
         </header>
+        {move || confirming.get().map(|frame| {
+            let (question, yes) = match frame {
+                ClientMessage::Block { .. } => (texts.friends.confirm_block, texts.friends.block),
+                _ => (texts.friends.confirm_remove, texts.friends.remove),
+            };
+            view! {
+                <div class="confirm" role="alertdialog" aria-label=question>
+                    <p>{question}</p>
+                    <button type="button" class="confirm-yes" on:click=move |_| {
+                        if let Some(frame) = confirming.get_untracked() {
+                            ask(chat, frame, offline);
+                            address::go(screen, Screen::Friends);
+                        }
+                        confirming.set(None);
+                    }>{yes}</button>
+                    <button type="button" class="confirm-no" on:click=move |_| confirming.set(None)>{texts.friends.cancel}</button>
+                </div>
+            }
+        })}
         // The connection's own status whenever it is not simply online.
         <Show when=move || chat.link_state.get().0 != Status::Online>
             <div class="connection-line"><ConnectionStatus chat /></div>
@@ -483,24 +521,15 @@ pub(super) fn PeerView(
             <p class="banner refused" role="alert">{texts.friends.not_friends}</p>
         </Show>
         <MessageList entries on_retry=retry on_top=older />
-        <Show when=move || entries.with(Vec::is_empty) && friend.get().is_some()>
+        <Show when=move || entries.with(Vec::is_empty) && known.get().is_some()>
             <p class="placeholder">{texts.friends.no_messages}</p>
         </Show>
         <Show when=typing>
             <p class="typing" data-typing="friend" aria-live="polite">{texts.user_typing}</p>
         </Show>
-        <Show when=move || friend.get().is_some()>
+        // Kept when the friendship ends: the draft stays, sending says why it cannot.
+        <Show when=move || known.get().is_some()>
             <Composer on_send=send on_typing=on_typing />
-            <div class="peer-actions">
-                <button type="button" class="remove-friend" on:click=move |_| {
-                    ask(chat, ClientMessage::Unfriend { uid }, offline);
-                    address::go(screen, Screen::Friends);
-                }>{texts.friends.remove}</button>
-                <button type="button" class="block" on:click=move |_| {
-                    ask(chat, ClientMessage::Block { uid }, offline);
-                    address::go(screen, Screen::Friends);
-                }>{texts.friends.block}</button>
-            </div>
         </Show>
     }
 }
