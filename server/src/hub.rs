@@ -128,9 +128,13 @@ impl Inner {
         agents.chain(user.into_iter().flatten())
     }
 
-    /// Queues `text` for the v2 connections of `uids`, except `except`.
+    /// Queues `text` for the v2 connections of `uids`, except `except`; a user named twice
+    /// (a pair told to its reader alone) is told once.
     fn tell_v2(&self, uids: &[UserId], text: &Utf8Bytes, except: Option<ConnectionId>) {
-        for uid in uids {
+        for (n, uid) in uids.iter().enumerate() {
+            if uids[..n].contains(uid) {
+                continue;
+            }
             for (id, peer) in self.connections_of(uid.get()) {
                 if peer.v2 && Some(*id) != except {
                     let _ = peer.outbox.try_send(Outgoing::Text(text.clone()));

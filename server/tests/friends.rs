@@ -380,6 +380,7 @@ async fn a_block_refuses_messages_and_requests_and_hides_presence_until_unblocke
     send(&mut bob, &ClientMessage::Read { conversation: Some(conversation), seq: 1 }).await;
     let read = until(&mut bob, |f| matches!(f, ServerMessage::MemberRead { .. }).then(|| f.clone())).await;
     assert_eq!(read, ServerMessage::MemberRead { conversation, uid: BOB, seq: 1 });
+    assert_nothing_pending(&mut bob, ws::nothing).await;
     assert_nothing_pending(&mut ann, ws::nothing).await;
     // Presence is hidden both ways.
     drop(bob);
