@@ -22,8 +22,6 @@ pub fn desktop_wanted(enabled: bool, permission: Permission, page_hidden: bool) 
 #[cfg(test)]
 mod tests {
     use super::*;
-    #[allow(unused_imports)]
-    use crate::fixtures::{cid, user};
 
     #[test]
     fn desktop_alerts_only_when_on_allowed_and_hidden() {

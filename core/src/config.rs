@@ -233,8 +233,6 @@ pub fn parse_guest_uid(stored: &str) -> Option<i64> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    #[allow(unused_imports)]
-    use crate::fixtures::{cid, user};
 
     #[test]
     fn defaults_to_the_same_origin() {

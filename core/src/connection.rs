@@ -319,8 +319,6 @@ impl Connection {
 #[cfg(test)]
 mod tests {
     use super::*;
-    #[allow(unused_imports)]
-    use crate::fixtures::{cid, user};
 
     /// A connection plus a fake clock.
     struct Harness {

@@ -204,9 +204,7 @@ impl Courier {
         self.in_flight = None;
         // A page on its way is lost with the link: asked again once the next one is ready.
         for conversation in std::mem::take(&mut self.loading) {
-            if !self.wanted.contains(&conversation) {
-                self.wanted.push(conversation);
-            }
+            self.want(conversation);
         }
         model.reset_presence();
         if self.protocol != Protocol::V0 {
@@ -353,9 +351,7 @@ impl Courier {
         let (first, has_more) = model.oldest(conversation);
         if !self.ready && self.protocol != Protocol::V0 {
             // Too early (the replay is not over, or no link yet): it waits for `ready`.
-            if !self.wanted.contains(&conversation) {
-                self.wanted.push(conversation);
-            }
+            self.want(conversation);
             return vec![];
         }
         if self.protocol != Protocol::V1 || !self.ready || !has_more || self.loading.contains(&conversation) {
@@ -367,6 +363,13 @@ impl Courier {
             before: first.unwrap_or(0),
             limit: Some(DEFAULT_PAGE),
         })]
+    }
+
+    /// Notes a page to ask for at the next `ready` (once).
+    fn want(&mut self, conversation: ConversationId) {
+        if !self.wanted.contains(&conversation) {
+            self.wanted.push(conversation);
+        }
     }
 
     /// A v1 frame arrived.
@@ -508,8 +511,7 @@ fn send_frame(pending: &Pending) -> Effect {
 #[cfg(test)]
 mod tests {
     use super::*;
-    #[allow(unused_imports)]
-    use crate::fixtures::{cid, user};
+    use crate::fixtures::cid;
     use crate::inbox::Inbox;
     use crate::timeline::{Delivery, From};
     use crate::user_chat::UserChat;

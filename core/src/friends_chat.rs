@@ -166,7 +166,6 @@ impl Model for FriendsChat {
 mod tests {
     use super::*;
     use crate::fixtures::stored;
-    #[allow(unused_imports)]
     use crate::fixtures::{cid, user};
     use crate::timeline::{Delivery, From};
     use kefu_protocol::AGENT_UID;

@@ -438,8 +438,6 @@ pub fn for_language(tag: &str) -> &'static Texts {
 #[cfg(test)]
 mod tests {
     use super::*;
-    #[allow(unused_imports)]
-    use crate::fixtures::{cid, user};
 
     #[test]
     fn picks_by_language_tag() {

@@ -413,9 +413,8 @@ impl Model for Inbox {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::fixtures::cid;
     use crate::fixtures::{chat as message, stored_at as stored};
-    #[allow(unused_imports)]
-    use crate::fixtures::{cid, user};
 
     #[test]
     fn groups_by_user_most_recent_first_with_unread_counts() {

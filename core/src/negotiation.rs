@@ -122,8 +122,6 @@ impl Negotiation {
 #[cfg(test)]
 mod tests {
     use super::*;
-    #[allow(unused_imports)]
-    use crate::fixtures::{cid, user};
 
     #[test]
     fn a_v1_server_is_used_at_once_and_never_downgraded() {

@@ -168,8 +168,7 @@ pub fn new_message_id(now_ms: f64, random_a: f64, random_b: f64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    #[allow(unused_imports)]
-    use crate::fixtures::{cid, user};
+    use crate::fixtures::cid;
 
     fn pending(id: &str) -> Pending {
         Pending {

@@ -313,7 +313,6 @@ pub fn initials(name: &str) -> String {
 mod tests {
     use super::*;
     use crate::fixtures::stored_at;
-    #[allow(unused_imports)]
     use crate::fixtures::{cid, user};
 
     fn friend(

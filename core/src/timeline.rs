@@ -318,8 +318,6 @@ impl Timeline {
 mod tests {
     use super::*;
     use crate::fixtures::{chat as message, stored};
-    #[allow(unused_imports)]
-    use crate::fixtures::{cid, user};
     use kefu_protocol::AGENT_UID;
 
     fn shown(timeline: &Timeline) -> Vec<(Option<Seq>, String, Delivery)> {

@@ -232,7 +232,6 @@ impl Model for UserChat {
 mod tests {
     use super::*;
     use crate::fixtures::{chat as message, stored};
-    #[allow(unused_imports)]
     use crate::fixtures::{cid, user};
     use crate::timeline::Delivery;
 

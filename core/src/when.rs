@@ -104,8 +104,6 @@ pub fn with_days<'a>(times: impl IntoIterator<Item = &'a str>, today: NaiveDate,
 #[cfg(test)]
 mod tests {
     use super::*;
-    #[allow(unused_imports)]
-    use crate::fixtures::{cid, user};
     use crate::i18n::{EN, ZH};
 
     fn day(text: &str) -> NaiveDate {

@@ -68,7 +68,14 @@ impl Store {
                 return Ok(AppBody::Stale);
             }
             sqlx::query(FORGET).bind(low.get()).bind(high.get()).bind(iat).execute(pool).await?;
-            sqlx::query(NOTE).bind(low.get()).bind(high.get()).bind(iat).bind(digest).execute(pool).await?;
+            let noted = sqlx::query(NOTE).bind(low.get()).bind(high.get()).bind(iat).bind(digest).execute(pool).await;
+            // The same body noted by another instance at the same moment: a replay too.
+            match noted {
+                Err(err) if err.as_database_error().is_some_and(|e| e.is_unique_violation()) => {
+                    return Ok(AppBody::Stale)
+                }
+                noted => noted?,
+            };
         });
         Ok(AppBody::Fresh)
     }
