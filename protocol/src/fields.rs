@@ -71,12 +71,17 @@ impl ErrorCode {
             ErrorCode::TooManyFriends => "too_many_friends",
             ErrorCode::UnknownUser => "unknown_user",
             ErrorCode::BadInvite => "bad_invite",
+            ErrorCode::AgentsOnly => "agents_only",
+            ErrorCode::NoSuchAgent => "no_such_agent",
+            ErrorCode::OverCapacity => "over_capacity",
+            ErrorCode::AlreadyTaken => "already_taken",
+            ErrorCode::BadCanned => "bad_canned",
             ErrorCode::Other => "other",
         }
     }
 
     fn from_wire(name: &str) -> ErrorCode {
-        const KNOWN: [ErrorCode; 16] = [
+        const KNOWN: [ErrorCode; 21] = [
             ErrorCode::Malformed,
             ErrorCode::UnknownType,
             ErrorCode::Binary,
@@ -93,6 +98,11 @@ impl ErrorCode {
             ErrorCode::TooManyFriends,
             ErrorCode::UnknownUser,
             ErrorCode::BadInvite,
+            ErrorCode::AgentsOnly,
+            ErrorCode::NoSuchAgent,
+            ErrorCode::OverCapacity,
+            ErrorCode::AlreadyTaken,
+            ErrorCode::BadCanned,
         ];
         KNOWN.into_iter().find(|code| code.as_str() == name).unwrap_or(ErrorCode::Other)
     }
@@ -181,7 +191,7 @@ impl ServerMessage {
                 message: object.string("message")?,
                 id: object.string("id"),
             },
-            _ => return None,
+            other => return crate::team::server_from_fields(other, object),
         })
     }
 }
@@ -203,6 +213,13 @@ impl ClientMessage {
             ClientMessage::Block { .. } => "block",
             ClientMessage::Unblock { .. } => "unblock",
             ClientMessage::NewInvite => "new_invite",
+            ClientMessage::Take { .. } => "take",
+            ClientMessage::Assign { .. } => "assign",
+            ClientMessage::SetStatus { .. } => "set_status",
+            ClientMessage::Note { .. } => "note",
+            ClientMessage::Events { .. } => "events",
+            ClientMessage::SaveCanned { .. } => "save_canned",
+            ClientMessage::DeleteCanned { .. } => "delete_canned",
         };
         out.put_string("type", kind);
         let seq = |seq: u64| i64::try_from(seq).unwrap_or(i64::MAX);
@@ -262,6 +279,7 @@ impl ClientMessage {
             | ClientMessage::Block { uid }
             | ClientMessage::Unblock { uid } => out.put_integer("uid", uid.get()),
             ClientMessage::NewInvite => {}
+            team => crate::team::client_to_fields(team, &mut out),
         }
         out
     }
@@ -440,9 +458,17 @@ mod tests {
 
     #[test]
     fn error_codes_are_spelled_as_serde_spells_them() {
-        for code in
-            [ErrorCode::Malformed, ErrorCode::UnknownConversation, ErrorCode::TooMany, ErrorCode::Other]
-        {
+        for code in [
+            ErrorCode::Malformed,
+            ErrorCode::UnknownConversation,
+            ErrorCode::TooMany,
+            ErrorCode::Other,
+            ErrorCode::AgentsOnly,
+            ErrorCode::NoSuchAgent,
+            ErrorCode::OverCapacity,
+            ErrorCode::AlreadyTaken,
+            ErrorCode::BadCanned,
+        ] {
             assert_eq!(serde_json::to_string(&code).expect("json"), format!("{:?}", code.as_str()));
             assert_eq!(ErrorCode::from_wire(code.as_str()), code);
         }

@@ -14,6 +14,7 @@ pub mod api;
 pub mod fields;
 pub mod friends;
 pub mod ids;
+pub mod team;
 pub mod v1;
 
 /// Path prefix of the WebSocket endpoint; the user id follows it: `/webSocket/{userId}`.

@@ -100,6 +100,43 @@ pub enum ClientMessage {
     },
     /// v2: a new invite link; the earlier ones stop working.
     NewInvite,
+    /// Team (agents): take `conversation` if nobody has it (else `already_taken`).
+    Take {
+        conversation: ConversationId,
+    },
+    /// Team: hand `conversation` to agent `to`, or give it back (`to` absent).
+    Assign {
+        conversation: ConversationId,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        to: Option<String>,
+    },
+    /// Team: open, snooze (`until` ms since the epoch, or until the user writes) or resolve.
+    SetStatus {
+        conversation: ConversationId,
+        status: crate::team::Status,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        until: Option<i64>,
+    },
+    /// Team: a private note, seen by agents only; `id` as a message's (answered `noted`).
+    Note {
+        id: String,
+        conversation: ConversationId,
+        text: String,
+    },
+    /// Team: the team timeline of `conversation` (answered `team_events`).
+    Events {
+        conversation: ConversationId,
+    },
+    /// Team: adds a canned reply, or changes reply `id`.
+    SaveCanned {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        id: Option<i64>,
+        shortcut: String,
+        text: String,
+    },
+    DeleteCanned {
+        id: i64,
+    },
 }
 
 /// The last sequence number a client has seen in a conversation.
@@ -174,6 +211,16 @@ pub enum ErrorCode {
     UnknownUser,
     /// v2: an invite that is forged, expired, or someone else's.
     BadInvite,
+    /// Team: a frame for agents only, from a user.
+    AgentsOnly,
+    /// Team: no agent account of that name.
+    NoSuchAgent,
+    /// Team: the agent has as many open conversations as its capacity.
+    OverCapacity,
+    /// Team: another agent has the conversation (the message names who).
+    AlreadyTaken,
+    /// Team: a canned reply's shortcut or text breaks the rules, or the list is full.
+    BadCanned,
     /// A code this client does not know (sent by a newer server): show the message.
     #[serde(other)]
     Other,
@@ -215,6 +262,20 @@ pub enum ServerMessage {
     MemberRead { conversation: ConversationId, uid: UserId, seq: Seq },
     /// v2: member `uid` is typing in peer `conversation`.
     MemberTyping { conversation: ConversationId, uid: UserId },
+    /// Team (agents only): conversations' states, part of a console's replay.
+    TeamStates { states: Vec<crate::team::TeamState> },
+    /// Team: one conversation's state changed.
+    TeamState(crate::team::TeamState),
+    /// Team: a new entry in a conversation's team timeline.
+    TeamEvent(crate::team::TeamEvent),
+    /// Team: the answer to `events`, the latest [`crate::team::EVENTS_PAGE`], oldest first.
+    TeamEvents { conversation: ConversationId, events: Vec<crate::team::TeamEvent> },
+    /// Team: every agent's load, whole (in the replay and on every change).
+    TeamAgents { agents: Vec<crate::team::AgentLoad> },
+    /// Team: the canned replies, whole (in the replay and on every change).
+    Canned { replies: Vec<crate::team::Canned> },
+    /// Team: note `id` is stored (sent again for a repeat).
+    Noted { id: String, conversation: ConversationId },
     /// A frame was refused; the connection stays open. `id` names the refused message.
     Error {
         code: ErrorCode,
@@ -248,7 +309,8 @@ impl ClientMessage {
             }),
             Some(
                 "resume" | "send" | "history" | "typing" | "read" | "befriend" | "answer" | "cancel"
-                | "unfriend" | "block" | "unblock" | "new_invite",
+                | "unfriend" | "block" | "unblock" | "new_invite" | "take" | "assign" | "set_status" | "note"
+                | "events" | "save_canned" | "delete_canned",
             ) => serde_json::from_str(text)
                 .map_err(|err| DecodeError { code: ErrorCode::Malformed, message: err.to_string() }),
             Some(other) => {
@@ -404,9 +466,52 @@ pub(crate) mod tests {
                     Just(ServerMessage::MemberRead { conversation, uid: user(message.uid), seq }),
                     Just(ServerMessage::MemberTyping { conversation, uid: user(message.uid) }),
                     Just(ServerMessage::Friends(friends(&message, flag, seq, name.clone()))),
+                    Just(team_frames(&message, flag, seq, name.clone())[(seq % 7) as usize].clone()),
                 ]
             },
         )
+    }
+
+    /// Every team frame, made of the generated values.
+    fn team_frames(message: &Message, flag: bool, seq: u64, name: Option<String>) -> Vec<ServerMessage> {
+        use crate::team::*;
+        let conversation = message.conversation;
+        let status = [Status::Open, Status::Snoozed, Status::Resolved][(seq % 3) as usize];
+        let state =
+            TeamState { conversation, status, assignee: name.clone(), until: flag.then_some(seq as i64) };
+        let event = TeamEvent {
+            conversation,
+            event: seq as i64,
+            kind: [EventKind::Note, EventKind::Assigned, EventKind::ReopenedByTime][(seq % 3) as usize],
+            by: name.clone(),
+            to: flag.then(|| message.username.clone()),
+            text: message.text.clone(),
+            id: flag.then(|| message.id.clone()),
+            after: seq,
+            at: seq as i64,
+        };
+        vec![
+            ServerMessage::TeamStates { states: vec![state.clone(), state.clone()] },
+            ServerMessage::TeamState(state),
+            ServerMessage::TeamEvent(event.clone()),
+            ServerMessage::TeamEvents { conversation, events: vec![event] },
+            ServerMessage::TeamAgents {
+                agents: vec![AgentLoad {
+                    name: message.username.clone(),
+                    online: flag,
+                    open: seq as u32,
+                    capacity: 10,
+                }],
+            },
+            ServerMessage::Canned {
+                replies: vec![Canned {
+                    id: seq as i64,
+                    shortcut: message.id.clone(),
+                    text: message.text.clone(),
+                }],
+            },
+            ServerMessage::Noted { id: message.id.clone(), conversation },
+        ]
     }
 
     /// A friends snapshot made of the generated values.
@@ -481,6 +586,36 @@ pub(crate) mod tests {
                     Just(ClientMessage::Block { uid: user(conversation.map_or(1, ConversationId::get)) }),
                     Just(ClientMessage::Unblock { uid: user(conversation.map_or(1, ConversationId::get)) }),
                     Just(ClientMessage::NewInvite),
+                    Just(ClientMessage::Take {
+                        conversation: conversation.unwrap_or(ConversationId::lit(1))
+                    }),
+                    Just(ClientMessage::Events {
+                        conversation: conversation.unwrap_or(ConversationId::lit(1))
+                    }),
+                    Just(ClientMessage::Assign {
+                        conversation: conversation.unwrap_or(ConversationId::lit(1)),
+                        to: limit.map(|_| text.clone()),
+                    }),
+                    Just(ClientMessage::SetStatus {
+                        conversation: conversation.unwrap_or(ConversationId::lit(1)),
+                        status: [
+                            crate::team::Status::Open,
+                            crate::team::Status::Snoozed,
+                            crate::team::Status::Resolved
+                        ][(seq % 3) as usize],
+                        until: limit.map(i64::from),
+                    }),
+                    Just(ClientMessage::Note {
+                        id: id.clone(),
+                        conversation: conversation.unwrap_or(ConversationId::lit(1)),
+                        text: text.clone()
+                    }),
+                    Just(ClientMessage::SaveCanned {
+                        id: limit.map(i64::from),
+                        shortcut: id.clone(),
+                        text: text.clone()
+                    }),
+                    Just(ClientMessage::DeleteCanned { id: seq as i64 }),
                 ]
             })
     }

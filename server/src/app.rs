@@ -395,6 +395,22 @@ pub async fn serve(
             }
         });
     }
+    // The team's timed work: snoozes that end, waiting conversations handed out, seats renewed.
+    {
+        let (shared, shutdown) = (shared.clone(), shutdown.clone());
+        tokio::spawn(async move {
+            let mut ticks = tokio::time::interval(crate::team::TICK);
+            loop {
+                tokio::select! {
+                    _ = ticks.tick() => match crate::team::tick(&shared.store, &shared.seats).await {
+                        Ok(frames) => frames.iter().for_each(|frame| shared.tell_agents(frame)),
+                        Err(err) => tracing::warn!(%err, "team tick failed"),
+                    },
+                    _ = shutdown.cancelled() => break,
+                }
+            }
+        });
+    }
     let auth = if config.no_auth {
         None
     } else {

@@ -212,6 +212,13 @@ pub enum AgentAction {
     Remove { name: String },
     /// List the agents.
     List,
+    /// Change an agent's settings: `--capacity N`, the open conversations auto-assignment
+    /// gives it at most (default 10, up to 1000; manual takes are not limited).
+    Set {
+        name: String,
+        #[arg(long, value_parser = clap::value_parser!(u32).range(0..=1000))]
+        capacity: u32,
+    },
 }
 
 impl Cli {

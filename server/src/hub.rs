@@ -378,6 +378,16 @@ impl Hub {
         }
     }
 
+    /// Queues a team frame for every v1 agent connection (never a user's: the team inbox's
+    /// frames, notes included, go through here only).
+    pub fn tell_agents_text(&self, text: Utf8Bytes) {
+        let inner = self.lock();
+        for (_, peer) in inner.connections_of(AGENT_UID).filter(|(_, peer)| peer.v1) {
+            // As a notice: one that does not fit is not worth kicking anyone for.
+            let _ = peer.outbox.try_send(Outgoing::Text(text.clone()));
+        }
+    }
+
     fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
         // A panic while holding the lock leaves the map consistent (single inserts/removes).
         self.inner.lock().unwrap_or_else(|poisoned| poisoned.into_inner())

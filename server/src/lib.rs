@@ -12,12 +12,16 @@
 //! privacy        who may use which conversation: the one rule, over typed ids
 //! cluster/       several instances on one Redis: fan-out of events, presence, shared limits
 //! session/       one WebSocket connection: common loop (mod), v0, v1, rate gate, close reasons
-//! store          messages, read positions, accounts: SQLite via sqlx
+//! store          messages, read positions, accounts, friends, the team's records: SQLite or
+//!                PostgreSQL via sqlx
+//! assignment     who gets a conversation: the one pure rule
+//! team/          the team inbox's moving parts: seats, what agents are told, the timed tick
 //! ```
 
 pub mod api;
 pub mod app;
 pub mod assets;
+pub mod assignment;
 pub mod auth;
 pub mod cli;
 pub mod cluster;
@@ -29,6 +33,7 @@ pub mod privacy;
 pub mod qr;
 pub mod session;
 pub mod store;
+pub mod team;
 
 /// Settings of a running server (made from the command line by [`cli::Cli::config`]).
 #[derive(Debug, Clone)]

@@ -158,6 +158,12 @@ async fn run_command(
             }
             println!("agent {name} removed");
         }
+        Command::Agent { action: AgentAction::Set { name, capacity } } => {
+            if !store.set_capacity(&name, capacity).await? {
+                return Err(format!("no agent named {name}").into());
+            }
+            println!("agent {name}: capacity {capacity}");
+        }
         Command::Agent { action: AgentAction::List } => {
             for name in store.agent_names().await? {
                 println!("{name}");

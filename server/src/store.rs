@@ -25,11 +25,13 @@ mod bulk;
 mod friends;
 mod invites;
 mod positions;
+mod team;
 pub use accounts::AgentAccount;
 pub use bulk::Copied;
 pub use friends::{FriendError, Requested};
 pub use invites::AppBody;
 use positions::{last_seqs, Positions};
+pub use team::{Change, TeamError};
 
 /// Storage errors, said plainly, with their source kept.
 #[derive(Debug, thiserror::Error)]

@@ -333,6 +333,21 @@ impl Server {
         }
     }
 
+    /// Makes agent account `name` (password [`AGENT_PASSWORD`]) with `capacity` in this
+    /// server's database, signs it in, and returns its console's WebSocket URL.
+    pub async fn add_agent(&self, name: &str, capacity: Option<u32>) -> String {
+        let store = kefu_server::store::Store::open(&self.database).await.expect("open the test database");
+        let hash = kefu_server::auth::hash_password(AGENT_PASSWORD).expect("hash");
+        store.put_agent(name, &hash).await.expect("make the agent");
+        if let Some(capacity) = capacity {
+            store.set_capacity(name, capacity).await.expect("set the capacity");
+        }
+        let (status, body) = self.sign_in(name, AGENT_PASSWORD);
+        assert_eq!(status, 200, "sign in {name}: {body}");
+        let token = body["token"].as_str().expect("token");
+        format!("{}?token={token}", self.bare_ws_url("-1"))
+    }
+
     /// The WebSocket URL of `uid` with no token.
     pub fn bare_ws_url(&self, uid: &str) -> String {
         format!("ws://127.0.0.1:{}{}{uid}", self.port, kefu_protocol::ENDPOINT_PREFIX)

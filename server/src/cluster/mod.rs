@@ -64,6 +64,8 @@ pub enum Event {
     FriendsChanged { uids: Vec<UserId> },
     /// Agent `name` signed out: its connections of an epoch before `epoch` close.
     AgentSessionsEnded { name: String, epoch: u64 },
+    /// A team frame for every agent connection, already encoded.
+    Agents { frame: String },
 }
 
 /// An event and the instance it comes from (which ignores its own).
@@ -321,6 +323,7 @@ async fn apply(shared: &Shared, event: Event) {
         Event::AgentSessionsEnded { name, epoch } => {
             let _ = shared.agent_sessions_ended.send((name, epoch));
         }
+        Event::Agents { frame } => shared.hub.tell_agents_text(frame.into()),
     }
 }
 

@@ -15,6 +15,7 @@ mod close;
 mod friends;
 mod gate;
 mod replay;
+mod team;
 mod v0;
 mod v1;
 pub mod writer;
@@ -94,6 +95,8 @@ pub struct Shared {
     /// address, and chat text stored per client address: limits that opening more
     /// connections does not escape.
     pub frames_per_user: Limit<i64>,
+    /// The same per agent account: agents share one endpoint number, not one budget.
+    pub frames_per_agent: Limit<String>,
     pub frames_per_address: Buckets<IpAddr>,
     pub text_per_address: Buckets<IpAddr>,
     /// Friend requests per user ([`kefu_protocol::friends::MAX_REQUESTS_PER_WINDOW`]).
@@ -105,6 +108,8 @@ pub struct Shared {
     /// Agent accounts whose sessions ended (signed out): (name, the epoch now). Live agent
     /// connections of an older epoch close on it.
     pub agent_sessions_ended: tokio::sync::broadcast::Sender<(String, u64)>,
+    /// Which agents have a console connected here (for auto-assignment everywhere).
+    pub seats: crate::team::Seats,
 }
 
 /// Users (or addresses) whose frame limits are remembered at most.
@@ -121,12 +126,14 @@ impl Shared {
         use kefu_protocol::friends::{MAX_REQUESTS_PER_WINDOW, REQUEST_WINDOW_SECS};
         let requests =
             crate::limits::Rate::per(MAX_REQUESTS_PER_WINDOW, Duration::from_secs(REQUEST_WINDOW_SECS));
+        let node = cluster.as_ref().map(|c| c.node().to_owned()).unwrap_or_else(crate::team::node_id);
         Shared {
             hub: Hub::default(),
             store,
             limits: config.session.clone(),
             queued_bytes: Arc::new(QueuedBytes::default()),
             frames_per_user: Limit::new("frames", config.per_user_frames, REMEMBERED, cluster.clone()),
+            frames_per_agent: Limit::new("agent-frames", config.per_user_frames, REMEMBERED, cluster.clone()),
             frames_per_address: Buckets::new(config.per_address_frames, REMEMBERED),
             text_per_address: Buckets::new(config.per_address_bytes, REMEMBERED),
             friend_requests: Limit::new("friend-requests", requests, REMEMBERED, cluster.clone()),
@@ -134,6 +141,7 @@ impl Shared {
             shutdown,
             cluster,
             agent_sessions_ended: tokio::sync::broadcast::channel(16).0,
+            seats: crate::team::Seats::new(node),
         }
     }
 
@@ -182,6 +190,14 @@ impl Shared {
     pub async fn friends_changed(&self, uids: &[UserId]) {
         self.publish(|| Event::FriendsChanged { uids: uids.to_vec() });
         self.tell_friends_lists(uids).await;
+    }
+
+    /// Tells every agent connection (v1), here and at the other instances: the team's frames,
+    /// which no user connection ever receives.
+    pub fn tell_agents(&self, frame: &ServerMessage) {
+        let text = frame.encode();
+        self.hub.tell_agents_text(text.clone().into());
+        self.publish(|| Event::Agents { frame: text });
     }
 
     fn publish(&self, event: impl FnOnce() -> Event) {
@@ -373,6 +389,13 @@ pub async fn run<S, R>(
     };
     if let Some(id) = session.joined {
         shared.hub.leave(session.caller, id, &session.friends());
+        if let (true, true, Some(name)) = (session.is_agent(), v1, session.name.as_deref()) {
+            match shared.seats.leave(&shared.store, name).await {
+                Ok(true) => session.tell_loads().await,
+                Ok(false) => {}
+                Err(err) => tracing::error!(%err, "cannot note an agent's seat gone"),
+            }
+        }
     }
     session.writer.close(close.map(|close| close.message()), CLOSE_GRACE).await;
     tracing::info!(uid, "disconnected");
@@ -429,6 +452,15 @@ impl Session {
         let joining =
             Joining { caller: self.caller, name, v1: self.v1, v2: self.v2, friends: self.friends() };
         self.joined = Some(self.shared.hub.join(joining, self.outbox.clone(), self.kick.clone()));
+        drop(_writes);
+        // An agent's console counts as signed in for auto-assignment (v0 consoles see no team).
+        if let (true, true, Some(name)) = (self.is_agent(), self.v1, self.name.clone()) {
+            match self.shared.seats.sit(&self.shared.store, &name).await {
+                Ok(true) => self.hand_out_waiting().await,
+                Ok(false) => {}
+                Err(err) => tracing::error!(%err, "cannot note an agent's seat"),
+            }
+        }
     }
 
     /// The user's friends (an agent has none).
@@ -443,7 +475,10 @@ impl Session {
         self.rate.allow()
             && self.shared.frames_per_address.take(&self.client, now)
             && (text_bytes == 0 || self.shared.text_per_address.take_n(&self.client, text_bytes as f64, now))
-            && self.shared.frames_per_user.take(&self.uid()).await
+            && match (self.is_agent(), &self.name) {
+                (true, Some(name)) => self.shared.frames_per_agent.take(name).await,
+                _ => self.shared.frames_per_user.take(&self.uid()).await,
+            }
     }
 
     /// Queues one item from the hub for the client.

@@ -33,6 +33,8 @@ pub(super) struct Replay {
     pub(super) replayed: Vec<ConversationId>,
     /// A gap fill, not a resume: it ends without read positions, presence or `ready`.
     pub(super) quiet: bool,
+    /// An agent's: the team's frames (states, loads, canned replies), one per step.
+    pub(super) team: VecDeque<String>,
 }
 
 impl Session {
@@ -60,6 +62,8 @@ impl Session {
             let seen = self.delivered.entry(conversation).or_insert(0);
             *seen = (*seen).max(messages.last().map(|m| m.seq).unwrap_or(0));
             self.queue(ServerMessage::History { conversation, messages, has_more }.encode().into())?;
+        } else if let Some(frame) = replay.team.pop_front() {
+            self.queue(frame.into())?;
         } else if !replay.fresh.is_empty() {
             let batch: Vec<ConversationId> =
                 replay.fresh.drain(..replay.fresh.len().min(FRESH_BATCH)).collect();

@@ -32,9 +32,15 @@ impl Session {
             let shared = &self.shared;
             // The first copy is the one v0 agents see; the other copies would repeat it.
             let stored = shared.store.append(new, |message| shared.deliver(message, None, index == 0));
-            if let Err(err) = stored.await {
-                tracing::error!(%err, "cannot store a message");
-                return self.reply(notice::unavailable());
+            match stored.await {
+                Err(err) => {
+                    tracing::error!(%err, "cannot store a message");
+                    return self.reply(notice::unavailable());
+                }
+                Ok(crate::store::Appended::New(_)) if self.user().is_some() => {
+                    self.user_wrote(conversation).await
+                }
+                Ok(_) => {}
             }
         }
         Ok(())

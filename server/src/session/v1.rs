@@ -47,6 +47,13 @@ impl Session {
             ClientMessage::History { conversation, before, limit } => {
                 self.history(conversation, before, limit).await
             }
+            team_frame @ (ClientMessage::Take { .. }
+            | ClientMessage::Assign { .. }
+            | ClientMessage::SetStatus { .. }
+            | ClientMessage::Note { .. }
+            | ClientMessage::Events { .. }
+            | ClientMessage::SaveCanned { .. }
+            | ClientMessage::DeleteCanned { .. }) => self.on_team_frame(team_frame).await,
             friend_frame => self.on_friend_frame(friend_frame).await,
         }
     }
@@ -89,7 +96,10 @@ impl Session {
 
     /// The conversation a frame addresses: a user's own when it names none; an agent must name
     /// one that exists. `Err`: the message of the `unknown_conversation` error to answer with.
-    async fn addressed(&self, conversation: Option<ConversationId>) -> Result<ConversationId, String> {
+    pub(super) async fn addressed(
+        &self,
+        conversation: Option<ConversationId>,
+    ) -> Result<ConversationId, String> {
         match (conversation, self.user()) {
             (None, Some(me)) => Ok(ConversationId::support(me)),
             (None, None) => Err("an agent's frame must name its conversation".into()),
@@ -158,6 +168,9 @@ impl Session {
                 replay.replayed.push(conversation);
             }
         }
+        if self.is_agent() {
+            replay.team = self.team_replay().await?;
+        }
         self.replay = Some(replay);
         Ok(())
     }
@@ -175,7 +188,14 @@ impl Session {
         let shared = &self.shared;
         let stored = shared.store.append(new, |message| shared.deliver(message, members, true));
         match stored.await {
-            Ok(Appended::New(message) | Appended::Repeat(message)) => {
+            Ok(Appended::New(message)) => {
+                self.reply(ServerMessage::Ack { id, conversation, seq: message.seq }.encode())?;
+                if self.user().is_some() && !conversation.is_peer() {
+                    self.user_wrote(conversation).await;
+                }
+                Ok(())
+            }
+            Ok(Appended::Repeat(message)) => {
                 self.reply(ServerMessage::Ack { id, conversation, seq: message.seq }.encode())
             }
             Err(err) => {

@@ -1,0 +1,47 @@
+-- The team inbox. Each customer-service conversation's status and assignee (a conversation
+-- without a row is open and unassigned; a user's message gives it one).
+CREATE TABLE team_conversations (
+    conversation INTEGER PRIMARY KEY NOT NULL,
+    status       TEXT    NOT NULL,            -- open | snoozed | resolved
+    assignee     TEXT,                        -- an agent account's name
+    snooze_until INTEGER,                     -- ms since the epoch; NULL: until the user writes
+    opened_at    INTEGER NOT NULL             -- ms when it last opened: the queue's order
+);
+CREATE INDEX team_conversations_load ON team_conversations (status, assignee, opened_at);
+-- Each conversation's team timeline: notes, status changes, assignments (agents only).
+CREATE TABLE team_events (
+    event        INTEGER PRIMARY KEY AUTOINCREMENT,
+    conversation INTEGER NOT NULL,
+    kind         TEXT    NOT NULL,
+    by_agent     TEXT,
+    to_agent     TEXT,
+    text         TEXT    NOT NULL DEFAULT '',
+    client_id    TEXT,                        -- a note's id: the same note is stored once
+    after_seq    INTEGER NOT NULL,
+    at           INTEGER NOT NULL,
+    UNIQUE (conversation, client_id)
+);
+CREATE INDEX team_events_of ON team_events (conversation, event);
+ALTER TABLE agents ADD COLUMN capacity INTEGER NOT NULL DEFAULT 10;
+ALTER TABLE agents ADD COLUMN last_assigned_at INTEGER NOT NULL DEFAULT 0;
+-- Agents with a console connected, per instance, until the instance stops renewing the row.
+CREATE TABLE agent_seats (
+    name       TEXT    NOT NULL,
+    node       TEXT    NOT NULL,
+    expires_at INTEGER NOT NULL,
+    PRIMARY KEY (name, node)
+);
+CREATE TABLE canned_replies (
+    id       INTEGER PRIMARY KEY AUTOINCREMENT,
+    shortcut TEXT    NOT NULL UNIQUE,
+    text     TEXT    NOT NULL
+);
+-- Every team change updates this one row first: changes take turns, on every instance.
+CREATE TABLE team_turns (
+    id    INTEGER PRIMARY KEY NOT NULL,
+    turns INTEGER NOT NULL
+);
+INSERT INTO team_turns (id, turns) VALUES (1, 0);
+-- Conversations from before the team inbox: open and unassigned (handed out oldest first).
+INSERT INTO team_conversations (conversation, status, opened_at)
+    SELECT conversation, 'open', 0 FROM counters WHERE conversation >= 0;
