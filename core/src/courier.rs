@@ -67,6 +67,13 @@ pub trait Model {
     }
     /// v2: a member is typing in a peer conversation: show it until `until_ms`.
     fn member_typing(&mut self, _conversation: ConversationId, _uid: UserId, _until_ms: u64) {}
+    /// Agents: a team inbox frame (see [`crate::team`]).
+    fn team(&mut self, _frame: &ServerMessage) {}
+    /// Agents: the team frames to send once a link is ready (notes not yet stored, the open
+    /// conversation's timeline).
+    fn team_ready(&mut self) -> Vec<ClientMessage> {
+        vec![]
+    }
 }
 
 /// Something the browser side must do.
@@ -340,9 +347,9 @@ impl Courier {
         model.member_typing(conversation, uid, now_ms + TYPING_SHOWN_MS);
     }
 
-    /// v2: a friend frame (request, answer, block…): sent only on a ready link; `false`
-    /// when it could not be sent now (the page says so, the person tries again).
-    pub fn friend_frame(&self, frame: ClientMessage) -> Option<Effect> {
+    /// A control frame (v2 friend frames; an agent's team frames): sent only on a ready link;
+    /// `None` when it could not be sent now (the page says so, the person tries again).
+    pub fn control_frame(&self, frame: ClientMessage) -> Option<Effect> {
         (self.protocol == Protocol::V1 && self.ready).then_some(Effect::SendV1(frame))
     }
 
@@ -401,6 +408,7 @@ impl Courier {
                 for conversation in std::mem::take(&mut self.wanted) {
                     effects.extend(self.older(model, conversation));
                 }
+                effects.extend(model.team_ready().into_iter().map(Effect::SendV1));
                 effects
             }
             ServerMessage::Presence { conversation, online, name } => {
@@ -456,6 +464,10 @@ impl Courier {
                 if !model.friend_refused(code) {
                     model.notice(&format!("{message} ({})", code.as_str()), local_time);
                 }
+                vec![]
+            }
+            team => {
+                model.team(&team);
                 vec![]
             }
         }

@@ -63,6 +63,8 @@ pub struct Inbox {
     pub notices: Timeline,
     ids: Ids,
     activity: u64,
+    /// The team inbox (statuses, assignees, notes, canned replies), when the backend has one.
+    pub team: crate::team::Team,
 }
 
 impl Inbox {
@@ -333,6 +335,22 @@ fn conversation_in(conversations: &mut Vec<Conversation>, uid: ConversationId) -
 impl Model for Inbox {
     fn other_side(&self) -> Role {
         Role::User
+    }
+
+    fn team(&mut self, frame: &kefu_protocol::v1::ServerMessage) {
+        self.team.apply(frame);
+    }
+
+    fn team_ready(&mut self) -> Vec<kefu_protocol::v1::ClientMessage> {
+        if !self.team.enabled {
+            return vec![];
+        }
+        self.team.forget_events();
+        let mut frames = self.team.resend();
+        if let Some(conversation) = self.selected_id() {
+            frames.push(self.team.ask_events(conversation));
+        }
+        frames
     }
 
     fn show_pending(&mut self, pending: &Pending) -> Option<u64> {

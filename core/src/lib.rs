@@ -13,6 +13,8 @@
 //! friends_chat the Friends page's model (friends, requests, peer conversations: v2)
 //! peers        friends, requests and peer conversations; what is new there (the badge)
 //! inbox        the agent console's model (one conversation per user, unread, order)
+//! team         the console's team inbox: views and counts, status and assignee, notes,
+//!              canned replies, keys; team_texts: its zh / en texts
 //! alerts       when a new message should alert the agent
 //! config       page settings from the URL
 //! i18n         zh / en UI texts
@@ -30,6 +32,8 @@ pub mod negotiation;
 pub mod outbox;
 pub mod peers;
 pub mod reachability;
+pub mod team;
+pub mod team_texts;
 pub mod timeline;
 pub mod user_chat;
 pub mod when;

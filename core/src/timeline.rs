@@ -16,6 +16,8 @@ pub enum From {
     Me,
     Agent,
     User,
+    /// A private note of the team (agents only).
+    Note,
     #[default]
     System,
 }
@@ -26,6 +28,7 @@ impl From {
             From::Me => "me",
             From::Agent => "agent",
             From::User => "user",
+            From::Note => "note",
             From::System => "system",
         }
     }

@@ -329,6 +329,20 @@ impl ServerMessage {
         serde_json::from_str(text).map_err(|err| err.to_string())
     }
 
+    /// Whether this is one of the team inbox's frames (sent to agents only).
+    pub fn is_team(&self) -> bool {
+        matches!(
+            self,
+            ServerMessage::TeamStates { .. }
+                | ServerMessage::TeamState(_)
+                | ServerMessage::TeamEvent(_)
+                | ServerMessage::TeamEvents { .. }
+                | ServerMessage::TeamAgents { .. }
+                | ServerMessage::Canned { .. }
+                | ServerMessage::Noted { .. }
+        )
+    }
+
     pub fn error(code: ErrorCode, message: impl Into<String>, id: Option<String>) -> ServerMessage {
         ServerMessage::Error { code, message: message.into(), id }
     }

@@ -178,6 +178,10 @@ pub enum Command {
         conversations: u32,
         #[arg(long, default_value_t = 50_000)]
         messages: u32,
+        /// Also give them team states (7 in 10 resolved, 1 snoozed, 2 open), assigned to the
+        /// agent accounts in turn.
+        #[arg(long)]
+        team: bool,
     },
     /// Copy everything in the database (--database, typically an SQLite file) into another,
     /// empty one (typically PostgreSQL), with the server stopped. Ids, sequence numbers,

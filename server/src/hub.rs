@@ -380,9 +380,10 @@ impl Hub {
 
     /// Queues a team frame for every v1 agent connection (never a user's: the team inbox's
     /// frames, notes included, go through here only).
-    pub fn tell_agents_text(&self, text: Utf8Bytes) {
+    pub fn tell_agents_text(&self, text: Utf8Bytes, except: Option<ConnectionId>) {
         let inner = self.lock();
-        for (_, peer) in inner.connections_of(AGENT_UID).filter(|(_, peer)| peer.v1) {
+        for (_, peer) in inner.connections_of(AGENT_UID).filter(|(id, peer)| peer.v1 && Some(**id) != except)
+        {
             // As a notice: one that does not fit is not worth kicking anyone for.
             let _ = peer.outbox.try_send(Outgoing::Text(text.clone()));
         }

@@ -169,9 +169,12 @@ async fn run_command(
                 println!("{name}");
             }
         }
-        Command::Seed { conversations, messages } => {
+        Command::Seed { conversations, messages, team } => {
             let started = std::time::Instant::now();
             store.seed(conversations, messages).await?;
+            if team {
+                store.seed_team().await?;
+            }
             println!(
                 "seeded {conversations} conversations, {messages} messages into {} in {:.1} s",
                 kefu_server::store::shown(database),

@@ -25,6 +25,7 @@ mod bulk;
 mod friends;
 mod invites;
 mod positions;
+mod seats;
 mod team;
 pub use accounts::AgentAccount;
 pub use bulk::Copied;

@@ -23,9 +23,14 @@ fn three_instances(name: &str, redis: &Redis) -> Vec<Server> {
 }
 
 fn three_instances_on(name: &str, database: String, redis: &Redis) -> Vec<Server> {
+    three_instances_with(name, database, redis, &[])
+}
+
+fn three_instances_with(name: &str, database: String, redis: &Redis, extra: &[&str]) -> Vec<Server> {
     let database = PathBuf::from(database);
     let url = redis.url();
-    let args = ["--redis", url.as_str(), "--trusted-proxy", "127.0.0.1"];
+    let mut args = vec!["--redis", url.as_str(), "--trusted-proxy", "127.0.0.1"];
+    args.extend_from_slice(extra);
     (1..=3)
         .map(|n| {
             // Kept for a failure's post-mortem: the three logs side by side.
@@ -702,4 +707,71 @@ async fn a_fault_run_on_the_cluster_loses_nothing() {
     let total: u64 = last.values().sum();
     println!("fault run: {total} messages in {} conversations, each received once in order by its user and three agents", last.len());
     assert!(last.values().all(|&n| n >= 10), "every user's ten messages at least: {last:?}");
+}
+
+/// User `uid`'s address through the balancer, with its token.
+fn through(balancer: &Balancer, uid: i64) -> String {
+    format!("{}?token={}", balancer.ws_url(&uid.to_string()), app_token(uid, None))
+}
+
+/// The team inbox with its agents on different instances: auto-assignment spreads over
+/// both, a take race has one winner fifty times with both consoles agreeing, and a status
+/// change made at one instance reaches the other.
+#[tokio::test]
+async fn the_team_inbox_behaves_the_same_with_agents_on_different_instances() {
+    use kefu_protocol::team::Status;
+    use kefu_testkit::team::{cid, counts, user_writes_at, Console};
+    let redis = Redis::start();
+    // Fifty take rounds from one address in a few seconds: past the default frame limits.
+    let limits = ["--max-frames-per-second", "1000", "--max-frames-per-second-per-address", "100000"];
+    let servers =
+        three_instances_with("cluster_team", postgres::fresh_database("cluster_team"), &redis, &limits);
+    let balancer = Balancer::start_cluster([servers[0].port, servers[1].port, servers[2].port]);
+    let mut mei = Console::connect(&servers[0].add_agent("mei", None).await).await;
+    let mut li = Console::connect(&servers[2].add_agent("li", None).await).await;
+    // Users through the balancer, on whichever instance.
+    let users: Vec<i64> = (11..=20).collect();
+    let mut sockets = vec![];
+    for &uid in &users {
+        sockets.push(user_writes_at(&through(&balancer, uid), uid, "hello").await);
+    }
+    let all = |c: &Console, _: Option<&ServerMessage>| users.iter().all(|&u| c.assignee(cid(u)).is_some());
+    mei.until("ten assigned", all).await;
+    li.until("ten assigned", all).await;
+    let spread = counts(&mei, &users);
+    assert_eq!(spread.get(&Some("mei".into())), Some(&5), "{spread:?}");
+    assert_eq!(spread.get(&Some("li".into())), Some(&5), "{spread:?}");
+    assert_eq!(counts(&li, &users), spread);
+
+    // A status change at one instance is seen at the other.
+    let mine = *users.iter().find(|&&u| mei.assignee(cid(u)) == Some("mei")).expect("mei has some");
+    mei.send(ClientMessage::SetStatus { conversation: cid(mine), status: Status::Resolved, until: None })
+        .await;
+    li.until("resolved elsewhere", |c, _| c.status(cid(mine)) == Some(Status::Resolved)).await;
+
+    // Take races: both are full (capacity 0), so new conversations wait for a take.
+    for name in ["mei", "li"] {
+        let (ok, out) = servers[1].command(&["agent", "set", name, "--capacity", "0"]);
+        assert!(ok, "{out}");
+    }
+    for round in 0..50 {
+        let uid = 100 + round;
+        sockets.push(user_writes_at(&through(&balancer, uid), uid, "who?").await);
+        let conversation = cid(uid);
+        mei.until("the new one", |c, _| c.states.contains_key(&conversation)).await;
+        li.until("the new one", |c, _| c.states.contains_key(&conversation)).await;
+        let take = ClientMessage::Take { conversation };
+        let (mei_errors, li_errors) = (mei.errors.len(), li.errors.len());
+        tokio::join!(mei.send(take.clone()), li.send(take));
+        mei.until("taken", |c, _| c.assignee(conversation).is_some()).await;
+        li.until("taken", |c, _| c.assignee(conversation).is_some()).await;
+        let winner = mei.assignee(conversation).expect("taken").to_owned();
+        assert_eq!(li.assignee(conversation), Some(winner.as_str()), "round {round}: both agree");
+        let loser = if winner == "mei" { &mut li } else { &mut mei };
+        let before = if winner == "mei" { li_errors } else { mei_errors };
+        loser.until("the refusal", |c, _| c.errors.len() > before).await;
+        let (code, message) = loser.errors.last().cloned().expect("refused");
+        assert_eq!(code, ErrorCode::AlreadyTaken, "round {round}: {message}");
+        assert!(message.contains(&winner), "{message}");
+    }
 }

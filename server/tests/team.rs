@@ -5,133 +5,13 @@
 //! race across instances on PostgreSQL + Redis.
 
 use std::collections::HashMap;
-use std::time::Duration;
 
 use kefu_protocol::ids::ConversationId;
-use kefu_protocol::team::{AgentLoad, Canned, EventKind, Status, TeamEvent, TeamState};
+use kefu_protocol::team::{EventKind, Status, TeamEvent};
 use kefu_protocol::v1::{ClientMessage, ErrorCode, Position, ServerMessage};
 use kefu_testkit::server::Server;
-use kefu_testkit::ws::{self, next_text, send, Socket};
-
-/// How long a console waits for what it expects before the test fails.
-const PATIENCE: Duration = Duration::from_secs(4); // below ws::WAIT, so the failure says what
-
-/// An agent's console as a raw client: what it has been told of the team.
-struct Console {
-    socket: Socket,
-    states: HashMap<ConversationId, TeamState>,
-    events: Vec<TeamEvent>,
-    loads: Vec<AgentLoad>,
-    canned: Vec<Canned>,
-    errors: Vec<(ErrorCode, String)>,
-    /// Every frame's text, as received.
-    texts: Vec<String>,
-}
-
-impl Console {
-    async fn connect(url: &str) -> Console {
-        let mut socket = ws::connect_v1(url).await;
-        send(&mut socket, &ClientMessage::Resume { after: vec![] }).await;
-        let mut console = Console {
-            socket,
-            states: HashMap::new(),
-            events: vec![],
-            loads: vec![],
-            canned: vec![],
-            errors: vec![],
-            texts: vec![],
-        };
-        console.until("ready", |_, frame| matches!(frame, Some(ServerMessage::Ready))).await;
-        console
-    }
-
-    fn apply(&mut self, frame: &ServerMessage) {
-        match frame {
-            ServerMessage::TeamStates { states } => {
-                self.states.extend(states.iter().map(|s| (s.conversation, s.clone())))
-            }
-            ServerMessage::TeamState(state) => {
-                self.states.insert(state.conversation, state.clone());
-            }
-            ServerMessage::TeamEvent(event) => self.events.push(event.clone()),
-            ServerMessage::TeamEvents { events, .. } => self.events.extend(events.iter().cloned()),
-            ServerMessage::TeamAgents { agents } => self.loads = agents.clone(),
-            ServerMessage::Canned { replies } => self.canned = replies.clone(),
-            ServerMessage::Error { code, message, .. } => self.errors.push((*code, message.clone())),
-            _ => {}
-        }
-    }
-
-    /// Reads frames until `done` holds (it sees the console and the frame just applied;
-    /// checked first with none), failing the test after [`PATIENCE`].
-    async fn until(&mut self, what: &str, done: impl Fn(&Console, Option<&ServerMessage>) -> bool) {
-        if done(self, None) {
-            return;
-        }
-        let wait = async {
-            loop {
-                let text = next_text(&mut self.socket).await;
-                let frame = ServerMessage::decode(&text).ok();
-                self.texts.push(text);
-                if let Some(frame) = &frame {
-                    self.apply(frame);
-                }
-                if done(self, frame.as_ref()) {
-                    return;
-                }
-            }
-        };
-        if tokio::time::timeout(PATIENCE, wait).await.is_err() {
-            panic!(
-                "waited {PATIENCE:?} for {what}; errors: {:?}; last frames: {:?}",
-                self.errors,
-                &self.texts[self.texts.len().saturating_sub(8)..]
-            );
-        }
-    }
-
-    fn assignee(&self, conversation: ConversationId) -> Option<&str> {
-        self.states.get(&conversation).and_then(|s| s.assignee.as_deref())
-    }
-
-    fn status(&self, conversation: ConversationId) -> Option<Status> {
-        self.states.get(&conversation).map(|s| s.status)
-    }
-
-    async fn send(&mut self, frame: ClientMessage) {
-        send(&mut self.socket, &frame).await;
-    }
-}
-
-fn cid(uid: i64) -> ConversationId {
-    ConversationId::lit(uid)
-}
-
-/// User `uid` connects (v1), resumes and writes `text`; its socket, after the ack.
-async fn user_writes(server: &Server, uid: i64, text: &str) -> Socket {
-    let mut socket = ws::connect_v1(&server.ws_url(&uid.to_string())).await;
-    ws::resume(&mut socket, vec![]).await;
-    write(&mut socket, &format!("u{uid}-{}", text.len()), text).await;
-    socket
-}
-
-async fn write(socket: &mut Socket, id: &str, text: &str) {
-    send(socket, &ClientMessage::Send { id: id.into(), conversation: None, text: text.into() }).await;
-    loop {
-        if let ServerMessage::Ack { id: acked, .. } = ws::next_v1(socket).await {
-            assert_eq!(acked, id);
-            return;
-        }
-    }
-}
-
-fn counts(console: &Console, users: &[i64]) -> HashMap<Option<String>, usize> {
-    let mut counts = HashMap::new();
-    for &uid in users {
-        *counts.entry(console.assignee(cid(uid)).map(str::to_owned)).or_insert(0) += 1;
-    }
-    counts
-}
+use kefu_testkit::team::{assert_no_team, cid, counts, user_writes, write, Console};
+use kefu_testkit::ws::{self, next_text, send};
 
 #[tokio::test]
 async fn new_conversations_are_spread_over_available_agents_never_to_the_away_one() {
@@ -281,6 +161,13 @@ async fn a_resolved_conversation_reopens_to_its_agent_when_the_user_writes_and_a
     let woke = mei.events.iter().find(|e| e.kind == EventKind::ReopenedByTime).expect("the event");
     assert!(woke.at >= until, "not before its time: {} < {until}", woke.at);
     assert_eq!(mei.assignee(conversation), Some("mei"));
+    // Snoozed until the user writes: it reopens with the user's message.
+    mei.send(ClientMessage::SetStatus { conversation, status: Status::Snoozed, until: None }).await;
+    mei.until("snoozed", |c, _| c.status(conversation) == Some(Status::Snoozed)).await;
+    write(&mut user, "again2", "hello?").await;
+    mei.until("reopened by the message", |c, _| c.status(conversation) == Some(Status::Open)).await;
+    let by_message = mei.events.iter().filter(|e| e.kind == EventKind::ReopenedByMessage).count();
+    assert_eq!(by_message, 2);
     // A snooze that ends in the past is refused.
     mei.send(ClientMessage::SetStatus { conversation, status: Status::Snoozed, until: Some(1) }).await;
     mei.until("refused", |c, _| c.errors.iter().any(|(code, _)| *code == ErrorCode::Malformed)).await;
@@ -297,7 +184,7 @@ async fn a_note_never_reaches_a_user_connection_live_replayed_paged_or_reconnect
     let mut li = Console::connect(&li).await;
     let mut user = user_writes(&server, 501, "my order is late").await;
     let mut friend_tab = ws::connect_v2(&server.ws_url("501")).await;
-    ws::resume(&mut friend_tab, vec![]).await;
+    assert_no_team(&ws::resume_raw(&mut friend_tab, vec![]).await);
     let conversation = cid(501);
     mei.until("the conversation", |c, _| c.states.contains_key(&conversation)).await;
     const SECRET: &str = "NOTE-SECRET: refund approved internally";
@@ -337,9 +224,9 @@ async fn a_note_never_reaches_a_user_connection_live_replayed_paged_or_reconnect
     ws::assert_nothing_pending(&mut friend_tab, |text| !text.contains("NOTE-SECRET")).await;
     // Reconnected from nothing: the replay; then a history page; then another tab's resume.
     let mut again = ws::connect_v1(&server.ws_url("501")).await;
-    let replay = ws::resume(&mut again, vec![Position { conversation, seq: 0 }]).await;
+    let replay = ws::resume_raw(&mut again, vec![Position { conversation, seq: 0 }]).await;
     send(&mut again, &ClientMessage::History { conversation, before: 0, limit: Some(200) }).await;
-    let page = ws::next_v1(&mut again).await;
+    let page = ws::next_v1_raw(&mut again).await;
     for frame in replay.iter().chain([&page]) {
         let text = frame.encode();
         assert!(!text.contains("NOTE-SECRET"), "a user frame carried the note: {text}");
@@ -358,7 +245,7 @@ async fn a_note_never_reaches_a_user_connection_live_replayed_paged_or_reconnect
         ClientMessage::SaveCanned { id: None, shortcut: "x".into(), text: "y".into() },
     ] {
         send(&mut again, &frame).await;
-        match ws::next_v1(&mut again).await {
+        match ws::next_v1_raw(&mut again).await {
             ServerMessage::Error { code: ErrorCode::AgentsOnly, .. } => {}
             other => panic!("a user's team frame was not refused: {other:?}"),
         }

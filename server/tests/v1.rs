@@ -56,8 +56,9 @@ async fn next_any(socket: &mut Socket) -> ServerMessage {
     next_v1(socket).await
 }
 
+/// Presence notices, and the team inbox's frames at an agent (tested in team.rs).
 fn is_presence(frame: &ServerMessage) -> bool {
-    matches!(frame, ServerMessage::Presence { .. } | ServerMessage::Agents { .. })
+    matches!(frame, ServerMessage::Presence { .. } | ServerMessage::Agents { .. }) || frame.is_team()
 }
 
 async fn next_message(socket: &mut Socket) -> Message {

@@ -223,9 +223,9 @@ impl<M: Model + Send + Sync + 'static> Chat<M> {
         self.run(effects);
     }
 
-    /// Sends a friend frame (v2); `false` when the link is not ready for it.
-    pub(crate) fn friend_frame(self, frame: ClientMessage) -> bool {
-        let effect = self.courier.with_value(|courier| courier.friend_frame(frame));
+    /// Sends a control frame (friend or team); `false` when the link is not ready for it.
+    pub(crate) fn control_frame(self, frame: ClientMessage) -> bool {
+        let effect = self.courier.with_value(|courier| courier.control_frame(frame));
         let sent = effect.is_some();
         self.run(effect.into_iter().collect());
         sent

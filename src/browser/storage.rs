@@ -124,7 +124,15 @@ pub(crate) fn now_ms() -> u64 {
 /// Local wall-clock time in the backend's `createTime` layout (`yyyy-MM-dd HH:mm:ss`), for
 /// messages not yet stored and notices. Read from the browser's `Date`: all the page needs.
 pub(crate) fn local_time() -> String {
-    let now = js_sys::Date::new_0();
+    layout(&js_sys::Date::new_0())
+}
+
+/// The local time of `ms` (since the Unix epoch), laid out as [`local_time`].
+pub(crate) fn local_time_of(ms: i64) -> String {
+    layout(&js_sys::Date::new(&wasm_bindgen::JsValue::from_f64(ms as f64)))
+}
+
+fn layout(now: &js_sys::Date) -> String {
     format!(
         "{:04}-{:02}-{:02} {:02}:{:02}:{:02}",
         now.get_full_year(),

@@ -85,8 +85,9 @@ fn lines(entries: &[Entry]) -> Vec<Line> {
             }
             when::Row::Item(index) => {
                 let entry = &entries[index];
-                let named = entry.from == From::Agent
-                    && !previous.is_some_and(|p| p.from == From::Agent && p.username == entry.username);
+                // Agents' messages and notes name their writer (once per run of them).
+                let named = matches!(entry.from, From::Agent | From::Note)
+                    && !previous.is_some_and(|p| p.from == entry.from && p.username == entry.username);
                 previous = Some(entry);
                 Line::Message { entry: entry.clone(), named }
             }

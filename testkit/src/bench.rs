@@ -48,3 +48,18 @@ impl Stages {
         }
     }
 }
+
+/// Prints `name` with the median, p99 and max of `samples` (ms).
+pub fn summary_p99(name: &str, mut samples: Vec<f64>) {
+    samples.sort_by(f64::total_cmp);
+    let at = |q: f64| {
+        samples.get(((samples.len() as f64 - 1.0) * q).round() as usize).copied().unwrap_or(f64::NAN)
+    };
+    println!(
+        "{name:<52} n={:<4} median {:>6.1} ms   p99 {:>6.1} ms   max {:>6.1} ms",
+        samples.len(),
+        at(0.5),
+        at(0.99),
+        at(1.0)
+    );
+}

@@ -25,6 +25,7 @@ pub mod postgres;
 pub mod proxy;
 pub mod redis;
 pub mod server;
+pub mod team;
 pub mod ws;
 
 use std::time::{Duration, Instant};

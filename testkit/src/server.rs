@@ -169,6 +169,37 @@ impl Server {
         Server::process_on(&bin, database, &[])
     }
 
+    /// The release server process on a database seeded for the team benchmark: agent
+    /// accounts `agent1`… (password [`AGENT_PASSWORD`], each with `capacity`), then
+    /// `kefu-server seed --team`; started with `args`.
+    pub fn start_seeded_team(
+        agents: u32,
+        capacity: u32,
+        conversations: u32,
+        messages: u32,
+        args: &[&str],
+    ) -> Server {
+        let (bin, database) = (release_binary(), fresh_database());
+        for n in 1..=agents {
+            let name = format!("agent{n}");
+            let (ok, output) =
+                server_command(&bin, &database, &["agent", "add", &name, "--password", AGENT_PASSWORD]);
+            assert!(ok, "agent add: {output}");
+            let (ok, output) = server_command(
+                &bin,
+                &database,
+                &["agent", "set", &name, "--capacity", &capacity.to_string()],
+            );
+            assert!(ok, "agent set: {output}");
+        }
+        let (c, m) = (conversations.to_string(), messages.to_string());
+        let (ok, output) =
+            server_command(&bin, &database, &["seed", "--conversations", &c, "--messages", &m, "--team"]);
+        assert!(ok, "seed: {output}");
+        println!("{}", output.trim());
+        Server::process_on(&bin, database, args)
+    }
+
     /// The release server on a fresh database seeded by `kefu-server seed-friends`: user
     /// `uid` with `friends` friends (`uid + 1` …) and `messages` peer messages.
     pub fn start_seeded_friends(uid: i64, friends: u32, messages: u32) -> Server {

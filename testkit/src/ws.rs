@@ -85,18 +85,36 @@ pub async fn next_frame(socket: &mut Socket) -> ServerFrame {
     ServerFrame::decode(&next_text(socket).await)
 }
 
-/// The next v1 frame, whatever it is.
+/// The next v1 frame that is not the team inbox's (an agent's console receives those
+/// besides the chat; the team's own tests read them with [`next_v1_raw`]).
 pub async fn next_v1(socket: &mut Socket) -> ServerMessage {
+    loop {
+        let frame = next_v1_raw(socket).await;
+        if !frame.is_team() {
+            return frame;
+        }
+    }
+}
+
+/// The next v1 frame, whatever it is.
+pub async fn next_v1_raw(socket: &mut Socket) -> ServerMessage {
     let text = next_text(socket).await;
     ServerMessage::decode(&text).unwrap_or_else(|err| panic!("not a v1 frame: {text:?}: {err}"))
 }
 
-/// Sends `resume` and returns every frame of the replay up to `ready`.
+/// Sends `resume` and returns the frames of the replay up to `ready`, the team's left out.
 pub async fn resume(socket: &mut Socket, after: Vec<Position>) -> Vec<ServerMessage> {
+    let mut replay = resume_raw(socket, after).await;
+    replay.retain(|frame| !frame.is_team());
+    replay
+}
+
+/// Sends `resume` and returns every frame of the replay up to `ready`.
+pub async fn resume_raw(socket: &mut Socket, after: Vec<Position>) -> Vec<ServerMessage> {
     send(socket, &ClientMessage::Resume { after }).await;
     let mut replay = vec![];
     loop {
-        match next_v1(socket).await {
+        match next_v1_raw(socket).await {
             ServerMessage::Ready => return replay,
             frame => replay.push(frame),
         }

@@ -12,6 +12,7 @@ mod identity;
 mod messaging;
 mod original;
 mod screenshots;
+mod team;
 
 use kefu_testkit::server::{Control, Server};
 

@@ -60,6 +60,15 @@ async fn readme_screenshots() {
         std::fs::write(dir.join("user-page.png"), user.screenshot().await.expect("shot")).expect("write");
         std::fs::write(dir.join("agent-console.png"), agent.screenshot().await.expect("shot"))
             .expect("write");
+        // The team inbox: a private note under the reply, seen by agents only.
+        agent.find(Locator::Css(".mode-note")).await.expect("note switch").click().await.expect("click");
+        page::type_and_send(agent, "老客户，已核实订单号 20261207-88，优先处理").await;
+        kefu_testkit::eventually("the note stored", LOAD, || async {
+            let shown = page::messages(agent).await;
+            shown.iter().any(|(from, _, delivery)| from == "note" && delivery != "sending").then_some(())
+        })
+        .await;
+        std::fs::write(dir.join("team-inbox.png"), agent.screenshot().await.expect("shot")).expect("write");
 
         // Friends: 王芳 adds 李明 by id; he accepts and writes; her list, then their chat.
         for (client, css) in [(user, "[data-tab=friends]"), (other, "[data-tab=friends]")] {

@@ -5,7 +5,8 @@ CREATE TABLE team_conversations (
     status       TEXT    NOT NULL,            -- open | snoozed | resolved
     assignee     TEXT,                        -- an agent account's name
     snooze_until INTEGER,                     -- ms since the epoch; NULL: until the user writes
-    opened_at    INTEGER NOT NULL             -- ms when it last opened: the queue's order
+    opened_at    INTEGER NOT NULL,             -- ms when it last opened: the queue's order
+    declined_by  TEXT                         -- who gave it back: not handed back to them
 );
 CREATE INDEX team_conversations_load ON team_conversations (status, assignee, opened_at);
 -- Each conversation's team timeline: notes, status changes, assignments (agents only).

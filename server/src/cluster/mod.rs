@@ -323,7 +323,7 @@ async fn apply(shared: &Shared, event: Event) {
         Event::AgentSessionsEnded { name, epoch } => {
             let _ = shared.agent_sessions_ended.send((name, epoch));
         }
-        Event::Agents { frame } => shared.hub.tell_agents_text(frame.into()),
+        Event::Agents { frame } => shared.hub.tell_agents_text(frame.into(), None),
     }
 }
 

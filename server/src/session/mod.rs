@@ -195,8 +195,13 @@ impl Shared {
     /// Tells every agent connection (v1), here and at the other instances: the team's frames,
     /// which no user connection ever receives.
     pub fn tell_agents(&self, frame: &ServerMessage) {
+        self.tell_agents_except(frame, None);
+    }
+
+    /// [`Shared::tell_agents`] but for connection `except` here.
+    pub fn tell_agents_except(&self, frame: &ServerMessage, except: Option<ConnectionId>) {
         let text = frame.encode();
-        self.hub.tell_agents_text(text.clone().into());
+        self.hub.tell_agents_text(text.clone().into(), except);
         self.publish(|| Event::Agents { frame: text });
     }
 
@@ -391,7 +396,7 @@ pub async fn run<S, R>(
         shared.hub.leave(session.caller, id, &session.friends());
         if let (true, true, Some(name)) = (session.is_agent(), v1, session.name.as_deref()) {
             match shared.seats.leave(&shared.store, name).await {
-                Ok(true) => session.tell_loads().await,
+                Ok(true) => session.tell_loads(None).await,
                 Ok(false) => {}
                 Err(err) => tracing::error!(%err, "cannot note an agent's seat gone"),
             }
@@ -456,7 +461,7 @@ impl Session {
         // An agent's console counts as signed in for auto-assignment (v0 consoles see no team).
         if let (true, true, Some(name)) = (self.is_agent(), self.v1, self.name.clone()) {
             match self.shared.seats.sit(&self.shared.store, &name).await {
-                Ok(true) => self.hand_out_waiting().await,
+                Ok(true) => self.hand_out_waiting(self.joined).await,
                 Ok(false) => {}
                 Err(err) => tracing::error!(%err, "cannot note an agent's seat"),
             }
@@ -678,9 +683,13 @@ mod tests {
         }
 
         async fn next_error(&mut self) -> (ErrorCode, Option<String>) {
-            match self.next_v1().await {
-                ServerMessage::Error { code, id, .. } => (code, id),
-                other => panic!("expected an error, got {other:?}"),
+            loop {
+                match self.next_v1().await {
+                    ServerMessage::Error { code, id, .. } => return (code, id),
+                    // An agent's console coming is told to the agents (its own included).
+                    ServerMessage::TeamAgents { .. } => {}
+                    other => panic!("expected an error, got {other:?}"),
+                }
             }
         }
     }

@@ -86,7 +86,7 @@ impl Session {
                 self.tell_change(&change);
                 if freed {
                     // A resolved or snoozed conversation makes room: the queue moves on.
-                    self.hand_out_waiting().await;
+                    self.hand_out_waiting(None).await;
                 }
                 Ok(())
             }
@@ -137,14 +137,15 @@ impl Session {
         }
     }
 
-    /// Hands out conversations waiting for an agent, and tells everyone.
-    pub(super) async fn hand_out_waiting(&self) {
+    /// Hands out conversations waiting for an agent, and tells everyone (the agents' loads:
+    /// all but `except`, a console that has them in its replay).
+    pub(super) async fn hand_out_waiting(&self, except: Option<crate::hub::ConnectionId>) {
         match self.shared.store.assign_waiting(now_ms(), 1_000).await {
             Ok(changes) => {
                 for change in &changes {
                     self.tell_change(change);
                 }
-                self.tell_loads().await;
+                self.tell_loads(if changes.is_empty() { except } else { None }).await;
             }
             Err(err) => tracing::error!(%err, "cannot hand out waiting conversations"),
         }
@@ -156,16 +157,16 @@ impl Session {
         match self.shared.store.user_wrote(conversation, now_ms()).await {
             Ok(Some(change)) => {
                 self.tell_change(&change);
-                self.tell_loads().await;
+                self.tell_loads(None).await;
             }
             Ok(None) => {}
             Err(err) => tracing::error!(%err, "cannot open a conversation for the team"),
         }
     }
 
-    pub(super) async fn tell_loads(&self) {
+    pub(super) async fn tell_loads(&self, except: Option<crate::hub::ConnectionId>) {
         match team::loads(&self.shared.store).await {
-            Ok(frame) => self.shared.tell_agents(&frame),
+            Ok(frame) => self.shared.tell_agents_except(&frame, except),
             Err(err) => tracing::error!(%err, "cannot read the agents' loads"),
         }
     }

@@ -50,6 +50,29 @@ impl Store {
     }
 }
 
+impl Store {
+    /// Gives the seeded conversations team states, for benchmarks: of every ten, seven
+    /// resolved, one snoozed (until the user writes) and two open; each assigned to one of the
+    /// agent accounts in turn (none: unassigned).
+    pub async fn seed_team(&self) -> Result<u64, StoreError> {
+        let agents = self.agent_names().await?;
+        let conversations = self.conversations().await?;
+        const PUT: &str = "INSERT INTO team_conversations (conversation, status, assignee, snooze_until, opened_at) \
+             VALUES ($1, $2, $3, NULL, $4) ON CONFLICT (conversation) DO UPDATE SET status = excluded.status, \
+             assignee = excluded.assignee";
+        with_pool!(&self.db, pool => {
+            let mut tx = pool.begin().await?;
+            for (n, conversation) in conversations.iter().enumerate() {
+                let status = match n % 10 { 0..=6 => "resolved", 7 => "snoozed", _ => "open" };
+                let assignee = (!agents.is_empty()).then(|| agents[n % agents.len()].clone());
+                sqlx::query(PUT).bind(conversation.get()).bind(status).bind(assignee).bind(n as i64).execute(&mut *tx).await?;
+            }
+            tx.commit().await?;
+        });
+        Ok(conversations.len() as u64)
+    }
+}
+
 /// Messages copied per statement by [`Store::copy_into`].
 const COPY_CHUNK: i64 = 1_000;
 

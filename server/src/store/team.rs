@@ -1,6 +1,5 @@
-//! The team inbox's records: each conversation's status and assignee, its team timeline
-//! (notes, status changes, assignments), which agents have a console connected (seats, per
-//! instance, renewed while connected), capacities and canned replies.
+//! The team inbox's records: each conversation's status and assignee, and its team timeline
+//! (notes, status changes, assignments). Seats, loads and canned replies: [`super::seats`].
 //!
 //! Every change that can affect an assignment runs in one transaction that first updates the
 //! single `team_turns` row: changes take turns, on one server and across instances (the row
@@ -9,7 +8,7 @@
 //! [`crate::assignment`], from the facts read here.
 
 use kefu_protocol::ids::ConversationId;
-use kefu_protocol::team::{AgentLoad, Canned, EventKind, Status, TeamEvent, TeamState, MAX_CANNED};
+use kefu_protocol::team::{EventKind, Status, TeamEvent, TeamState};
 
 use super::{begin_write, with_pool, Db, Store, StoreError};
 use crate::assignment::{self, Candidate};
@@ -81,7 +80,7 @@ const STATE: &str = "SELECT status, assignee, snooze_until FROM team_conversatio
 const PUT_STATE: &str =
     "INSERT INTO team_conversations (conversation, status, assignee, snooze_until, opened_at) \
      VALUES ($1, $2, $3, $4, $5) ON CONFLICT (conversation) DO UPDATE SET status = excluded.status, \
-     assignee = excluded.assignee, snooze_until = excluded.snooze_until, \
+     assignee = excluded.assignee, snooze_until = excluded.snooze_until, declined_by = NULL, \
      opened_at = CASE WHEN excluded.status = 'open' AND team_conversations.status <> 'open' \
      THEN excluded.opened_at ELSE team_conversations.opened_at END";
 const EVENT: &str = "INSERT INTO team_events (conversation, kind, by_agent, to_agent, text, client_id, after_seq, at) \
@@ -91,8 +90,8 @@ const SEATED: &str = "SELECT name FROM agent_seats WHERE name = $1 AND expires_a
 const CANDIDATES: &str = "SELECT a.name, a.capacity, a.last_assigned_at, \
      (SELECT COUNT(*) FROM team_conversations t WHERE t.assignee = a.name AND t.status = 'open') \
      FROM agents a WHERE EXISTS (SELECT 1 FROM agent_seats s WHERE s.name = a.name AND s.expires_at > $1)";
-const OLDEST_WAITING: &str = "SELECT conversation FROM team_conversations \
-     WHERE status = 'open' AND assignee IS NULL ORDER BY opened_at, conversation LIMIT 1";
+const OLDEST_WAITING: &str = "SELECT conversation, declined_by FROM team_conversations \
+     WHERE status = 'open' AND assignee IS NULL ORDER BY opened_at, conversation LIMIT $1";
 const OPEN_OF: &str = "SELECT COUNT(*) FROM team_conversations WHERE assignee = $1 AND status = 'open'";
 const CAPACITY: &str = "SELECT capacity FROM agents WHERE name = $1";
 
@@ -282,13 +281,15 @@ impl Store {
     }
 
     /// Hands waiting conversations (open, unassigned), oldest first, to signed-in agents with
-    /// room, until none waits or nobody has room; at most `limit` in one call.
+    /// room (never back to the agent who gave one back), until none waits or nobody has room;
+    /// at most `limit` in one call.
     pub async fn assign_waiting(&self, now: i64, limit: usize) -> Result<Vec<Change>, StoreError> {
+        let waiting: Vec<(i64, Option<String>)> = with_pool!(&self.db, pool => {
+            sqlx::query_as(OLDEST_WAITING).bind(limit as i64).fetch_all(pool).await?
+        });
         let mut changes = vec![];
-        while changes.len() < limit {
-            let waiting: Option<(i64,)> =
-                with_pool!(&self.db, pool => sqlx::query_as(OLDEST_WAITING).fetch_optional(pool).await?);
-            let Some(conversation) = waiting.and_then(|(c,)| ConversationId::new(c)) else { break };
+        for (conversation, declined) in waiting {
+            let Some(conversation) = ConversationId::new(conversation) else { continue };
             let after = self.after_now(conversation);
             let db = &self.db;
             let change: Result<Option<Change>, TeamError> = team_turn!(db, tx => {
@@ -296,14 +297,16 @@ impl Store {
                     let row: Option<StateRow> = sqlx::query_as(STATE).bind(conversation.get()).fetch_optional(&mut *tx).await?;
                     let mut state = state_from(conversation, row);
                     let mut events = vec![];
-                    auto_assign!(tx, &mut state, events, None, after, now);
+                    auto_assign!(tx, &mut state, events, declined.as_deref(), after, now);
                     Ok::<_, TeamError>((!events.is_empty()).then_some(Change { state, events }))
                 }
                 .await
             });
             match change.map_err(store_error)? {
                 Some(change) => changes.push(change),
-                // Nobody has room (or another instance took it first and none wait).
+                // Only the agent who gave it back has room: the next one may go elsewhere.
+                None if declined.is_some() => {}
+                // Nobody has room (or another instance took it first).
                 None => break,
             }
         }
@@ -371,6 +374,12 @@ impl Store {
                     None => {
                         state.assignee = None;
                         put_state!(tx, &state, now);
+                        // Auto-assignment will not hand it back to the one who gave it back.
+                        sqlx::query("UPDATE team_conversations SET declined_by = $2 WHERE conversation = $1")
+                            .bind(conversation.get())
+                            .bind(by)
+                            .execute(&mut *tx)
+                            .await?;
                         let mut back = event(conversation, EventKind::Unassigned, Some(by), after, now);
                         back.event = add_event!(tx, &back, None::<String>).unwrap_or_default();
                         events.push(back);
@@ -516,88 +525,6 @@ impl Store {
         let mut events: Vec<TeamEvent> = rows.into_iter().filter_map(event_from).collect();
         events.reverse();
         Ok(events)
-    }
-
-    /// Every agent account with its load and whether it has a console connected.
-    pub async fn agent_loads(&self, now: i64) -> Result<Vec<AgentLoad>, StoreError> {
-        const LOADS: &str = "SELECT a.name, a.capacity, \
-             (SELECT COUNT(*) FROM team_conversations t WHERE t.assignee = a.name AND t.status = 'open'), \
-             CAST(CASE WHEN EXISTS (SELECT 1 FROM agent_seats s WHERE s.name = a.name AND s.expires_at > $1) \
-             THEN 1 ELSE 0 END AS BIGINT) FROM agents a ORDER BY a.name";
-        let rows: Vec<(String, i64, i64, i64)> =
-            with_pool!(&self.db, pool => sqlx::query_as(LOADS).bind(now).fetch_all(pool).await?);
-        Ok(rows
-            .into_iter()
-            .map(|(name, capacity, open, online)| AgentLoad {
-                name,
-                online: online != 0,
-                open: open.clamp(0, u32::MAX as i64) as u32,
-                capacity: capacity.clamp(0, u32::MAX as i64) as u32,
-            })
-            .collect())
-    }
-
-    /// Agent `name` has a console connected at instance `node` until `expires_at` (renewed
-    /// while it lasts; an instance killed stops renewing).
-    pub async fn seat(&self, name: &str, node: &str, expires_at: i64) -> Result<(), StoreError> {
-        const SEAT: &str = "INSERT INTO agent_seats (name, node, expires_at) VALUES ($1, $2, $3) \
-             ON CONFLICT (name, node) DO UPDATE SET expires_at = excluded.expires_at";
-        with_pool!(&self.db, pool => {
-            sqlx::query(SEAT).bind(name).bind(node).bind(expires_at).execute(pool).await?;
-        });
-        Ok(())
-    }
-
-    /// Agent `name`'s last console at instance `node` went.
-    pub async fn unseat(&self, name: &str, node: &str) -> Result<(), StoreError> {
-        const UNSEAT: &str = "DELETE FROM agent_seats WHERE name = $1 AND node = $2";
-        with_pool!(&self.db, pool => { sqlx::query(UNSEAT).bind(name).bind(node).execute(pool).await?; });
-        Ok(())
-    }
-
-    /// Sets agent `name`'s capacity; whether the account exists.
-    pub async fn set_capacity(&self, name: &str, capacity: u32) -> Result<bool, StoreError> {
-        const SET: &str = "UPDATE agents SET capacity = $2 WHERE name = $1";
-        let changed = with_pool!(&self.db, pool => {
-            sqlx::query(SET).bind(name).bind(i64::from(capacity)).execute(pool).await?.rows_affected()
-        });
-        Ok(changed > 0)
-    }
-
-    /// The team's canned replies, by shortcut.
-    pub async fn canned(&self) -> Result<Vec<Canned>, StoreError> {
-        const ALL: &str = "SELECT id, shortcut, text FROM canned_replies ORDER BY shortcut";
-        let rows: Vec<(i64, String, String)> =
-            with_pool!(&self.db, pool => sqlx::query_as(ALL).fetch_all(pool).await?);
-        Ok(rows.into_iter().map(|(id, shortcut, text)| Canned { id, shortcut, text }).collect())
-    }
-
-    /// Adds a canned reply (`id` absent) or changes reply `id`.
-    pub async fn save_canned(&self, id: Option<i64>, shortcut: &str, text: &str) -> Result<(), TeamError> {
-        const ADD: &str = "INSERT INTO canned_replies (shortcut, text) SELECT $1, $2 \
-             WHERE (SELECT COUNT(*) FROM canned_replies) < $3";
-        const CHANGE: &str = "UPDATE canned_replies SET shortcut = $2, text = $3 WHERE id = $1";
-        let saved: Result<u64, sqlx::Error> = with_pool!(&self.db, pool => match id {
-            None => sqlx::query(ADD).bind(shortcut).bind(text).bind(MAX_CANNED as i64).execute(pool).await.map(|d| d.rows_affected()),
-            Some(id) => sqlx::query(CHANGE).bind(id).bind(shortcut).bind(text).execute(pool).await.map(|d| d.rows_affected()),
-        });
-        match saved {
-            Ok(done) if done > 0 => Ok(()),
-            Ok(_) if id.is_some() => Err(TeamError::BadCanned("no such canned reply".into())),
-            Ok(_) => Err(TeamError::BadCanned(format!("at most {MAX_CANNED} canned replies"))),
-            Err(err) if err.as_database_error().is_some_and(|e| e.is_unique_violation()) => {
-                Err(TeamError::BadCanned(format!("another reply has the shortcut /{shortcut}")))
-            }
-            Err(err) => Err(err.into()),
-        }
-    }
-
-    /// Deletes canned reply `id`; whether there was one.
-    pub async fn delete_canned(&self, id: i64) -> Result<bool, StoreError> {
-        const DELETE: &str = "DELETE FROM canned_replies WHERE id = $1";
-        let gone =
-            with_pool!(&self.db, pool => sqlx::query(DELETE).bind(id).execute(pool).await?.rows_affected());
-        Ok(gone > 0)
     }
 }
 

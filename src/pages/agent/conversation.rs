@@ -4,8 +4,11 @@
 use kefu_core::inbox::Inbox;
 use leptos::prelude::*;
 
+use super::composer::TeamComposer;
+use super::team::{team_texts, ConversationActions};
 use crate::browser::chat::Chat;
-use crate::pages::shared::{Composer, MessageList};
+use crate::browser::storage::local_time_of;
+use crate::pages::shared::MessageList;
 use crate::pages::texts;
 
 #[component]
@@ -15,14 +18,15 @@ pub(super) fn ConversationPane(chat: Chat<Inbox>) -> impl IntoView {
     // The original backend says nothing of presence: no guess shown.
     let presence_known = move || chat.protocol() != kefu_core::courier::Protocol::V0;
     let selected = move || inbox.with_untracked(Inbox::selected_id);
-    let send = Callback::new(move |text: String| match selected() {
-        Some(conversation) => chat.compose(Some(conversation), text),
-        None => Err(texts.pick_conversation.to_owned()),
-    });
     let retry = Callback::new(move |entry: u64| chat.retry(entry));
-    let typing = Callback::new(move |()| {
-        if let Some(conversation) = selected() {
-            chat.typing(Some(conversation));
+    // The open conversation's team timeline, asked for once per link.
+    Effect::new(move |_| {
+        let open = inbox.with(|i| i.selected_id().filter(|c| i.team.enabled && !i.team.has_events(*c)));
+        if let Some(conversation) = open {
+            let frame = inbox.try_update(|i| i.team.ask_events(conversation));
+            if let Some(frame) = frame {
+                chat.control_frame(frame);
+            }
         }
     });
     let older = Callback::new(move |()| {
@@ -39,8 +43,14 @@ pub(super) fn ConversationPane(chat: Chat<Inbox>) -> impl IntoView {
         }
     });
     let user_typing = move || chat.showing(inbox.with(|inbox| inbox.selected().and_then(|c| c.typing_until)));
+    let t = team_texts();
     let entries = Signal::derive(move || {
-        inbox.with(|inbox| inbox.selected().map(|c| c.timeline.entries.clone()).unwrap_or_default())
+        inbox.with(|inbox| {
+            inbox
+                .selected()
+                .map(|c| inbox.team.merged(c.uid, &c.timeline.entries, t, local_time_of))
+                .unwrap_or_default()
+        })
     });
     view! {
         <section class="conversation">
@@ -59,12 +69,13 @@ pub(super) fn ConversationPane(chat: Chat<Inbox>) -> impl IntoView {
                             view! { <span class="conversation-presence" data-online=c.online.to_string()>{shown}</span> }
                         })
                     })}
+                    <ConversationActions chat />
                 </header>
                 <MessageList entries on_retry=retry on_top=older />
                 <Show when=user_typing>
                     <p class="typing" data-typing="user" aria-live="polite">{texts.user_typing}</p>
                 </Show>
-                <Composer on_send=send on_typing=typing />
+                <TeamComposer chat />
             </Show>
         </section>
     }

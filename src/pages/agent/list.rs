@@ -16,19 +16,24 @@ pub(super) fn ConversationList(
     clock: RwSignal<u64>,
     /// Whether the backend says who is online (the original does not).
     presence_known: Signal<bool>,
+    desk: super::team::Desk,
 ) -> impl IntoView {
     let texts = texts();
+    let t = super::team::team_texts();
     let filter = RwSignal::new(String::new());
     // Relative times change by the minute, not with every tick of the clock.
     let minute = Memo::new(move |_| clock.get() / 60_000);
     // Not tied to the clock: the list is rebuilt when the inbox changes, not twice a second.
     let rows = move || {
         let filter = filter.get();
+        let view = desk.view.get();
         inbox.with(|inbox| {
             let selected = inbox.selected().map(|c| c.uid);
+            let team = inbox.team.enabled;
             inbox
                 .filtered(&filter)
                 .into_iter()
+                .filter(|c| inbox.team.in_view(view, c.uid))
                 .map(|c| {
                     let preview = c.preview().map(|e| (e.text.clone(), e.time.clone())).unwrap_or_default();
                     Row {
@@ -42,6 +47,8 @@ pub(super) fn ConversationList(
                         time: preview.1,
                         selected: selected == Some(c.uid),
                         presence_known: presence_known.get(),
+                        assignee: team
+                            .then(|| inbox.team.state(c.uid).assignee.unwrap_or_else(|| t.nobody.to_owned())),
                     }
                 })
                 .collect::<Vec<_>>()
@@ -49,6 +56,7 @@ pub(super) fn ConversationList(
     };
     view! {
         <nav class="conversations" aria-label=texts.conversations>
+            <super::team::ViewTabs inbox desk />
             <input
                 class="conversation-filter"
                 type="search"
@@ -81,6 +89,8 @@ struct Row {
     time: String,
     selected: bool,
     presence_known: bool,
+    /// Who has it (with a team inbox).
+    assignee: Option<String>,
 }
 
 #[component]
@@ -126,6 +136,10 @@ fn ConversationRow(
                 <time class="conversation-time" title=row.time.clone() datetime=row.time.clone()>
                     {relative}
                 </time>
+                {row.assignee.clone().map(|who| {
+                    let shown = who.clone();
+                    view! { <span class="conversation-assignee" data-assignee=who>{shown}</span> }
+                })}
                 <span class="conversation-preview">
                     {move || if typing() { texts.user_typing.to_owned() } else { preview.clone() }}
                 </span>

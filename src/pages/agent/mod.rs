@@ -5,11 +5,16 @@
 //! - [`list`]: the conversation list.
 //! - [`conversation`]: the open conversation and the reply composer.
 //! - [`alerts`]: title count, tone, desktop notifications and their switches.
+//! - [`team`]: the team inbox's views, actions and keys; [`composer`]: reply or private
+//!   note, with the canned replies' `/` picker; [`canned`]: managing the canned replies.
 
 mod alerts;
+mod canned;
+mod composer;
 mod conversation;
 mod list;
 mod sign_in;
+mod team;
 
 use kefu_core::config::PageConfig;
 use kefu_core::courier::Protocol;
@@ -87,7 +92,10 @@ fn AgentPage(config: PageConfig, session: Option<AgentSession>) -> impl IntoView
     let outbox = Key::AgentOutbox { server: config.server.clone() };
     let token = session.as_ref().map(|s| s.token.as_str());
     let url = kefu_protocol::endpoint_url_with_token(&config.server, AGENT_UID, token);
-    let chat = Chat::start(url, config.timing, outbox, Inbox::default(), texts);
+    let me = session.as_ref().map(|s| s.name.as_str()).unwrap_or_default();
+    let mut inbox = Inbox::default();
+    inbox.team = kefu_core::team::Team::new(me);
+    let chat = Chat::start(url, config.timing, outbox, inbox, texts);
     // A session the server refuses (expired, account removed): sign in again.
     {
         let config = config.clone();
@@ -100,6 +108,8 @@ fn AgentPage(config: PageConfig, session: Option<AgentSession>) -> impl IntoView
     }
     let alerts = Alerts::start(chat);
     let inbox = chat.model;
+    let desk = team::Desk::new();
+    team::install_keys(chat, desk);
     view! {
         <div
             class="page agent-page"
@@ -123,12 +133,15 @@ fn AgentPage(config: PageConfig, session: Option<AgentSession>) -> impl IntoView
                     children=move |entry| view! { <li data-from="system">{entry.time}" "{entry.text}</li> }
                 />
             </ul>
+            <canned::CannedManager chat desk />
+            <team::HelpOverlay desk />
             <div class="agent-main">
                 // The original backend says nothing of presence: show none rather than "offline".
                 <ConversationList
                     inbox
                     clock=chat.clock
                     presence_known=Signal::derive(move || chat.protocol() != Protocol::V0)
+                    desk
                 />
                 <ConversationPane chat />
             </div>

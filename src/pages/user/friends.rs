@@ -21,7 +21,7 @@ use super::{start_chat, title_with_news, Tabs, Visitor};
 
 /// Sends a friend frame; says so when the link is down (nothing silently dropped).
 fn ask(chat: Chat<FriendsChat>, frame: ClientMessage, offline: RwSignal<bool>) {
-    let sent = chat.friend_frame(frame);
+    let sent = chat.control_frame(frame);
     offline.set(!sent);
     if sent {
         chat.model.update(|m| m.peers.asked());

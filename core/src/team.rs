@@ -1,0 +1,444 @@
+//! The console's team inbox: each conversation's status and assignee, the views (Mine,
+//! Unassigned, All, Snoozed, Resolved) with their counts, the open conversation's team
+//! timeline (notes and status events) merged with its messages, notes waiting to be stored,
+//! canned replies (the `/` picker, `{name}` filled in), and the keyboard's keys.
+//!
+//! Fed by the team frames ([`Team::apply`]); a backend that sends none (the original, or a
+//! server without a team inbox) leaves [`Team::enabled`] false and the console shows none of it.
+
+use std::collections::HashMap;
+
+use kefu_protocol::ids::ConversationId;
+use kefu_protocol::team::{AgentLoad, Canned, EventKind, Status, TeamEvent, TeamState};
+use kefu_protocol::v1::{ClientMessage, ServerMessage};
+
+use crate::team_texts::TeamTexts;
+use crate::timeline::{Entry, From};
+
+/// A list of the console.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum View {
+    /// Open, assigned to me.
+    #[default]
+    Mine,
+    /// Open, assigned to nobody.
+    Unassigned,
+    /// Every open conversation.
+    All,
+    Snoozed,
+    Resolved,
+}
+
+impl View {
+    pub const ALL: [View; 5] = [View::Mine, View::Unassigned, View::All, View::Snoozed, View::Resolved];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            View::Mine => "mine",
+            View::Unassigned => "unassigned",
+            View::All => "all",
+            View::Snoozed => "snoozed",
+            View::Resolved => "resolved",
+        }
+    }
+
+    /// Whether a conversation in `state` belongs in this view for agent `me`.
+    pub fn holds(self, state: &TeamState, me: &str) -> bool {
+        match self {
+            View::Mine => state.status == Status::Open && state.assignee.as_deref() == Some(me),
+            View::Unassigned => state.status == Status::Open && state.assignee.is_none(),
+            View::All => state.status == Status::Open,
+            View::Snoozed => state.status == Status::Snoozed,
+            View::Resolved => state.status == Status::Resolved,
+        }
+    }
+}
+
+/// A note written here, until the server has stored it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PendingNote {
+    pub id: String,
+    pub conversation: ConversationId,
+    pub text: String,
+}
+
+/// What the console knows of the team.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Team {
+    /// Whether the backend has a team inbox (it sent a team frame).
+    pub enabled: bool,
+    /// The signed-in agent's account name.
+    pub me: String,
+    states: HashMap<ConversationId, TeamState>,
+    pub agents: Vec<AgentLoad>,
+    pub canned: Vec<Canned>,
+    /// Team timelines of the conversations asked for (and live events since).
+    events: HashMap<ConversationId, Vec<TeamEvent>>,
+    pub pending: Vec<PendingNote>,
+    next_note: u64,
+}
+
+impl Team {
+    pub fn new(me: &str) -> Team {
+        Team { me: me.to_owned(), ..Team::default() }
+    }
+
+    /// Takes in a team frame; `true` if it was one.
+    pub fn apply(&mut self, frame: &ServerMessage) -> bool {
+        match frame {
+            ServerMessage::TeamStates { states } => {
+                for state in states {
+                    self.states.insert(state.conversation, state.clone());
+                }
+            }
+            ServerMessage::TeamState(state) => {
+                self.states.insert(state.conversation, state.clone());
+            }
+            ServerMessage::TeamEvent(event) => {
+                self.add_events(event.conversation, std::slice::from_ref(event))
+            }
+            ServerMessage::TeamEvents { conversation, events } => self.add_events(*conversation, events),
+            ServerMessage::TeamAgents { agents } => self.agents = agents.clone(),
+            ServerMessage::Canned { replies } => self.canned = replies.clone(),
+            ServerMessage::Noted { id, .. } => self.pending.retain(|note| note.id != *id),
+            _ => return false,
+        }
+        self.enabled = true;
+        true
+    }
+
+    fn add_events(&mut self, conversation: ConversationId, events: &[TeamEvent]) {
+        let list = self.events.entry(conversation).or_default();
+        for event in events {
+            if !list.iter().any(|e| e.event == event.event) {
+                list.push(event.clone());
+            }
+        }
+        list.sort_by_key(|e| e.event);
+    }
+
+    /// A conversation's state (one the server has not mentioned is open and unassigned).
+    pub fn state(&self, conversation: ConversationId) -> TeamState {
+        self.states.get(&conversation).cloned().unwrap_or(TeamState {
+            conversation,
+            status: Status::Open,
+            assignee: None,
+            until: None,
+        })
+    }
+
+    /// Whether `conversation` is in `view` (without a team inbox, every view holds all).
+    pub fn in_view(&self, view: View, conversation: ConversationId) -> bool {
+        if !self.enabled {
+            return true;
+        }
+        match self.states.get(&conversation) {
+            Some(state) => view.holds(state, &self.me),
+            None => view.holds(&self.state(conversation), &self.me),
+        }
+    }
+
+    /// How many of `conversations` each view holds, in [`View::ALL`]'s order.
+    pub fn counts(&self, conversations: impl Iterator<Item = ConversationId>) -> [usize; 5] {
+        let mut counts = [0; 5];
+        for conversation in conversations {
+            let state = self.states.get(&conversation);
+            for (n, view) in View::ALL.into_iter().enumerate() {
+                let holds = match state {
+                    Some(state) => view.holds(state, &self.me),
+                    None => view.holds(&self.state(conversation), &self.me),
+                };
+                counts[n] += usize::from(holds);
+            }
+        }
+        counts
+    }
+
+    /// Whether the team timeline of `conversation` has been asked for.
+    pub fn has_events(&self, conversation: ConversationId) -> bool {
+        self.events.contains_key(&conversation)
+    }
+
+    /// The frame asking for `conversation`'s timeline (noted as asked).
+    pub fn ask_events(&mut self, conversation: ConversationId) -> ClientMessage {
+        self.events.entry(conversation).or_default();
+        ClientMessage::Events { conversation }
+    }
+
+    /// Forgets the timelines asked for (a new link asks again).
+    pub fn forget_events(&mut self) {
+        self.events.clear();
+    }
+
+    /// A new private note in `conversation`: kept until stored; the frame to send.
+    pub fn note(&mut self, conversation: ConversationId, text: &str, now_ms: u64) -> ClientMessage {
+        self.next_note += 1;
+        let id = format!("note-{now_ms}-{}", self.next_note);
+        self.pending.push(PendingNote { id: id.clone(), conversation, text: text.to_owned() });
+        ClientMessage::Note { id, conversation, text: text.to_owned() }
+    }
+
+    /// The notes to send again on a new link (their ids make a repeat harmless).
+    pub fn resend(&self) -> Vec<ClientMessage> {
+        self.pending
+            .iter()
+            .map(|n| ClientMessage::Note {
+                id: n.id.clone(),
+                conversation: n.conversation,
+                text: n.text.clone(),
+            })
+            .collect()
+    }
+
+    /// `entries` (a conversation's messages) with its team events and pending notes placed
+    /// among them: each event after the last message it followed. `local` turns an event's
+    /// time (ms) into the time text entries carry.
+    pub fn merged(
+        &self,
+        conversation: ConversationId,
+        entries: &[Entry],
+        texts: &TeamTexts,
+        local: impl Fn(i64) -> String,
+    ) -> Vec<Entry> {
+        let events = self.events.get(&conversation).map(Vec::as_slice).unwrap_or_default();
+        let mut merged = Vec::with_capacity(entries.len() + events.len());
+        let mut events = events.iter().peekable();
+        for entry in entries {
+            // Events that came before this message (pending own messages have no seq: last).
+            while let Some(event) = events.next_if(|e| entry.seq.is_some_and(|seq| e.after < seq)) {
+                merged.push(event_entry(event, texts, &local));
+            }
+            merged.push(entry.clone());
+        }
+        merged.extend(events.map(|event| event_entry(event, texts, &local)));
+        for (n, note) in self.pending.iter().filter(|n| n.conversation == conversation).enumerate() {
+            merged.push(Entry {
+                id: PENDING_NOTE_IDS + n as u64,
+                message_id: Some(note.id.clone()),
+                from: From::Note,
+                username: self.me.clone(),
+                text: note.text.clone(),
+                delivery: crate::timeline::Delivery::Sending,
+                ..Entry::default()
+            });
+        }
+        merged
+    }
+
+    /// The canned replies whose shortcut starts with `query` (then those containing it).
+    pub fn canned_matching(&self, query: &str) -> Vec<&Canned> {
+        let query = query.to_lowercase();
+        let mut found: Vec<&Canned> = self.canned.iter().filter(|c| c.shortcut.starts_with(&query)).collect();
+        found.extend(
+            self.canned.iter().filter(|c| !c.shortcut.starts_with(&query) && c.shortcut.contains(&query)),
+        );
+        found
+    }
+}
+
+/// Entry ids of team events (above any message's), and of pending notes above those.
+const EVENT_IDS: u64 = 1 << 60;
+const PENDING_NOTE_IDS: u64 = 1 << 61;
+
+/// A team event as a line of the conversation: a note with its author, or a status line.
+fn event_entry(event: &TeamEvent, texts: &TeamTexts, local: &impl Fn(i64) -> String) -> Entry {
+    let (from, text) = match event.kind {
+        EventKind::Note => (From::Note, event.text.clone()),
+        _ => (From::System, describe(event, texts)),
+    };
+    Entry {
+        id: EVENT_IDS + event.event.max(0) as u64,
+        message_id: event.id.clone(),
+        from,
+        username: event.by.clone().unwrap_or_default(),
+        time: local(event.at),
+        text,
+        ..Entry::default()
+    }
+}
+
+/// What a status or assignment event says, in the console's language.
+pub fn describe(event: &TeamEvent, texts: &TeamTexts) -> String {
+    let by = event.by.as_deref().unwrap_or_default();
+    let to = event.to.as_deref().unwrap_or_default();
+    let template = match (event.kind, event.by.is_some()) {
+        (EventKind::Note, _) => return event.text.clone(),
+        (EventKind::Assigned, false) => texts.auto_assigned,
+        (EventKind::Assigned, true) if by == to => texts.took,
+        (EventKind::Assigned, true) => texts.assigned,
+        (EventKind::Unassigned, _) => texts.gave_back,
+        (EventKind::Resolved, _) => texts.resolved_by,
+        (EventKind::Snoozed, _) => texts.snoozed_by,
+        (EventKind::Reopened, _) => texts.reopened_by,
+        (EventKind::ReopenedByMessage, _) => texts.reopened_by_message,
+        (EventKind::ReopenedByTime, _) => texts.reopened_by_time,
+    };
+    template.replace("{by}", by).replace("{to}", to)
+}
+
+/// A canned reply's text for a user: `{name}` becomes the user's name.
+pub fn fill(text: &str, name: &str) -> String {
+    text.replace("{name}", name)
+}
+
+/// The `/shortcut` being typed at the end of a draft, if the draft is one: what follows the
+/// `/` (empty right after it). Only a draft that is just `/word` opens the picker.
+pub fn canned_query(draft: &str) -> Option<&str> {
+    let rest = draft.strip_prefix('/')?;
+    rest.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_').then_some(rest)
+}
+
+/// What a key does in the console (outside text fields).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyAction {
+    Next,
+    Previous,
+    Resolve,
+    Take,
+    Help,
+    Close,
+}
+
+/// The console's keys: `j`/`k` (or ↓/↑ with Alt) next/previous conversation, `e` resolve,
+/// `t` take, `?` the help overlay, Esc closes it.
+pub fn key_action(key: &str, alt: bool) -> Option<KeyAction> {
+    match (key, alt) {
+        ("j", false) | ("ArrowDown", true) => Some(KeyAction::Next),
+        ("k", false) | ("ArrowUp", true) => Some(KeyAction::Previous),
+        ("e", false) => Some(KeyAction::Resolve),
+        ("t", false) => Some(KeyAction::Take),
+        ("?", _) => Some(KeyAction::Help),
+        ("Escape", _) => Some(KeyAction::Close),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fixtures::cid;
+
+    fn state(conversation: i64, status: Status, assignee: Option<&str>) -> TeamState {
+        TeamState {
+            conversation: cid(conversation),
+            status,
+            assignee: assignee.map(str::to_owned),
+            until: None,
+        }
+    }
+
+    fn event(n: i64, kind: EventKind, by: Option<&str>, to: Option<&str>, after: u64) -> TeamEvent {
+        TeamEvent {
+            conversation: cid(5),
+            event: n,
+            kind,
+            by: by.map(str::to_owned),
+            to: to.map(str::to_owned),
+            text: if kind == EventKind::Note { "check the refund".into() } else { String::new() },
+            id: None,
+            after,
+            at: 0,
+        }
+    }
+
+    #[test]
+    fn views_and_counts_follow_status_and_assignee() {
+        let mut team = Team::new("mei");
+        assert!(team.in_view(View::Resolved, cid(1)), "no team inbox: every view shows all");
+        let states = vec![
+            state(1, Status::Open, Some("mei")),
+            state(2, Status::Open, Some("li")),
+            state(3, Status::Open, None),
+            state(4, Status::Snoozed, Some("mei")),
+            state(5, Status::Resolved, Some("mei")),
+        ];
+        assert!(team.apply(&ServerMessage::TeamStates { states }));
+        // 6 has no state yet: open and unassigned.
+        let all = (1..=6).map(cid);
+        assert_eq!(team.counts(all), [1, 2, 4, 1, 1]);
+        assert!(team.in_view(View::Mine, cid(1)) && !team.in_view(View::Mine, cid(2)));
+        assert!(team.in_view(View::Unassigned, cid(6)));
+        team.apply(&ServerMessage::TeamState(state(3, Status::Open, Some("mei"))));
+        assert_eq!(team.counts((1..=6).map(cid)), [2, 1, 4, 1, 1]);
+        assert!(!team.apply(&ServerMessage::Ready));
+    }
+
+    #[test]
+    fn events_are_placed_after_the_message_they_followed_and_described() {
+        let mut team = Team::new("mei");
+        let texts = &crate::team_texts::EN_TEAM;
+        let entries: Vec<Entry> = (1..=3)
+            .map(|seq| Entry {
+                id: seq,
+                seq: Some(seq),
+                from: From::User,
+                text: format!("m{seq}"),
+                ..Entry::default()
+            })
+            .collect();
+        let events = vec![
+            event(1, EventKind::Assigned, None, Some("mei"), 1),
+            event(2, EventKind::Note, Some("mei"), None, 2),
+            event(3, EventKind::Resolved, Some("mei"), None, 3),
+        ];
+        team.apply(&ServerMessage::TeamEvents { conversation: cid(5), events: events.clone() });
+        // The same event live again is not shown twice.
+        team.apply(&ServerMessage::TeamEvent(events[2].clone()));
+        let merged = team.merged(cid(5), &entries, texts, |_| "t".into());
+        let shown: Vec<(&str, &str)> = merged.iter().map(|e| (e.from.as_str(), e.text.as_str())).collect();
+        assert_eq!(
+            shown,
+            vec![
+                ("user", "m1"),
+                ("system", "Assigned to mei automatically"),
+                ("user", "m2"),
+                ("note", "check the refund"),
+                ("user", "m3"),
+                ("system", "Resolved by mei"),
+            ]
+        );
+        let zh = &crate::team_texts::ZH_TEAM;
+        assert_eq!(
+            describe(&event(4, EventKind::Assigned, Some("mei"), Some("li"), 0), zh),
+            "mei 将会话转给了 li"
+        );
+    }
+
+    #[test]
+    fn a_note_waits_as_sending_until_stored_and_is_sent_again_on_a_new_link() {
+        let mut team = Team::new("mei");
+        let ClientMessage::Note { id, .. } = team.note(cid(5), "internal", 1) else { panic!("a note") };
+        assert_eq!(team.resend().len(), 1);
+        let merged = team.merged(cid(5), &[], &crate::team_texts::EN_TEAM, |_| String::new());
+        assert_eq!((merged[0].from, merged[0].delivery), (From::Note, crate::timeline::Delivery::Sending));
+        team.apply(&ServerMessage::Noted { id, conversation: cid(5) });
+        assert!(team.resend().is_empty());
+    }
+
+    #[test]
+    fn canned_replies_are_found_by_shortcut_and_filled_with_the_name() {
+        let mut team = Team::new("mei");
+        let canned = |id, shortcut: &str| Canned { id, shortcut: shortcut.into(), text: "Hi {name}".into() };
+        team.apply(&ServerMessage::Canned {
+            replies: vec![canned(1, "refund"), canned(2, "hello"), canned(3, "re")],
+        });
+        let found: Vec<&str> = team.canned_matching("re").iter().map(|c| c.shortcut.as_str()).collect();
+        assert_eq!(found, vec!["refund", "re"]);
+        let found: Vec<&str> = team.canned_matching("fun").iter().map(|c| c.shortcut.as_str()).collect();
+        assert_eq!(found, vec!["refund"]);
+        assert_eq!(fill("Hi {name}, {name}!", "小明"), "Hi 小明, 小明!");
+        assert_eq!(canned_query("/ref"), Some("ref"));
+        assert_eq!(canned_query("/"), Some(""));
+        assert_eq!(canned_query("/ref now"), None);
+        assert_eq!(canned_query("hello"), None);
+    }
+
+    #[test]
+    fn keys() {
+        assert_eq!(key_action("j", false), Some(KeyAction::Next));
+        assert_eq!(key_action("ArrowUp", true), Some(KeyAction::Previous));
+        assert_eq!(key_action("ArrowUp", false), None);
+        assert_eq!(key_action("?", false), Some(KeyAction::Help));
+        assert_eq!(key_action("x", false), None);
+    }
+}

@@ -1,0 +1,245 @@
+//! The console's team inbox: the views with their live counts, the open conversation's
+//! actions (take, hand over or give back, resolve or reopen, snooze), the keyboard (j/k, e,
+//! t, ? with its help overlay). All of it only when the backend has a team inbox; the logic
+//! is `kefu_core::team`'s.
+
+use kefu_core::inbox::Inbox;
+use kefu_core::team::{key_action, KeyAction, View};
+use kefu_core::team_texts::{self, TeamTexts};
+use kefu_protocol::team::Status;
+use kefu_protocol::v1::{ClientMessage, ConversationId};
+use leptos::prelude::*;
+
+use crate::browser::chat::Chat;
+use crate::browser::storage::now_ms;
+use crate::pages::texts;
+
+/// The console's team texts, in the page's language.
+pub(super) fn team_texts() -> &'static TeamTexts {
+    team_texts::for_lang(texts().lang)
+}
+
+/// The view shown, and whether the help overlay and the canned replies are open.
+#[derive(Clone, Copy)]
+pub(super) struct Desk {
+    pub(super) view: RwSignal<View>,
+    pub(super) help: RwSignal<bool>,
+    pub(super) canned: RwSignal<bool>,
+}
+
+impl Desk {
+    pub(super) fn new() -> Desk {
+        Desk { view: RwSignal::new(View::All), help: RwSignal::new(false), canned: RwSignal::new(false) }
+    }
+}
+
+fn label(view: View, t: &TeamTexts) -> &'static str {
+    match view {
+        View::Mine => t.mine,
+        View::Unassigned => t.unassigned,
+        View::All => t.all,
+        View::Snoozed => t.snoozed,
+        View::Resolved => t.resolved,
+    }
+}
+
+/// The views, each with its count (of the conversations the console has).
+#[component]
+pub(super) fn ViewTabs(inbox: RwSignal<Inbox>, desk: Desk) -> impl IntoView {
+    let t = team_texts();
+    let counts = Memo::new(move |_| inbox.with(|i| i.team.counts(i.conversations().iter().map(|c| c.uid))));
+    view! {
+        <Show when=move || inbox.with(|i| i.team.enabled)>
+            <div class="views" role="group" aria-label=t.views>
+                {View::ALL
+                    .into_iter()
+                    .enumerate()
+                    .map(|(n, view)| {
+                        view! {
+                            <button
+                                type="button"
+                                class="view"
+                                data-view=view.as_str()
+                                aria-pressed=move || (desk.view.get() == view).to_string()
+                                on:click=move |_| desk.view.set(view)
+                            >
+                                {label(view, t)}
+                                " "
+                                <span class="view-count" data-count=move || counts.get()[n].to_string()>
+                                    {move || counts.get()[n]}
+                                </span>
+                            </button>
+                        }
+                    })
+                    .collect_view()}
+            </div>
+        </Show>
+    }
+}
+
+/// Sends a team frame; a link not ready says so in the notices.
+fn send(chat: Chat<Inbox>, frame: ClientMessage) {
+    if !chat.control_frame(frame) {
+        chat.model.update(|inbox| inbox.push_notice(texts().offline, crate::browser::storage::local_time()));
+    }
+}
+
+/// Takes or resolves the open conversation (the buttons and the keys do the same).
+pub(super) fn act(chat: Chat<Inbox>, conversation: ConversationId, action: KeyAction) {
+    let frame = match action {
+        KeyAction::Take => ClientMessage::Take { conversation },
+        KeyAction::Resolve => {
+            ClientMessage::SetStatus { conversation, status: Status::Resolved, until: None }
+        }
+        _ => return,
+    };
+    send(chat, frame);
+}
+
+/// The open conversation's team actions: who has it (hand over, give back), take, resolve or
+/// reopen, snooze.
+#[component]
+pub(super) fn ConversationActions(chat: Chat<Inbox>) -> impl IntoView {
+    let t = team_texts();
+    let inbox = chat.model;
+    let state = move || inbox.with(|i| i.selected_id().map(|c| i.team.state(c)));
+    let agents = move || inbox.with(|i| i.team.agents.clone());
+    let selected = move || inbox.with_untracked(Inbox::selected_id);
+    let on_assign = move |ev: leptos::ev::Event| {
+        let Some(conversation) = selected() else { return };
+        let to = event_target_value(&ev);
+        send(chat, ClientMessage::Assign { conversation, to: (!to.is_empty()).then_some(to) });
+    };
+    let on_snooze = move |ev: leptos::ev::Event| {
+        let Some(conversation) = selected() else { return };
+        let now = now_ms() as i64;
+        let until = match event_target_value(&ev).as_str() {
+            "hour" => Some(now + 3_600_000),
+            "tomorrow" => Some(now + 24 * 3_600_000),
+            "reply" => None,
+            _ => return,
+        };
+        send(chat, ClientMessage::SetStatus { conversation, status: Status::Snoozed, until });
+    };
+    view! {
+        <Show when=move || inbox.with(|i| i.team.enabled && i.selected().is_some())>
+            <div
+                class="team-actions"
+                data-status=move || state().map(|s| s.status.as_str())
+                data-assignee=move || state().and_then(|s| s.assignee).unwrap_or_default()
+            >
+                <label class="assignee">
+                    <span>{t.assigned_to}</span>
+                    <select class="assign" on:change=on_assign prop:value=move || state().and_then(|s| s.assignee).unwrap_or_default()>
+                        <option value="">{t.nobody}</option>
+                        {move || {
+                            agents()
+                                .into_iter()
+                                .map(|agent| {
+                                    let shown = format!("{} ({}/{})", agent.name, agent.open, agent.capacity);
+                                    view! { <option value=agent.name.clone()>{shown}</option> }
+                                })
+                                .collect_view()
+                        }}
+                    </select>
+                </label>
+                // Take is for a conversation nobody has (someone's: hand it over with the list).
+                <Show when=move || state().is_some_and(|s| s.assignee.is_none())>
+                    <button type="button" class="take" title="t" on:click=move |_| {
+                        if let Some(c) = selected() { act(chat, c, KeyAction::Take) }
+                    }>{t.take}</button>
+                </Show>
+                <Show
+                    when=move || state().is_some_and(|s| s.status == Status::Open)
+                    fallback=move || view! {
+                        <button type="button" class="reopen" on:click=move |_| {
+                            if let Some(conversation) = selected() {
+                                send(chat, ClientMessage::SetStatus { conversation, status: Status::Open, until: None });
+                            }
+                        }>{t.reopen}</button>
+                    }
+                >
+                    <button type="button" class="resolve" title="e" on:click=move |_| {
+                        if let Some(c) = selected() { act(chat, c, KeyAction::Resolve) }
+                    }>{t.resolve}</button>
+                    <select class="snooze" aria-label=t.snooze on:change=on_snooze prop:value="">
+                        <option value="">{t.snooze}</option>
+                        <option value="hour">{t.snooze_hour}</option>
+                        <option value="tomorrow">{t.snooze_tomorrow}</option>
+                        <option value="reply">{t.snooze_reply}</option>
+                    </select>
+                </Show>
+            </div>
+        </Show>
+    }
+}
+
+/// The conversations of the view, in the list's order (what j/k move through).
+pub(super) fn shown_ids(inbox: &Inbox, view: View) -> Vec<ConversationId> {
+    inbox.conversations().iter().map(|c| c.uid).filter(|c| inbox.team.in_view(view, *c)).collect()
+}
+
+/// Listens for the console's keys (not while typing in a field).
+pub(super) fn install_keys(chat: Chat<Inbox>, desk: Desk) {
+    let handle = window_event_listener(leptos::ev::keydown, move |ev| {
+        let typing = ev
+            .target()
+            .and_then(|t| wasm_bindgen::JsCast::dyn_into::<web_sys::Element>(t).ok())
+            .is_some_and(|el| matches!(el.tag_name().as_str(), "INPUT" | "TEXTAREA" | "SELECT"));
+        if typing || ev.ctrl_key() || ev.meta_key() || !chat.model.with_untracked(|i| i.team.enabled) {
+            return;
+        }
+        let Some(action) = key_action(&ev.key(), ev.alt_key()) else { return };
+        ev.prevent_default();
+        let selected = chat.model.with_untracked(Inbox::selected_id);
+        match action {
+            KeyAction::Help => desk.help.update(|open| *open = !*open),
+            KeyAction::Close => desk.help.set(false),
+            KeyAction::Next | KeyAction::Previous => chat.model.update(|inbox| {
+                let ids = shown_ids(inbox, desk.view.get_untracked());
+                let at = selected.and_then(|s| ids.iter().position(|c| *c == s));
+                let next = match (action, at) {
+                    (KeyAction::Next, Some(n)) => ids.get(n + 1),
+                    (KeyAction::Previous, Some(n)) => n.checked_sub(1).and_then(|n| ids.get(n)),
+                    _ => ids.first(),
+                };
+                if let Some(next) = next.copied() {
+                    inbox.select(next);
+                }
+            }),
+            KeyAction::Take | KeyAction::Resolve => {
+                if let Some(conversation) = selected {
+                    act(chat, conversation, action);
+                }
+            }
+        }
+    });
+    on_cleanup(move || handle.remove());
+}
+
+/// The keys, listed (`?` opens it, Esc or the button closes it).
+#[component]
+pub(super) fn HelpOverlay(desk: Desk) -> impl IntoView {
+    let t = team_texts();
+    let keys = [
+        ("j", t.key_next),
+        ("k", t.key_previous),
+        ("e", t.key_resolve),
+        ("t", t.key_take),
+        ("?", t.key_help),
+        ("Esc", t.key_close),
+    ];
+    view! {
+        <Show when=move || desk.help.get()>
+            <div class="overlay" role="dialog" aria-modal="true" aria-labelledby="keys-title">
+                <div class="overlay-box">
+                    <h2 id="keys-title">{t.keys}</h2>
+                    <dl class="keys">
+                        {keys.map(|(key, what)| view! { <dt><kbd>{key}</kbd></dt><dd>{what}</dd> }).collect_view()}
+                    </dl>
+                    <button type="button" class="close-help" on:click=move |_| desk.help.set(false)>{t.close}</button>
+                </div>
+            </div>
+        </Show>
+    }
+}
