@@ -6,8 +6,6 @@
 //! Fed by the team frames ([`Team::apply`]); a backend that sends none (the original, or a
 //! server without a team inbox) leaves [`Team::enabled`] false and the console shows none of it.
 
-use std::collections::HashMap;
-
 use kefu_protocol::ids::ConversationId;
 use kefu_protocol::team::{AgentLoad, Canned, EventKind, Status, TeamEvent, TeamState};
 use kefu_protocol::v1::{ClientMessage, ServerMessage};
@@ -69,11 +67,13 @@ pub struct Team {
     pub enabled: bool,
     /// The signed-in agent's account name.
     pub me: String,
-    states: HashMap<ConversationId, TeamState>,
+    /// By conversation (sorted: a binary search; no hash map in the console's wasm).
+    states: Vec<TeamState>,
     pub agents: Vec<AgentLoad>,
     pub canned: Vec<Canned>,
-    /// Team timelines of the conversations asked for (and live events since).
-    events: HashMap<ConversationId, Vec<TeamEvent>>,
+    /// The conversations whose timelines were asked for, and their events (and live ones since).
+    asked: Vec<ConversationId>,
+    events: Vec<TeamEvent>,
     pub pending: Vec<PendingNote>,
     next_note: u64,
 }
@@ -86,14 +86,8 @@ impl Team {
     /// Takes in a team frame; `true` if it was one.
     pub fn apply(&mut self, frame: &ServerMessage) -> bool {
         match frame {
-            ServerMessage::TeamStates { states } => {
-                for state in states {
-                    self.states.insert(state.conversation, state.clone());
-                }
-            }
-            ServerMessage::TeamState(state) => {
-                self.states.insert(state.conversation, state.clone());
-            }
+            ServerMessage::TeamStates { states } => states.iter().for_each(|state| self.put(state)),
+            ServerMessage::TeamState(state) => self.put(state),
             ServerMessage::TeamEvent(event) => {
                 self.add_events(event.conversation, std::slice::from_ref(event))
             }
@@ -107,19 +101,33 @@ impl Team {
         true
     }
 
-    fn add_events(&mut self, conversation: ConversationId, events: &[TeamEvent]) {
-        let list = self.events.entry(conversation).or_default();
+    fn put(&mut self, state: &TeamState) {
+        match self.states.binary_search_by_key(&state.conversation, |s| s.conversation) {
+            Ok(at) => self.states[at] = state.clone(),
+            Err(at) => self.states.insert(at, state.clone()),
+        }
+    }
+
+    fn stored(&self, conversation: ConversationId) -> Option<&TeamState> {
+        let at = self.states.binary_search_by_key(&conversation, |s| s.conversation).ok()?;
+        Some(&self.states[at])
+    }
+
+    /// Keeps the events of the conversations asked for, once each, in order.
+    fn add_events(&mut self, _conversation: ConversationId, events: &[TeamEvent]) {
         for event in events {
-            if !list.iter().any(|e| e.event == event.event) {
-                list.push(event.clone());
+            if self.asked.contains(&event.conversation) {
+                // In the server's order, once each (no sort: small in the console's wasm).
+                if let Err(at) = self.events.binary_search_by_key(&event.event, |e| e.event) {
+                    self.events.insert(at, event.clone());
+                }
             }
         }
-        list.sort_by_key(|e| e.event);
     }
 
     /// A conversation's state (one the server has not mentioned is open and unassigned).
     pub fn state(&self, conversation: ConversationId) -> TeamState {
-        self.states.get(&conversation).cloned().unwrap_or(TeamState {
+        self.stored(conversation).cloned().unwrap_or(TeamState {
             conversation,
             status: Status::Open,
             assignee: None,
@@ -132,7 +140,7 @@ impl Team {
         if !self.enabled {
             return true;
         }
-        match self.states.get(&conversation) {
+        match self.stored(conversation) {
             Some(state) => view.holds(state, &self.me),
             None => view.holds(&self.state(conversation), &self.me),
         }
@@ -142,7 +150,7 @@ impl Team {
     pub fn counts(&self, conversations: impl Iterator<Item = ConversationId>) -> [usize; 5] {
         let mut counts = [0; 5];
         for conversation in conversations {
-            let state = self.states.get(&conversation);
+            let state = self.stored(conversation);
             for (n, view) in View::ALL.into_iter().enumerate() {
                 let holds = match state {
                     Some(state) => view.holds(state, &self.me),
@@ -156,17 +164,20 @@ impl Team {
 
     /// Whether the team timeline of `conversation` has been asked for.
     pub fn has_events(&self, conversation: ConversationId) -> bool {
-        self.events.contains_key(&conversation)
+        self.asked.contains(&conversation)
     }
 
     /// The frame asking for `conversation`'s timeline (noted as asked).
     pub fn ask_events(&mut self, conversation: ConversationId) -> ClientMessage {
-        self.events.entry(conversation).or_default();
+        if !self.asked.contains(&conversation) {
+            self.asked.push(conversation);
+        }
         ClientMessage::Events { conversation }
     }
 
     /// Forgets the timelines asked for (a new link asks again).
     pub fn forget_events(&mut self) {
+        self.asked.clear();
         self.events.clear();
     }
 
@@ -200,9 +211,8 @@ impl Team {
         texts: &TeamTexts,
         local: impl Fn(i64) -> String,
     ) -> Vec<Entry> {
-        let events = self.events.get(&conversation).map(Vec::as_slice).unwrap_or_default();
-        let mut merged = Vec::with_capacity(entries.len() + events.len());
-        let mut events = events.iter().peekable();
+        let mut merged = Vec::with_capacity(entries.len());
+        let mut events = self.events.iter().filter(|e| e.conversation == conversation).peekable();
         for entry in entries {
             // Events that came before this message (pending own messages have no seq: last).
             while let Some(event) = events.next_if(|e| entry.seq.is_some_and(|seq| e.after < seq)) {
@@ -244,7 +254,7 @@ const PENDING_NOTE_IDS: u64 = 1 << 61;
 fn event_entry(event: &TeamEvent, texts: &TeamTexts, local: &impl Fn(i64) -> String) -> Entry {
     let (from, text) = match event.kind {
         EventKind::Note => (From::Note, event.text.clone()),
-        _ => (From::System, describe(event, texts)),
+        _ => (From::Event, describe(event, texts)),
     };
     Entry {
         id: EVENT_IDS + event.event.max(0) as u64,
@@ -381,6 +391,10 @@ mod tests {
             event(2, EventKind::Note, Some("mei"), None, 2),
             event(3, EventKind::Resolved, Some("mei"), None, 3),
         ];
+        // Events of a conversation not asked for are not kept (its timeline comes when asked).
+        team.apply(&ServerMessage::TeamEvent(events[0].clone()));
+        assert!(team.merged(cid(5), &[], texts, |_| String::new()).is_empty());
+        team.ask_events(cid(5));
         team.apply(&ServerMessage::TeamEvents { conversation: cid(5), events: events.clone() });
         // The same event live again is not shown twice.
         team.apply(&ServerMessage::TeamEvent(events[2].clone()));
@@ -390,11 +404,11 @@ mod tests {
             shown,
             vec![
                 ("user", "m1"),
-                ("system", "Assigned to mei automatically"),
+                ("event", "Assigned to mei automatically"),
                 ("user", "m2"),
                 ("note", "check the refund"),
                 ("user", "m3"),
-                ("system", "Resolved by mei"),
+                ("event", "Resolved by mei"),
             ]
         );
         let zh = &crate::team_texts::ZH_TEAM;

@@ -18,6 +18,8 @@ pub enum From {
     User,
     /// A private note of the team (agents only).
     Note,
+    /// A team event (resolved, assigned…), agents only.
+    Event,
     #[default]
     System,
 }
@@ -29,6 +31,7 @@ impl From {
             From::Agent => "agent",
             From::User => "user",
             From::Note => "note",
+            From::Event => "event",
             From::System => "system",
         }
     }

@@ -71,16 +71,25 @@ impl ErrorCode {
             ErrorCode::TooManyFriends => "too_many_friends",
             ErrorCode::UnknownUser => "unknown_user",
             ErrorCode::BadInvite => "bad_invite",
+            #[cfg(any(not(target_arch = "wasm32"), feature = "team-fields"))]
             ErrorCode::AgentsOnly => "agents_only",
+            #[cfg(any(not(target_arch = "wasm32"), feature = "team-fields"))]
             ErrorCode::NoSuchAgent => "no_such_agent",
+            #[cfg(any(not(target_arch = "wasm32"), feature = "team-fields"))]
             ErrorCode::OverCapacity => "over_capacity",
+            #[cfg(any(not(target_arch = "wasm32"), feature = "team-fields"))]
             ErrorCode::AlreadyTaken => "already_taken",
+            #[cfg(any(not(target_arch = "wasm32"), feature = "team-fields"))]
             ErrorCode::BadCanned => "bad_canned",
             ErrorCode::Other => "other",
+            // The team's codes reach the console only (its build reads them).
+            #[cfg(not(any(not(target_arch = "wasm32"), feature = "team-fields")))]
+            _ => "other",
         }
     }
 
     fn from_wire(name: &str) -> ErrorCode {
+        #[cfg(any(not(target_arch = "wasm32"), feature = "team-fields"))]
         const KNOWN: [ErrorCode; 21] = [
             ErrorCode::Malformed,
             ErrorCode::UnknownType,
@@ -103,6 +112,25 @@ impl ErrorCode {
             ErrorCode::OverCapacity,
             ErrorCode::AlreadyTaken,
             ErrorCode::BadCanned,
+        ];
+        #[cfg(not(any(not(target_arch = "wasm32"), feature = "team-fields")))]
+        const KNOWN: [ErrorCode; 16] = [
+            ErrorCode::Malformed,
+            ErrorCode::UnknownType,
+            ErrorCode::Binary,
+            ErrorCode::Oversize,
+            ErrorCode::EmptyText,
+            ErrorCode::BadId,
+            ErrorCode::UnknownConversation,
+            ErrorCode::RateLimited,
+            ErrorCode::Unavailable,
+            ErrorCode::AlreadyResumed,
+            ErrorCode::TooMany,
+            ErrorCode::NotFriends,
+            ErrorCode::Blocked,
+            ErrorCode::TooManyFriends,
+            ErrorCode::UnknownUser,
+            ErrorCode::BadInvite,
         ];
         KNOWN.into_iter().find(|code| code.as_str() == name).unwrap_or(ErrorCode::Other)
     }
@@ -191,7 +219,10 @@ impl ServerMessage {
                 message: object.string("message")?,
                 id: object.string("id"),
             },
+            #[cfg(any(not(target_arch = "wasm32"), feature = "team-fields"))]
             other => return crate::team::server_from_fields(other, object),
+            #[cfg(not(any(not(target_arch = "wasm32"), feature = "team-fields")))]
+            _ => return None,
         })
     }
 }
@@ -213,13 +244,11 @@ impl ClientMessage {
             ClientMessage::Block { .. } => "block",
             ClientMessage::Unblock { .. } => "unblock",
             ClientMessage::NewInvite => "new_invite",
-            ClientMessage::Take { .. } => "take",
-            ClientMessage::Assign { .. } => "assign",
-            ClientMessage::SetStatus { .. } => "set_status",
-            ClientMessage::Note { .. } => "note",
-            ClientMessage::Events { .. } => "events",
-            ClientMessage::SaveCanned { .. } => "save_canned",
-            ClientMessage::DeleteCanned { .. } => "delete_canned",
+            #[cfg(any(not(target_arch = "wasm32"), feature = "team-fields"))]
+            team => crate::team::kind(team),
+            // The user pages never make a team frame.
+            #[cfg(not(any(not(target_arch = "wasm32"), feature = "team-fields")))]
+            _ => "",
         };
         out.put_string("type", kind);
         let seq = |seq: u64| i64::try_from(seq).unwrap_or(i64::MAX);
@@ -279,7 +308,10 @@ impl ClientMessage {
             | ClientMessage::Block { uid }
             | ClientMessage::Unblock { uid } => out.put_integer("uid", uid.get()),
             ClientMessage::NewInvite => {}
+            #[cfg(any(not(target_arch = "wasm32"), feature = "team-fields"))]
             team => crate::team::client_to_fields(team, &mut out),
+            #[cfg(not(any(not(target_arch = "wasm32"), feature = "team-fields")))]
+            _ => {}
         }
         out
     }

@@ -9,9 +9,10 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::fields::{Fields, FieldsOut};
 use crate::ids::ConversationId;
-use crate::v1::{Seq, ServerMessage};
+use crate::v1::Seq;
+#[cfg(any(not(target_arch = "wasm32"), feature = "team-fields"))]
+use crate::v1::ServerMessage;
 
 /// Open conversations an agent is given by auto-assignment at most, unless set per account.
 pub const DEFAULT_CAPACITY: u32 = 10;
@@ -172,118 +173,142 @@ pub fn valid_shortcut(shortcut: &str) -> bool {
         && shortcut.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_')
 }
 
-fn id<F: Fields, T: TryFrom<i64>>(object: &F, key: &str) -> Option<T> {
-    object.integer(key).and_then(|n| T::try_from(n).ok())
-}
+/// Field-by-field reading and writing of the team frames (the web app's console only).
+#[cfg(any(not(target_arch = "wasm32"), feature = "team-fields"))]
+mod wire {
+    use super::*;
+    use crate::fields::{Fields, FieldsOut};
 
-impl TeamState {
-    pub fn from_fields(object: &impl Fields) -> Option<TeamState> {
-        Some(TeamState {
-            conversation: id(object, "conversation")?,
-            status: Status::from_wire(&object.string("status")?)?,
-            assignee: object.string("assignee"),
-            until: object.integer("until"),
-        })
+    fn id<F: Fields, T: TryFrom<i64>>(object: &F, key: &str) -> Option<T> {
+        object.integer(key).and_then(|n| T::try_from(n).ok())
     }
-}
 
-impl TeamEvent {
-    pub fn from_fields(object: &impl Fields) -> Option<TeamEvent> {
-        Some(TeamEvent {
-            conversation: id(object, "conversation")?,
-            event: object.integer("event")?,
-            kind: EventKind::from_wire(&object.string("kind")?)?,
-            by: object.string("by"),
-            to: object.string("to"),
-            text: object.string("text").unwrap_or_default(),
-            id: object.string("id"),
-            after: id(object, "after")?,
-            at: object.integer("at")?,
-        })
-    }
-}
-
-impl AgentLoad {
-    fn from_fields(object: &impl Fields) -> Option<AgentLoad> {
-        Some(AgentLoad {
-            name: object.string("name")?,
-            online: object.boolean("online")?,
-            open: id(object, "open")?,
-            capacity: id(object, "capacity")?,
-        })
-    }
-}
-
-impl Canned {
-    fn from_fields(object: &impl Fields) -> Option<Canned> {
-        Some(Canned {
-            id: object.integer("id")?,
-            shortcut: object.string("shortcut")?,
-            text: object.string("text")?,
-        })
-    }
-}
-
-fn all<F: Fields, T>(object: &F, key: &str, read: impl Fn(&F) -> Option<T>) -> Option<Vec<T>> {
-    object.objects(key)?.iter().map(read).collect()
-}
-
-/// The team frames a server sends, from their parsed object (`kind`: its `type`); `None`
-/// when it is not one.
-pub(crate) fn server_from_fields<F: Fields>(kind: &str, object: &F) -> Option<ServerMessage> {
-    Some(match kind {
-        "team_states" => ServerMessage::TeamStates { states: all(object, "states", TeamState::from_fields)? },
-        "team_state" => ServerMessage::TeamState(TeamState::from_fields(object)?),
-        "team_event" => ServerMessage::TeamEvent(TeamEvent::from_fields(object)?),
-        "team_events" => ServerMessage::TeamEvents {
-            conversation: id(object, "conversation")?,
-            events: all(object, "events", TeamEvent::from_fields)?,
-        },
-        "team_agents" => ServerMessage::TeamAgents { agents: all(object, "agents", AgentLoad::from_fields)? },
-        "canned" => ServerMessage::Canned { replies: all(object, "replies", Canned::from_fields)? },
-        "noted" => {
-            ServerMessage::Noted { id: object.string("id")?, conversation: id(object, "conversation")? }
+    impl TeamState {
+        pub(crate) fn from_fields(object: &impl Fields) -> Option<TeamState> {
+            Some(TeamState {
+                conversation: id(object, "conversation")?,
+                status: Status::from_wire(&object.string("status")?)?,
+                assignee: object.string("assignee"),
+                until: object.integer("until"),
+            })
         }
-        _ => return None,
-    })
-}
+    }
 
-/// Writes the fields of a team frame a client sends (after its `type`).
-pub(crate) fn client_to_fields<O: FieldsOut>(frame: &crate::v1::ClientMessage, out: &mut O) {
-    use crate::v1::ClientMessage as C;
-    match frame {
-        C::Take { conversation } | C::Events { conversation } => {
-            out.put_integer("conversation", conversation.get())
+    impl TeamEvent {
+        pub(crate) fn from_fields(object: &impl Fields) -> Option<TeamEvent> {
+            Some(TeamEvent {
+                conversation: id(object, "conversation")?,
+                event: object.integer("event")?,
+                kind: EventKind::from_wire(&object.string("kind")?)?,
+                by: object.string("by"),
+                to: object.string("to"),
+                text: object.string("text").unwrap_or_default(),
+                id: object.string("id"),
+                after: id(object, "after")?,
+                at: object.integer("at")?,
+            })
         }
-        C::Assign { conversation, to } => {
-            out.put_integer("conversation", conversation.get());
-            if let Some(to) = to {
-                out.put_string("to", to);
+    }
+
+    impl AgentLoad {
+        fn from_fields(object: &impl Fields) -> Option<AgentLoad> {
+            Some(AgentLoad {
+                name: object.string("name")?,
+                online: object.boolean("online")?,
+                open: id(object, "open")?,
+                capacity: id(object, "capacity")?,
+            })
+        }
+    }
+
+    impl Canned {
+        fn from_fields(object: &impl Fields) -> Option<Canned> {
+            Some(Canned {
+                id: object.integer("id")?,
+                shortcut: object.string("shortcut")?,
+                text: object.string("text")?,
+            })
+        }
+    }
+
+    fn all<F: Fields, T>(object: &F, key: &str, read: impl Fn(&F) -> Option<T>) -> Option<Vec<T>> {
+        object.objects(key)?.iter().map(read).collect()
+    }
+
+    /// The team frames a server sends, from their parsed object (`kind`: its `type`); `None`
+    /// when it is not one.
+    pub(crate) fn server_from_fields<F: Fields>(kind: &str, object: &F) -> Option<ServerMessage> {
+        Some(match kind {
+            "team_states" => ServerMessage::TeamStates { states: all(object, "states", TeamState::from_fields)? },
+            "team_state" => ServerMessage::TeamState(TeamState::from_fields(object)?),
+            "team_event" => ServerMessage::TeamEvent(TeamEvent::from_fields(object)?),
+            "team_events" => ServerMessage::TeamEvents {
+                conversation: id(object, "conversation")?,
+                events: all(object, "events", TeamEvent::from_fields)?,
+            },
+            "team_agents" => ServerMessage::TeamAgents { agents: all(object, "agents", AgentLoad::from_fields)? },
+            "canned" => ServerMessage::Canned { replies: all(object, "replies", Canned::from_fields)? },
+            "noted" => {
+                ServerMessage::Noted { id: object.string("id")?, conversation: id(object, "conversation")? }
             }
+            _ => return None,
+        })
+    }
+
+    /// The `type` of a team frame a client sends.
+    pub(crate) fn kind(frame: &crate::v1::ClientMessage) -> &'static str {
+        use crate::v1::ClientMessage as C;
+        match frame {
+            C::Take { .. } => "take",
+            C::Assign { .. } => "assign",
+            C::SetStatus { .. } => "set_status",
+            C::Note { .. } => "note",
+            C::Events { .. } => "events",
+            C::SaveCanned { .. } => "save_canned",
+            C::DeleteCanned { .. } => "delete_canned",
+            _ => "",
         }
-        C::SetStatus { conversation, status, until } => {
-            out.put_integer("conversation", conversation.get());
-            out.put_string("status", status.as_str());
-            if let Some(until) = until {
-                out.put_integer("until", *until);
+    }
+
+    /// Writes the fields of a team frame a client sends (after its `type`).
+    pub(crate) fn client_to_fields<O: FieldsOut>(frame: &crate::v1::ClientMessage, out: &mut O) {
+        use crate::v1::ClientMessage as C;
+        match frame {
+            C::Take { conversation } | C::Events { conversation } => {
+                out.put_integer("conversation", conversation.get())
             }
-        }
-        C::Note { id, conversation, text } => {
-            out.put_string("id", id);
-            out.put_integer("conversation", conversation.get());
-            out.put_string("text", text);
-        }
-        C::SaveCanned { id, shortcut, text } => {
-            if let Some(id) = id {
-                out.put_integer("id", *id);
+            C::Assign { conversation, to } => {
+                out.put_integer("conversation", conversation.get());
+                if let Some(to) = to {
+                    out.put_string("to", to);
+                }
             }
-            out.put_string("shortcut", shortcut);
-            out.put_string("text", text);
+            C::SetStatus { conversation, status, until } => {
+                out.put_integer("conversation", conversation.get());
+                out.put_string("status", status.as_str());
+                if let Some(until) = until {
+                    out.put_integer("until", *until);
+                }
+            }
+            C::Note { id, conversation, text } => {
+                out.put_string("id", id);
+                out.put_integer("conversation", conversation.get());
+                out.put_string("text", text);
+            }
+            C::SaveCanned { id, shortcut, text } => {
+                if let Some(id) = id {
+                    out.put_integer("id", *id);
+                }
+                out.put_string("shortcut", shortcut);
+                out.put_string("text", text);
+            }
+            C::DeleteCanned { id } => out.put_integer("id", *id),
+            _ => {}
         }
-        C::DeleteCanned { id } => out.put_integer("id", *id),
-        _ => {}
     }
 }
+#[cfg(any(not(target_arch = "wasm32"), feature = "team-fields"))]
+pub(crate) use wire::{client_to_fields, kind, server_from_fields};
 
 #[cfg(test)]
 mod tests {

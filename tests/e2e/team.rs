@@ -62,8 +62,9 @@ async fn picker(agent: &Client) -> Vec<String> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_agents_share_the_inbox_with_notes_canned_replies_and_keys() {
     let server = Server::start();
-    let mei_url = server.url("/agent");
-    let agent_url = server.url("/agent");
+    // In English, so the timeline's words are known.
+    let mei_url = server.url("/agent?lang=en");
+    let agent_url = server.url("/agent?lang=en");
     let user_url = server.named_user_url(91, Some("Xiao Ming"), "");
     // A second agent account, with room for none by auto-assignment: the first gets the visitor.
     server.add_agent("mei", Some(0)).await;
@@ -163,6 +164,11 @@ async fn two_agents_share_the_inbox_with_notes_canned_replies_and_keys() {
         row.send_keys("e").await.expect("press e");
         wait_count(agent, "resolved", "1").await;
         wait_count(mei, "resolved", "1").await;
+        // The timeline says so, to agents (the console's language is the browser's: English).
+        eventually("the resolution in the timeline", LOAD, || async {
+            page::team_events(agent).await.iter().any(|e| e == "Resolved by agent").then_some(())
+        })
+        .await;
         wait_count(agent, "mine", "0").await;
         // The visitor writes again: reopened, back to the same agent.
         page::type_and_send(user, "still nothing").await;
@@ -170,6 +176,10 @@ async fn two_agents_share_the_inbox_with_notes_canned_replies_and_keys() {
         wait_count(agent, "resolved", "0").await;
         let rows = page::conversation_rows(agent).await;
         assert!(rows.iter().any(|(uid, _)| uid == "91"), "back in the list: {rows:?}");
+        eventually("the reopening in the timeline", LOAD, || async {
+            page::team_events(agent).await.iter().any(|e| e == "Reopened: new message").then_some(())
+        })
+        .await;
 
         // The agent gives it back: mei has no room for auto-assignment, so it waits
         // unassigned (never bounced back to the agent); mei takes it.

@@ -22,8 +22,6 @@ pub(super) fn TeamComposer(chat: Chat<Inbox>) -> impl IntoView {
     let draft = RwSignal::new(String::new());
     let error = RwSignal::new(None::<String>);
     let noting = RwSignal::new(false);
-    // The canned reply highlighted in the picker.
-    let chosen = RwSignal::new(0usize);
     let team = move || inbox.with(|i| i.team.enabled);
     let matches = Memo::new(move |_| {
         let draft = draft.get();
@@ -37,7 +35,6 @@ pub(super) fn TeamComposer(chat: Chat<Inbox>) -> impl IntoView {
     let insert = move |reply: &Canned| {
         let name = inbox.with_untracked(|i| i.selected().map(|c| c.username.clone()).unwrap_or_default());
         draft.set(fill(&reply.text, &name));
-        chosen.set(0);
     };
     let send = move || {
         let text = draft.get_untracked();
@@ -63,12 +60,10 @@ pub(super) fn TeamComposer(chat: Chat<Inbox>) -> impl IntoView {
         }
     };
     let keydown = move |ev: KeyboardEvent| {
-        if let Some(found) = matches.get_untracked().filter(|m| !m.is_empty()) {
-            let last = found.len() - 1;
+        // With the picker open, Enter (or Tab) inserts its first reply, Esc clears the draft.
+        if let Some(first) = matches.get_untracked().and_then(|m| m.into_iter().next()) {
             match ev.key().as_str() {
-                "ArrowDown" => chosen.update(|n| *n = (*n + 1).min(last)),
-                "ArrowUp" => chosen.update(|n| *n = n.saturating_sub(1)),
-                "Enter" | "Tab" => insert(&found[chosen.get_untracked().min(last)]),
+                "Enter" | "Tab" => insert(&first),
                 "Escape" => draft.set(String::new()),
                 _ => return,
             }
@@ -91,53 +86,63 @@ pub(super) fn TeamComposer(chat: Chat<Inbox>) -> impl IntoView {
             }
         }
     };
-    view! {
-        <form class="composer" class:noting=move || noting.get() && team() on:submit=submit>
-            {move || error.get().map(|message| view! { <p class="composer-error" role="alert">{message}</p> })}
-            <Show when=team>
+    // The mode switch and the row are drawn whole when the mode changes (a few reactive
+    // closures instead of one per attribute keep the console small).
+    let mode = move || {
+        team().then(|| {
+            let on = noting.get();
+            view! {
                 <div class="composer-mode" role="radiogroup" aria-label=t.composer_mode>
-                    <button type="button" role="radio" class="mode-reply" aria-checked=move || (!noting.get()).to_string() on:click=move |_| noting.set(false)>{t.reply}</button>
-                    <button type="button" role="radio" class="mode-note" aria-checked=move || noting.get().to_string() on:click=move |_| noting.set(true)>{t.note}</button>
+                    <button type="button" role="radio" class="mode-reply" aria-checked=(!on).to_string() on:click=move |_| noting.set(false)>{t.reply}</button>
+                    <button type="button" role="radio" class="mode-note" aria-checked=on.to_string() on:click=move |_| noting.set(true)>{t.note}</button>
                 </div>
-            </Show>
-            {move || matches.get().map(|found| {
-                view! {
-                    <ul class="canned-picker" role="listbox" aria-label=t.canned>
-                        {found.is_empty().then(|| view! { <li class="canned-none">{t.canned_none}</li> })}
-                        {found.into_iter().enumerate().map(|(n, reply)| {
-                            let picked = reply.clone();
-                            view! {
-                                <li role="option" class="canned-option" data-shortcut=reply.shortcut.clone()
-                                    aria-selected=move || (chosen.get() == n).to_string()
-                                    on:mousedown=move |ev| { ev.prevent_default(); insert(&picked) }>
-                                    <strong>"/"{reply.shortcut.clone()}</strong>" "{reply.text.clone()}
-                                </li>
-                            }
-                        }).collect_view()}
-                    </ul>
-                }
-            })}
-            <div class="composer-row">
-                <textarea
-                    class="composer-input"
-                    rows="1"
-                    aria-label=move || if noting.get() && team() { t.note_label } else { texts.message_label }
-                    placeholder=move || if noting.get() && team() { t.note_placeholder } else { texts.placeholder }
-                    title=texts.send_hint
-                    autocomplete="off"
-                    prop:value=move || draft.get()
-                    on:keydown=keydown
+            }
+        })
+    };
+    let picker = move || {
+        matches.get().map(|found| {
+            let options = found
+                .into_iter()
+                .map(|reply| {
+                    let Canned { shortcut, text, .. } = reply.clone();
+                    let key = shortcut.clone();
+                    view! {
+                        <li role="option" class="canned-option" data-shortcut=key
+                            on:mousedown=move |ev| { ev.prevent_default(); insert(&reply) }>
+                            <strong>"/"{shortcut}</strong>" "{text}
+                        </li>
+                    }
+                })
+                .collect_view();
+            view! { <ul class="canned-picker" role="listbox" aria-label=t.canned><li class="canned-none">{t.canned_none}</li>{options}</ul> }
+        })
+    };
+    let row = move || {
+        let (label, placeholder, button, class) = if noting.get() && team() {
+            (t.note_label, t.note_placeholder, t.note, "composer-row noting")
+        } else {
+            (texts.message_label, texts.placeholder, texts.send, "composer-row")
+        };
+        view! {
+            <div class=class>
+                <textarea class="composer-input" rows="1" aria-label=label placeholder=placeholder title=texts.send_hint
+                    autocomplete="off" prop:value=move || draft.get() on:keydown=keydown
                     on:input=move |ev| {
                         draft.set(event_target_value(&ev));
                         error.set(None);
-                        chosen.set(0);
                         typing();
                     }
                 ></textarea>
-                <button type="submit" class="send" aria-label=move || if noting.get() && team() { t.note } else { texts.send }>
-                    {move || if noting.get() && team() { t.note } else { texts.send }}
-                </button>
+                <button type="submit" class="send" aria-label=button>{button}</button>
             </div>
+        }
+    };
+    view! {
+        <form class="composer" on:submit=submit>
+            {move || error.get().map(|message| view! { <p class="composer-error" role="alert">{message}</p> })}
+            {mode}
+            {picker}
+            {row}
         </form>
     }
 }

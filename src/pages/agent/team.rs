@@ -43,45 +43,40 @@ fn label(view: View, t: &TeamTexts) -> &'static str {
     }
 }
 
-/// The views, each with its count (of the conversations the console has).
+/// The views, each with its count (of the conversations the console has). Drawn whole on a
+/// change (one reactive closure keeps the console small).
 #[component]
 pub(super) fn ViewTabs(inbox: RwSignal<Inbox>, desk: Desk) -> impl IntoView {
     let t = team_texts();
-    let counts = Memo::new(move |_| inbox.with(|i| i.team.counts(i.conversations().iter().map(|c| c.uid))));
-    view! {
-        <Show when=move || inbox.with(|i| i.team.enabled)>
-            <div class="views" role="group" aria-label=t.views>
-                {View::ALL
-                    .into_iter()
-                    .enumerate()
-                    .map(|(n, view)| {
-                        view! {
-                            <button
-                                type="button"
-                                class="view"
-                                data-view=view.as_str()
-                                aria-pressed=move || (desk.view.get() == view).to_string()
-                                on:click=move |_| desk.view.set(view)
-                            >
-                                {label(view, t)}
-                                " "
-                                <span class="view-count" data-count=move || counts.get()[n].to_string()>
-                                    {move || counts.get()[n]}
-                                </span>
-                            </button>
-                        }
-                    })
-                    .collect_view()}
-            </div>
-        </Show>
+    let counts = Memo::new(move |_| {
+        inbox.with(|i| i.team.enabled.then(|| i.team.counts(i.conversations().iter().map(|c| c.uid))))
+    });
+    move || {
+        let counts = counts.get()?;
+        let current = desk.view.get();
+        let buttons = View::ALL
+            .into_iter()
+            .zip(counts)
+            .map(|(view, count)| {
+                view! {
+                    <button type="button" class="view" data-view=view.as_str() aria-pressed=(current == view).to_string()
+                        on:click=move |_| desk.view.set(view)>
+                        {label(view, t)}" "<span class="view-count" data-count=count.to_string()>{count}</span>
+                    </button>
+                }
+            })
+            .collect_view();
+        Some(view! { <div class="views" role="group" aria-label=t.views>{buttons}</div> })
     }
 }
 
-/// Sends a team frame; a link not ready says so in the notices.
-fn send(chat: Chat<Inbox>, frame: ClientMessage) {
-    if !chat.control_frame(frame) {
+/// Sends a team frame; a link not ready says so in the notices. Whether it was sent.
+pub(super) fn send(chat: Chat<Inbox>, frame: ClientMessage) -> bool {
+    let sent = chat.control_frame(frame);
+    if !sent {
         chat.model.update(|inbox| inbox.push_notice(texts().offline, crate::browser::storage::local_time()));
     }
+    sent
 }
 
 /// Takes or resolves the open conversation (the buttons and the keys do the same).
@@ -97,80 +92,78 @@ pub(super) fn act(chat: Chat<Inbox>, conversation: ConversationId, action: KeyAc
 }
 
 /// The open conversation's team actions: who has it (hand over, give back), take, resolve or
-/// reopen, snooze.
+/// reopen, snooze. Drawn whole from the conversation's state (one reactive closure: small).
 #[component]
 pub(super) fn ConversationActions(chat: Chat<Inbox>) -> impl IntoView {
     let t = team_texts();
     let inbox = chat.model;
-    let state = move || inbox.with(|i| i.selected_id().map(|c| i.team.state(c)));
-    let agents = move || inbox.with(|i| i.team.agents.clone());
-    let selected = move || inbox.with_untracked(Inbox::selected_id);
-    let on_assign = move |ev: leptos::ev::Event| {
-        let Some(conversation) = selected() else { return };
-        let to = event_target_value(&ev);
-        send(chat, ClientMessage::Assign { conversation, to: (!to.is_empty()).then_some(to) });
-    };
-    let on_snooze = move |ev: leptos::ev::Event| {
-        let Some(conversation) = selected() else { return };
-        let now = now_ms() as i64;
-        let until = match event_target_value(&ev).as_str() {
-            "hour" => Some(now + 3_600_000),
-            "tomorrow" => Some(now + 24 * 3_600_000),
-            "reply" => None,
-            _ => return,
+    let shown = Memo::new(move |_| {
+        inbox.with(|i| {
+            let conversation = i.selected_id().filter(|_| i.team.enabled)?;
+            Some((i.team.state(conversation), i.team.agents.clone()))
+        })
+    });
+    move || {
+        let (state, agents) = shown.get()?;
+        let conversation = state.conversation;
+        let assignee = state.assignee.clone().unwrap_or_default();
+        let status = move |status, until| ClientMessage::SetStatus { conversation, status, until };
+        let on_assign = move |ev: leptos::ev::Event| {
+            let to = event_target_value(&ev);
+            send(chat, ClientMessage::Assign { conversation, to: (!to.is_empty()).then_some(to) });
         };
-        send(chat, ClientMessage::SetStatus { conversation, status: Status::Snoozed, until });
-    };
-    view! {
-        <Show when=move || inbox.with(|i| i.team.enabled && i.selected().is_some())>
-            <div
-                class="team-actions"
-                data-status=move || state().map(|s| s.status.as_str())
-                data-assignee=move || state().and_then(|s| s.assignee).unwrap_or_default()
-            >
+        let on_snooze = move |ev: leptos::ev::Event| {
+            let now = now_ms() as i64;
+            let until = match event_target_value(&ev).as_str() {
+                "hour" => Some(now + 3_600_000),
+                "tomorrow" => Some(now + 24 * 3_600_000),
+                "reply" => None,
+                _ => return,
+            };
+            send(chat, status(Status::Snoozed, until));
+        };
+        let options = agents
+            .into_iter()
+            .map(|agent| {
+                let shown = format!("{} ({}/{})", agent.name, agent.open, agent.capacity);
+                let selected = agent.name == assignee;
+                view! { <option value=agent.name selected=selected>{shown}</option> }
+            })
+            .collect_view();
+        // Take is for a conversation nobody has (someone's: hand it over with the list).
+        let take = state.assignee.is_none().then(|| {
+            view! { <button type="button" class="take" title="t" on:click=move |_| act(chat, conversation, KeyAction::Take)>{t.take}</button> }
+        });
+        let open = state.status == Status::Open;
+        let (class, label, next) =
+            if open { ("resolve", t.resolve, Status::Resolved) } else { ("reopen", t.reopen, Status::Open) };
+        let resolve_or_reopen = view! {
+            <button type="button" class=class on:click=move |_| { send(chat, status(next, None)); }>{label}</button>
+        };
+        let snooze = open.then(|| {
+            view! {
+                <select class="snooze" aria-label=t.snooze on:change=on_snooze>
+                    <option value="">{t.snooze}</option>
+                    <option value="hour">{t.snooze_hour}</option>
+                    <option value="tomorrow">{t.snooze_tomorrow}</option>
+                    <option value="reply">{t.snooze_reply}</option>
+                </select>
+            }
+        });
+        Some(view! {
+            <div class="team-actions" data-status=state.status.as_str() data-assignee=assignee.clone()>
                 <label class="assignee">
                     <span>{t.assigned_to}</span>
-                    <select class="assign" on:change=on_assign prop:value=move || state().and_then(|s| s.assignee).unwrap_or_default()>
-                        <option value="">{t.nobody}</option>
-                        {move || {
-                            agents()
-                                .into_iter()
-                                .map(|agent| {
-                                    let shown = format!("{} ({}/{})", agent.name, agent.open, agent.capacity);
-                                    view! { <option value=agent.name.clone()>{shown}</option> }
-                                })
-                                .collect_view()
-                        }}
+                    <select class="assign" on:change=on_assign>
+                        <option value="" selected=assignee.is_empty()>{t.nobody}</option>
+                        {options}
                     </select>
                 </label>
-                // Take is for a conversation nobody has (someone's: hand it over with the list).
-                <Show when=move || state().is_some_and(|s| s.assignee.is_none())>
-                    <button type="button" class="take" title="t" on:click=move |_| {
-                        if let Some(c) = selected() { act(chat, c, KeyAction::Take) }
-                    }>{t.take}</button>
-                </Show>
-                <Show
-                    when=move || state().is_some_and(|s| s.status == Status::Open)
-                    fallback=move || view! {
-                        <button type="button" class="reopen" on:click=move |_| {
-                            if let Some(conversation) = selected() {
-                                send(chat, ClientMessage::SetStatus { conversation, status: Status::Open, until: None });
-                            }
-                        }>{t.reopen}</button>
-                    }
-                >
-                    <button type="button" class="resolve" title="e" on:click=move |_| {
-                        if let Some(c) = selected() { act(chat, c, KeyAction::Resolve) }
-                    }>{t.resolve}</button>
-                    <select class="snooze" aria-label=t.snooze on:change=on_snooze prop:value="">
-                        <option value="">{t.snooze}</option>
-                        <option value="hour">{t.snooze_hour}</option>
-                        <option value="tomorrow">{t.snooze_tomorrow}</option>
-                        <option value="reply">{t.snooze_reply}</option>
-                    </select>
-                </Show>
+                {take}
+                {resolve_or_reopen}
+                {snooze}
             </div>
-        </Show>
+        })
     }
 }
 
@@ -221,25 +214,20 @@ pub(super) fn install_keys(chat: Chat<Inbox>, desk: Desk) {
 #[component]
 pub(super) fn HelpOverlay(desk: Desk) -> impl IntoView {
     let t = team_texts();
-    let keys = [
-        ("j", t.key_next),
-        ("k", t.key_previous),
-        ("e", t.key_resolve),
-        ("t", t.key_take),
-        ("?", t.key_help),
-        ("Esc", t.key_close),
-    ];
-    view! {
-        <Show when=move || desk.help.get()>
-            <div class="overlay" role="dialog" aria-modal="true" aria-labelledby="keys-title">
-                <div class="overlay-box">
-                    <h2 id="keys-title">{t.keys}</h2>
-                    <dl class="keys">
-                        {keys.map(|(key, what)| view! { <dt><kbd>{key}</kbd></dt><dd>{what}</dd> }).collect_view()}
-                    </dl>
-                    <button type="button" class="close-help" on:click=move |_| desk.help.set(false)>{t.close}</button>
+    move || {
+        desk.help.get().then(|| {
+            let keys = [("j", t.key_next), ("k", t.key_previous), ("e", t.key_resolve), ("t", t.key_take), ("?", t.key_help), ("Esc", t.key_close)];
+            view! {
+                <div class="overlay" role="dialog" aria-modal="true" aria-labelledby="keys-title">
+                    <div class="overlay-box">
+                        <h2 id="keys-title">{t.keys}</h2>
+                        <dl class="keys">
+                            {keys.map(|(key, what)| view! { <dt><kbd>{key}</kbd></dt><dd>{what}</dd> }).collect_view()}
+                        </dl>
+                        <button type="button" class="close-help" on:click=move |_| desk.help.set(false)>{t.close}</button>
+                    </div>
                 </div>
-            </div>
-        </Show>
+            }
+        })
     }
 }

@@ -15,6 +15,11 @@ pub async fn messages(client: &Client) -> Vec<(String, String, String)> {
     serde_json::from_value(run(client, scripts::MESSAGES, vec![]).await).expect("messages as triples")
 }
 
+/// The team events shown in the console's open conversation ("Resolved by mei"…), in order.
+pub async fn team_events(agent: &Client) -> Vec<String> {
+    serde_json::from_value(run(agent, scripts::TEAM_EVENTS, vec![]).await).expect("texts")
+}
+
 /// The texts of the messages in the log, in order.
 pub async fn texts(client: &Client) -> Vec<String> {
     messages(client).await.into_iter().map(|(_, text, _)| text).collect()

@@ -7,8 +7,13 @@ pub const STATUS: &str =
     "const s = document.querySelector('[role=status]'); return s ? s.dataset.state : '';";
 
 /// The messages in the log: `[data-from, text, data-delivery]` each.
-pub const MESSAGES: &str = "return [...document.querySelectorAll('[role=log] > [data-from]')].map(li => \
+/// (Team events, `data-from=event`, are not messages: `TEAM_EVENTS` reads them.)
+pub const MESSAGES: &str = "return [...document.querySelectorAll('[role=log] > [data-from]:not([data-from=event])')].map(li => \
      [li.dataset.from, li.querySelector('.bubble').textContent, li.dataset.delivery]);";
+
+/// The team events shown in the console's open conversation: their texts.
+pub const TEAM_EVENTS: &str =
+    "return [...document.querySelectorAll('[role=log] > [data-from=event] .bubble')].map(b => b.textContent);";
 
 /// Whether the console shows its sign-in form (`form`), itself (`console`), or neither yet.
 pub const CONSOLE_OR_FORM: &str = "return document.querySelector('form.sign-in') ? 'form' : \
