@@ -10,6 +10,9 @@
 //! main.rs     bin `kefu`: the customer-service page; friends_main.rs: bin `kefu-friends`: the
 //!             Friends page; agent_main.rs: bin `kefu-agent`: the console
 //! ```
+// The user pages' builds leave the console out (feature `console`): what only it uses is
+// unused there.
+#![cfg_attr(all(target_arch = "wasm32", not(feature = "console")), allow(dead_code))]
 
 mod browser;
 mod pages;
@@ -29,6 +32,7 @@ pub use pages::use_texts;
 pub enum Page {
     User,
     Friends,
+    #[cfg(any(not(target_arch = "wasm32"), feature = "console"))]
     Agent,
 }
 
@@ -56,6 +60,7 @@ pub fn start(page: Page) {
                 view! { <pages::user::UserGate config page=pages::user::friends::page title /> }.into_any()
             },
         ),
+        #[cfg(any(not(target_arch = "wasm32"), feature = "console"))]
         Page::Agent => {
             mount(|texts| texts.agent_title, |config| view! { <pages::agent::AgentGate config /> }.into_any())
         }

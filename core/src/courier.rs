@@ -408,6 +408,7 @@ impl Courier {
                 for conversation in std::mem::take(&mut self.wanted) {
                     effects.extend(self.older(model, conversation));
                 }
+                #[cfg(any(not(target_arch = "wasm32"), feature = "team"))]
                 effects.extend(model.team_ready().into_iter().map(Effect::SendV1));
                 effects
             }
@@ -466,6 +467,7 @@ impl Courier {
                 }
                 vec![]
             }
+            #[cfg(any(not(target_arch = "wasm32"), feature = "team"))]
             team => {
                 model.team(&team);
                 vec![]

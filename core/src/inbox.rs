@@ -64,6 +64,7 @@ pub struct Inbox {
     ids: Ids,
     activity: u64,
     /// The team inbox (statuses, assignees, notes, canned replies), when the backend has one.
+    #[cfg(any(not(target_arch = "wasm32"), feature = "team"))]
     pub team: crate::team::Team,
 }
 
@@ -337,10 +338,12 @@ impl Model for Inbox {
         Role::User
     }
 
+    #[cfg(any(not(target_arch = "wasm32"), feature = "team"))]
     fn team(&mut self, frame: &kefu_protocol::v1::ServerMessage) {
         self.team.apply(frame);
     }
 
+    #[cfg(any(not(target_arch = "wasm32"), feature = "team"))]
     fn team_ready(&mut self) -> Vec<kefu_protocol::v1::ClientMessage> {
         if !self.team.enabled {
             return vec![];

@@ -32,6 +32,7 @@ pub mod negotiation;
 pub mod outbox;
 pub mod peers;
 pub mod reachability;
+#[cfg(any(not(target_arch = "wasm32"), feature = "team"))]
 pub mod team;
 pub mod team_texts;
 pub mod timeline;

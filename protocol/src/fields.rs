@@ -246,9 +246,6 @@ impl ClientMessage {
             ClientMessage::NewInvite => "new_invite",
             #[cfg(any(not(target_arch = "wasm32"), feature = "team-fields"))]
             team => crate::team::kind(team),
-            // The user pages never make a team frame.
-            #[cfg(not(any(not(target_arch = "wasm32"), feature = "team-fields")))]
-            _ => "",
         };
         out.put_string("type", kind);
         let seq = |seq: u64| i64::try_from(seq).unwrap_or(i64::MAX);
@@ -310,8 +307,6 @@ impl ClientMessage {
             ClientMessage::NewInvite => {}
             #[cfg(any(not(target_arch = "wasm32"), feature = "team-fields"))]
             team => crate::team::client_to_fields(team, &mut out),
-            #[cfg(not(any(not(target_arch = "wasm32"), feature = "team-fields")))]
-            _ => {}
         }
         out
     }

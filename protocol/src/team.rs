@@ -239,14 +239,18 @@ mod wire {
     /// when it is not one.
     pub(crate) fn server_from_fields<F: Fields>(kind: &str, object: &F) -> Option<ServerMessage> {
         Some(match kind {
-            "team_states" => ServerMessage::TeamStates { states: all(object, "states", TeamState::from_fields)? },
+            "team_states" => {
+                ServerMessage::TeamStates { states: all(object, "states", TeamState::from_fields)? }
+            }
             "team_state" => ServerMessage::TeamState(TeamState::from_fields(object)?),
             "team_event" => ServerMessage::TeamEvent(TeamEvent::from_fields(object)?),
             "team_events" => ServerMessage::TeamEvents {
                 conversation: id(object, "conversation")?,
                 events: all(object, "events", TeamEvent::from_fields)?,
             },
-            "team_agents" => ServerMessage::TeamAgents { agents: all(object, "agents", AgentLoad::from_fields)? },
+            "team_agents" => {
+                ServerMessage::TeamAgents { agents: all(object, "agents", AgentLoad::from_fields)? }
+            }
             "canned" => ServerMessage::Canned { replies: all(object, "replies", Canned::from_fields)? },
             "noted" => {
                 ServerMessage::Noted { id: object.string("id")?, conversation: id(object, "conversation")? }

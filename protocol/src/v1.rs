@@ -100,16 +100,19 @@ pub enum ClientMessage {
     },
     /// v2: a new invite link; the earlier ones stop working.
     NewInvite,
+    #[cfg(any(not(target_arch = "wasm32"), feature = "team-fields"))]
     /// Team (agents): take `conversation` if nobody has it (else `already_taken`).
     Take {
         conversation: ConversationId,
     },
+    #[cfg(any(not(target_arch = "wasm32"), feature = "team-fields"))]
     /// Team: hand `conversation` to agent `to`, or give it back (`to` absent).
     Assign {
         conversation: ConversationId,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         to: Option<String>,
     },
+    #[cfg(any(not(target_arch = "wasm32"), feature = "team-fields"))]
     /// Team: open, snooze (`until` ms since the epoch, or until the user writes) or resolve.
     SetStatus {
         conversation: ConversationId,
@@ -117,16 +120,19 @@ pub enum ClientMessage {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         until: Option<i64>,
     },
+    #[cfg(any(not(target_arch = "wasm32"), feature = "team-fields"))]
     /// Team: a private note, seen by agents only; `id` as a message's (answered `noted`).
     Note {
         id: String,
         conversation: ConversationId,
         text: String,
     },
+    #[cfg(any(not(target_arch = "wasm32"), feature = "team-fields"))]
     /// Team: the team timeline of `conversation` (answered `team_events`).
     Events {
         conversation: ConversationId,
     },
+    #[cfg(any(not(target_arch = "wasm32"), feature = "team-fields"))]
     /// Team: adds a canned reply, or changes reply `id`.
     SaveCanned {
         #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -134,6 +140,7 @@ pub enum ClientMessage {
         shortcut: String,
         text: String,
     },
+    #[cfg(any(not(target_arch = "wasm32"), feature = "team-fields"))]
     DeleteCanned {
         id: i64,
     },
@@ -262,18 +269,25 @@ pub enum ServerMessage {
     MemberRead { conversation: ConversationId, uid: UserId, seq: Seq },
     /// v2: member `uid` is typing in peer `conversation`.
     MemberTyping { conversation: ConversationId, uid: UserId },
+    #[cfg(any(not(target_arch = "wasm32"), feature = "team-fields"))]
     /// Team (agents only): conversations' states, part of a console's replay.
     TeamStates { states: Vec<crate::team::TeamState> },
+    #[cfg(any(not(target_arch = "wasm32"), feature = "team-fields"))]
     /// Team: one conversation's state changed.
     TeamState(crate::team::TeamState),
+    #[cfg(any(not(target_arch = "wasm32"), feature = "team-fields"))]
     /// Team: a new entry in a conversation's team timeline.
     TeamEvent(crate::team::TeamEvent),
+    #[cfg(any(not(target_arch = "wasm32"), feature = "team-fields"))]
     /// Team: the answer to `events`, the latest [`crate::team::EVENTS_PAGE`], oldest first.
     TeamEvents { conversation: ConversationId, events: Vec<crate::team::TeamEvent> },
+    #[cfg(any(not(target_arch = "wasm32"), feature = "team-fields"))]
     /// Team: every agent's load, whole (in the replay and on every change).
     TeamAgents { agents: Vec<crate::team::AgentLoad> },
+    #[cfg(any(not(target_arch = "wasm32"), feature = "team-fields"))]
     /// Team: the canned replies, whole (in the replay and on every change).
     Canned { replies: Vec<crate::team::Canned> },
+    #[cfg(any(not(target_arch = "wasm32"), feature = "team-fields"))]
     /// Team: note `id` is stored (sent again for a repeat).
     Noted { id: String, conversation: ConversationId },
     /// A frame was refused; the connection stays open. `id` names the refused message.
@@ -331,6 +345,9 @@ impl ServerMessage {
 
     /// Whether this is one of the team inbox's frames (sent to agents only).
     pub fn is_team(&self) -> bool {
+        #[cfg(all(target_arch = "wasm32", not(feature = "team-fields")))]
+        return false;
+        #[cfg(any(not(target_arch = "wasm32"), feature = "team-fields"))]
         matches!(
             self,
             ServerMessage::TeamStates { .. }

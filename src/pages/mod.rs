@@ -6,6 +6,7 @@
 //! - [`user`]: `/`, chat with customer service.
 //! - [`agent`]: `/agent`, the console (sign-in, conversation list, conversation, alerts).
 
+#[cfg(any(not(target_arch = "wasm32"), feature = "console"))]
 pub(crate) mod agent;
 pub(crate) mod shared;
 pub(crate) mod user;

@@ -125,14 +125,14 @@ pub(super) fn ConversationActions(chat: Chat<Inbox>) -> impl IntoView {
         let options = agents
             .into_iter()
             .map(|agent| {
-                let shown = format!("{} ({}/{})", agent.name, agent.open, agent.capacity);
                 let selected = agent.name == assignee;
-                view! { <option value=agent.name selected=selected>{shown}</option> }
+                let name = agent.name.clone();
+                view! { <option value=agent.name selected=selected>{name}</option> }
             })
             .collect_view();
         // Take is for a conversation nobody has (someone's: hand it over with the list).
         let take = state.assignee.is_none().then(|| {
-            view! { <button type="button" class="take" title="t" on:click=move |_| act(chat, conversation, KeyAction::Take)>{t.take}</button> }
+            view! { <button type="button" class="take" on:click=move |_| act(chat, conversation, KeyAction::Take)>{t.take}</button> }
         });
         let open = state.status == Status::Open;
         let (class, label, next) =

@@ -8,7 +8,8 @@ pub const STATUS: &str =
 
 /// The messages in the log: `[data-from, text, data-delivery]` each.
 /// (Team events, `data-from=event`, are not messages: `TEAM_EVENTS` reads them.)
-pub const MESSAGES: &str = "return [...document.querySelectorAll('[role=log] > [data-from]:not([data-from=event])')].map(li => \
+pub const MESSAGES: &str =
+    "return [...document.querySelectorAll('[role=log] > [data-from]:not([data-from=event])')].map(li => \
      [li.dataset.from, li.querySelector('.bubble').textContent, li.dataset.delivery]);";
 
 /// The team events shown in the console's open conversation: their texts.
