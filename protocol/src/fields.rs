@@ -89,31 +89,6 @@ impl ErrorCode {
     }
 
     fn from_wire(name: &str) -> ErrorCode {
-        #[cfg(any(not(target_arch = "wasm32"), feature = "team-fields"))]
-        const KNOWN: [ErrorCode; 21] = [
-            ErrorCode::Malformed,
-            ErrorCode::UnknownType,
-            ErrorCode::Binary,
-            ErrorCode::Oversize,
-            ErrorCode::EmptyText,
-            ErrorCode::BadId,
-            ErrorCode::UnknownConversation,
-            ErrorCode::RateLimited,
-            ErrorCode::Unavailable,
-            ErrorCode::AlreadyResumed,
-            ErrorCode::TooMany,
-            ErrorCode::NotFriends,
-            ErrorCode::Blocked,
-            ErrorCode::TooManyFriends,
-            ErrorCode::UnknownUser,
-            ErrorCode::BadInvite,
-            ErrorCode::AgentsOnly,
-            ErrorCode::NoSuchAgent,
-            ErrorCode::OverCapacity,
-            ErrorCode::AlreadyTaken,
-            ErrorCode::BadCanned,
-        ];
-        #[cfg(not(any(not(target_arch = "wasm32"), feature = "team-fields")))]
         const KNOWN: [ErrorCode; 16] = [
             ErrorCode::Malformed,
             ErrorCode::UnknownType,
@@ -132,7 +107,18 @@ impl ErrorCode {
             ErrorCode::UnknownUser,
             ErrorCode::BadInvite,
         ];
-        KNOWN.into_iter().find(|code| code.as_str() == name).unwrap_or(ErrorCode::Other)
+        // The team's codes reach the console only.
+        #[cfg(any(not(target_arch = "wasm32"), feature = "team-fields"))]
+        const TEAM: [ErrorCode; 5] = [
+            ErrorCode::AgentsOnly,
+            ErrorCode::NoSuchAgent,
+            ErrorCode::OverCapacity,
+            ErrorCode::AlreadyTaken,
+            ErrorCode::BadCanned,
+        ];
+        #[cfg(not(any(not(target_arch = "wasm32"), feature = "team-fields")))]
+        const TEAM: [ErrorCode; 0] = [];
+        KNOWN.into_iter().chain(TEAM).find(|code| code.as_str() == name).unwrap_or(ErrorCode::Other)
     }
 }
 

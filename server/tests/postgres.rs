@@ -5,9 +5,11 @@
 
 use std::path::PathBuf;
 
+use kefu_protocol::team::Status;
 use kefu_protocol::v1::{ClientMessage, Position, ServerMessage};
 use kefu_protocol::AGENT_UID;
 use kefu_testkit::server::{release_binary, Server};
+use kefu_testkit::team::Console;
 use kefu_testkit::ws::{self, next_v1, send, Socket};
 use kefu_testkit::{app_friendship_signed, app_token, http, postgres, APP_SECRET};
 
@@ -214,6 +216,31 @@ async fn copy_to_moves_an_sqlite_database_into_postgres() {
         _ => None,
     })
     .await;
+    // The team inbox: the guest's conversation resolved, with a note; a canned reply.
+    let guest_conversation = kefu_protocol::v1::ConversationId::lit(uid);
+    let mut console = Console::connect(&old.ws_url(&AGENT_UID.to_string())).await;
+    console
+        .send(ClientMessage::Note {
+            id: "n1".into(),
+            conversation: guest_conversation,
+            text: "a note".into(),
+        })
+        .await;
+    console
+        .send(ClientMessage::SetStatus {
+            conversation: guest_conversation,
+            status: Status::Resolved,
+            until: None,
+        })
+        .await;
+    console
+        .send(ClientMessage::SaveCanned { id: None, shortcut: "hi".into(), text: "Hi {name}".into() })
+        .await;
+    console
+        .until("all three", |c, _| {
+            c.status(guest_conversation) == Some(Status::Resolved) && c.canned.len() == 1
+        })
+        .await;
     old.signal(libc::SIGTERM);
     assert!(old.wait().success());
 
@@ -248,6 +275,18 @@ async fn copy_to_moves_an_sqlite_database_into_postgres() {
     let (_, replay) = v2_user(&new, 11).await;
     let incoming = friends_of(&replay).incoming;
     assert_eq!((incoming.len(), incoming[0].person.uid.get(), incoming[0].note.as_str()), (1, 8, "hello"));
+    // The team inbox came along.
+    let mut console = Console::connect(&new.ws_url(&AGENT_UID.to_string())).await;
+    assert_eq!(console.status(guest_conversation), Some(Status::Resolved));
+    assert_eq!(console.canned.iter().map(|c| c.shortcut.as_str()).collect::<Vec<_>>(), vec!["hi"]);
+    console.send(ClientMessage::Events { conversation: guest_conversation }).await;
+    console.until("the timeline", |_, f| matches!(f, Some(ServerMessage::TeamEvents { .. }))).await;
+    assert!(console.events.iter().any(|e| e.text == "a note"), "{:?}", console.events);
+    // A new note is numbered after the copied ones.
+    console
+        .send(ClientMessage::Note { id: "n2".into(), conversation: guest_conversation, text: "after".into() })
+        .await;
+    console.until("noted", |_, f| matches!(f, Some(ServerMessage::Noted { .. }))).await;
     // A new friendship gets a new pair after the copied ones.
     assert_eq!(befriend(&new, 12, 13), 200);
     let (_, replay) = v2_user(&new, 12).await;

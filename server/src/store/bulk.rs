@@ -188,6 +188,57 @@ impl Store {
         copied.pairs = pairs.len() as u64;
         copied.requests = requests.len() as u64;
         copied.blocks = blocks.len() as u64;
+        self.copy_team_into(target).await?;
         Ok(copied)
+    }
+
+    /// The team inbox's records for [`Store::copy_into`]: states, timelines, canned replies,
+    /// capacities (seats are not copied: they belong to running instances).
+    async fn copy_team_into(&self, target: &Store) -> Result<(), StoreError> {
+        type State = (i64, String, Option<String>, Option<i64>, i64, Option<String>);
+        type Event = (i64, i64, String, Option<String>, Option<String>, String, Option<String>, i64, i64);
+        let states: Vec<State> = with_pool!(&self.db, pool => sqlx::query_as(
+            "SELECT conversation, status, assignee, snooze_until, opened_at, declined_by FROM team_conversations").fetch_all(pool).await?);
+        let events: Vec<Event> = with_pool!(&self.db, pool => sqlx::query_as(
+            "SELECT event, conversation, kind, by_agent, to_agent, text, client_id, after_seq, at FROM team_events").fetch_all(pool).await?);
+        let canned: Vec<(i64, String, String)> = with_pool!(&self.db, pool => sqlx::query_as(
+            "SELECT id, shortcut, text FROM canned_replies").fetch_all(pool).await?);
+        let agents: Vec<(String, i64, i64)> = with_pool!(&self.db, pool => sqlx::query_as(
+            "SELECT name, capacity, last_assigned_at FROM agents").fetch_all(pool).await?);
+        let postgres = matches!(target.db, Db::Postgres(_));
+        with_pool!(&target.db, pool => {
+            let mut tx = pool.begin().await?;
+            // The target's migration gave its (empty) conversations no state: replaced whole.
+            sqlx::query("DELETE FROM team_conversations").execute(&mut *tx).await?;
+            for (conversation, status, assignee, until, opened, declined) in &states {
+                sqlx::query("INSERT INTO team_conversations (conversation, status, assignee, snooze_until, opened_at, declined_by) \
+                     VALUES ($1, $2, $3, $4, $5, $6)")
+                    .bind(conversation).bind(status).bind(assignee).bind(until).bind(opened).bind(declined).execute(&mut *tx).await?;
+            }
+            for (event, conversation, kind, by, to, text, id, after, at) in &events {
+                sqlx::query("INSERT INTO team_events (event, conversation, kind, by_agent, to_agent, text, client_id, after_seq, at) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)")
+                    .bind(event).bind(conversation).bind(kind).bind(by).bind(to).bind(text).bind(id).bind(after).bind(at)
+                    .execute(&mut *tx).await?;
+            }
+            for (id, shortcut, text) in &canned {
+                sqlx::query("INSERT INTO canned_replies (id, shortcut, text) VALUES ($1, $2, $3)")
+                    .bind(id).bind(shortcut).bind(text).execute(&mut *tx).await?;
+            }
+            for (name, capacity, last) in &agents {
+                sqlx::query("UPDATE agents SET capacity = $2, last_assigned_at = $3 WHERE name = $1")
+                    .bind(name).bind(capacity).bind(last).execute(&mut *tx).await?;
+            }
+            if postgres {
+                for (table, column) in [("team_events", "event"), ("canned_replies", "id")] {
+                    sqlx::query(&format!(
+                        "SELECT setval(pg_get_serial_sequence('{table}', '{column}'), COALESCE(MAX({column}), 0) + 1, false) FROM {table}"
+                    ))
+                    .execute(&mut *tx).await?;
+                }
+            }
+            tx.commit().await?;
+        });
+        Ok(())
     }
 }

@@ -147,6 +147,28 @@ macro_rules! put_state {
     }};
 }
 
+/// In `$tx`: reopens `$state` (back to its assignee while that agent has a seat, by
+/// [`assignment::reopen_to`]) with an event of `$kind`, pushed to `$events`.
+macro_rules! reopen {
+    ($tx:expr, $state:expr, $events:expr, $kind:expr, $after:expr, $now:expr) => {{
+        let state: &mut TeamState = $state;
+        let seated: Option<(String,)> = match &state.assignee {
+            Some(name) => sqlx::query_as(SEATED).bind(name).bind($now).fetch_optional(&mut *$tx).await?,
+            None => None,
+        };
+        *state = TeamState {
+            conversation: state.conversation,
+            status: Status::Open,
+            assignee: assignment::reopen_to(state.assignee.take(), seated.is_some()),
+            until: None,
+        };
+        put_state!($tx, &*state, $now);
+        let mut reopened = event(state.conversation, $kind, None, $after, $now);
+        reopened.event = add_event!($tx, &reopened, None::<String>).unwrap_or_default();
+        $events.push(reopened);
+    }};
+}
+
 /// In `$tx`: gives open unassigned `$state` to the agent [`assignment::pick`] chooses among
 /// the signed-in ones (except `$except`), recording it in `$events`.
 macro_rules! auto_assign {
@@ -255,20 +277,7 @@ impl Store {
                 let mut state = state_from(conversation, row);
                 let mut events = vec![];
                 if state.status != Status::Open {
-                    let seated: Option<(String,)> = match &state.assignee {
-                        Some(name) => sqlx::query_as(SEATED).bind(name).bind(now).fetch_optional(&mut *tx).await?,
-                        None => None,
-                    };
-                    state = TeamState {
-                        conversation,
-                        status: Status::Open,
-                        assignee: assignment::reopen_to(state.assignee, seated.is_some()),
-                        until: None,
-                    };
-                    put_state!(tx, &state, now);
-                    let mut reopened = event(conversation, EventKind::ReopenedByMessage, None, after, now);
-                    reopened.event = add_event!(tx, &reopened, None::<String>).unwrap_or_default();
-                    events.push(reopened);
+                    reopen!(tx, &mut state, events, EventKind::ReopenedByMessage, after, now);
                 } else if !existed {
                     put_state!(tx, &state, now);
                 }
@@ -450,20 +459,8 @@ impl Store {
                     if state.status != Status::Snoozed || state.until.is_none_or(|until| until > now) {
                         return Ok(None);
                     }
-                    let seated: Option<(String,)> = match &state.assignee {
-                        Some(name) => sqlx::query_as(SEATED).bind(name).bind(now).fetch_optional(&mut *tx).await?,
-                        None => None,
-                    };
-                    let mut state = TeamState {
-                        conversation,
-                        status: Status::Open,
-                        assignee: assignment::reopen_to(state.assignee, seated.is_some()),
-                        until: None,
-                    };
-                    put_state!(tx, &state, now);
-                    let mut woke = event(conversation, EventKind::ReopenedByTime, None, after, now);
-                    woke.event = add_event!(tx, &woke, None::<String>).unwrap_or_default();
-                    let mut events = vec![woke];
+                    let (mut state, mut events) = (state, vec![]);
+                    reopen!(tx, &mut state, events, EventKind::ReopenedByTime, after, now);
                     auto_assign!(tx, &mut state, events, None, after, now);
                     Ok::<_, TeamError>(Some(Change { state, events }))
                 }
