@@ -9,7 +9,6 @@ pub struct TeamTexts {
     pub all: &'static str,
     pub snoozed: &'static str,
     pub resolved: &'static str,
-    pub nobody: &'static str,
     pub assigned_to: &'static str,
     pub take: &'static str,
     pub resolve: &'static str,
@@ -23,7 +22,6 @@ pub struct TeamTexts {
     pub reply: &'static str,
     pub note: &'static str,
     pub note_placeholder: &'static str,
-    pub note_label: &'static str,
     pub composer_mode: &'static str,
     pub auto_assigned: &'static str,
     pub took: &'static str,
@@ -36,7 +34,6 @@ pub struct TeamTexts {
     pub reopened_by_time: &'static str,
     pub canned: &'static str,
     pub canned_none: &'static str,
-    pub canned_manage: &'static str,
     pub shortcut: &'static str,
     pub canned_text: &'static str,
     pub canned_hint: &'static str,
@@ -48,10 +45,7 @@ pub struct TeamTexts {
     pub keys: &'static str,
     pub key_next: &'static str,
     pub key_previous: &'static str,
-    pub key_resolve: &'static str,
-    pub key_take: &'static str,
     pub key_help: &'static str,
-    pub key_close: &'static str,
 }
 
 pub const ZH_TEAM: TeamTexts = TeamTexts {
@@ -61,7 +55,6 @@ pub const ZH_TEAM: TeamTexts = TeamTexts {
     all: "全部",
     snoozed: "已暂缓",
     resolved: "已解决",
-    nobody: "未分配",
     assigned_to: "负责人",
     take: "接手",
     resolve: "解决",
@@ -75,7 +68,6 @@ pub const ZH_TEAM: TeamTexts = TeamTexts {
     reply: "回复",
     note: "备注",
     note_placeholder: "内部备注，仅客服可见",
-    note_label: "内部备注",
     composer_mode: "回复还是备注",
     auto_assigned: "已自动分配给 {to}",
     took: "{by} 接手了会话",
@@ -88,7 +80,6 @@ pub const ZH_TEAM: TeamTexts = TeamTexts {
     reopened_by_time: "重新打开：暂缓时间已到",
     canned: "快捷回复",
     canned_none: "没有匹配的快捷回复",
-    canned_manage: "管理快捷回复",
     shortcut: "快捷词",
     canned_text: "内容",
     canned_hint: "输入框中输入 / 加快捷词即可插入；{name} 为用户名。",
@@ -100,10 +91,7 @@ pub const ZH_TEAM: TeamTexts = TeamTexts {
     keys: "键盘快捷键",
     key_next: "下一个会话",
     key_previous: "上一个会话",
-    key_resolve: "解决当前会话",
-    key_take: "接手当前会话",
     key_help: "显示此帮助",
-    key_close: "关闭此帮助",
 };
 
 pub const EN_TEAM: TeamTexts = TeamTexts {
@@ -113,7 +101,6 @@ pub const EN_TEAM: TeamTexts = TeamTexts {
     all: "All",
     snoozed: "Snoozed",
     resolved: "Resolved",
-    nobody: "Unassigned",
     assigned_to: "Assignee",
     take: "Take",
     resolve: "Resolve",
@@ -127,7 +114,6 @@ pub const EN_TEAM: TeamTexts = TeamTexts {
     reply: "Reply",
     note: "Note",
     note_placeholder: "Private note, seen by agents only",
-    note_label: "Private note",
     composer_mode: "Reply or note",
     auto_assigned: "Assigned to {to} automatically",
     took: "{by} took the conversation",
@@ -140,7 +126,6 @@ pub const EN_TEAM: TeamTexts = TeamTexts {
     reopened_by_time: "Reopened: snooze ended",
     canned: "Canned replies",
     canned_none: "No canned reply matches",
-    canned_manage: "Manage canned replies",
     shortcut: "Shortcut",
     canned_text: "Text",
     canned_hint: "In the composer, / and a shortcut insert it; {name}: the user's name.",
@@ -152,10 +137,7 @@ pub const EN_TEAM: TeamTexts = TeamTexts {
     keys: "Keyboard shortcuts",
     key_next: "Next conversation",
     key_previous: "Previous conversation",
-    key_resolve: "Resolve this conversation",
-    key_take: "Take this conversation",
     key_help: "Show this help",
-    key_close: "Close this help",
 };
 
 /// The team texts in the page's language (`lang`: a [`crate::i18n::Texts`]'s).

@@ -116,9 +116,11 @@ impl ErrorCode {
             ErrorCode::AlreadyTaken,
             ErrorCode::BadCanned,
         ];
+        #[cfg(any(not(target_arch = "wasm32"), feature = "team-fields"))]
+        let mut known = KNOWN.into_iter().chain(TEAM);
         #[cfg(not(any(not(target_arch = "wasm32"), feature = "team-fields")))]
-        const TEAM: [ErrorCode; 0] = [];
-        KNOWN.into_iter().chain(TEAM).find(|code| code.as_str() == name).unwrap_or(ErrorCode::Other)
+        let mut known = KNOWN.into_iter();
+        known.find(|code| code.as_str() == name).unwrap_or(ErrorCode::Other)
     }
 }
 

@@ -197,7 +197,9 @@ impl Server {
             server_command(&bin, &database, &["seed", "--conversations", &c, "--messages", &m, "--team"]);
         assert!(ok, "seed: {output}");
         println!("{}", output.trim());
-        Server::process_on(&bin, database, args)
+        let log = std::env::temp_dir().join(format!("kefu-bench-team-{}.log", std::process::id()));
+        println!("server log: {}", log.display());
+        Server::process_on_logging(&bin, database, args, &log)
     }
 
     /// The release server on a fresh database seeded by `kefu-server seed-friends`: user

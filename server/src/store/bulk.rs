@@ -52,8 +52,8 @@ impl Store {
 
 impl Store {
     /// Gives the seeded conversations team states, for benchmarks: of every ten, seven
-    /// resolved, one snoozed (until the user writes) and two open; each assigned to one of the
-    /// agent accounts in turn (none: unassigned).
+    /// resolved, one snoozed (until the user writes) and two open; each ten assigned to one of
+    /// the agent accounts in turn, so every agent has as many open (none: unassigned).
     pub async fn seed_team(&self) -> Result<u64, StoreError> {
         let agents = self.agent_names().await?;
         let conversations = self.conversations().await?;
@@ -64,7 +64,7 @@ impl Store {
             let mut tx = pool.begin().await?;
             for (n, conversation) in conversations.iter().enumerate() {
                 let status = match n % 10 { 0..=6 => "resolved", 7 => "snoozed", _ => "open" };
-                let assignee = (!agents.is_empty()).then(|| agents[n % agents.len()].clone());
+                let assignee = (!agents.is_empty()).then(|| agents[(n / 10) % agents.len()].clone());
                 sqlx::query(PUT).bind(conversation.get()).bind(status).bind(assignee).bind(n as i64).execute(&mut *tx).await?;
             }
             tx.commit().await?;

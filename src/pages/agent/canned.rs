@@ -74,7 +74,7 @@ pub(super) fn CannedManager(chat: Chat<Inbox>, desk: Desk) -> impl IntoView {
             .collect_view();
         Some(view! {
             <section class="canned-manager" aria-labelledby="canned-title">
-                <h2 id="canned-title">{t.canned_manage}</h2>
+                <h2 id="canned-title">{t.canned}</h2>
                 <p class="hint">{t.canned_hint}</p>
                 <ul class="canned-list">{items}</ul>
                 <form class="canned-form" on:submit=save>

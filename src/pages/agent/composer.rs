@@ -119,7 +119,7 @@ pub(super) fn TeamComposer(chat: Chat<Inbox>) -> impl IntoView {
     };
     let row = move || {
         let (label, placeholder, button, class) = if noting.get() && team() {
-            (t.note_label, t.note_placeholder, t.note, "composer-row noting")
+            (t.note, t.note_placeholder, t.note, "composer-row noting")
         } else {
             (texts.message_label, texts.placeholder, texts.send, "composer-row")
         };

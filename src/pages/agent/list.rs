@@ -47,8 +47,9 @@ pub(super) fn ConversationList(
                         time: preview.1,
                         selected: selected == Some(c.uid),
                         presence_known: presence_known.get(),
-                        assignee: team
-                            .then(|| inbox.team.state(c.uid).assignee.unwrap_or_else(|| t.nobody.to_owned())),
+                        assignee: team.then(|| {
+                            inbox.team.state(c.uid).assignee.unwrap_or_else(|| t.unassigned.to_owned())
+                        }),
                     }
                 })
                 .collect::<Vec<_>>()

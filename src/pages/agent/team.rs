@@ -155,7 +155,7 @@ pub(super) fn ConversationActions(chat: Chat<Inbox>) -> impl IntoView {
                 <label class="assignee">
                     <span>{t.assigned_to}</span>
                     <select class="assign" on:change=on_assign>
-                        <option value="" selected=assignee.is_empty()>{t.nobody}</option>
+                        <option value="" selected=assignee.is_empty()>{t.unassigned}</option>
                         {options}
                     </select>
                 </label>
@@ -216,7 +216,7 @@ pub(super) fn HelpOverlay(desk: Desk) -> impl IntoView {
     let t = team_texts();
     move || {
         desk.help.get().then(|| {
-            let keys = [("j", t.key_next), ("k", t.key_previous), ("e", t.key_resolve), ("t", t.key_take), ("?", t.key_help), ("Esc", t.key_close)];
+            let keys = [("j", t.key_next), ("k", t.key_previous), ("e", t.resolve), ("t", t.take), ("?", t.key_help), ("Esc", t.close)];
             view! {
                 <div class="overlay" role="dialog" aria-modal="true" aria-labelledby="keys-title">
                     <div class="overlay-box">

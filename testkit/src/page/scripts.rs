@@ -74,7 +74,7 @@ pub const CONSOLE_COUNTER: &str = "return document.querySelector('.agent-page').
 
 /// The console's list: `[data-uid, data-online]` per row.
 pub const CONVERSATION_ROWS: &str = "return [...document.querySelectorAll('button.conversation-item')]\
-     .map(b => [b.dataset.uid, b.dataset.online]);";
+     .filter(b => b.checkVisibility()).map(b => [b.dataset.uid, b.dataset.online]);";
 
 /// The row of user `arguments[0]`: `[unread count (0 without a badge), online]`, or `null`.
 pub const ROW_STATE: &str =
