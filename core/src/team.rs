@@ -88,10 +88,8 @@ impl Team {
         match frame {
             ServerMessage::TeamStates { states } => states.iter().for_each(|state| self.put(state)),
             ServerMessage::TeamState(state) => self.put(state),
-            ServerMessage::TeamEvent(event) => {
-                self.add_events(event.conversation, std::slice::from_ref(event))
-            }
-            ServerMessage::TeamEvents { conversation, events } => self.add_events(*conversation, events),
+            ServerMessage::TeamEvent(event) => self.add_events(std::slice::from_ref(event)),
+            ServerMessage::TeamEvents { events, .. } => self.add_events(events),
             ServerMessage::TeamAgents { agents } => self.agents = agents.clone(),
             ServerMessage::Canned { replies } => self.canned = replies.clone(),
             ServerMessage::Noted { id, .. } => self.pending.retain(|note| note.id != *id),
@@ -114,7 +112,7 @@ impl Team {
     }
 
     /// Keeps the events of the conversations asked for, once each, in order.
-    fn add_events(&mut self, _conversation: ConversationId, events: &[TeamEvent]) {
+    fn add_events(&mut self, events: &[TeamEvent]) {
         for event in events {
             if self.asked.contains(&event.conversation) {
                 // In the server's order, once each (no sort: small in the console's wasm).
@@ -137,10 +135,12 @@ impl Team {
 
     /// Whether `conversation` is in `view` (without a team inbox, every view holds all).
     pub fn in_view(&self, view: View, conversation: ConversationId) -> bool {
-        if !self.enabled {
-            return true;
-        }
-        match self.stored(conversation) {
+        !self.enabled || self.holds(view, conversation, self.stored(conversation))
+    }
+
+    /// Whether `view` holds `conversation`, whose stored state (if any) is `stored`.
+    fn holds(&self, view: View, conversation: ConversationId, stored: Option<&TeamState>) -> bool {
+        match stored {
             Some(state) => view.holds(state, &self.me),
             None => view.holds(&self.state(conversation), &self.me),
         }
@@ -150,13 +150,10 @@ impl Team {
     pub fn counts(&self, conversations: impl Iterator<Item = ConversationId>) -> [usize; 5] {
         let mut counts = [0; 5];
         for conversation in conversations {
-            let state = self.stored(conversation);
+            // Looked up once for the five views.
+            let stored = self.stored(conversation);
             for (n, view) in View::ALL.into_iter().enumerate() {
-                let holds = match state {
-                    Some(state) => view.holds(state, &self.me),
-                    None => view.holds(&self.state(conversation), &self.me),
-                };
-                counts[n] += usize::from(holds);
+                counts[n] += usize::from(self.holds(view, conversation, stored));
             }
         }
         counts

@@ -140,7 +140,7 @@ impl Session {
     /// Hands out conversations waiting for an agent, and tells everyone (the agents' loads:
     /// all but `except`, a console that has them in its replay).
     pub(super) async fn hand_out_waiting(&self, except: Option<crate::hub::ConnectionId>) {
-        match self.shared.store.assign_waiting(now_ms(), 1_000).await {
+        match self.shared.store.assign_waiting(now_ms(), team::PER_TICK).await {
             Ok(changes) => {
                 for change in &changes {
                     self.tell_change(change);

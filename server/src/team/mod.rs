@@ -22,8 +22,8 @@ use crate::store::{Change, Store, StoreError};
 pub const TICK: Duration = Duration::from_secs(1);
 /// A seat not renewed for this long is gone (its instance was killed).
 pub const SEAT_TTL_MS: i64 = 15_000;
-/// Conversations handed out or woken per tick at most (the rest at the next).
-const PER_TICK: usize = 1_000;
+/// Conversations handed out or woken per tick (or per hand-out) at most (the rest at the next).
+pub const PER_TICK: usize = 1_000;
 
 /// Milliseconds since the Unix epoch.
 pub fn now_ms() -> i64 {
