@@ -174,6 +174,7 @@ async fn switching_views_in_the_console() {
         for _ in 0..rounds {
             for view in ["mine", "unassigned", "all", "snoozed", "resolved"] {
                 let ms = agent.execute_async(SWITCH, vec![view.into()]).await.expect("switch");
+                assert!(ms.get(2).is_none(), "{view}: {}", ms[2]);
                 let (dom, painted) = (ms[0].as_f64().unwrap_or(f64::NAN), ms[1].as_f64().unwrap_or(f64::NAN));
                 times.entry(view).or_default().push(dom);
                 times.entry(Box::leak(format!("{view} painted").into_boxed_str())).or_default().push(painted);
@@ -195,8 +196,9 @@ async fn switching_views_in_the_console() {
 const COUNT: &str = "const c = document.querySelector(`.view[data-view='${arguments[0]}'] .view-count`); \
      return c ? Number(c.dataset.count) : null;";
 
-/// Clicks view `arguments[0]`; resolves with [ms until its rows are rendered, styled and laid
-/// out (forced), ms until the next frame was painted] (a view already shown is switched away
+/// Clicks view `arguments[0]`; resolves with [ms until its rows are rendered (the button
+/// pressed, the list's size the view's count), styled and laid out (forced), ms until the
+/// next frame was painted] (a view already shown is switched away
 /// from first, a frame before).
 const SWITCH: &str = r#"
 const [view, done] = [arguments[0], arguments[arguments.length - 1]];
@@ -207,8 +209,19 @@ if (button.getAttribute('aria-pressed') === 'true') {
 requestAnimationFrame(() => setTimeout(() => {
   const t0 = performance.now();
   button.click();
+  // Shown: the button pressed and the list holding the view's rows (its size as the count).
+  const want = Number(button.querySelector('.view-count').dataset.count);
+  const shown = () => {
+    const first = document.querySelector('.conversation-scroll li');
+    return button.getAttribute('aria-pressed') === 'true' &&
+      (first ? Number(first.getAttribute('aria-setsize')) === want : want === 0);
+  };
   const wait = () => {
-    if (button.getAttribute('aria-pressed') !== 'true') return setTimeout(wait, 0);
+    if (performance.now() - t0 > 5000) {
+      const first = document.querySelector('.conversation-scroll li');
+      return done([NaN, NaN, `not shown: pressed ${button.getAttribute('aria-pressed')}, count ${want}, list ${first && first.getAttribute('aria-setsize')}`]);
+    }
+    if (!shown()) return setTimeout(wait, 0);
     document.body.offsetHeight;
     const laidOut = performance.now() - t0;
     requestAnimationFrame(() => setTimeout(() => done([laidOut, performance.now() - t0]), 0));

@@ -19,6 +19,7 @@
 //! config       page settings from the URL
 //! i18n         zh / en UI texts
 //! when         times as people read them: day headings, short and relative times
+//! window       a long list's rows worth building: those on screen and a few around them
 //! ```
 
 pub mod alerts;
@@ -38,6 +39,7 @@ pub mod team_texts;
 pub mod timeline;
 pub mod user_chat;
 pub mod when;
+pub mod window;
 
 #[cfg(test)]
 mod fixtures;

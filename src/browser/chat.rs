@@ -1,6 +1,10 @@
 //! Browser glue for a page's conversation(s): a [`Link`], the page model in a signal, and the
 //! courier with its outbox kept in browser storage. Both pages use it; the decisions are
 //! all in the pure `kefu_core::courier`.
+//!
+//! In the console, the model is changed as each frame arrives but the page is told once per
+//! batch: what arrived before the page next had a moment (a replay sends thousands of frames
+//! at once) is drawn once, not once per frame.
 
 use kefu_core::connection::{Status, Timing};
 use kefu_core::courier::{Courier, Effect, Model, Protocol};
@@ -36,6 +40,9 @@ pub(crate) struct Chat<M: Send + Sync + 'static> {
     courier: StoredValue<Courier>,
     link: StoredValue<Option<Link>>,
     outbox_key: StoredValue<Key>,
+    /// The page is to be told that the model changed, as the next task (the console).
+    #[cfg(feature = "console")]
+    notice_due: StoredValue<bool>,
     texts: &'static Texts,
 }
 
@@ -78,6 +85,8 @@ impl<M: Model + Send + Sync + 'static> Chat<M> {
             courier: StoredValue::new(courier),
             link: StoredValue::new(None),
             outbox_key: StoredValue::new(outbox_key),
+            #[cfg(feature = "console")]
+            notice_due: StoredValue::new(false),
             texts,
         };
         let link = Link::start(url, timing, move |event| chat.on_event(event));
@@ -133,11 +142,31 @@ impl<M: Model + Send + Sync + 'static> Chat<M> {
     }
 
     fn apply(self, step: impl FnOnce(&mut M, &mut Courier) -> Vec<Effect>) {
+        #[cfg(not(feature = "console"))]
         let effects = self
             .model
             .try_update(|model| self.courier.try_update_value(|courier| step(model, courier)))
             .flatten()
             .unwrap_or_default();
+        // The console's replay brings thousands of frames (20 messages of each of 10,000
+        // conversations): the page is told once per batch, as the next task. A hidden tab's
+        // timers are held back, but a hidden tab is not drawn either; alerts go at once (`run`).
+        #[cfg(feature = "console")]
+        let effects = {
+            let effects = self
+                .model
+                .try_update_untracked(|model| self.courier.try_update_value(|courier| step(model, courier)))
+                .flatten()
+                .unwrap_or_default();
+            if self.notice_due.try_update_value(|due| std::mem::replace(due, true)) == Some(false) {
+                leptos::task::spawn_local(async move {
+                    gloo_timers::future::TimeoutFuture::new(0).await;
+                    self.notice_due.set_value(false);
+                    self.model.notify();
+                });
+            }
+            effects
+        };
         self.run(effects);
     }
 

@@ -238,3 +238,102 @@ async fn desktop_notifications_only_while_the_console_tab_is_hidden() {
     })
     .await;
 }
+
+/// The list's rows in the page: (place in the view, uid) of each, and the view's size.
+const WINDOW: &str = "const rows = [...document.querySelectorAll('.conversation-scroll li')]; \
+     return [rows.map(li => [Number(li.getAttribute('aria-posinset')), \
+       Number(li.querySelector('button').dataset.uid)]), \
+       rows.length ? Number(rows[0].getAttribute('aria-setsize')) : 0];";
+
+/// Whether the selected row is wholly inside the list's scrolled area, and its place.
+const SELECTED_ON_SCREEN: &str =
+    "const b = document.querySelector('button.conversation-item[aria-current=true]'); \
+     if (!b) return [false, 0]; \
+     const s = document.querySelector('.conversation-scroll').getBoundingClientRect(); \
+     const r = b.getBoundingClientRect(); \
+     return [r.top >= s.top - 1 && r.bottom <= s.bottom + 1, \
+       Number(b.parentElement.getAttribute('aria-posinset'))];";
+
+async fn window_rows(agent: &Client) -> (Vec<(u64, u64)>, u64) {
+    serde_json::from_value(page::run(agent, WINDOW, vec![]).await).expect("rows")
+}
+
+/// A console with 300 conversations keeps only the rows on screen (and a few around them)
+/// in the page: scrolled to the end it shows the last ones, j moves the selection past the
+/// screen's edge and the list follows it, the filter finds one far down, axe passes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_long_list_keeps_only_the_rows_on_screen_and_follows_the_selection() {
+    let server = Server::start_seeded(300, 900);
+    let agent_url = server.url("/agent?lang=en");
+    with_browsers(1, move |browsers| async move {
+        let agent = &browsers[0];
+        page::open_console(agent, &agent_url).await;
+        page::wait_status(agent, "online", LOAD).await;
+        let (rows, size) = eventually("all 300 conversations listed", LOAD, || async {
+            let (rows, size) = window_rows(agent).await;
+            (size == 300).then_some((rows, size))
+        })
+        .await;
+        assert!(rows.len() < 60, "{} rows of {size} in the page", rows.len());
+        let places: Vec<u64> = rows.iter().map(|(place, _)| *place).collect();
+        assert_eq!(places, (1..=rows.len() as u64).collect::<Vec<_>>(), "the first rows, in order");
+
+        page::run(
+            agent,
+            "const s = document.querySelector('.conversation-scroll'); s.scrollTop = s.scrollHeight;",
+            vec![],
+        )
+        .await;
+        let last = eventually("the last rows shown at the end", LOAD, || async {
+            let (rows, _) = window_rows(agent).await;
+            rows.iter().any(|(place, _)| *place == 300).then_some(rows)
+        })
+        .await;
+        assert!(last.iter().all(|(place, _)| *place > 200), "only rows near the end: {last:?}");
+        let far_uid = last.iter().find(|(place, _)| *place == 290).expect("row 290").1;
+
+        page::run(agent, "document.querySelector('.conversation-scroll').scrollTop = 0;", vec![]).await;
+        eventually("back at the top", LOAD, || async {
+            window_rows(agent).await.0.first().is_some_and(|(place, _)| *place == 1).then_some(())
+        })
+        .await;
+        page::run(agent, "document.activeElement.blur();", vec![]).await;
+        let body = agent.find(Locator::Css("body")).await.expect("body");
+        for _ in 0..40 {
+            body.send_keys("j").await.expect("j");
+        }
+        eventually("the 40th conversation selected and scrolled into view", LOAD, || async {
+            let (shown, place): (bool, u64) =
+                serde_json::from_value(page::run(agent, SELECTED_ON_SCREEN, vec![]).await).ok()?;
+            (shown && place == 40).then_some(())
+        })
+        .await;
+
+        // Another view shows its own rows (none of these 300 is this agent's), and back.
+        for (view, want) in [("mine", 0), ("all", 300)] {
+            agent
+                .find(Locator::Css(&format!(".view[data-view='{view}']")))
+                .await
+                .expect("tab")
+                .click()
+                .await
+                .expect("click");
+            eventually(&format!("the {view} view's {want} rows"), LOAD, || async {
+                let (rows, size) = window_rows(agent).await;
+                (size == want && rows.is_empty() == (want == 0)).then_some(())
+            })
+            .await;
+        }
+
+        let filter = agent.find(Locator::Css("input.conversation-filter")).await.expect("filter");
+        let name = format!("Customer {far_uid}");
+        filter.send_keys(&name).await.expect("type filter");
+        eventually("the filter finds a conversation far down", LOAD, || async {
+            let (rows, size) = window_rows(agent).await;
+            (size >= 1 && rows.iter().any(|(_, uid)| *uid == far_uid)).then_some(())
+        })
+        .await;
+        page::assert_accessible(agent, "console, a long list").await;
+    })
+    .await;
+}

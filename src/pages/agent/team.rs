@@ -23,13 +23,20 @@ pub(super) fn team_texts() -> &'static TeamTexts {
 #[derive(Clone, Copy)]
 pub(super) struct Desk {
     pub(super) view: RwSignal<View>,
+    /// The list's filter by name (the list and j/k go through the same rows).
+    pub(super) filter: RwSignal<String>,
     pub(super) help: RwSignal<bool>,
     pub(super) canned: RwSignal<bool>,
 }
 
 impl Desk {
     pub(super) fn new() -> Desk {
-        Desk { view: RwSignal::new(View::All), help: RwSignal::new(false), canned: RwSignal::new(false) }
+        Desk {
+            view: RwSignal::new(View::All),
+            filter: RwSignal::new(String::new()),
+            help: RwSignal::new(false),
+            canned: RwSignal::new(false),
+        }
     }
 }
 
@@ -167,9 +174,26 @@ pub(super) fn ConversationActions(chat: Chat<Inbox>) -> impl IntoView {
     }
 }
 
-/// The conversations of the view, in the list's order (what j/k move through).
-pub(super) fn shown_ids(inbox: &Inbox, view: View) -> Vec<ConversationId> {
-    inbox.conversations().iter().map(|c| c.uid).filter(|c| inbox.team.in_view(view, *c)).collect()
+/// The conversations of the view that pass the filter, in the list's order: what the list
+/// shows and j/k move through. `order` is every conversation, most recent first (the list
+/// keeps it between view switches: sorting 10,000 is most of a switch's work).
+pub(super) fn shown_ids(
+    inbox: &Inbox,
+    order: &[ConversationId],
+    view: View,
+    filter: &str,
+) -> Vec<ConversationId> {
+    let in_view = |c: &ConversationId| inbox.team.in_view(view, *c);
+    if filter.trim().is_empty() {
+        order.iter().copied().filter(in_view).collect()
+    } else {
+        inbox.filtered(filter).iter().map(|c| c.uid).filter(in_view).collect()
+    }
+}
+
+/// Every conversation, most recent first.
+pub(super) fn order(inbox: &Inbox) -> Vec<ConversationId> {
+    inbox.conversations().iter().map(|c| c.uid).collect()
 }
 
 /// Listens for the console's keys (not while typing in a field).
@@ -189,7 +213,9 @@ pub(super) fn install_keys(chat: Chat<Inbox>, desk: Desk) {
             KeyAction::Help => desk.help.update(|open| *open = !*open),
             KeyAction::Close => desk.help.set(false),
             KeyAction::Next | KeyAction::Previous => chat.model.update(|inbox| {
-                let ids = shown_ids(inbox, desk.view.get_untracked());
+                let ids = desk
+                    .filter
+                    .with_untracked(|f| shown_ids(inbox, &order(inbox), desk.view.get_untracked(), f));
                 let at = selected.and_then(|s| ids.iter().position(|c| *c == s));
                 let next = match (action, at) {
                     (KeyAction::Next, Some(n)) => ids.get(n + 1),
