@@ -11,6 +11,7 @@ use kefu_protocol::v1::{ConversationId, Message, Position, Seq, MAX_RESUME_POSIT
 use kefu_protocol::{ChatMessage, Role, AGENT_UID};
 
 use crate::courier::Model;
+use crate::i18n::Fold;
 use crate::outbox::Pending;
 use crate::timeline::{Delivery, Entry, From, Ids, Timeline};
 
@@ -295,13 +296,14 @@ impl Inbox {
         }
     }
 
-    /// Conversations whose user name contains `filter` (any case), most recent first.
-    pub fn filtered(&self, filter: &str) -> Vec<&Conversation> {
-        let filter = filter.trim().to_lowercase();
+    /// Conversations whose user name contains `filter` (any case, lowercased by `fold`), most
+    /// recent first.
+    pub fn filtered(&self, filter: &str, fold: Fold) -> Vec<&Conversation> {
+        let filter = fold(filter.trim());
         if filter.is_empty() {
             return self.conversations();
         }
-        self.conversations().into_iter().filter(|c| c.username.to_lowercase().contains(&filter)).collect()
+        self.conversations().into_iter().filter(|c| fold(&c.username).contains(&filter)).collect()
     }
 
     pub fn push_notice(&mut self, text: &str, local_time: String) {
@@ -594,10 +596,16 @@ mod tests {
         inbox.set_online(cid(9), true);
         inbox.all_offline();
         assert!(inbox.conversations().iter().all(|c| !c.online));
-        assert_eq!(inbox.filtered("USER9").iter().map(|c| c.uid).collect::<Vec<_>>(), vec![cid(9)]);
-        assert_eq!(inbox.filtered(" ").len(), 2);
-        assert!(inbox.filtered("nobody").is_empty());
+        assert_eq!(
+            inbox.filtered("USER9", str::to_lowercase).iter().map(|c| c.uid).collect::<Vec<_>>(),
+            vec![cid(9)]
+        );
+        assert_eq!(inbox.filtered(" ", str::to_lowercase).len(), 2);
+        assert!(inbox.filtered("nobody", str::to_lowercase).is_empty());
         inbox.set_name(cid(7), "Alice");
-        assert_eq!(inbox.filtered("ali").iter().map(|c| c.uid).collect::<Vec<_>>(), vec![cid(7)]);
+        assert_eq!(
+            inbox.filtered("ali", str::to_lowercase).iter().map(|c| c.uid).collect::<Vec<_>>(),
+            vec![cid(7)]
+        );
     }
 }

@@ -10,6 +10,7 @@ use kefu_protocol::ids::ConversationId;
 use kefu_protocol::team::{AgentLoad, Canned, EventKind, Status, TeamEvent, TeamState};
 use kefu_protocol::v1::{ClientMessage, ServerMessage};
 
+use crate::i18n::Fold;
 use crate::team_texts::TeamTexts;
 use crate::timeline::{Entry, From};
 
@@ -232,9 +233,10 @@ impl Team {
         merged
     }
 
-    /// The canned replies whose shortcut starts with `query` (then those containing it).
-    pub fn canned_matching(&self, query: &str) -> Vec<&Canned> {
-        let query = query.to_lowercase();
+    /// The canned replies whose shortcut starts with `query` (then those containing it), in
+    /// any case (`fold` lowercases; shortcuts are stored lowercase).
+    pub fn canned_matching(&self, query: &str, fold: Fold) -> Vec<&Canned> {
+        let query = fold(query);
         let mut found: Vec<&Canned> = self.canned.iter().filter(|c| c.shortcut.starts_with(&query)).collect();
         found.extend(
             self.canned.iter().filter(|c| !c.shortcut.starts_with(&query) && c.shortcut.contains(&query)),
@@ -433,9 +435,11 @@ mod tests {
         team.apply(&ServerMessage::Canned {
             replies: vec![canned(1, "refund"), canned(2, "hello"), canned(3, "re")],
         });
-        let found: Vec<&str> = team.canned_matching("re").iter().map(|c| c.shortcut.as_str()).collect();
+        let found: Vec<&str> =
+            team.canned_matching("RE", str::to_lowercase).iter().map(|c| c.shortcut.as_str()).collect();
         assert_eq!(found, vec!["refund", "re"]);
-        let found: Vec<&str> = team.canned_matching("fun").iter().map(|c| c.shortcut.as_str()).collect();
+        let found: Vec<&str> =
+            team.canned_matching("fun", str::to_lowercase).iter().map(|c| c.shortcut.as_str()).collect();
         assert_eq!(found, vec!["refund"]);
         assert_eq!(fill("Hi {name}, {name}!", "小明"), "Hi 小明, 小明!");
         assert_eq!(canned_query("/ref"), Some("ref"));

@@ -27,6 +27,12 @@ pub(crate) fn error_text(err: &JsValue, fallback: &str) -> String {
         .unwrap_or_else(|| fallback.to_owned())
 }
 
+/// Lowercased by the browser (`kefu_core::i18n::Fold`): its case tables are already there,
+/// Rust's would add 7 KB to the page.
+pub(crate) fn lowercase(text: &str) -> String {
+    js_sys::JsString::from(text).to_lower_case().into()
+}
+
 /// A random number in [0, 1).
 pub(crate) fn random() -> f64 {
     js_sys::Math::random()

@@ -9,6 +9,7 @@ use leptos::prelude::*;
 
 use super::team::{send, team_texts, Desk};
 use crate::browser::chat::Chat;
+use crate::browser::lowercase;
 
 #[component]
 pub(super) fn CannedManager(chat: Chat<Inbox>, desk: Desk) -> impl IntoView {
@@ -27,7 +28,7 @@ pub(super) fn CannedManager(chat: Chat<Inbox>, desk: Desk) -> impl IntoView {
         ev.prevent_default();
         let frame = ClientMessage::SaveCanned {
             id: editing.get_untracked(),
-            shortcut: shortcut.get_untracked().trim().trim_start_matches('/').to_lowercase(),
+            shortcut: lowercase(shortcut.get_untracked().trim().trim_start_matches('/')),
             text: text.get_untracked(),
         };
         if send(chat, frame) {

@@ -11,6 +11,7 @@ use leptos::prelude::*;
 
 use super::team::team_texts;
 use crate::browser::chat::Chat;
+use crate::browser::lowercase;
 use crate::browser::storage::now_ms;
 use crate::pages::texts;
 
@@ -27,9 +28,9 @@ pub(super) fn TeamComposer(chat: Chat<Inbox>) -> impl IntoView {
         let draft = draft.get();
         let query = canned_query(&draft)?;
         inbox.with(|i| {
-            i.team
-                .enabled
-                .then(|| i.team.canned_matching(query).into_iter().cloned().collect::<Vec<Canned>>())
+            i.team.enabled.then(|| {
+                i.team.canned_matching(query, lowercase).into_iter().cloned().collect::<Vec<Canned>>()
+            })
         })
     });
     let insert = move |reply: &Canned| {

@@ -11,6 +11,7 @@ use kefu_protocol::v1::{ClientMessage, ConversationId};
 use leptos::prelude::*;
 
 use crate::browser::chat::Chat;
+use crate::browser::lowercase;
 use crate::browser::storage::now_ms;
 use crate::pages::texts;
 
@@ -187,7 +188,7 @@ pub(super) fn shown_ids(
     if filter.trim().is_empty() {
         order.iter().copied().filter(in_view).collect()
     } else {
-        inbox.filtered(filter).iter().map(|c| c.uid).filter(in_view).collect()
+        inbox.filtered(filter, lowercase).iter().map(|c| c.uid).filter(in_view).collect()
     }
 }
 
