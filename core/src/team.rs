@@ -6,6 +6,7 @@
 //! Fed by the team frames ([`Team::apply`]); a backend that sends none (the original, or a
 //! server without a team inbox) leaves [`Team::enabled`] false and the console shows none of it.
 
+use kefu_protocol::fields::{Fields, FieldsOut};
 use kefu_protocol::ids::ConversationId;
 use kefu_protocol::team::{AgentLoad, Canned, EventKind, Status, TeamEvent, TeamState};
 use kefu_protocol::v1::{ClientMessage, ServerMessage};
@@ -53,12 +54,32 @@ impl View {
     }
 }
 
-/// A note written here, until the server has stored it.
+/// A note written here, until the server has stored it (kept in the browser meanwhile, like
+/// the replies' outbox: a reload or a crash loses no note).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PendingNote {
     pub id: String,
     pub conversation: ConversationId,
     pub text: String,
+}
+
+impl PendingNote {
+    /// A stored note: `{"id","conversation","text"}`; `None` if any is missing or out of range.
+    pub fn from_fields(object: &impl Fields) -> Option<PendingNote> {
+        Some(PendingNote {
+            id: object.string("id")?,
+            conversation: ConversationId::new(object.integer("conversation")?)?,
+            text: object.string("text")?,
+        })
+    }
+
+    pub fn to_fields<O: FieldsOut>(&self) -> O {
+        let mut out = O::new_object();
+        out.put_string("id", &self.id);
+        out.put_integer("conversation", self.conversation.get());
+        out.put_string("text", &self.text);
+        out
+    }
 }
 
 /// What the console knows of the team.
@@ -185,6 +206,16 @@ impl Team {
         let id = format!("note-{now_ms}-{}", self.next_note);
         self.pending.push(PendingNote { id: id.clone(), conversation, text: text.to_owned() });
         ClientMessage::Note { id, conversation, text: text.to_owned() }
+    }
+
+    /// Notes an earlier page kept (its storage) wait again, once each; they are sent with the
+    /// rest on the next link.
+    pub fn restore_notes(&mut self, notes: impl IntoIterator<Item = PendingNote>) {
+        for note in notes {
+            if !self.pending.iter().any(|n| n.id == note.id) {
+                self.pending.push(note);
+            }
+        }
     }
 
     /// The notes to send again on a new link (their ids make a repeat harmless).
@@ -455,5 +486,26 @@ mod tests {
         assert_eq!(key_action("ArrowUp", false), None);
         assert_eq!(key_action("?", false), Some(KeyAction::Help));
         assert_eq!(key_action("x", false), None);
+    }
+
+    #[test]
+    fn notes_kept_in_the_browser_come_back_once_and_are_sent_again() {
+        let mut team = Team::new("mei");
+        let sent = team.note(cid(5), "VIP, refund approved", 1_000);
+        let stored: Vec<serde_json::Value> = team.pending.iter().map(PendingNote::to_fields).collect();
+        let mut reloaded = Team::new("mei");
+        // Read twice (two tabs' saves): each note waits once.
+        reloaded.restore_notes(stored.iter().filter_map(PendingNote::from_fields));
+        reloaded.restore_notes(stored.iter().filter_map(PendingNote::from_fields));
+        assert_eq!(reloaded.pending, team.pending);
+        assert_eq!(reloaded.resend(), vec![sent]);
+        // Stored, it is no longer kept.
+        let id = reloaded.pending[0].id.clone();
+        reloaded.apply(&ServerMessage::Noted { id, conversation: cid(5) });
+        assert!(reloaded.pending.is_empty());
+        // What cannot be read is not a note.
+        let bad = serde_json::json!({"id": "n", "conversation": 1_i64 << 60, "text": "t"});
+        assert_eq!(PendingNote::from_fields(&bad), None);
+        assert_eq!(PendingNote::from_fields(&serde_json::json!({"id": "n", "text": "t"})), None);
     }
 }

@@ -34,6 +34,12 @@ pub(crate) enum Key {
     AgentOutbox {
         server: String,
     },
+    /// Private notes of the console not yet stored by the backend `server` (the console's
+    /// build only: the user pages' code stays as it was).
+    #[cfg(any(not(target_arch = "wasm32"), feature = "console"))]
+    AgentNotes {
+        server: String,
+    },
     SoundAlerts,
     DesktopAlerts,
 }
@@ -46,6 +52,8 @@ impl Key {
             Key::AgentSession { api } => format!("kefu.agent.{api}"),
             Key::UserOutbox { server, uid } => format!("kefu.outbox.{server}.{uid}"),
             Key::AgentOutbox { server } => format!("kefu.outbox.{server}.agent"),
+            #[cfg(any(not(target_arch = "wasm32"), feature = "console"))]
+            Key::AgentNotes { server } => format!("kefu.notes.{server}.agent"),
             Key::SoundAlerts => "kefu.alerts.sound".into(),
             Key::DesktopAlerts => "kefu.alerts.desktop".into(),
         }

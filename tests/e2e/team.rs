@@ -202,3 +202,67 @@ async fn two_agents_share_the_inbox_with_notes_canned_replies_and_keys() {
     })
     .await;
 }
+
+/// What the console keeps of its notes in the browser (each key's value).
+const KEPT_NOTES: &str =
+    "return Object.keys(localStorage).filter(k => k.startsWith('kefu.notes.')).map(k => localStorage.getItem(k));";
+
+/// A note written while the chat server is down waits in the browser: it is still there
+/// after a reload, and is stored once when the server is back.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_note_written_offline_survives_a_reload_and_is_stored_once() {
+    let (pages, url, agent_url, (control_task, control)) = crate::pages_apart_from_chat(93);
+    with_browsers(2, move |browsers| async move {
+        let (user, agent) = (&browsers[0], &browsers[1]);
+        user.goto(&url).await.expect("open user page");
+        page::wait_status(user, "online", LOAD).await;
+        page::type_and_send(user, "my order is late").await;
+        page::open_console(agent, &agent_url).await;
+        page::open_conversation(agent, 93).await;
+        page::wait_message(agent, "user", "my order is late", "sent").await;
+
+        control.ask("kill").await;
+        page::wait_status(agent, "offline", LOAD).await;
+        click(agent, ".mode-note").await;
+        type_into(agent, ".composer-input", "written offline\n").await;
+        page::wait_message(agent, "note", "written offline", "sending").await;
+        // Reloaded while the server is down, then opened again once it is back: the note
+        // reaches it from what the browser kept, nothing else had it.
+        agent.refresh().await.expect("reload");
+        eventually("the console page loaded again", LOAD, || async {
+            let script = "return !!document.querySelector('.agent-page, form.sign-in');";
+            page::run(agent, script, vec![]).await.as_bool().filter(|loaded| *loaded)
+        })
+        .await;
+        let kept = page::run(agent, KEPT_NOTES, vec![]).await;
+        assert!(kept.to_string().contains("written offline"), "kept: {kept}");
+        control.ask("start").await;
+        page::open_console(agent, &agent_url).await;
+        page::wait_status(agent, "online", LOAD).await;
+        page::open_conversation(agent, 93).await;
+        eventually("the note stored", LOAD, || async {
+            let shown = page::messages(agent).await;
+            shown
+                .iter()
+                .any(|(from, text, delivery)| {
+                    from == "note" && text == "written offline" && delivery != "sending"
+                })
+                .then_some(())
+        })
+        .await;
+        // Once: after another reload, one note, and nothing left waiting.
+        agent.refresh().await.expect("reload");
+        page::open_conversation(agent, 93).await;
+        page::wait_message(agent, "user", "my order is late", "sent").await;
+        eventually("the stored note shown once", LOAD, || async {
+            let notes = notes(agent).await;
+            (notes == ["written offline"]).then_some(())
+        })
+        .await;
+        let kept = page::run(agent, KEPT_NOTES, vec![]).await;
+        assert_eq!(kept, serde_json::json!(["[]"]), "nothing left waiting in the browser");
+    })
+    .await;
+    control_task.abort();
+    drop(pages);
+}

@@ -95,7 +95,10 @@ fn AgentPage(config: PageConfig, session: Option<AgentSession>) -> impl IntoView
     let me = session.as_ref().map(|s| s.name.as_str()).unwrap_or_default();
     let mut inbox = Inbox::default();
     inbox.team = kefu_core::team::Team::new(me);
+    let notes = Key::AgentNotes { server: config.server.clone() };
+    inbox.team.restore_notes(team::stored_notes(&notes));
     let chat = Chat::start(url, config.timing, outbox, inbox, texts);
+    team::keep_notes(chat, notes);
     // A session the server refuses (expired, account removed): sign in again.
     {
         let config = config.clone();

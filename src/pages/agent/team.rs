@@ -4,15 +4,16 @@
 //! is `kefu_core::team`'s.
 
 use kefu_core::inbox::Inbox;
-use kefu_core::team::{key_action, KeyAction, View};
+use kefu_core::team::{key_action, KeyAction, PendingNote, View};
 use kefu_core::team_texts::{self, TeamTexts};
 use kefu_protocol::team::Status;
 use kefu_protocol::v1::{ClientMessage, ConversationId};
 use leptos::prelude::*;
 
 use crate::browser::chat::Chat;
+use crate::browser::json::JsObject;
 use crate::browser::lowercase;
-use crate::browser::storage::now_ms;
+use crate::browser::storage::{self, now_ms, Key};
 use crate::pages::texts;
 
 /// The console's team texts, in the page's language.
@@ -195,6 +196,27 @@ pub(super) fn shown_ids(
 /// Every conversation, most recent first.
 pub(super) fn order(inbox: &Inbox) -> Vec<ConversationId> {
     inbox.conversations().iter().map(|c| c.uid).collect()
+}
+
+/// The notes an earlier page kept under `key` (none if unreadable).
+pub(super) fn stored_notes(key: &Key) -> Vec<PendingNote> {
+    let stored = storage::get(key).and_then(|json| JsObject::parse_list(&json)).unwrap_or_default();
+    stored.iter().filter_map(PendingNote::from_fields).collect()
+}
+
+/// Keeps the notes waiting to be stored under `key`, whenever they change: a reload, a closed
+/// tab or a crash loses no note (they are sent again on the next link).
+pub(super) fn keep_notes(chat: Chat<Inbox>, key: Key) {
+    Effect::new(move |saved: Option<Vec<PendingNote>>| {
+        let pending = chat.model.with(|inbox| inbox.team.pending.clone());
+        if saved.as_ref() != Some(&pending) {
+            let items = pending.iter().map(PendingNote::to_fields).collect();
+            if !storage::set(&key, &JsObject::list_to_json(items)) {
+                chat.model.update(|inbox| inbox.push_notice(texts().outbox_not_saved, storage::local_time()));
+            }
+        }
+        pending
+    });
 }
 
 /// Listens for the console's keys (not while typing in a field).
