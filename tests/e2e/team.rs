@@ -53,6 +53,18 @@ async fn notes(client: &Client) -> Vec<String> {
         .collect()
 }
 
+/// Until `agent` shows the note `text` as stored (no longer *sending*).
+async fn wait_note_stored(agent: &Client, text: &str) {
+    eventually(&format!("the note {text:?} stored"), LOAD, || async {
+        let shown = page::messages(agent).await;
+        shown
+            .iter()
+            .any(|(from, shown, delivery)| from == "note" && shown == text && delivery != "sending")
+            .then_some(())
+    })
+    .await
+}
+
 /// The canned replies the picker offers (shortcuts).
 async fn picker(agent: &Client) -> Vec<String> {
     let script = "return [...document.querySelectorAll('.canned-option')].map(o => o.dataset.shortcut + '=' + o.textContent);";
@@ -92,16 +104,7 @@ async fn two_agents_share_the_inbox_with_notes_canned_replies_and_keys() {
         page::open_conversation(agent, 91).await;
         click(agent, ".mode-note").await;
         type_into(agent, ".composer-input", "VIP customer, refund approved\n").await;
-        eventually("the note is stored", LOAD, || async {
-            let shown = page::messages(agent).await;
-            shown
-                .iter()
-                .any(|(from, text, delivery)| {
-                    from == "note" && text == "VIP customer, refund approved" && delivery != "sending"
-                })
-                .then_some(())
-        })
-        .await;
+        wait_note_stored(agent, "VIP customer, refund approved").await;
         eventually("mei sees the note", LOAD, || async {
             notes(mei).await.contains(&"VIP customer, refund approved".to_owned()).then_some(())
         })
@@ -240,16 +243,7 @@ async fn a_note_written_offline_survives_a_reload_and_is_stored_once() {
         page::open_console(agent, &agent_url).await;
         page::wait_status(agent, "online", LOAD).await;
         page::open_conversation(agent, 93).await;
-        eventually("the note stored", LOAD, || async {
-            let shown = page::messages(agent).await;
-            shown
-                .iter()
-                .any(|(from, text, delivery)| {
-                    from == "note" && text == "written offline" && delivery != "sending"
-                })
-                .then_some(())
-        })
-        .await;
+        wait_note_stored(agent, "written offline").await;
         // Once: after another reload, one note, and nothing left waiting.
         agent.refresh().await.expect("reload");
         page::open_conversation(agent, 93).await;
