@@ -70,6 +70,11 @@ pub struct Inbox {
 }
 
 impl Inbox {
+    /// Every conversation's user, in no particular order (what counts need: no sort).
+    pub fn uids(&self) -> impl Iterator<Item = ConversationId> + '_ {
+        self.conversations.iter().map(|c| c.uid)
+    }
+
     /// Conversations, most recent first.
     pub fn conversations(&self) -> Vec<&Conversation> {
         let mut list: Vec<&Conversation> = self.conversations.iter().collect();

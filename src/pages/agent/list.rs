@@ -157,7 +157,7 @@ pub(super) fn ConversationList(
                 prop:value=move || filter.get()
                 on:input=move |ev| filter.set(event_target_value(&ev))
             />
-            <Show when=move || inbox.with(|inbox| inbox.conversations().is_empty())>
+            <Show when=move || order.with(Vec::is_empty)>
                 <p class="placeholder">{texts.no_conversations}</p>
             </Show>
             <div class="conversation-scroll" node_ref=scroller on:scroll=move |_| measure()>

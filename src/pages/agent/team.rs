@@ -57,9 +57,7 @@ fn label(view: View, t: &TeamTexts) -> &'static str {
 #[component]
 pub(super) fn ViewTabs(inbox: RwSignal<Inbox>, desk: Desk) -> impl IntoView {
     let t = team_texts();
-    let counts = Memo::new(move |_| {
-        inbox.with(|i| i.team.enabled.then(|| i.team.counts(i.conversations().iter().map(|c| c.uid))))
-    });
+    let counts = Memo::new(move |_| inbox.with(|i| i.team.enabled.then(|| i.team.counts(i.uids()))));
     move || {
         let counts = counts.get()?;
         let current = desk.view.get();
